@@ -1,0 +1,85 @@
+/**
+ * The PartyKit room server: one instance per room (a Durable Object when
+ * deployed). It follows PartyKit's template and delegates every rule to
+ * {@link Room} so the rules are testable without the runtime.
+ *
+ * Configuration (environment, `partykit dev --var KEY=VALUE` or `.env`):
+ * - `ROOM_CAPACITY`: peers per room, 2–6 (default 2: 1:1 calls).
+ * - `ALLOWED_ORIGINS`: comma-separated page origins allowed to connect; empty
+ *   allows all (local development).
+ * - `STUN_URLS`, `TURN_URLS`, `TURN_SECRET`, `TURN_TTL_SECONDS`: see `ice-servers.ts`.
+ */
+import type * as Party from 'partykit/server';
+import { CloseCode, ROOM_ID_PATTERN } from '../src/protocol.ts';
+import { randomId } from '../src/random-id.ts';
+import { iceServersFor, readIceConfig, type IceConfig } from './ice-servers.ts';
+import { Room, refuse } from './room.ts';
+
+const list = (value: unknown): string[] =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
+
+/** Capacity from `ROOM_CAPACITY`, clamped to the full-mesh range 2–6. */
+export function readCapacity(value: unknown): number {
+  const n = Number(value);
+  return Number.isInteger(n) ? Math.min(6, Math.max(2, n)) : 2;
+}
+
+export default class Server implements Party.Server {
+  readonly roomRules: Room;
+  readonly #ice: IceConfig;
+  readonly #allowedOrigins: string[];
+
+  constructor(readonly room: Party.Room) {
+    this.roomRules = new Room({ capacity: readCapacity(room.env.ROOM_CAPACITY) });
+    this.#ice = readIceConfig(room.env);
+    this.#allowedOrigins = list(room.env.ALLOWED_ORIGINS);
+  }
+
+  async onConnect(connection: Party.Connection, ctx: Party.ConnectionContext): Promise<void> {
+    try {
+      if (!ROOM_ID_PATTERN.test(this.room.id)) {
+        refuse(connection, 'room-unavailable', 'this room is not available', CloseCode.roomUnavailable);
+        return;
+      }
+      const origin = ctx.request.headers.get('Origin') ?? '';
+      if (this.#allowedOrigins.length && !this.#allowedOrigins.includes(origin)) {
+        refuse(connection, 'forbidden-origin', 'this page may not use this room server', CloseCode.forbiddenOrigin);
+        return;
+      }
+      if (this.roomRules.full) {
+        refuse(connection, 'room-full', 'this room is full', CloseCode.roomFull);
+        return;
+      }
+      // Identity is ours: never the client-chosen `connection.id` (`_pk`).
+      const peerId = randomId(16);
+      const iceServers = await iceServersFor(this.#ice, peerId, Date.now());
+      this.roomRules.admit(connection, peerId, iceServers);
+    } catch {
+      connection.close(1011, 'internal error');
+    }
+  }
+
+  onMessage(message: string | ArrayBuffer | ArrayBufferView, sender: Party.Connection): void {
+    try {
+      this.roomRules.receive(sender, message);
+    } catch {
+      // The rules answer every bad input themselves; this is the last line of defence.
+      sender.close(1011, 'internal error');
+    }
+  }
+
+  onClose(connection: Party.Connection): void {
+    this.roomRules.remove(connection);
+  }
+
+  onError(connection: Party.Connection): void {
+    this.roomRules.remove(connection);
+  }
+}
+
+Server satisfies Party.Worker;

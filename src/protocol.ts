@@ -1,0 +1,267 @@
+/**
+ * The wire protocol between `<call-widget>` and the room server.
+ *
+ * One module, imported by both `src/` (the element) and `party/` (the PartyKit
+ * server): client→server and server→client messages are discriminated unions on
+ * `type`, each with a valibot schema, and both ends validate what they receive.
+ * No DOM types are used here so the module runs unchanged in workerd, Node and
+ * the browser.
+ *
+ * Every frame is one JSON object encoded as UTF-8 text. Binary frames are not
+ * part of the protocol.
+ */
+import * as v from 'valibot';
+
+/** Bumped on any incompatible change; sent in `welcome`. */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Size and count limits enforced by the room server (and, for what it sends,
+ * respected by the client).
+ *
+ * - `messageBytes`: one whole frame, UTF-8 bytes. PartyKit's runtime itself
+ *   closes frames over 1 MiB with 1009; we refuse far below that.
+ * - `sdpBytes`: one SDP blob. Real offers with audio+video+data are 3–8 KiB.
+ * - `candidateBytes`: one ICE candidate line (RFC 8839 §5.1 lines are < 200 B).
+ * - `nameChars`: a display name, in UTF-16 code units.
+ * - `candidatesPerNegotiation`: ICE candidates one peer may send another
+ *   between two session descriptions.
+ */
+export const LIMITS = {
+  messageBytes: 64 * 1024,
+  sdpBytes: 64 * 1024,
+  candidateBytes: 1024,
+  nameChars: 64,
+  candidatesPerNegotiation: 100,
+} as const;
+
+/**
+ * Application WebSocket close codes (RFC 6455 §7.4.2 reserves 4000–4999 for
+ * applications). Codes listed in {@link TERMINAL_CLOSE_CODES} mean "do not
+ * reconnect": the client treats them as final.
+ */
+export const CloseCode = {
+  /** The room already holds its capacity of peers. */
+  roomFull: 4001,
+  /** The room id is not of the accepted format, or the room is not open to this client. */
+  roomUnavailable: 4002,
+  /** The page's origin is not on the server's allow-list. */
+  forbiddenOrigin: 4003,
+  /** The connection kept sending after being told it was rate-limited. */
+  rateLimited: 4008,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Close codes after which the client must not reconnect. */
+export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set<number>(Object.values(CloseCode));
+
+/**
+ * Room ids: base64url, 8–64 characters. Generated ids are 22 characters
+ * (128 random bits).
+ */
+export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+
+/** Peer ids are assigned by the server: base64url, 16–32 characters. */
+export const PEER_ID_PATTERN = /^[A-Za-z0-9_-]{16,32}$/;
+
+/** C0/C1 controls, and the bidi embedding/override/isolate characters (Unicode UAX #9 §2). */
+// eslint-disable-next-line no-control-regex
+const FORBIDDEN_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+
+/** Error codes the server sends in `{type: 'error'}`. */
+export type ServerErrorCode =
+  | 'bad-json'
+  | 'bad-message'
+  | 'unknown-type'
+  | 'too-large'
+  | 'binary-unsupported'
+  | 'no-peer'
+  | 'not-in-call'
+  | 'too-many-candidates'
+  | 'rate-limited'
+  | 'room-full'
+  | 'room-unavailable'
+  | 'forbidden-origin';
+
+/**
+ * UTF-8 length of a string, in bytes, as `TextEncoder` would encode it (a lone
+ * surrogate becomes U+FFFD, 3 bytes). Counts without allocating.
+ */
+export function byteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+const maxBytes = (limit: number) =>
+  v.check<string, string>((s) => byteLength(s) <= limit, `longer than ${limit} bytes`);
+
+const PeerIdSchema = v.pipe(v.string(), v.regex(PEER_ID_PATTERN));
+
+/** A display name: 1–64 UTF-16 code units, no control or bidi-override characters. */
+export const DisplayNameSchema = v.pipe(
+  v.string(),
+  v.trim(),
+  v.maxLength(LIMITS.nameChars),
+  v.check((s) => !FORBIDDEN_NAME_CHARS.test(s), 'control or bidi-override character'),
+);
+
+/** RTCSessionDescriptionInit, restricted to what perfect negotiation sends. */
+const DescriptionSchema = v.object({
+  type: v.picklist(['offer', 'answer', 'pranswer', 'rollback']),
+  sdp: v.pipe(v.string(), maxBytes(LIMITS.sdpBytes)),
+});
+
+/** RTCIceCandidateInit; `null` fields as browsers serialize them. */
+const CandidateSchema = v.object({
+  candidate: v.pipe(v.string(), maxBytes(LIMITS.candidateBytes)),
+  sdpMid: v.nullish(v.pipe(v.string(), v.maxLength(64)), null),
+  sdpMLineIndex: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255)), null),
+  usernameFragment: v.nullish(v.pipe(v.string(), v.maxLength(256)), null),
+});
+
+/**
+ * What one peer's connection logic sends another: an SDP description (offer,
+ * answer or rollback) or one trickle-ICE candidate.
+ */
+export const SignalDataSchema = v.variant('kind', [
+  v.object({ kind: v.literal('description'), description: DescriptionSchema }),
+  v.object({ kind: v.literal('candidate'), candidate: CandidateSchema }),
+]);
+export type SignalData = v.InferOutput<typeof SignalDataSchema>;
+
+/** What a peer is known by in a room. */
+export const PeerInfoSchema = v.object({
+  id: PeerIdSchema,
+  name: v.string(),
+  /** True once the peer has pressed join and has its media: it takes part in negotiation. */
+  inCall: v.boolean(),
+});
+export type PeerInfo = v.InferOutput<typeof PeerInfoSchema>;
+
+/** An RTCIceServer as handed out by the server (STUN, or TURN with REST credentials). */
+export const IceServerSchema = v.object({
+  urls: v.union([v.string(), v.array(v.string())]),
+  username: v.optional(v.string()),
+  credential: v.optional(v.string()),
+});
+export type IceServer = v.InferOutput<typeof IceServerSchema>;
+
+// ---------------------------------------------------------------- client → server
+
+/**
+ * Client → server messages.
+ *
+ * - `join`: enter the call (local media is ready); `name` is the display name.
+ *   Answered with `joined`.
+ * - `leave`: hang up; others receive `peer-left` with reason `hangup`.
+ * - `signal`: relay `data` to peer `to` in the same room; the server stamps `from`.
+ */
+export const ClientMessageSchema = v.variant('type', [
+  v.object({ type: v.literal('join'), name: DisplayNameSchema }),
+  v.object({ type: v.literal('leave') }),
+  v.object({ type: v.literal('signal'), to: PeerIdSchema, data: SignalDataSchema }),
+]);
+export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
+export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set(['join', 'leave', 'signal']);
+
+// ---------------------------------------------------------------- server → client
+
+/**
+ * Server → client messages.
+ *
+ * - `welcome`: sent once a socket is accepted. `id` is this peer's server-assigned
+ *   id; `peers` are the others in the room; `polite` is this peer's role in perfect
+ *   negotiation toward every peer in `peers` (toward peers that arrive later it is
+ *   impolite); `iceServers` come from the server's configuration.
+ * - `joined`: the answer to `join`; `peers` are those already in the call, to whom
+ *   this peer now sends the first offer.
+ * - `peer-joined` / `peer-updated` / `peer-left`: room membership changes.
+ * - `signal`: relayed negotiation data from peer `from`.
+ * - `error`: a request was refused; nothing was relayed.
+ */
+export const ServerMessageSchema = v.variant('type', [
+  v.object({
+    type: v.literal('welcome'),
+    version: v.number(),
+    id: PeerIdSchema,
+    polite: v.boolean(),
+    capacity: v.number(),
+    peers: v.array(PeerInfoSchema),
+    iceServers: v.array(IceServerSchema),
+  }),
+  v.object({ type: v.literal('joined'), peers: v.array(PeerInfoSchema) }),
+  v.object({ type: v.literal('peer-joined'), peer: PeerInfoSchema }),
+  v.object({ type: v.literal('peer-updated'), peer: PeerInfoSchema }),
+  v.object({ type: v.literal('peer-left'), id: PeerIdSchema, reason: v.picklist(['hangup', 'left']) }),
+  v.object({ type: v.literal('signal'), from: PeerIdSchema, data: SignalDataSchema }),
+  v.object({ type: v.literal('error'), code: v.string(), message: v.string() }),
+]);
+export type ServerMessage = v.InferOutput<typeof ServerMessageSchema>;
+export type ServerErrorMessage = Extract<ServerMessage, { type: 'error' }>;
+
+// ---------------------------------------------------------------- encode / decode
+
+/** Result of decoding one frame: the validated message, or why it was refused. */
+export type Decoded<T> =
+  | { ok: true; message: T }
+  | { ok: false; code: ServerErrorCode; message: string };
+
+function decodeWith<T>(
+  schema: v.GenericSchema<unknown, T>,
+  knownTypes: ReadonlySet<string> | null,
+  frame: unknown,
+): Decoded<T> {
+  if (typeof frame !== 'string') {
+    return { ok: false, code: 'binary-unsupported', message: 'frames must be JSON text' };
+  }
+  if (frame.length > LIMITS.messageBytes || byteLength(frame) > LIMITS.messageBytes) {
+    return { ok: false, code: 'too-large', message: `frame over ${LIMITS.messageBytes} bytes` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(frame);
+  } catch {
+    return { ok: false, code: 'bad-json', message: 'frame is not valid JSON' };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { ok: false, code: 'bad-message', message: 'frame is not a JSON object' };
+  }
+  const type = (json as { type?: unknown }).type;
+  if (knownTypes && (typeof type !== 'string' || !knownTypes.has(type))) {
+    return { ok: false, code: 'unknown-type', message: 'unknown message type' };
+  }
+  const result = v.safeParse(schema, json);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+    return { ok: false, code: 'bad-message', message: `${path || 'message'}: ${issue.message}`.slice(0, 200) };
+  }
+  return { ok: true, message: result.output };
+}
+
+/**
+ * Decode and validate one client→server frame. Never throws.
+ * Unknown object fields are stripped from the result.
+ */
+export function decodeClientMessage(frame: unknown): Decoded<ClientMessage> {
+  return decodeWith(ClientMessageSchema, CLIENT_MESSAGE_TYPES, frame);
+}
+
+/** Decode and validate one server→client frame. Never throws. */
+export function decodeServerMessage(frame: unknown): Decoded<ServerMessage> {
+  return decodeWith(ServerMessageSchema, null, frame);
+}
+
+/** Encode a message as one text frame. */
+export function encodeMessage(message: ClientMessage | ServerMessage): string {
+  return JSON.stringify(message);
+}
