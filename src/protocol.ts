@@ -65,7 +65,6 @@ export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 export const PEER_ID_PATTERN = /^[A-Za-z0-9_-]{16,32}$/;
 
 /** C0/C1 controls, and the bidi embedding/override/isolate characters (Unicode UAX #9 §2). */
-// eslint-disable-next-line no-control-regex
 const FORBIDDEN_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
 
 /** Error codes the server sends in `{type: 'error'}`. */
@@ -127,6 +126,8 @@ const CandidateSchema = v.object({
   sdpMLineIndex: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255)), null),
   usernameFragment: v.nullish(v.pipe(v.string(), v.maxLength(256)), null),
 });
+
+export type IceCandidateData = v.InferOutput<typeof CandidateSchema>;
 
 /**
  * What one peer's connection logic sends another: an SDP description (offer,

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `npm test`: every check, fastest first; stops at the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step 'type check'
+npx tsc --noEmit -p tsconfig.json
+
+step 'lint'
+npx eslint .
+
+step 'custom-elements.json is up to date'
+node scripts/check-manifest.mjs
+
+step 'unit tests (node)'
+node --import tsx --test 'test/unit/**/*.test.ts'
+
+step 'build'
+npx vite build --logLevel warn
+
+step 'browser tests (web-test-runner, Chromium)'
+npx wtr
+
+step 'storybook build (smoke)'
+npx storybook build --quiet --output-dir storybook-static >/dev/null
+
+step 'end-to-end tests (partykit dev + Chromium)'
+node --import tsx --test --test-concurrency=1 'test/e2e/**/*.test.ts'

@@ -1,0 +1,447 @@
+import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
+import { repeat } from 'lit/directives/repeat.js';
+import { CallError, type CallErrorCode } from './call-error.ts';
+import { deriveCallState, type CallIntent, type CallState } from './call-state.ts';
+import { MediaController, type GetUserMedia } from './controllers/media-controller.ts';
+import { PeerController, type PeerLink } from './controllers/peer-controller.ts';
+import {
+  SignalingController,
+  type RoomAddress,
+  type SocketFactory,
+} from './controllers/signaling-controller.ts';
+import { CallErrorEvent, CallPeerJoinedEvent, CallPeerLeftEvent, CallStateChangeEvent } from './events.ts';
+import { en, format, type MessageKey } from './i18n/messages.ts';
+import { CloseCode, type ServerMessage } from './protocol.ts';
+import { randomId } from './random-id.ts';
+import { styles } from './styles.ts';
+
+export type { CallState } from './call-state.ts';
+export type { CallErrorCode } from './call-error.ts';
+export { CallError } from './call-error.ts';
+export * from './events.ts';
+
+/** Close codes → error codes. */
+const CLOSE_ERRORS: Record<number, CallErrorCode> = {
+  [CloseCode.roomFull]: 'room-full',
+  [CloseCode.roomUnavailable]: 'room-unavailable',
+  [CloseCode.forbiddenOrigin]: 'forbidden-origin',
+  [CloseCode.rateLimited]: 'rate-limited',
+};
+
+/**
+ * How long `joining` may last before the widget gives up with
+ * `room-unreachable`, ms. Covers several reconnect attempts (250 ms → 4 s).
+ */
+export const JOIN_TIMEOUT_MS = 15_000;
+
+/**
+ * An embeddable WebRTC video call. Drop it in a page, give it a room, and two
+ * people who open the same room link can talk face to face.
+ *
+ * The room socket opens when the element connects; camera and microphone are
+ * requested only when the user presses join (or the page calls `join()`).
+ *
+ * @summary A 1:1 WebRTC video call with a PartyKit room server.
+ * @tag call-widget
+ *
+ * @fires {CallStateChangeEvent} call-state-change - `state` changed; `event.previous` and `event.state` are `CallState`s.
+ * @fires {CallErrorEvent} call-error - something failed; `event.code` is a `CallErrorCode`, `event.message` a sentence.
+ * @fires {CallPeerJoinedEvent} call-peer-joined - another peer entered the room; `event.peer` is `{id, name, inCall}`.
+ * @fires {CallPeerLeftEvent} call-peer-left - another peer left; `event.peer`, and `event.reason` is `hangup` or `left`.
+ *
+ * @csspart stage - the area holding the video tiles.
+ * @csspart tile - each video tile (local and remote).
+ * @csspart remote-tile - the tile of a remote peer.
+ * @csspart remote-video - the `<video>` of a remote peer.
+ * @csspart local-tile - the inset tile with the local preview.
+ * @csspart local-video - the muted local preview `<video>`.
+ * @csspart status-badge - the call-state badge.
+ * @csspart controls - the control bar.
+ * @csspart button - every control button.
+ * @csspart join-button - the join (or rejoin / try again) button.
+ * @csspart mic-button - the microphone toggle.
+ * @csspart camera-button - the camera toggle.
+ * @csspart hangup-button - the hang-up button.
+ * @csspart invite-button - the copy-invite-link button.
+ *
+ * @cssprop [--call-background=#101418] - widget background.
+ * @cssprop [--call-foreground=#f4f6f8] - text and icon colour.
+ * @cssprop [--call-surface=#1d242b] - tiles and buttons.
+ * @cssprop [--call-accent=#2f7cf6] - the join button.
+ * @cssprop [--call-danger=#d93a3a] - the hang-up button.
+ * @cssprop [--call-focus-ring=#8ab4ff] - keyboard focus outline.
+ * @cssprop [--call-radius=12px] - corner radius.
+ * @cssprop [--call-control-size=44px] - minimum button size (WCAG 2.5.5 target size).
+ * @cssprop [--call-font=14px/1.4 system-ui, sans-serif] - font shorthand.
+ */
+export class CallWidget extends LitElement {
+  static override styles = styles;
+
+  static override properties = {
+    host: { type: String },
+    party: { type: String },
+    room: { type: String, reflect: true },
+    name: { type: String },
+  };
+
+  /** PartyKit host (`name:port`) of the room server; empty means the page's own host. */
+  declare host: string;
+  /** PartyKit party name. */
+  declare party: string;
+  /**
+   * Room id (base64url, 8–64 characters). When absent the element reads `?room=`
+   * from the page URL, or else creates a 128-bit random id and offers an invite link.
+   */
+  declare room: string;
+  /** Display name shown to the other peer. */
+  declare name: string;
+
+  /** Injectable `getUserMedia` (tests, stories, custom capture); defaults to the browser's. */
+  getUserMedia: GetUserMedia | undefined = undefined;
+  /** Injectable `RTCPeerConnection` factory; defaults to `new RTCPeerConnection(configuration)`. */
+  createPeerConnection: ((configuration: RTCConfiguration) => RTCPeerConnection) | undefined = undefined;
+  /** Injectable room-socket factory (in-memory signaling for stories); defaults to PartySocket. */
+  createSocket: SocketFactory | undefined = undefined;
+
+  #state: CallState = 'idle';
+  #intent: CallIntent = 'idle';
+  #error: CallError | null = null;
+  #announcement = '';
+  #inviteFallback = false;
+  #joinTimer: ReturnType<typeof setTimeout> | undefined;
+
+  readonly #media = new MediaController(this, {
+    getUserMedia: () => this.getUserMedia,
+    onTrackChange: (kind, track) => {
+      this.#peers.replaceTrack(kind, track);
+      this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
+    },
+  });
+
+  readonly #signaling = new SignalingController(this, {
+    createSocket: () => this.createSocket,
+    onMessage: (message) => this.#handleServerMessage(message),
+    onTerminalClose: (code) => this.#fail(new CallError(CLOSE_ERRORS[code] ?? 'room-unavailable', `room closed (${code})`)),
+  });
+
+  readonly #peers = new PeerController(this, {
+    createPeerConnection: () => this.createPeerConnection,
+    onSignal: (to, data) => this.#signaling.signal(to, data),
+  });
+
+  constructor() {
+    super();
+    this.host = '';
+    this.party = 'main';
+    this.room = '';
+    this.name = '';
+  }
+
+  /** The call's state (read-only, reflected to the `state` attribute). */
+  get state(): CallState {
+    return this.#state;
+  }
+
+  /** The error behind the `failed` state, if any. */
+  get error(): CallError | null {
+    return this.#error;
+  }
+
+  /** The local camera/microphone stream while in a call. */
+  get localStream(): MediaStream | null {
+    return this.#media.stream;
+  }
+
+  /** The link to share: this page's URL with `?room=<id>`. */
+  get inviteUrl(): string {
+    const url = new URL(globalThis.location?.href ?? 'http://localhost/');
+    url.searchParams.set('room', this.room);
+    return url.href;
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    if (!this.room) {
+      const fromPage = new URL(globalThis.location.href).searchParams.get('room');
+      this.room = fromPage || randomId(16);
+    }
+    this.#intent = 'idle';
+    this.#error = null;
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback(); // controllers release camera, peer connections and socket
+    clearTimeout(this.#joinTimer);
+    this.#intent = 'idle';
+  }
+
+  /**
+   * Ask for camera and microphone, enter the room's call and negotiate with
+   * whoever is there. Resolves once local media is up and the join is sent;
+   * failures set `state` to `failed` and fire `call-error` (it does not reject).
+   */
+  async join(): Promise<void> {
+    if (this.#intent === 'join') return;
+    if (typeof RTCPeerConnection === 'undefined' && !this.createPeerConnection) {
+      this.#fail(new CallError('unsupported-browser', 'RTCPeerConnection is not available'));
+      return;
+    }
+    this.#intent = 'join';
+    this.#error = null;
+    this.#connectSignaling();
+    this.#startJoinTimer();
+    this.requestUpdate();
+    let stream: MediaStream;
+    try {
+      stream = await this.#media.start();
+    } catch (error) {
+      if (this.#intent === 'join') this.#fail(error as CallError);
+      return;
+    }
+    if (this.#intent !== 'join') return;
+    this.#peers.setLocalStream(stream);
+    this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
+    this.#signaling.join(this.name.trim().slice(0, 64));
+  }
+
+  /** Leave the call: stop every local track, close the peer connections and the room socket. */
+  hangup(): void {
+    if (this.#intent !== 'join') return;
+    this.#signaling.leave();
+    this.#end();
+  }
+
+  /** Mute or unmute the microphone. */
+  toggleMic(): void {
+    this.#media.setAudioEnabled(!this.#media.audioEnabled);
+    this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
+  }
+
+  /** Turn the camera off (its light goes out) or on again. */
+  toggleCamera(): void {
+    this.#media.setVideoEnabled(!this.#media.videoEnabled).catch((error: CallError) => this.#report(error));
+    this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
+  }
+
+  /** Copy the invite link to the clipboard (or show it to copy by hand). */
+  async copyInviteLink(): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(this.inviteUrl);
+      this.#announce(this.#t('inviteCopied'));
+    } catch {
+      this.#inviteFallback = true;
+      this.requestUpdate();
+    }
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    if (changed.has('host') || changed.has('party') || changed.has('room')) {
+      if (this.#intent === 'idle' || this.#intent === 'join') this.#connectSignaling();
+    }
+    const next = deriveCallState({
+      intent: this.#intent,
+      media: this.#media.status,
+      signaling: this.#signaling.status,
+      inCall: this.#signaling.inCall,
+      links: this.#peers.states,
+    });
+    const previous = this.#state;
+    this.#state = next;
+    if (this.getAttribute('state') !== next) this.setAttribute('state', next);
+    if (next === previous) return;
+    if (next !== 'joining') clearTimeout(this.#joinTimer);
+    this.#announce(this.#t(`state-${next}`));
+    this.dispatchEvent(new CallStateChangeEvent(previous, next));
+  }
+
+  #address(): RoomAddress {
+    return { host: this.host || globalThis.location.host, party: this.party || 'main', room: this.room };
+  }
+
+  #connectSignaling(): void {
+    if (this.isConnected && this.room) this.#signaling.connect(this.#address());
+  }
+
+  #startJoinTimer(): void {
+    clearTimeout(this.#joinTimer);
+    this.#joinTimer = setTimeout(() => {
+      if (this.#state === 'joining' && this.#media.status !== 'acquiring') {
+        this.#fail(new CallError('room-unreachable', `no answer from the room server in ${JOIN_TIMEOUT_MS} ms`));
+      }
+    }, JOIN_TIMEOUT_MS);
+  }
+
+  #handleServerMessage(message: ServerMessage): void {
+    switch (message.type) {
+      case 'welcome': {
+        this.#peers.configuration = { iceServers: message.iceServers };
+        // After a reconnect we have a new identity: sessions to peers that are gone are stale.
+        for (const id of this.#peers.links.keys()) if (!this.#signaling.roster.has(id)) this.#peers.remove(id);
+        const present = message.peers[0];
+        if (present) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
+        return;
+      }
+      case 'joined':
+        for (const peer of message.peers) this.#peers.connect(peer.id, this.#signaling.isPolite(peer.id));
+        return;
+      case 'peer-joined':
+        this.#announce(format(this.#t('peerJoined'), { name: this.#displayName(message.peer.name) }));
+        this.dispatchEvent(new CallPeerJoinedEvent(message.peer));
+        return;
+      case 'peer-updated':
+        if (!message.peer.inCall) this.#peers.remove(message.peer.id);
+        return;
+      case 'peer-left': {
+        const peer = this.#signaling.roster.get(message.id) ?? { id: message.id, name: '', inCall: false };
+        this.#peers.remove(message.id);
+        const key = message.reason === 'hangup' ? 'peerHungUp' : 'peerLeft';
+        this.#announce(format(this.#t(key), { name: this.#displayName(peer.name) }));
+        this.dispatchEvent(new CallPeerLeftEvent(peer, message.reason));
+        // In a 1:1 call the other side hanging up ends the call; a peer whose
+        // connection dropped may come back, so we wait for it.
+        const othersInCall = [...this.#signaling.roster.values()].some((p) => p.id !== message.id && p.inCall);
+        if (message.reason === 'hangup' && this.#intent === 'join' && !othersInCall) {
+          this.#signaling.disconnect();
+          this.#end();
+        }
+        return;
+      }
+      case 'signal':
+        if (this.#intent === 'join' && this.#media.status === 'ready') {
+          this.#peers.handleSignal(message.from, message.data, this.#signaling.isPolite(message.from));
+        }
+        return;
+      case 'error':
+        // Refusals of our own requests (a peer that just left, …) need no action;
+        // the terminal ones arrive with a close code.
+        return;
+    }
+  }
+
+  #end(): void {
+    this.#peers.closeAll();
+    this.#media.stop();
+    this.#intent = 'ended';
+    this.requestUpdate();
+  }
+
+  #fail(error: CallError): void {
+    this.#peers.closeAll();
+    this.#media.stop();
+    this.#intent = 'failed';
+    this.#report(error);
+  }
+
+  #report(error: CallError): void {
+    this.#error = error;
+    this.requestUpdate();
+    this.dispatchEvent(new CallErrorEvent(error));
+  }
+
+  #announce(text: string): void {
+    this.#announcement = text;
+    this.requestUpdate();
+  }
+
+  #t(key: MessageKey): string {
+    return en[key];
+  }
+
+  #displayName(name: string): string {
+    return name || this.#t('guest');
+  }
+
+  #handleJoin = (): void => void this.join();
+  #handleHangup = (): void => this.hangup();
+  #handleMic = (): void => this.toggleMic();
+  #handleCamera = (): void => this.toggleCamera();
+  #handleInvite = (): void => void this.copyInviteLink();
+
+  override render(): TemplateResult {
+    const state = this.#state;
+    const inCall = this.#intent === 'join';
+    const links = [...this.#peers.links.values()];
+    return html`
+      <div part="stage" class="stage">
+        ${links.length ? repeat(links, (link) => link.id, (link) => this.#renderRemote(link)) : this.#renderPlaceholder()}
+      </div>
+      <div part="tile local-tile" class="tile local" ?hidden=${!this.#media.stream}>
+        <video
+          part="local-video"
+          aria-label=${this.#t('localVideo')}
+          .srcObject=${this.#media.stream}
+          .muted=${true}
+          muted
+          autoplay
+          playsinline
+        ></video>
+      </div>
+      <div part="status-badge" role="status">${this.#t(`state-${state}`)}</div>
+      <div part="controls" role="toolbar" aria-label=${this.#t('controls')}>
+        ${inCall
+          ? html`
+              <button
+                part="button mic-button"
+                aria-pressed=${String(!this.#media.audioEnabled)}
+                @click=${this.#handleMic}
+              >
+                ${this.#t('mute')}
+              </button>
+              <button
+                part="button camera-button"
+                aria-pressed=${String(!this.#media.videoEnabled)}
+                @click=${this.#handleCamera}
+              >
+                ${this.#t('cameraOff')}
+              </button>
+              <button part="button hangup-button" @click=${this.#handleHangup}>${this.#t('hangup')}</button>
+            `
+          : html`<button part="button join-button" @click=${this.#handleJoin}>
+              ${this.#t(state === 'failed' ? 'retry' : state === 'ended' ? 'rejoin' : 'join')}
+            </button>`}
+        <button part="button invite-button" @click=${this.#handleInvite}>${this.#t('copyInvite')}</button>
+      </div>
+      <div class="sr-only" aria-live="polite">${this.#announcement}</div>
+    `;
+  }
+
+  #renderRemote(link: PeerLink): TemplateResult {
+    const name = this.#displayName(this.#signaling.roster.get(link.id)?.name ?? '');
+    return html`<div part="tile remote-tile" class="tile">
+      <video
+        part="remote-video"
+        aria-label=${format(this.#t('remoteVideo'), { name })}
+        .srcObject=${link.stream}
+        autoplay
+        playsinline
+      ></video>
+      ${link.remoteVideo ? nothing : html`<div class="camera-off">${this.#t('cameraIsOff')}</div>`}
+      <span class="label">${name}${link.remoteAudio ? nothing : html` · ${this.#t('micIsOff')}`}</span>
+    </div>`;
+  }
+
+  #renderPlaceholder(): TemplateResult {
+    const error = this.#error;
+    return html`<div class="tile placeholder">
+      ${error ? html`<p class="error" role="alert">${this.#t(`error-${error.code}`)}</p>` : nothing}
+      ${this.#inviteFallback
+        ? html`<label
+            >${this.#t('inviteManual')}
+            <input class="invite" readonly .value=${this.inviteUrl} @focus=${selectAll} />
+          </label>`
+        : nothing}
+    </div>`;
+  }
+}
+
+function selectAll(event: FocusEvent): void {
+  (event.target as HTMLInputElement).select();
+}
+
+if (!customElements.get('call-widget')) customElements.define('call-widget', CallWidget);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'call-widget': CallWidget;
+  }
+}

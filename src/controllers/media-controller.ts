@@ -1,0 +1,167 @@
+/**
+ * Local camera and microphone, as a Lit reactive controller.
+ *
+ * Acquires only when asked (`start`, called from a user gesture), stops every
+ * track on `stop` and when the host leaves the DOM. Turning the camera off
+ * stops its track so the camera light goes out; turning it on acquires a new
+ * one. Observers hear of each track change through `onTrackChange` so the
+ * peer layer can `replaceTrack` without renegotiating.
+ */
+import type { ReactiveController, ReactiveControllerHost } from 'lit';
+import { CallError, mediaError } from '../call-error.ts';
+import type { MediaStatus } from '../call-state.ts';
+import type { MediaKind } from '../peer/peer-session.ts';
+
+export type GetUserMedia = (constraints: MediaStreamConstraints) => Promise<MediaStream>;
+
+export interface MediaControllerOptions {
+  /** Injectable for tests and stories; defaults to `navigator.mediaDevices.getUserMedia`. */
+  getUserMedia?: () => GetUserMedia | undefined;
+  /** A local track was added, replaced or removed (null). */
+  onTrackChange?: (kind: MediaKind, track: MediaStreamTrack | null) => void;
+}
+
+/**
+ * Microphone constraints: the browser's echo cancellation, noise suppression
+ * and automatic gain control on (Media Capture and Streams §"Constrainable
+ * properties").
+ */
+export const AUDIO_CONSTRAINTS: MediaTrackConstraints = {
+  echoCancellation: true,
+  noiseSuppression: true,
+  autoGainControl: true,
+};
+
+/** Camera constraints: 640×480 at up to 30 frames/s, ideal not required. */
+export const VIDEO_CONSTRAINTS: MediaTrackConstraints = {
+  width: { ideal: 640 },
+  height: { ideal: 480 },
+  frameRate: { ideal: 30, max: 30 },
+};
+
+export class MediaController implements ReactiveController {
+  status: MediaStatus = 'idle';
+  error: CallError | null = null;
+  /** The local stream while media is up; its tracks change as the camera is toggled. */
+  stream: MediaStream | null = null;
+  audioEnabled = true;
+  videoEnabled = true;
+  readonly #host: ReactiveControllerHost;
+  readonly #options: MediaControllerOptions;
+  /** Bumped by `stop` so a getUserMedia that resolves afterwards is discarded. */
+  #generation = 0;
+
+  constructor(host: ReactiveControllerHost, options: MediaControllerOptions = {}) {
+    this.#host = host;
+    this.#options = options;
+    host.addController(this);
+  }
+
+  hostConnected(): void {}
+
+  hostDisconnected(): void {
+    this.stop();
+  }
+
+  /**
+   * Ask for camera and microphone (call it from a user gesture).
+   * Resolves with the local stream; rejects with a {@link CallError}.
+   */
+  async start(): Promise<MediaStream> {
+    if (this.stream && this.status === 'ready') return this.stream;
+    const generation = ++this.#generation;
+    this.status = 'acquiring';
+    this.error = null;
+    this.#host.requestUpdate();
+    try {
+      const stream = await this.#getUserMedia({
+        audio: AUDIO_CONSTRAINTS,
+        video: this.videoEnabled ? VIDEO_CONSTRAINTS : false,
+      });
+      if (generation !== this.#generation) {
+        stopTracks(stream);
+        throw new CallError('media-failed', 'media was released while it was being acquired');
+      }
+      for (const track of stream.getAudioTracks()) track.enabled = this.audioEnabled;
+      this.stream = stream;
+      this.status = 'ready';
+      return stream;
+    } catch (cause) {
+      const error = mediaError(cause);
+      if (generation === this.#generation) {
+        this.status = 'failed';
+        this.error = error;
+      }
+      throw error;
+    } finally {
+      this.#host.requestUpdate();
+    }
+  }
+
+  /** Mute or unmute the microphone (`track.enabled`; no renegotiation). */
+  setAudioEnabled(enabled: boolean): void {
+    this.audioEnabled = enabled;
+    for (const track of this.stream?.getAudioTracks() ?? []) track.enabled = enabled;
+    this.#host.requestUpdate();
+  }
+
+  /**
+   * Turn the camera off (its track is stopped: the camera light goes out) or
+   * on again (a new track is acquired). Rejects with a {@link CallError}.
+   */
+  async setVideoEnabled(enabled: boolean): Promise<void> {
+    if (enabled === this.videoEnabled) return;
+    this.videoEnabled = enabled;
+    this.#host.requestUpdate();
+    const stream = this.stream;
+    if (!stream) return;
+    if (!enabled) {
+      for (const track of stream.getVideoTracks()) {
+        track.stop();
+        stream.removeTrack(track);
+      }
+      this.#options.onTrackChange?.('video', null);
+      return;
+    }
+    const generation = this.#generation;
+    try {
+      const video = await this.#getUserMedia({ video: VIDEO_CONSTRAINTS });
+      const track = video.getVideoTracks()[0];
+      if (generation !== this.#generation || this.stream !== stream || !this.videoEnabled || !track) {
+        stopTracks(video);
+        return;
+      }
+      stream.addTrack(track);
+      this.#options.onTrackChange?.('video', track);
+    } catch (cause) {
+      this.videoEnabled = false;
+      throw mediaError(cause);
+    } finally {
+      this.#host.requestUpdate();
+    }
+  }
+
+  /** Stop every local track and forget the stream. */
+  stop(): void {
+    this.#generation++;
+    if (this.stream) stopTracks(this.stream);
+    this.stream = null;
+    this.status = 'idle';
+    this.#host.requestUpdate();
+  }
+
+  #getUserMedia(constraints: MediaStreamConstraints): Promise<MediaStream> {
+    const injected = this.#options.getUserMedia?.();
+    if (injected) return injected(constraints);
+    if (!globalThis.navigator?.mediaDevices?.getUserMedia) {
+      return Promise.reject(
+        new CallError('insecure-context', 'navigator.mediaDevices is unavailable: serve the page over HTTPS'),
+      );
+    }
+    return navigator.mediaDevices.getUserMedia(constraints);
+  }
+}
+
+export function stopTracks(stream: MediaStream): void {
+  for (const track of stream.getTracks()) track.stop();
+}

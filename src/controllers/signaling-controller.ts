@@ -1,0 +1,236 @@
+/**
+ * The room socket, as a Lit reactive controller: connects to the PartyKit room
+ * as soon as the element knows its room (not on click, so joining costs no
+ * WebSocket handshake), keeps the room roster, and hands every validated
+ * server message to `onMessage`.
+ *
+ * Reconnection is deliberate: first retry after 250 ms plus up to 250 ms of
+ * random jitter, growing ×1.5 to at most 4 s; nothing is queued while offline
+ * (a stale offer or candidate replayed into a new session does harm); and
+ * terminal close codes (room full, refused) end it for good.
+ */
+import { PartySocket, type PartySocketOptions } from 'partysocket';
+import type { ReactiveController, ReactiveControllerHost } from 'lit';
+import type { SignalingStatus } from '../call-state.ts';
+import {
+  TERMINAL_CLOSE_CODES,
+  decodeServerMessage,
+  encodeMessage,
+  type ClientMessage,
+  type IceServer,
+  type PeerInfo,
+  type ServerMessage,
+  type SignalData,
+} from '../protocol.ts';
+
+/** The part of a WebSocket (or PartySocket) this controller uses. */
+export interface SignalingSocket {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open' | 'message' | 'close', listener: (event: Event) => void): void;
+  removeEventListener(type: 'open' | 'message' | 'close', listener: (event: Event) => void): void;
+}
+
+export interface RoomAddress {
+  /** PartyKit host, `name:port`. */
+  host: string;
+  party: string;
+  room: string;
+}
+
+/** Opens the room socket; injectable so stories and unit tests need no server. */
+export type SocketFactory = (address: RoomAddress) => SignalingSocket;
+
+/** Reconnect schedule, ms (see the module comment). */
+export const RECONNECT = { minDelay: 250, jitter: 250, growFactor: 1.5, maxDelay: 4000 } as const;
+
+export interface SignalingControllerOptions {
+  createSocket?: () => SocketFactory | undefined;
+  onMessage: (message: ServerMessage) => void;
+  /** The socket closed for good with a terminal close code. */
+  onTerminalClose?: (code: number) => void;
+}
+
+/** The default factory: a PartySocket configured as described above. */
+export const partySocketFactory: SocketFactory = ({ host, party, room }) => {
+  let attempt = 0;
+  const options: PartySocketOptions = {
+    host,
+    party,
+    room,
+    protocol: socketProtocol(host),
+    minReconnectionDelay: RECONNECT.minDelay,
+    maxReconnectionDelay: RECONNECT.maxDelay,
+    reconnectionDelayGrowFactor: RECONNECT.growFactor,
+    maxEnqueuedMessages: 0,
+    shouldReconnectOnClose: (event: CloseEvent) => !TERMINAL_CLOSE_CODES.has(event.code),
+    // Called before every connection attempt: jitter all but the first, so
+    // that both ends of a call do not retry in lockstep after a server restart.
+    query: async () => {
+      if (attempt++ > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * RECONNECT.jitter));
+      return {};
+    },
+  };
+  const socket = new PartySocket(options);
+  socket.addEventListener('open', () => (attempt = 1));
+  return socket;
+};
+
+/** `ws` for the page's own host over http, otherwise what the page uses (or PartySocket's guess). */
+function socketProtocol(host: string): 'ws' | 'wss' | undefined {
+  const page = globalThis.location;
+  if (!page) return undefined;
+  if (page.protocol === 'https:') return 'wss';
+  return host === page.host ? 'ws' : undefined;
+}
+
+export class SignalingController implements ReactiveController {
+  status: SignalingStatus = 'idle';
+  /** Our peer id, assigned by the server in `welcome`. */
+  selfId: string | null = null;
+  iceServers: IceServer[] = [];
+  /** Other peers in the room, by id, in order of arrival. */
+  readonly roster = new Map<string, PeerInfo>();
+  /** The server acknowledged our `join`. */
+  inCall = false;
+  /** The close code that ended the socket for good, if any. */
+  closeCode: number | null = null;
+  readonly #host: ReactiveControllerHost;
+  readonly #options: SignalingControllerOptions;
+  #socket: SignalingSocket | null = null;
+  #address: RoomAddress | null = null;
+  #politeToward = new Set<string>();
+  #joinName: string | null = null;
+
+  constructor(host: ReactiveControllerHost, options: SignalingControllerOptions) {
+    this.#host = host;
+    this.#options = options;
+    host.addController(this);
+  }
+
+  hostConnected(): void {}
+
+  hostDisconnected(): void {
+    this.disconnect();
+  }
+
+  /** Open the room socket (no-op if already open to the same room). */
+  connect(address: RoomAddress): void {
+    const same =
+      this.#socket &&
+      this.#address?.host === address.host &&
+      this.#address.party === address.party &&
+      this.#address.room === address.room;
+    if (same) return;
+    this.disconnect();
+    this.#address = address;
+    this.closeCode = null;
+    this.status = 'connecting';
+    const factory = this.#options.createSocket?.() ?? partySocketFactory;
+    const socket = factory(address);
+    socket.addEventListener('message', this.#handleMessage);
+    socket.addEventListener('close', this.#handleClose);
+    this.#socket = socket;
+    this.#host.requestUpdate();
+  }
+
+  /** Enter the call as `name` now, or as soon as the room welcomes us. */
+  join(name: string): void {
+    this.#joinName = name;
+    if (this.status === 'open') this.#send({ type: 'join', name });
+  }
+
+  /** Hang up: tell the room, then close the socket. */
+  leave(): void {
+    if (this.status === 'open' && this.inCall) this.#send({ type: 'leave' });
+    this.disconnect();
+  }
+
+  /** Send negotiation data to one peer; dropped while the socket is down. */
+  signal(to: string, data: SignalData): void {
+    this.#send({ type: 'signal', to, data });
+  }
+
+  /**
+   * Our role toward `peerId` in perfect negotiation: polite toward the peers
+   * that were in the room when we arrived (the server's `welcome.polite`),
+   * impolite toward later arrivals.
+   */
+  isPolite(peerId: string): boolean {
+    return this.#politeToward.has(peerId);
+  }
+
+  /** Close the socket and forget the room. */
+  disconnect(): void {
+    const socket = this.#socket;
+    this.#socket = null;
+    this.#address = null;
+    this.#joinName = null;
+    if (socket) {
+      socket.removeEventListener('message', this.#handleMessage);
+      socket.removeEventListener('close', this.#handleClose);
+      socket.close(1000, 'bye');
+    }
+    this.status = this.closeCode === null ? 'idle' : 'closed';
+    this.selfId = null;
+    this.inCall = false;
+    this.roster.clear();
+    this.#politeToward.clear();
+    this.#host.requestUpdate();
+  }
+
+  #send(message: ClientMessage): void {
+    if (this.status === 'open') this.#socket?.send(encodeMessage(message));
+  }
+
+  #handleMessage = (event: Event): void => {
+    const decoded = decodeServerMessage((event as MessageEvent).data);
+    if (!decoded.ok) return; // a server we do not understand: ignore the frame
+    const message = decoded.message;
+    switch (message.type) {
+      case 'welcome':
+        this.status = 'open';
+        this.selfId = message.id;
+        this.iceServers = message.iceServers;
+        this.inCall = false;
+        this.roster.clear();
+        this.#politeToward.clear();
+        for (const peer of message.peers) {
+          this.roster.set(peer.id, peer);
+          if (message.polite) this.#politeToward.add(peer.id);
+        }
+        if (this.#joinName !== null) this.#send({ type: 'join', name: this.#joinName });
+        break;
+      case 'joined':
+        this.inCall = true;
+        for (const peer of message.peers) this.roster.set(peer.id, peer);
+        break;
+      case 'peer-joined':
+      case 'peer-updated':
+        this.roster.set(message.peer.id, message.peer);
+        break;
+      case 'peer-left':
+        // Keep the entry until the handler has read it; it is removed below.
+        break;
+    }
+    this.#options.onMessage(message);
+    if (message.type === 'peer-left') {
+      this.roster.delete(message.id);
+      this.#politeToward.delete(message.id);
+    }
+    this.#host.requestUpdate();
+  };
+
+  #handleClose = (event: Event): void => {
+    const code = (event as CloseEvent).code;
+    this.inCall = false;
+    if (TERMINAL_CLOSE_CODES.has(code)) {
+      this.closeCode = code;
+      this.disconnect();
+      this.#options.onTerminalClose?.(code);
+    } else {
+      this.status = 'reconnecting';
+    }
+    this.#host.requestUpdate();
+  };
+}

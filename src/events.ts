@@ -1,0 +1,60 @@
+/**
+ * The element's public events: one typed `Event` subclass each, all
+ * `bubbles: true, composed: true` so they cross the shadow boundary.
+ */
+import type { CallError } from './call-error.ts';
+import type { CallState } from './call-state.ts';
+import type { PeerInfo } from './protocol.ts';
+
+const init = { bubbles: true, composed: true } as const;
+
+/** Fired when `state` changes. */
+export class CallStateChangeEvent extends Event {
+  static readonly eventName = 'call-state-change';
+  constructor(
+    readonly previous: CallState,
+    readonly state: CallState,
+  ) {
+    super(CallStateChangeEvent.eventName, init);
+  }
+}
+
+/** Fired when something fails; `code` is a {@link CallError} code. */
+export class CallErrorEvent extends Event {
+  static readonly eventName = 'call-error';
+  readonly code: CallError['code'];
+  readonly message: string;
+  constructor(readonly error: CallError) {
+    super(CallErrorEvent.eventName, init);
+    this.code = error.code;
+    this.message = error.message;
+  }
+}
+
+/** Fired when another peer enters the room. */
+export class CallPeerJoinedEvent extends Event {
+  static readonly eventName = 'call-peer-joined';
+  constructor(readonly peer: PeerInfo) {
+    super(CallPeerJoinedEvent.eventName, init);
+  }
+}
+
+/** Fired when another peer leaves the room: `hangup` (it hung up) or `left` (its connection closed). */
+export class CallPeerLeftEvent extends Event {
+  static readonly eventName = 'call-peer-left';
+  constructor(
+    readonly peer: PeerInfo,
+    readonly reason: 'hangup' | 'left',
+  ) {
+    super(CallPeerLeftEvent.eventName, init);
+  }
+}
+
+declare global {
+  interface GlobalEventHandlersEventMap {
+    'call-state-change': CallStateChangeEvent;
+    'call-error': CallErrorEvent;
+    'call-peer-joined': CallPeerJoinedEvent;
+    'call-peer-left': CallPeerLeftEvent;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Every user-visible string of the widget, as a typed catalog. English is the
+ * source; other languages and host-page overrides are partial catalogs
+ * merged over it, so a missing key falls back to English.
+ */
+import type { CallErrorCode } from '../call-error.ts';
+import type { CallState } from '../call-state.ts';
+
+export const en = {
+  join: 'Join call',
+  rejoin: 'Join again',
+  retry: 'Try again',
+  hangup: 'Hang up',
+  mute: 'Mute microphone',
+  cameraOff: 'Turn off camera',
+  copyInvite: 'Copy invite link',
+  inviteCopied: 'Invite link copied',
+  inviteManual: 'Copy this link to invite someone',
+  controls: 'Call controls',
+  you: 'You',
+  remoteVideo: 'Video of {name}',
+  localVideo: 'Your camera',
+  guest: 'Guest',
+  cameraIsOff: 'Camera off',
+  micIsOff: 'Microphone off',
+  peerHere: '{name} is here',
+  peerJoined: '{name} joined',
+  peerLeft: '{name} left',
+  peerHungUp: '{name} hung up',
+  'state-idle': 'Ready to join',
+  'state-joining': 'Joining…',
+  'state-waiting': 'Waiting for someone to join',
+  'state-connecting': 'Connecting…',
+  'state-connected': 'Connected',
+  'state-reconnecting': 'Reconnecting…',
+  'state-ended': 'Call ended',
+  'state-failed': 'Call failed',
+  'error-permission-denied':
+    'Camera and microphone access was denied. Allow it from the camera icon in the address bar, then try again.',
+  'error-device-not-found': 'No camera or microphone was found. Connect one, then try again.',
+  'error-device-in-use': 'Your camera or microphone is in use by another app. Close it, then try again.',
+  'error-constraints-unsatisfied': 'Your camera does not support the requested settings.',
+  'error-insecure-context': 'Calls need a secure page (HTTPS).',
+  'error-permission-policy-blocked': 'This page does not allow camera and microphone use (iframe "allow" attribute).',
+  'error-unsupported-browser': 'This browser cannot make video calls.',
+  'error-media-failed': 'The camera or microphone could not be started.',
+  'error-room-full': 'This call is full.',
+  'error-room-unavailable': 'This call is not available.',
+  'error-forbidden-origin': 'This page is not allowed to use the call server.',
+  'error-rate-limited': 'Too many requests; the call server disconnected you.',
+  'error-room-unreachable': 'The call server cannot be reached. Check your connection.',
+  'error-connection-failed': 'The connection to the other person failed.',
+} satisfies Record<string, string> &
+  Record<`state-${CallState}`, string> &
+  Record<`error-${CallErrorCode}`, string>;
+
+export type MessageKey = keyof typeof en;
+export type Messages = Record<MessageKey, string>;
+
+/** Fill `{name}`-style placeholders; values are plain text (rendered as text by Lit). */
+export function format(template: string, values: Record<string, string> = {}): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
+}

@@ -1,0 +1,276 @@
+/**
+ * One RTCPeerConnection to one remote peer, negotiated with the "perfect
+ * negotiation" pattern (W3C WebRTC 1.0, §10.7 "Perfect Negotiation Example"):
+ * either side may renegotiate at any time; on an offer collision the polite
+ * peer rolls back and answers, the impolite peer ignores the incoming offer.
+ *
+ * It knows no transport and no DOM: signals come in through
+ * {@link PeerSession.handleSignal} and go out through `onSignal`, so two
+ * sessions can be wired back to back in one page.
+ *
+ * Media is carried on two transceivers in a fixed order (audio, then video)
+ * so that a track can be swapped or removed with `RTCRtpSender.replaceTrack`
+ * without renegotiating. A negotiated data channel (id 0, "control") carries
+ * small peer-to-peer messages.
+ */
+import type { IceCandidateData, SignalData } from '../protocol.ts';
+
+export type MediaKind = 'audio' | 'video';
+
+export interface PeerSessionOptions {
+  /** This side's role in perfect negotiation (assigned by the room server). */
+  polite: boolean;
+  /**
+   * Make the first offer. The other side sets up its transceivers from that
+   * offer, so only one offer/answer round trip is needed to connect.
+   */
+  initiator: boolean;
+  /** ICE servers and policy; applied again on {@link PeerSession.setConfiguration}. */
+  configuration?: RTCConfiguration;
+  /** Local tracks to send; a missing kind is received only. */
+  localStream?: MediaStream | null;
+  /** Injectable for tests; defaults to `new RTCPeerConnection(configuration)`. */
+  createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
+  /** Called with each outgoing SDP description or trickle-ICE candidate. */
+  onSignal: (data: SignalData) => void;
+  /** Called when the remote stream gains a track. */
+  onRemoteStream?: (stream: MediaStream) => void;
+  /** Called on every `connectionstatechange`. */
+  onStateChange?: (state: RTCPeerConnectionState) => void;
+  /** Called with each message received on the control data channel. */
+  onData?: (data: string) => void;
+  /** Called when the control data channel opens. */
+  onChannelOpen?: () => void;
+  /** Called on a negotiation failure that the pattern does not absorb. */
+  onError?: (error: unknown) => void;
+}
+
+const KINDS: readonly MediaKind[] = ['audio', 'video'];
+
+export class PeerSession {
+  readonly pc: RTCPeerConnection;
+  readonly polite: boolean;
+  /** The remote peer's media, one stream for both kinds. */
+  readonly remoteStream: MediaStream;
+  #channel: RTCDataChannel | null = null;
+  #options: PeerSessionOptions;
+  #localStream: MediaStream | null;
+  #transceivers = new Map<MediaKind, RTCRtpTransceiver>();
+  #makingOffer = false;
+  #ignoreOffer = false;
+  #settingRemoteAnswer = false;
+  #pendingCandidates: RTCIceCandidateInit[] = [];
+  #queue: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: PeerSessionOptions) {
+    this.#options = options;
+    this.polite = options.polite;
+    this.#localStream = options.localStream ?? null;
+    const create = options.createPeerConnection ?? ((c: RTCConfiguration) => new RTCPeerConnection(c));
+    this.pc = create(options.configuration ?? {});
+    this.remoteStream = new MediaStream();
+
+    this.pc.onnegotiationneeded = () => void this.#negotiate();
+    this.pc.onicecandidate = ({ candidate }) => {
+      // A null candidate marks the end of gathering; trickle ICE needs no signal for it.
+      if (candidate) this.#signal({ kind: 'candidate', candidate: candidateInit(candidate) });
+    };
+    this.pc.ontrack = ({ track }) => {
+      if (!this.remoteStream.getTracks().includes(track)) this.remoteStream.addTrack(track);
+      this.#options.onRemoteStream?.(this.remoteStream);
+    };
+    this.pc.onconnectionstatechange = () => this.#options.onStateChange?.(this.pc.connectionState);
+
+    if (options.initiator) {
+      this.#openChannel();
+      for (const kind of KINDS) {
+        const track = this.#track(kind);
+        const stream = this.#localStream ? [this.#localStream] : [];
+        this.#transceivers.set(kind, this.pc.addTransceiver(track ?? kind, { direction: 'sendrecv', streams: stream }));
+      }
+    }
+  }
+
+  /** `RTCPeerConnection.connectionState`. */
+  get connectionState(): RTCPeerConnectionState {
+    return this.pc.connectionState;
+  }
+
+  /**
+   * Apply one signal from the remote peer. Signals are applied in order;
+   * ICE candidates that arrive before the remote description are queued.
+   * Resolves when this signal has been applied; never rejects (failures go
+   * to `onError`).
+   */
+  handleSignal(data: SignalData): Promise<void> {
+    this.#queue = this.#queue.then(() => this.#apply(data)).catch((error) => this.#fail(error));
+    return this.#queue;
+  }
+
+  /**
+   * Send `track` (or nothing, with null) on the sender of its kind without
+   * renegotiating (`RTCRtpSender.replaceTrack`).
+   */
+  async replaceTrack(kind: MediaKind, track: MediaStreamTrack | null): Promise<void> {
+    const transceiver = this.#transceivers.get(kind);
+    if (!transceiver || this.#closed) return;
+    if (track && this.#localStream) transceiver.sender.setStreams(this.#localStream);
+    await transceiver.sender.replaceTrack(track);
+  }
+
+  /** Swap the local stream (for example when media is acquired after the session started). */
+  async setLocalStream(stream: MediaStream | null): Promise<void> {
+    this.#localStream = stream;
+    await Promise.all(KINDS.map((kind) => this.replaceTrack(kind, this.#track(kind))));
+  }
+
+  /** Apply new ICE servers (fresh TURN credentials) before any ICE restart. */
+  setConfiguration(configuration: RTCConfiguration): void {
+    if (!this.#closed) this.pc.setConfiguration(configuration);
+  }
+
+  /** Start an ICE restart; the offer goes out through perfect negotiation. */
+  restartIce(): void {
+    if (!this.#closed) this.pc.restartIce();
+  }
+
+  /** Send a message on the control data channel; false when it is not open. */
+  send(data: string): boolean {
+    if (this.#channel?.readyState !== 'open') return false;
+    this.#channel.send(data);
+    return true;
+  }
+
+  /** Close the connection and drop every handler. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#channel?.close();
+    this.pc.onnegotiationneeded = null;
+    this.pc.onicecandidate = null;
+    this.pc.ontrack = null;
+    this.pc.onconnectionstatechange = null;
+    this.pc.close();
+    this.#options.onStateChange?.('closed');
+  }
+
+  #track(kind: MediaKind): MediaStreamTrack | null {
+    return this.#localStream?.getTracks().find((t) => t.kind === kind && t.readyState === 'live') ?? null;
+  }
+
+  #openChannel(): void {
+    if (this.#channel) return;
+    const channel = this.pc.createDataChannel('control', { negotiated: true, id: 0 });
+    channel.onmessage = ({ data }) => {
+      if (typeof data === 'string') this.#options.onData?.(data);
+    };
+    channel.onopen = () => this.#options.onChannelOpen?.();
+    this.#channel = channel;
+  }
+
+  /** True once the control data channel is open. */
+  get channelOpen(): boolean {
+    return this.#channel?.readyState === 'open';
+  }
+
+  async #negotiate(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      this.#makingOffer = true;
+      await this.pc.setLocalDescription();
+      this.#sendLocalDescription();
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      this.#makingOffer = false;
+    }
+  }
+
+  async #apply(data: SignalData): Promise<void> {
+    if (this.#closed) return;
+    if (data.kind === 'candidate') {
+      if (!this.pc.remoteDescription) {
+        this.#pendingCandidates.push(data.candidate);
+        return;
+      }
+      await this.#addCandidate(data.candidate);
+      return;
+    }
+    const { description } = data;
+    if (description.type !== 'offer' && description.type !== 'answer') return;
+    const readyForOffer =
+      !this.#makingOffer && (this.pc.signalingState === 'stable' || this.#settingRemoteAnswer);
+    const offerCollision = description.type === 'offer' && !readyForOffer;
+    this.#ignoreOffer = !this.polite && offerCollision;
+    if (this.#ignoreOffer) return;
+    this.#settingRemoteAnswer = description.type === 'answer';
+    try {
+      await this.pc.setRemoteDescription(description); // rolls back our offer on collision (polite side)
+    } finally {
+      this.#settingRemoteAnswer = false;
+    }
+    if (description.type === 'offer') {
+      this.#adoptOfferedTransceivers();
+      await this.pc.setLocalDescription();
+      this.#sendLocalDescription();
+    }
+    const pending = this.#pendingCandidates;
+    this.#pendingCandidates = [];
+    for (const candidate of pending) await this.#addCandidate(candidate);
+  }
+
+  /**
+   * On the answering side, take the audio and video transceivers the first
+   * offer created, attach local tracks and send on them: the answer then
+   * carries our media and no second round trip is needed.
+   */
+  #adoptOfferedTransceivers(): void {
+    this.#openChannel();
+    for (const kind of KINDS) {
+      if (this.#transceivers.has(kind)) continue;
+      const transceiver = this.pc
+        .getTransceivers()
+        .find((t) => t.receiver.track.kind === kind && t.currentDirection !== 'stopped' && ![...this.#transceivers.values()].includes(t));
+      if (!transceiver) continue;
+      this.#transceivers.set(kind, transceiver);
+      transceiver.direction = 'sendrecv';
+      if (this.#localStream) transceiver.sender.setStreams(this.#localStream);
+      const track = this.#track(kind);
+      if (track) void transceiver.sender.replaceTrack(track);
+    }
+  }
+
+  async #addCandidate(candidate: RTCIceCandidateInit): Promise<void> {
+    try {
+      await this.pc.addIceCandidate(candidate);
+    } catch (error) {
+      // Candidates of an offer we ignored (impolite side) or rolled back do not
+      // match the current description; that is expected, not a failure.
+      if (!this.#ignoreOffer) this.#options.onError?.(error);
+    }
+  }
+
+  #sendLocalDescription(): void {
+    const description = this.pc.localDescription;
+    if (!description || this.#closed) return;
+    this.#signal({ kind: 'description', description: { type: description.type, sdp: description.sdp } });
+  }
+
+  #signal(data: SignalData): void {
+    if (!this.#closed) this.#options.onSignal(data);
+  }
+
+  #fail(error: unknown): void {
+    if (!this.#closed) this.#options.onError?.(error);
+  }
+}
+
+function candidateInit(candidate: RTCIceCandidate): IceCandidateData {
+  return {
+    candidate: candidate.candidate,
+    sdpMid: candidate.sdpMid,
+    sdpMLineIndex: candidate.sdpMLineIndex,
+    usernameFragment: candidate.usernameFragment,
+  };
+}

@@ -1,0 +1,169 @@
+import { css } from 'lit';
+
+/** The element's shadow styles. Theming goes through `--call-*` custom properties and `::part`. */
+export const styles = css`
+  :host {
+    --_bg: var(--call-background, #101418);
+    --_fg: var(--call-foreground, #f4f6f8);
+    --_surface: var(--call-surface, #1d242b);
+    --_accent: var(--call-accent, #2f7cf6);
+    --_danger: var(--call-danger, #d93a3a);
+    --_radius: var(--call-radius, 12px);
+    --_control-size: var(--call-control-size, 44px);
+    --_focus: var(--call-focus-ring, #8ab4ff);
+    display: block;
+    position: relative;
+    container-type: inline-size;
+    min-width: 280px;
+    min-height: 240px;
+    aspect-ratio: 4 / 3;
+    color: var(--_fg);
+    background: var(--_bg);
+    border-radius: var(--_radius);
+    overflow: hidden;
+    font: var(--call-font, 14px/1.4 system-ui, sans-serif);
+  }
+  :host([hidden]) {
+    display: none;
+  }
+  .stage {
+    position: absolute;
+    inset: 0;
+    display: grid;
+    grid-template-columns: repeat(auto-fit, minmax(min(100%, 240px), 1fr));
+    gap: 4px;
+  }
+  .tile {
+    position: relative;
+    min-height: 0;
+    background: var(--_surface);
+    display: grid;
+    place-items: center;
+  }
+  video {
+    width: 100%;
+    height: 100%;
+    object-fit: cover;
+    background: var(--_surface);
+  }
+  .tile .label {
+    position: absolute;
+    left: 8px;
+    bottom: 8px;
+    padding: 2px 8px;
+    border-radius: 999px;
+    background: rgb(0 0 0 / 55%);
+    max-width: calc(100% - 16px);
+    overflow: hidden;
+    text-overflow: ellipsis;
+    white-space: nowrap;
+  }
+  .tile .camera-off {
+    position: absolute;
+    inset: 0;
+    display: grid;
+    place-items: center;
+    background: var(--_surface);
+  }
+  .placeholder {
+    display: grid;
+    place-items: center;
+    gap: 8px;
+    padding: 16px;
+    text-align: center;
+  }
+  .local {
+    position: absolute;
+    right: 12px;
+    bottom: calc(var(--_control-size) + 28px);
+    width: min(30%, 200px);
+    aspect-ratio: 4 / 3;
+    border-radius: calc(var(--_radius) / 2);
+    overflow: hidden;
+    box-shadow: 0 2px 12px rgb(0 0 0 / 40%);
+  }
+  .local video {
+    transform: scaleX(-1);
+  }
+  .local[hidden] {
+    display: none;
+  }
+  [part~='status-badge'] {
+    position: absolute;
+    top: 12px;
+    left: 12px;
+    padding: 4px 10px;
+    border-radius: 999px;
+    background: rgb(0 0 0 / 55%);
+  }
+  :host([state='connected']) [part~='status-badge'] {
+    background: rgb(20 120 60 / 80%);
+  }
+  :host([state='reconnecting']) [part~='status-badge'],
+  :host([state='failed']) [part~='status-badge'] {
+    background: rgb(160 40 40 / 85%);
+  }
+  [part~='controls'] {
+    position: absolute;
+    left: 0;
+    right: 0;
+    bottom: 12px;
+    display: flex;
+    flex-wrap: wrap;
+    justify-content: center;
+    gap: 8px;
+    padding: 0 8px;
+  }
+  button {
+    min-width: var(--_control-size);
+    min-height: var(--_control-size);
+    padding: 0 14px;
+    border: 0;
+    border-radius: 999px;
+    color: var(--_fg);
+    background: var(--_surface);
+    font: inherit;
+    cursor: pointer;
+  }
+  button:focus-visible,
+  input:focus-visible {
+    outline: 3px solid var(--_focus);
+    outline-offset: 2px;
+  }
+  button[aria-pressed='true'] {
+    background: var(--_fg);
+    color: var(--_bg);
+  }
+  [part~='join-button'] {
+    background: var(--_accent);
+    color: #fff;
+  }
+  [part~='hangup-button'] {
+    background: var(--_danger);
+    color: #fff;
+  }
+  .error {
+    max-width: 36ch;
+  }
+  .invite {
+    width: min(100%, 36ch);
+    font: inherit;
+  }
+  .sr-only {
+    position: absolute;
+    width: 1px;
+    height: 1px;
+    overflow: hidden;
+    clip: rect(0 0 0 0);
+    white-space: nowrap;
+  }
+  @container (max-width: 420px) {
+    .local {
+      width: 32%;
+      right: 8px;
+    }
+    button {
+      padding: 0 10px;
+    }
+  }
+`;

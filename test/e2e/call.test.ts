@@ -1,0 +1,212 @@
+/**
+ * End to end: the built `dist/call-widget.js` in Debian's Chromium (fake camera
+ * and mic), isolated browser contexts, and the real `partykit dev` room server.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { randomId } from '../../src/random-id.ts';
+import {
+  launchChromium,
+  newContext,
+  requireBuild,
+  startParty,
+  startStatic,
+  type PartyServer,
+  type StaticServer,
+} from '../support/harness.ts';
+
+let party: PartyServer;
+let web: StaticServer;
+let browser: Browser;
+
+before(async () => {
+  requireBuild();
+  [party, web, browser] = await Promise.all([startParty(), startStatic(), launchChromium()]);
+});
+
+after(async () => {
+  await browser?.close();
+  await Promise.all([party?.stop(), web?.stop()]);
+});
+
+interface RecordedEvent {
+  type: string;
+  at: number;
+  state?: string;
+  previous?: string;
+  code?: string;
+  reason?: string;
+}
+
+/** A page with one widget in `room`, in its own browser context. */
+async function openWidget(room: string, name: string): Promise<Page> {
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  const query = new URLSearchParams({ host: party.host, room, name });
+  await page.goto(`${web.origin}/test/e2e/pages/call.html?${query}`);
+  await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
+  return page;
+}
+
+const stateOf = (page: Page) => page.locator('call-widget').getAttribute('state');
+
+async function waitForState(page: Page, state: string, timeoutMs = 10_000): Promise<void> {
+  await page.waitForFunction((s) => document.querySelector('call-widget')?.getAttribute('state') === s, state, {
+    timeout: timeoutMs,
+  });
+}
+
+const clickJoin = (page: Page) => page.locator('call-widget [part~="join-button"]').click();
+
+/**
+ * Proves remote video is decoded: `requestVideoFrameCallback` must report
+ * `count` frames with increasing media time and a real size.
+ */
+async function remoteFrames(page: Page, count = 5): Promise<{ frames: number; width: number; height: number }> {
+  return page.evaluate(
+    (n) =>
+      new Promise((resolve, reject) => {
+        const video = document
+          .querySelector('call-widget')
+          ?.shadowRoot?.querySelector<HTMLVideoElement>('video[part~="remote-video"]');
+        if (!video) return reject(new Error('no remote video element'));
+        let frames = 0;
+        let lastMediaTime = -1;
+        const timer = setTimeout(() => reject(new Error(`only ${frames} frames decoded`)), 8000);
+        const onFrame: VideoFrameRequestCallback = (_now, meta) => {
+          if (meta.mediaTime > lastMediaTime) frames++;
+          lastMediaTime = meta.mediaTime;
+          if (frames >= n) {
+            clearTimeout(timer);
+            resolve({ frames, width: meta.width, height: meta.height });
+          } else video.requestVideoFrameCallback(onFrame);
+        };
+        video.requestVideoFrameCallback(onFrame);
+      }),
+    count,
+  );
+}
+
+const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: RecordedEvent[] }).callEvents);
+
+/** `readyState` of every local track the widget captured. */
+const localTrackStates = (page: Page) =>
+  page.evaluate(() => (window as unknown as { capturedTracks?: MediaStreamTrack[] }).capturedTracks?.map((t) => t.readyState));
+
+/** Record every track getUserMedia hands out, to check later that all were stopped. */
+async function recordCapturedTracks(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { capturedTracks: MediaStreamTrack[] };
+    w.capturedTracks = [];
+    const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = async (constraints) => {
+      const stream = await original(constraints);
+      w.capturedTracks.push(...stream.getTracks());
+      return stream;
+    };
+  });
+}
+
+async function closeAll(...pages: Page[]): Promise<void> {
+  await Promise.all(pages.map((p) => p.context().close()));
+}
+
+describe('1:1 call through partykit dev', () => {
+  test('two contexts connect, decode each other, and hang up', { timeout: 60_000 }, async () => {
+    const room = randomId(16);
+    const alice = await openWidget(room, 'Alice');
+    const bob = await openWidget(room, 'Bob');
+    await Promise.all([recordCapturedTracks(alice), recordCapturedTracks(bob)]);
+    assert.equal(await stateOf(alice), 'idle');
+    // Nothing is captured before the user presses join.
+    assert.deepEqual(await localTrackStates(alice), []);
+
+    await clickJoin(alice);
+    await waitForState(alice, 'waiting');
+    await clickJoin(bob);
+    await Promise.all([waitForState(alice, 'connected'), waitForState(bob, 'connected')]);
+
+    const [a, b] = await Promise.all([remoteFrames(alice), remoteFrames(bob)]);
+    assert.ok(a.frames >= 5 && a.width > 0 && a.height > 0, `alice decoded ${JSON.stringify(a)}`);
+    assert.ok(b.frames >= 5 && b.width > 0 && b.height > 0, `bob decoded ${JSON.stringify(b)}`);
+
+    const aliceEvents = await events(alice);
+    assert.deepEqual(
+      aliceEvents.filter((e) => e.type === 'call-state-change').map((e) => e.state),
+      ['joining', 'waiting', 'connecting', 'connected'],
+    );
+    assert.ok(aliceEvents.some((e) => e.type === 'call-peer-joined'));
+
+    // Alice hangs up: Bob must reach `ended` within 2 s, and both release the camera.
+    const hungUpAt = await alice.evaluate(() => performance.timeOrigin + performance.now());
+    await alice.locator('call-widget [part~="hangup-button"]').click();
+    await waitForState(bob, 'ended', 2000);
+    const endedAt = await bob.evaluate(() => performance.timeOrigin + performance.now());
+    assert.ok(endedAt - hungUpAt < 2000, `bob ended ${endedAt - hungUpAt} ms after the hang-up`);
+    assert.equal(await stateOf(alice), 'ended');
+    const bobLeft = (await events(bob)).find((e) => e.type === 'call-peer-left');
+    assert.equal(bobLeft?.reason, 'hangup');
+    for (const page of [alice, bob]) {
+      await page.waitForFunction(
+        () => (window as unknown as { capturedTracks: MediaStreamTrack[] }).capturedTracks.every((t) => t.readyState === 'ended'),
+        undefined,
+        { timeout: 500 },
+      );
+      const states = await localTrackStates(page);
+      assert.ok(states && states.length >= 2 && states.every((s) => s === 'ended'), `tracks: ${states}`);
+    }
+    await closeAll(alice, bob);
+  });
+
+  test('a third peer gets room-full and does not reconnect in a loop', { timeout: 30_000 }, async () => {
+    const room = randomId(16);
+    const alice = await openWidget(room, 'Alice');
+    const bob = await openWidget(room, 'Bob');
+    // Both are in the room as soon as their pages load: Alice hears of Bob.
+    await alice.waitForFunction(() =>
+      (window as unknown as { callEvents: RecordedEvent[] }).callEvents.some((e) => e.type === 'call-peer-joined'),
+    );
+
+    const context = await newContext(browser);
+    const carol = await context.newPage();
+    let sockets = 0;
+    carol.on('websocket', () => sockets++);
+    const query = new URLSearchParams({ host: party.host, room, name: 'Carol' });
+    await carol.goto(`${web.origin}/test/e2e/pages/call.html?${query}`);
+    await waitForState(carol, 'failed');
+    const error = (await events(carol)).find((e) => e.type === 'call-error');
+    assert.equal(error?.code, 'room-full');
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal(sockets, 1, 'the client must not reconnect after a terminal close code');
+    // The visible message says so.
+    const text = await carol.locator('call-widget [role="alert"]').textContent();
+    assert.match(text ?? '', /full/i);
+    // The two peers inside are unaffected and can still call.
+    await Promise.all([clickJoin(alice), clickJoin(bob)]);
+    await Promise.all([waitForState(alice, 'connected'), waitForState(bob, 'connected')]);
+    await closeAll(alice, bob, carol);
+  });
+
+  test('both pressing join at once ends in exactly one connected session (10 trials)', { timeout: 180_000 }, async () => {
+    for (let trial = 0; trial < 10; trial++) {
+      const room = randomId(16);
+      const [alice, bob] = await Promise.all([openWidget(room, 'Alice'), openWidget(room, 'Bob')]);
+      // Both in the room and idle; press join on both within a few milliseconds.
+      await Promise.all([waitForState(alice, 'idle'), waitForState(bob, 'idle')]);
+      await new Promise((r) => setTimeout(r, 200));
+      await Promise.all([
+        alice.locator('call-widget').evaluate((el: HTMLElement & { join(): Promise<void> }) => void el.join()),
+        bob.locator('call-widget').evaluate((el: HTMLElement & { join(): Promise<void> }) => void el.join()),
+      ]);
+      await Promise.all([waitForState(alice, 'connected'), waitForState(bob, 'connected')]);
+      for (const page of [alice, bob]) {
+        const tiles = await page.locator('call-widget [part~="remote-video"]').count();
+        assert.equal(tiles, 1, `trial ${trial}: exactly one remote session`);
+        const decoded = await remoteFrames(page, 3);
+        assert.ok(decoded.frames >= 3, `trial ${trial}: frames decoded`);
+      }
+      await closeAll(alice, bob);
+    }
+  });
+});

@@ -1,0 +1,21 @@
+// Creates one <call-widget> from the query string: ?host=…&room=…&name=…
+// and records its events on window.callEvents for the test to read.
+const params = new URLSearchParams(location.search);
+const widget = document.createElement('call-widget');
+widget.host = params.get('host') ?? '';
+widget.room = params.get('room') ?? '';
+widget.name = params.get('name') ?? '';
+window.callEvents = [];
+for (const type of ['call-state-change', 'call-error', 'call-peer-joined', 'call-peer-left']) {
+  widget.addEventListener(type, (event) => {
+    window.callEvents.push({
+      type,
+      at: performance.now(),
+      state: event.state,
+      previous: event.previous,
+      code: event.code,
+      reason: event.reason,
+    });
+  });
+}
+document.body.append(widget);
