@@ -142,7 +142,12 @@ export class PeerController implements ReactiveController {
       createPeerConnection: this.#options.createPeerConnection?.(),
       onSignal: (data) => live() && this.#options.onSignal(peerId, data),
       onRemoteStream: (stream) => this.#update(live(), { stream }),
-      onStateChange: (connectionState) => this.#update(live(), { connectionState }),
+      onStateChange: (connectionState) => {
+        this.#update(live(), { connectionState });
+        // ICE failed (RFC 8445 §8.1.2 consent lost or no pair worked): try an
+        // ICE restart through perfect negotiation rather than staying failed.
+        if (connectionState === 'failed') live()?.session.restartIce();
+      },
       onChannelOpen: () => live()?.session.send(JSON.stringify(this.#mediaState)),
       onData: (data) => {
         const state = parseMediaState(data);
