@@ -36,13 +36,13 @@ const list = (value: unknown): string[] =>
 
 /** Read the ICE configuration from the environment; bad values fall back to defaults. */
 export function readIceConfig(env: Record<string, unknown>): IceConfig {
-  const ttl = Number(env.TURN_TTL_SECONDS);
+  const ttl = Math.floor(Number(env.TURN_TTL_SECONDS));
   return {
     stunUrls: list(env.STUN_URLS).filter((u) => /^stuns?:/.test(u)),
     turnUrls: list(env.TURN_URLS).filter((u) => /^turns?:/.test(u)),
     turnSecret: typeof env.TURN_SECRET === 'string' ? env.TURN_SECRET : '',
     turnTtlSeconds:
-      Number.isFinite(ttl) && ttl > 0 ? Math.min(Math.floor(ttl), MAX_TURN_TTL_SECONDS) : DEFAULT_TURN_TTL_SECONDS,
+      Number.isFinite(ttl) && ttl >= 1 ? Math.min(ttl, MAX_TURN_TTL_SECONDS) : DEFAULT_TURN_TTL_SECONDS,
   };
 }
 

@@ -15,7 +15,7 @@ step 'custom-elements.json is up to date'
 node scripts/check-manifest.mjs
 
 step 'unit tests (node)'
-node --import tsx --test 'test/unit/**/*.test.ts'
+node --import tsx --test test/unit/*.test.ts
 
 step 'build'
 npx vite build --logLevel warn
@@ -27,4 +27,4 @@ step 'storybook build (smoke)'
 npx storybook build --quiet --output-dir storybook-static >/dev/null
 
 step 'end-to-end tests (partykit dev + Chromium)'
-node --import tsx --test --test-concurrency=1 'test/e2e/**/*.test.ts'
+node --import tsx --test --test-concurrency=1 test/e2e/*.test.ts

@@ -19,8 +19,12 @@ export const PROTOCOL_VERSION = 1;
  * Size and count limits enforced by the room server (and, for what it sends,
  * respected by the client).
  *
- * - `messageBytes`: one whole frame, UTF-8 bytes. PartyKit's runtime itself
- *   closes frames over 1 MiB with 1009; we refuse far below that.
+ * - `messageBytes`: one whole client frame, UTF-8 bytes. PartyKit's runtime
+ *   itself closes frames over 1 MiB with 1009; we refuse far below that.
+ * - `serverMessageBytes`: one whole server frame. A relayed signal is the
+ *   client's frame with `to` replaced by `from` (ids of 16–32 characters), so
+ *   it can be a few bytes longer than what the client sent; the headroom keeps
+ *   every relayed frame decodable by the receiver.
  * - `sdpBytes`: one SDP blob. Real offers with audio+video+data are 3–8 KiB.
  * - `candidateBytes`: one ICE candidate line (RFC 8839 §5.1 lines are < 200 B).
  * - `nameChars`: a display name, in UTF-16 code units.
@@ -29,6 +33,7 @@ export const PROTOCOL_VERSION = 1;
  */
 export const LIMITS = {
   messageBytes: 64 * 1024,
+  serverMessageBytes: 64 * 1024 + 256,
   sdpBytes: 64 * 1024,
   candidateBytes: 1024,
   nameChars: 64,
@@ -105,7 +110,10 @@ const maxBytes = (limit: number) =>
 
 const PeerIdSchema = v.pipe(v.string(), v.regex(PEER_ID_PATTERN));
 
-/** A display name: 1–64 UTF-16 code units, no control or bidi-override characters. */
+/**
+ * A display name: 0–64 UTF-16 code units after trimming (empty means anonymous;
+ * the widget shows "Guest"), no control or bidi-override characters.
+ */
 export const DisplayNameSchema = v.pipe(
   v.string(),
   v.trim(),
@@ -219,13 +227,14 @@ export type Decoded<T> =
 function decodeWith<T>(
   schema: v.GenericSchema<unknown, T>,
   knownTypes: ReadonlySet<string> | null,
+  maxBytes: number,
   frame: unknown,
 ): Decoded<T> {
   if (typeof frame !== 'string') {
     return { ok: false, code: 'binary-unsupported', message: 'frames must be JSON text' };
   }
-  if (frame.length > LIMITS.messageBytes || byteLength(frame) > LIMITS.messageBytes) {
-    return { ok: false, code: 'too-large', message: `frame over ${LIMITS.messageBytes} bytes` };
+  if (frame.length > maxBytes || byteLength(frame) > maxBytes) {
+    return { ok: false, code: 'too-large', message: `frame over ${maxBytes} bytes` };
   }
   let json: unknown;
   try {
@@ -254,12 +263,12 @@ function decodeWith<T>(
  * Unknown object fields are stripped from the result.
  */
 export function decodeClientMessage(frame: unknown): Decoded<ClientMessage> {
-  return decodeWith(ClientMessageSchema, CLIENT_MESSAGE_TYPES, frame);
+  return decodeWith(ClientMessageSchema, CLIENT_MESSAGE_TYPES, LIMITS.messageBytes, frame);
 }
 
 /** Decode and validate one server→client frame. Never throws. */
 export function decodeServerMessage(frame: unknown): Decoded<ServerMessage> {
-  return decodeWith(ServerMessageSchema, null, frame);
+  return decodeWith(ServerMessageSchema, null, LIMITS.serverMessageBytes, frame);
 }
 
 /** Encode a message as one text frame. */

@@ -1,0 +1,542 @@
+/**
+ * Property-based fuzzing of Room.receive: generated frames (random JSON,
+ * prototype keys, mutated near-valid messages, random text, binary, huge
+ * frames) from the members of a 2-peer room, next to a sentinel room that must
+ * never hear a thing. Each frame's outcome is checked against a small model of
+ * the room.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { DEFAULT_RATE_LIMIT, Room, type RateLimit } from '../../party/room.ts';
+import {
+  CloseCode,
+  LIMITS,
+  byteLength,
+  decodeClientMessage,
+  decodeServerMessage,
+  type IceServer,
+  type PeerInfo,
+  type ServerMessage,
+} from '../../src/protocol.ts';
+import { FakeSocket, PEER_IDS } from './fake-socket.ts';
+
+const SEED = 0x5eed;
+const ICE: IceServer[] = [];
+const NO_RATE_LIMIT: RateLimit = { perSecond: 1e9, burst: 1e9, closeAfter: 1e9 };
+
+// Placeholders in generated frame text, resolved when the frame is sent.
+const TO_PEER = '@@PEER@@';
+const TO_SELF = '@@SELF@@';
+const TO_SENTINEL = '@@SENTINEL@@';
+const TO_STALE = '@@STALE@@';
+const NEVER_SEEN_ID = 'never-seen-0123456789a';
+/** All ids used by the harness are 22 characters, like the server's. */
+const ID_LENGTH = 22;
+
+// ------------------------------------------------------------------ frame generators
+
+type Frame = string | Uint8Array | ArrayBuffer;
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'toJSON', '__defineGetter__'];
+const SDP = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n';
+
+const toArb = fc.oneof(
+  { weight: 12, arbitrary: fc.constant(TO_PEER) },
+  { weight: 2, arbitrary: fc.constant(TO_SELF) },
+  { weight: 2, arbitrary: fc.constant(TO_SENTINEL) },
+  { weight: 1, arbitrary: fc.constant(TO_STALE) },
+  { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{16,32}$/) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+);
+
+const nullable = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null });
+
+const signalArb = fc.record({
+  type: fc.constant('signal'),
+  to: toArb,
+  data: fc.oneof(
+    fc.record({
+      kind: fc.constant('description'),
+      description: fc.record({
+        type: fc.constantFrom('offer', 'answer', 'pranswer', 'rollback'),
+        sdp: fc.oneof(fc.constant(SDP), fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 50 })),
+      }),
+    }),
+    fc.record({
+      kind: fc.constant('candidate'),
+      candidate: fc.record(
+        {
+          candidate: fc.oneof(fc.constant('candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host'), fc.string({ maxLength: 120 })),
+          sdpMid: nullable(fc.string({ maxLength: 8 })),
+          sdpMLineIndex: nullable(fc.nat(300)),
+          usernameFragment: nullable(fc.string({ maxLength: 8 })),
+        },
+        { requiredKeys: ['candidate'] },
+      ),
+    }),
+  ),
+});
+
+const joinArb = fc.record({
+  type: fc.constant('join'),
+  name: fc.oneof(fc.string({ maxLength: 70 }), fc.string({ unit: 'binary', maxLength: 12 }), fc.constant(' Alice\u202e ')),
+});
+
+/** Messages that are valid or nearly so. */
+const messageArb: fc.Arbitrary<Record<string, Json>> = fc.oneof(
+  { weight: 12, arbitrary: signalArb },
+  { weight: 3, arbitrary: joinArb },
+  { weight: 1, arbitrary: fc.constant({ type: 'leave' }) },
+);
+
+const mutationArb = fc.record({
+  at: fc.nat(),
+  op: fc.constantFrom('set', 'delete', 'add'),
+  key: fc.constantFrom('from', 'extra', 'type', 'kind', 'to', 'data', 'sdp', 'candidate', ...PROTOTYPE_KEYS),
+  value: fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>,
+});
+type Mutation = typeof mutationArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** Own-property assignment, so that `__proto__` becomes a real key in the JSON text. */
+function define(target: Record<string, Json>, key: string, value: Json): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function objectsIn(value: Json, found: Record<string, Json>[] = []): Record<string, Json>[] {
+  if (Array.isArray(value)) for (const item of value) objectsIn(item, found);
+  else if (value && typeof value === 'object') {
+    found.push(value);
+    for (const key of Object.keys(value)) objectsIn(value[key]!, found);
+  }
+  return found;
+}
+
+function mutate(message: Record<string, Json>, mutations: Mutation[]): string {
+  const copy = JSON.parse(JSON.stringify(message)) as Record<string, Json>;
+  for (const m of mutations) {
+    const objects = objectsIn(copy);
+    const target = objects[m.at % objects.length]!;
+    const keys = Object.keys(target);
+    const existing = keys.length ? keys[m.at % keys.length]! : m.key;
+    if (m.op === 'set') define(target, existing, m.value);
+    else if (m.op === 'delete') delete target[existing];
+    else define(target, m.key, m.value);
+  }
+  return JSON.stringify(copy);
+}
+
+const nearValidArb = fc.oneof(
+  { weight: 3, arbitrary: messageArb.map((m) => JSON.stringify(m)) },
+  { weight: 3, arbitrary: fc.tuple(messageArb, fc.array(mutationArb, { minLength: 1, maxLength: 3 })).map(([m, ms]) => mutate(m, ms)) },
+);
+
+/** Objects with prototype-ish keys written straight into the JSON text. */
+const prototypeKeyedArb = fc
+  .tuple(
+    fc.option(messageArb, { nil: undefined }),
+    fc.array(fc.tuple(fc.constantFrom(...PROTOTYPE_KEYS), fc.jsonValue({ maxDepth: 3 })), { minLength: 1, maxLength: 4 }),
+    fc.boolean(),
+  )
+  .map(([message, entries, first]) => {
+    const own = entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
+    const base = message ? JSON.stringify(message).slice(1, -1) : '';
+    const parts = first ? [...own, base] : [base, ...own];
+    return `{${parts.filter(Boolean).join(',')}}`;
+  });
+
+/**
+ * Big frames are generated as small specs and built when sent, so that a
+ * counterexample prints readably.
+ */
+interface DeepSpec {
+  deep: number;
+  where: 'array' | 'object' | 'in-signal' | 'as-name';
+}
+interface HugeSpec {
+  /** Frame size relative to the 64 KiB limit, bytes. */
+  huge: number;
+  unit: 'a' | 'é' | '€' | '😀' | 'not-json';
+}
+type FrameSpec = Frame | DeepSpec | HugeSpec;
+
+const deepArb: fc.Arbitrary<DeepSpec> = fc.record({
+  deep: fc.integer({ min: 50, max: 4000 }),
+  where: fc.constantFrom('array', 'object', 'in-signal', 'as-name'),
+});
+
+/** Frames within a few bytes of the 64 KiB limit, either side, in 1-, 2-, 3- and 4-byte characters. */
+const hugeArb: fc.Arbitrary<HugeSpec> = fc.record({
+  huge: fc.integer({ min: -6, max: 6 }),
+  unit: fc.constantFrom('a', 'é', '€', '😀', 'not-json'),
+});
+
+function build(spec: FrameSpec): Frame {
+  if (typeof spec === 'string' || spec instanceof Uint8Array || spec instanceof ArrayBuffer) return spec;
+  if ('deep' in spec) {
+    const { deep: depth, where } = spec;
+    const deep = '{"a":'.repeat(depth) + '[1]' + '}'.repeat(depth);
+    if (where === 'array') return '['.repeat(depth) + ']'.repeat(depth);
+    if (where === 'object') return deep;
+    if (where === 'as-name') return `{"type":"join","name":${deep}}`;
+    return `{"type":"signal","to":"${TO_PEER}","data":{"kind":"description","x":${deep},"description":{"type":"offer","sdp":"v=0","y":${deep}}}}`;
+  }
+  const target = LIMITS.messageBytes + spec.huge;
+  if (spec.unit === 'not-json') return 'x'.repeat(target);
+  const frame = (sdp: string) => JSON.stringify({ type: 'signal', to: TO_PEER, data: { kind: 'description', description: { type: 'offer', sdp } } });
+  const base = new TextEncoder().encode(frame('')).length + (ID_LENGTH - TO_PEER.length);
+  const unitBytes = new TextEncoder().encode(spec.unit).length;
+  const room = target - base;
+  return frame(spec.unit.repeat(Math.floor(room / unitBytes)) + 'a'.repeat(room % unitBytes));
+}
+
+const randomTextArb = fc.oneof(
+  fc.string({ maxLength: 100 }),
+  fc.string({ unit: 'binary', maxLength: 100 }),
+  fc.json({ maxDepth: 4 }),
+  fc.string({ unit: fc.constantFrom('{', '}', '[', ']', '"', ':', ',', '"type"', '"join"', '"signal"', '"leave"', 'null', '1', '\\'), maxLength: 30 }),
+);
+
+const binaryArb: fc.Arbitrary<Frame> = fc.oneof(
+  fc.uint8Array({ maxLength: 64 }),
+  fc.uint8Array({ maxLength: 64 }).map((u) => u.slice().buffer),
+  messageArb.map((m) => new TextEncoder().encode(JSON.stringify(m))),
+);
+
+const frameArb: fc.Arbitrary<FrameSpec> = fc.oneof(
+  { weight: 10, arbitrary: nearValidArb },
+  { weight: 2, arbitrary: prototypeKeyedArb },
+  { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 12 }).map((j) => JSON.stringify(j)) },
+  { weight: 1, arbitrary: deepArb },
+  { weight: 2, arbitrary: randomTextArb },
+  { weight: 1, arbitrary: binaryArb },
+  { weight: 1, arbitrary: hugeArb },
+);
+
+// ------------------------------------------------------------------ harness
+
+interface Peer {
+  readonly socket: FakeSocket;
+  readonly id: string;
+  name: string;
+  inCall: boolean;
+}
+
+const info = (p: Peer): PeerInfo => ({ id: p.id, name: p.name, inCall: p.inCall });
+
+/**
+ * A 2-peer room under test, a sentinel room beside it, and a model of the
+ * state the room should be in.
+ */
+class Harness {
+  readonly room: Room;
+  readonly sentinel = new Room({ rateLimit: NO_RATE_LIMIT });
+  readonly sentinelSockets = [new FakeSocket('sentinel-1'), new FakeSocket('sentinel-2')];
+  readonly sentinelIds = [PEER_IDS[2], PEER_IDS[3]];
+  members: Peer[] = [];
+  departed: Peer[] = [];
+  /** Candidates relayed from→to since the last description, by `${from}>${to}`. */
+  readonly candidates = new Map<string, number>();
+  #next = 0;
+
+  constructor(options: { rateLimit: RateLimit; now?: () => number }, joined: readonly boolean[] = [false, false]) {
+    this.room = new Room({ capacity: 2, ...options });
+    this.sentinelSockets.forEach((s, i) => {
+      this.sentinel.admit(s, this.sentinelIds[i]!, ICE);
+      this.sentinel.receive(s, JSON.stringify({ type: 'join', name: s.label }));
+    });
+    for (const s of this.sentinelSockets) {
+      s.take();
+      s.frames.length = 0;
+    }
+    const peers = joined.map(() => this.admit());
+    peers.forEach((peer, i) => {
+      if (!joined[i]) return;
+      this.room.receive(peer.socket, JSON.stringify({ type: 'join', name: 'initial' }));
+      peer.inCall = true;
+      peer.name = 'initial';
+    });
+    for (const p of this.members) p.socket.take();
+  }
+
+  /** Admit a fresh socket and check the announcements. */
+  admit(): Peer {
+    const id = `peer-${String(this.#next++).padStart(ID_LENGTH - 5, '0')}`;
+    const peer: Peer = { socket: new FakeSocket(id), id, name: '', inCall: false };
+    const others = [...this.members];
+    assert.equal(this.room.admit(peer.socket, id, ICE), true);
+    this.members.push(peer);
+    const [welcome, ...rest] = peer.socket.take();
+    assert.deepEqual(rest, []);
+    assert.equal(welcome?.type, 'welcome');
+    assert.deepEqual(welcome?.type === 'welcome' && welcome.peers, others.map(info));
+    for (const o of others) assert.deepEqual(o.socket.take(), [{ type: 'peer-joined', peer: info(peer) }]);
+    return peer;
+  }
+
+  depart(peer: Peer): void {
+    this.members = this.members.filter((m) => m !== peer);
+    this.departed.push(peer);
+  }
+
+  resolve(frame: Frame, sender: Peer): Frame {
+    if (typeof frame !== 'string') return frame;
+    const other = this.members.find((m) => m !== sender) ?? sender;
+    return frame
+      .replaceAll(TO_PEER, other.id)
+      .replaceAll(TO_SELF, sender.id)
+      .replaceAll(TO_SENTINEL, this.sentinelIds[0]!)
+      .replaceAll(TO_STALE, this.departed.at(-1)?.id ?? NEVER_SEEN_ID);
+  }
+
+  /** Everything any socket of the room under test has received since the last call. */
+  collect(): Map<FakeSocket, ServerMessage[]> {
+    const out = new Map<FakeSocket, ServerMessage[]>();
+    for (const p of [...this.members, ...this.departed]) {
+      const received = p.socket.take();
+      if (received.length) out.set(p.socket, received);
+    }
+    return out;
+  }
+
+  /** Every frame sent so far is a valid server message, and the sentinel room heard nothing. */
+  checkWire(): void {
+    for (const p of [...this.members, ...this.departed]) {
+      for (const frame of p.socket.frames) {
+        const decoded = decodeServerMessage(frame);
+        assert.ok(
+          decoded.ok,
+          `the room sent a frame its receiver refuses (${decoded.ok ? '' : decoded.code}, ${byteLength(frame)} bytes): ${frame.slice(0, 100)}…`,
+        );
+      }
+      p.socket.frames.length = 0;
+    }
+    for (const s of this.sentinelSockets) {
+      assert.deepEqual(s.frames, [], `sentinel ${s.label} received something`);
+      assert.deepEqual(s.closes, []);
+    }
+  }
+}
+
+function receive(h: Harness, sender: Peer, frame: Frame): void {
+  assert.doesNotThrow(() => h.room.receive(sender.socket, frame), `receive threw on ${describeFrame(frame)}`);
+}
+
+function describeFrame(frame: Frame): string {
+  return typeof frame === 'string' ? JSON.stringify(frame.slice(0, 300)) : `${frame.constructor.name}(${frame.byteLength})`;
+}
+
+/** What the room should send for one accepted (not rate-limited) frame, updating the model. */
+function expectedFor(h: Harness, sender: Peer, frame: Frame): { out: Map<FakeSocket, ServerMessage[]>; closed: boolean } {
+  const out = new Map<FakeSocket, ServerMessage[]>();
+  const decoded = decodeClientMessage(frame);
+  const error = (code: string) => {
+    out.set(sender.socket, [{ type: 'error', code } as ServerMessage]);
+    return { out, closed: false };
+  };
+  if (!decoded.ok) return error(decoded.code);
+  const message = decoded.message;
+  const others = h.members.filter((m) => m !== sender);
+  switch (message.type) {
+    case 'join': {
+      sender.inCall = true;
+      sender.name = message.name;
+      out.set(sender.socket, [{ type: 'joined', peers: others.filter((m) => m.inCall).map(info) }]);
+      for (const o of others) out.set(o.socket, [{ type: 'peer-updated', peer: info(sender) }]);
+      return { out, closed: false };
+    }
+    case 'leave': {
+      for (const o of others) out.set(o.socket, [{ type: 'peer-left', id: sender.id, reason: 'hangup' }]);
+      return { out, closed: true };
+    }
+    case 'signal': {
+      if (!sender.inCall) return error('not-in-call');
+      const target = others.find((m) => m.id === message.to);
+      if (!target?.inCall) return error('no-peer');
+      const key = `${sender.id}>${target.id}`;
+      if (message.data.kind === 'candidate') {
+        const sent = (h.candidates.get(key) ?? 0) + 1;
+        if (sent > LIMITS.candidatesPerNegotiation) return error('too-many-candidates');
+        h.candidates.set(key, sent);
+      } else h.candidates.set(key, 0);
+      out.set(target.socket, [{ type: 'signal', from: sender.id, data: message.data }]);
+      return { out, closed: false };
+    }
+  }
+}
+
+/** Compare deliveries, ignoring the free-text `message` of errors. */
+function assertDeliveries(actual: Map<FakeSocket, ServerMessage[]>, expected: Map<FakeSocket, ServerMessage[]>, frame: Frame): void {
+  const normalize = (m: Map<FakeSocket, ServerMessage[]>) =>
+    Object.fromEntries(
+      [...m].map(([s, msgs]) => [s.label, msgs.map((x) => (x.type === 'error' ? { type: 'error', code: x.code } : x))]),
+    );
+  assert.deepEqual(normalize(actual), normalize(expected), `deliveries for ${describeFrame(frame)}`);
+}
+
+/**
+ * The brief's invariant, independent of the model: a frame is either relayed
+ * as one signal to exactly the addressed in-call peer, or answered with one
+ * error to its sender, or is a join / leave.
+ */
+function classify(h: Harness, sender: Peer, frame: Frame, out: Map<FakeSocket, ServerMessage[]>): string {
+  const deliveries = [...out].flatMap(([socket, msgs]) => msgs.map((m) => ({ socket, m })));
+  const only = deliveries.length === 1 ? deliveries[0] : undefined;
+  if (only?.m.type === 'error') {
+    assert.equal(only.socket, sender.socket, 'errors go to the sender only');
+    return `error:${only.m.code}`;
+  }
+  if (only?.m.type === 'signal') {
+    const decoded = decodeClientMessage(frame);
+    assert.ok(decoded.ok && decoded.message.type === 'signal', 'only a valid signal is relayed');
+    const target = h.members.find((p) => p.socket === only.socket);
+    assert.ok(target && target !== sender && target.inCall && target.id === decoded.message.to, 'relayed to the addressed in-call peer');
+    assert.equal(only.m.from, sender.id);
+    return 'relayed';
+  }
+  const decoded = decodeClientMessage(frame);
+  assert.ok(decoded.ok && (decoded.message.type === 'join' || decoded.message.type === 'leave'), `unexpected deliveries for ${describeFrame(frame)}`);
+  return decoded.message.type;
+}
+
+// ------------------------------------------------------------------ properties
+
+test('fuzz: every frame is relayed to exactly the addressed peer or answered with an error; nothing crosses rooms', () => {
+  const stats = new Map<string, number>();
+  let frames = 0;
+  const step = fc.record({ who: fc.nat(9), frame: frameArb });
+
+  fc.assert(
+    fc.property(fc.tuple(fc.boolean(), fc.boolean()), fc.array(step, { minLength: 1, maxLength: 120, size: 'max' }), (joined, steps) => {
+      const h = new Harness({ rateLimit: NO_RATE_LIMIT }, joined);
+      for (const { who, frame: spec } of steps) {
+        frames++;
+        // Mostly members; now and then a socket that has already left.
+        const sender = who === 9 && h.departed.length ? h.departed.at(-1)! : h.members[who % h.members.length]!;
+        const frame = h.resolve(build(spec), sender);
+        receive(h, sender, frame);
+        const actual = h.collect();
+        h.checkWire();
+
+        if (!h.members.includes(sender)) {
+          assert.equal(actual.size, 0, 'frames from a departed socket are ignored');
+          bump(stats, 'ignored');
+          continue;
+        }
+        bump(stats, classify(h, sender, frame, actual));
+        const expected = expectedFor(h, sender, frame);
+        assertDeliveries(actual, expected.out, frame);
+        if (expected.closed) {
+          assert.deepEqual(sender.socket.closes, [{ code: 1000, reason: 'left' }]);
+          h.depart(sender);
+          h.admit();
+        } else assert.deepEqual(sender.socket.closes, []);
+        assert.deepEqual(h.room.peers(), h.members.map(info));
+      }
+    }),
+    { seed: SEED, numRuns: 240, includeErrorInReport: true },
+  );
+
+  assert.ok(frames >= 10_000, `only ${frames} frames`);
+  // The generators must reach every path, or the property proves little.
+  for (const outcome of [
+    'relayed',
+    'join',
+    'leave',
+    'ignored',
+    'error:bad-json',
+    'error:bad-message',
+    'error:unknown-type',
+    'error:too-large',
+    'error:binary-unsupported',
+    'error:no-peer',
+    'error:not-in-call',
+  ]) {
+    assert.ok((stats.get(outcome) ?? 0) > 0, `no frame ended as ${outcome}: ${JSON.stringify(Object.fromEntries(stats))}`);
+  }
+  assert.ok(stats.get('relayed')! >= 800, `only ${stats.get('relayed')} relayed`);
+});
+
+test('fuzz: the rate limiter follows a token-bucket model (20/s, burst 50, close after 50 refused)', () => {
+  const { perSecond, burst, closeAfter } = DEFAULT_RATE_LIMIT;
+  assert.deepEqual(DEFAULT_RATE_LIMIT, { perSecond: 20, burst: 50, closeAfter: 50 });
+  // Clock steps are multiples of 50 ms, one token each at 20/s: the model counts whole tokens.
+  const TICK = 1000 / perSecond;
+
+  const stats = { accepted: 0, rateLimited: 0, closed: 0, ignored: 0 };
+  const burstArb = fc.record({
+    who: fc.nat(4),
+    gapTicks: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 60 }) }),
+    spacingTicks: fc.constantFrom(0, 0, 0, 1, 2),
+    count: fc.oneof(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 40, max: 120 })),
+    frame: fc.constantFrom('{}', '!', `{"type":"signal","to":"${TO_PEER}","data":{"kind":"description","description":{"type":"offer","sdp":""}}}`),
+  });
+
+  fc.assert(
+    fc.property(fc.array(burstArb, { minLength: 5, maxLength: 25 }), (bursts) => {
+      const clock = { t: 1_000_000 };
+      const h = new Harness({ rateLimit: DEFAULT_RATE_LIMIT, now: () => clock.t });
+      const bucket = new Map<Peer, { tokens: number; at: number; streak: number; lastError: number }>();
+      const bucketOf = (p: Peer) => {
+        if (!bucket.has(p)) bucket.set(p, { tokens: burst, at: clock.t, streak: 0, lastError: -Infinity });
+        return bucket.get(p)!;
+      };
+      for (const p of h.members) bucketOf(p);
+
+      for (const b of bursts) {
+        clock.t += b.gapTicks * TICK;
+        const sender = b.who === 4 && h.departed.length ? h.departed.at(-1)! : h.members[b.who % h.members.length]!;
+        for (let i = 0; i < b.count; i++) {
+          if (i) clock.t += b.spacingTicks * TICK;
+          const frame = h.resolve(b.frame, sender);
+          receive(h, sender, frame);
+          const actual = h.collect();
+          h.checkWire();
+          if (!h.members.includes(sender)) {
+            assert.equal(actual.size, 0);
+            stats.ignored++;
+            continue;
+          }
+
+          const model = bucketOf(sender);
+          model.tokens = Math.min(burst, model.tokens + (clock.t - model.at) / TICK);
+          model.at = clock.t;
+          if (model.tokens >= 1) {
+            model.tokens--;
+            model.streak = 0;
+            stats.accepted++;
+            assertDeliveries(actual, expectedFor(h, sender, frame).out, frame);
+            continue;
+          }
+          model.streak++;
+          const expected = new Map<FakeSocket, ServerMessage[]>();
+          if (model.streak >= closeAfter) {
+            expected.set(sender.socket, [{ type: 'error', code: 'rate-limited', message: '' }]);
+            for (const o of h.members) if (o !== sender) expected.set(o.socket, [{ type: 'peer-left', id: sender.id, reason: 'left' }]);
+            assertDeliveries(actual, expected, frame);
+            assert.deepEqual(sender.socket.closes, [{ code: CloseCode.rateLimited, reason: 'rate-limited' }]);
+            stats.closed++;
+            h.depart(sender);
+            bucketOf(h.admit());
+            break; // the rest of this burst comes from a closed socket: covered by `who === 4`
+          }
+          if (clock.t - model.lastError >= 1000) {
+            model.lastError = clock.t;
+            expected.set(sender.socket, [{ type: 'error', code: 'rate-limited', message: '' }]);
+            stats.rateLimited++;
+          }
+          assertDeliveries(actual, expected, frame);
+          assert.deepEqual(sender.socket.closes, []);
+        }
+      }
+    }),
+    { seed: SEED, numRuns: 80, includeErrorInReport: true },
+  );
+
+  for (const [what, n] of Object.entries(stats)) assert.ok(n > 0, `never ${what}: ${JSON.stringify(stats)}`);
+});
+
+function bump(stats: Map<string, number>, key: string): void {
+  stats.set(key, (stats.get(key) ?? 0) + 1);
+}
