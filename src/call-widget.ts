@@ -67,7 +67,7 @@ export const JOIN_TIMEOUT_MS = 15_000;
  * @cssprop [--call-background=#101418] - widget background.
  * @cssprop [--call-foreground=#f4f6f8] - text and icon colour.
  * @cssprop [--call-surface=#1d242b] - tiles and buttons.
- * @cssprop [--call-accent=#2f7cf6] - the join button.
+ * @cssprop [--call-accent=#2563eb] - the join button.
  * @cssprop [--call-danger=#d93a3a] - the hang-up button.
  * @cssprop [--call-focus-ring=#8ab4ff] - keyboard focus outline.
  * @cssprop [--call-radius=12px] - corner radius.
@@ -177,7 +177,8 @@ export class CallWidget extends LitElement {
 
   /**
    * Ask for camera and microphone, enter the room's call and negotiate with
-   * whoever is there. Resolves once local media is up and the join is sent;
+   * whoever is there (negotiation runs while the camera starts). Resolves once
+   * local media is up;
    * failures set `state` to `failed` and fire `call-error` (it does not reject).
    */
   async join(): Promise<void> {
@@ -190,6 +191,9 @@ export class CallWidget extends LitElement {
     this.#error = null;
     this.#connectSignaling();
     this.#startJoinTimer();
+    // Enter the call now: the offer/answer and ICE run while the camera starts,
+    // and the tracks are attached to the already negotiated senders when ready.
+    this.#signaling.join(this.name.trim().slice(0, 64));
     this.requestUpdate();
     let stream: MediaStream;
     try {
@@ -201,7 +205,6 @@ export class CallWidget extends LitElement {
     if (this.#intent !== 'join') return;
     this.#peers.setLocalStream(stream);
     this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
-    this.#signaling.join(this.name.trim().slice(0, 64));
   }
 
   /** Leave the call: stop every local track, close the peer connections and the room socket. */
@@ -307,7 +310,7 @@ export class CallWidget extends LitElement {
         return;
       }
       case 'signal':
-        if (this.#intent === 'join' && this.#media.status === 'ready') {
+        if (this.#intent === 'join') {
           this.#peers.handleSignal(message.from, message.data, this.#signaling.isPolite(message.from));
         }
         return;
@@ -326,6 +329,9 @@ export class CallWidget extends LitElement {
   }
 
   #fail(error: CallError): void {
+    // Leave the room without "hanging up": the other side sees `peer-left`
+    // (reason `left`) and waits for us to come back; retry reconnects.
+    this.#signaling.disconnect();
     this.#peers.closeAll();
     this.#media.stop();
     this.#intent = 'failed';
@@ -362,6 +368,7 @@ export class CallWidget extends LitElement {
     const inCall = this.#intent === 'join';
     const links = [...this.#peers.links.values()];
     return html`
+      <div class="view">
       <div part="stage" class="stage">
         ${links.length ? repeat(links, (link) => link.id, (link) => this.#renderRemote(link)) : this.#renderPlaceholder()}
       </div>
@@ -377,6 +384,7 @@ export class CallWidget extends LitElement {
         ></video>
       </div>
       <div part="status-badge" role="status">${this.#t(`state-${state}`)}</div>
+      </div>
       <div part="controls" role="toolbar" aria-label=${this.#t('controls')}>
         ${inCall
           ? html`

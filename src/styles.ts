@@ -6,17 +6,16 @@ export const styles = css`
     --_bg: var(--call-background, #101418);
     --_fg: var(--call-foreground, #f4f6f8);
     --_surface: var(--call-surface, #1d242b);
-    --_accent: var(--call-accent, #2f7cf6);
+    --_accent: var(--call-accent, #2563eb);
     --_danger: var(--call-danger, #d93a3a);
     --_radius: var(--call-radius, 12px);
     --_control-size: var(--call-control-size, 44px);
     --_focus: var(--call-focus-ring, #8ab4ff);
-    display: block;
+    display: grid;
+    grid-template-rows: minmax(0, 1fr) auto;
     position: relative;
     container-type: inline-size;
     min-width: 280px;
-    min-height: 240px;
-    aspect-ratio: 4 / 3;
     color: var(--_fg);
     background: var(--_bg);
     border-radius: var(--_radius);
@@ -26,11 +25,18 @@ export const styles = css`
   :host([hidden]) {
     display: none;
   }
+  .view {
+    position: relative;
+    min-height: 160px;
+    aspect-ratio: 4 / 3;
+    overflow: hidden;
+  }
   .stage {
     position: absolute;
     inset: 0;
     display: grid;
     grid-template-columns: repeat(auto-fit, minmax(min(100%, 240px), 1fr));
+    grid-auto-rows: minmax(0, 1fr);
     gap: 4px;
   }
   .tile {
@@ -41,8 +47,10 @@ export const styles = css`
     place-items: center;
   }
   video {
+    display: block;
     width: 100%;
     height: 100%;
+    min-height: 0;
     object-fit: cover;
     background: var(--_surface);
   }
@@ -75,7 +83,7 @@ export const styles = css`
   .local {
     position: absolute;
     right: 12px;
-    bottom: calc(var(--_control-size) + 28px);
+    bottom: 12px;
     width: min(30%, 200px);
     aspect-ratio: 4 / 3;
     border-radius: calc(var(--_radius) / 2);
@@ -104,15 +112,11 @@ export const styles = css`
     background: rgb(160 40 40 / 85%);
   }
   [part~='controls'] {
-    position: absolute;
-    left: 0;
-    right: 0;
-    bottom: 12px;
     display: flex;
     flex-wrap: wrap;
     justify-content: center;
     gap: 8px;
-    padding: 0 8px;
+    padding: 10px 8px;
   }
   button {
     min-width: var(--_control-size);
