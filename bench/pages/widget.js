@@ -1,0 +1,32 @@
+// One <call-widget> from ?host=&room=&name=, instrumented only through its
+// injectable properties: `getUserMedia` (timed wrapper around the browser's)
+// and `createPeerConnection` (a real RTCPeerConnection with state listeners).
+// The first remote frame is watched with requestVideoFrameCallback on the
+// remote <video> in the widget's open shadow root.
+import { bench, instrumentPc, timedGetUserMedia, watchFirstFrame } from './instrument.js';
+
+const params = new URLSearchParams(location.search);
+const widget = document.createElement('call-widget');
+widget.host = params.get('host') ?? '';
+widget.room = params.get('room') ?? '';
+widget.name = params.get('name') ?? '';
+widget.getUserMedia = timedGetUserMedia;
+widget.createPeerConnection = (configuration) => instrumentPc(new RTCPeerConnection(configuration));
+document.body.append(widget);
+
+const watched = new WeakSet();
+const scan = () => {
+  for (const video of widget.shadowRoot.querySelectorAll('video[part~="remote-video"]')) {
+    if (watched.has(video)) continue;
+    watched.add(video);
+    watchFirstFrame(video);
+  }
+};
+new MutationObserver(scan).observe(widget.shadowRoot, { childList: true, subtree: true });
+scan();
+
+bench.isWaiting = () => widget.getAttribute('state') === 'waiting';
+// The widget announces "<name> is here" once the room's `welcome` listed the other peer.
+bench.isReady = () => /is here/.test(widget.shadowRoot.querySelector('[aria-live]')?.textContent ?? '');
+bench.state = () => widget.getAttribute('state');
+bench.loaded = true;

@@ -1,0 +1,135 @@
+/**
+ * `<call-widget>` in each of its states, reached by driving real widgets:
+ * canvas media instead of a camera, and an in-memory room server (the real
+ * room rules) instead of PartyKit. Two widgets in one room connect through
+ * real RTCPeerConnections over loopback.
+ */
+import type { Meta, StoryContext, StoryObj } from '@storybook/web-components-vite';
+import { expect } from 'storybook/test';
+import type { CallErrorCode } from '../src/call-widget.ts';
+import {
+  createWidget,
+  expectState,
+  failingGetUserMedia,
+  loadRooms,
+  pendingGetUserMedia,
+  press,
+  sideBySide,
+  widgetIn,
+  widgetsIn,
+  type Loaded,
+  type WidgetArgs,
+  type WidgetOptions,
+} from './helpers.ts';
+
+type Story = StoryObj<WidgetArgs>;
+
+/** The story's own in-memory room server (see {@link loadRooms}). */
+function roomsOf(context: StoryContext<WidgetArgs>): Loaded['rooms'] {
+  return (context.loaded as Loaded).rooms;
+}
+
+/** Render one widget from the story's args, with `options` on top. */
+function renderOne(options: Omit<WidgetOptions, 'rooms'> = {}): Story['render'] {
+  return (args, context) => createWidget({ ...args, ...options, rooms: roomsOf(context) });
+}
+
+/** Render two visitors of the same room side by side. */
+const renderPair: Story['render'] = (args, context) => {
+  const rooms = roomsOf(context);
+  return sideBySide(createWidget({ ...args, rooms, hue: 210 }), createWidget({ ...args, name: 'Grace', rooms, hue: 330 }));
+};
+
+const meta = {
+  title: 'call-widget',
+  component: 'call-widget',
+  tags: ['autodocs'],
+  args: { name: 'Ada' },
+  loaders: [loadRooms],
+  render: renderOne(),
+} satisfies Meta<WidgetArgs>;
+
+export default meta;
+
+/** Before joining: the room socket is open, camera and microphone are untouched. */
+export const Idle: Story = {
+  play: async ({ canvasElement }) => {
+    await expectState(widgetIn(canvasElement), 'idle');
+  },
+};
+
+/** Join pressed; the camera/microphone prompt is never answered. */
+export const Joining: Story = {
+  render: renderOne({ getUserMedia: pendingGetUserMedia }),
+  play: async ({ canvasElement }) => {
+    const widget = widgetIn(canvasElement);
+    await press(widget, 'join-button');
+    await expectState(widget, 'joining');
+  },
+};
+
+/** In the call, nobody else in the room yet. */
+export const Waiting: Story = {
+  play: async ({ canvasElement }) => {
+    const widget = widgetIn(canvasElement);
+    await press(widget, 'join-button');
+    await expectState(widget, 'waiting');
+  },
+};
+
+/** Two visitors of one room both join: their peer connections connect over loopback. */
+export const Connected: Story = {
+  render: renderPair,
+  play: async ({ canvasElement }) => {
+    const widgets = widgetsIn(canvasElement);
+    for (const widget of widgets) await press(widget, 'join-button');
+    for (const widget of widgets) await expectState(widget, 'connected');
+  },
+};
+
+/** Joined, then hung up. */
+export const Ended: Story = {
+  play: async (context) => {
+    await Waiting.play!(context);
+    const widget = widgetIn(context.canvasElement);
+    await press(widget, 'hangup-button');
+    await expectState(widget, 'ended');
+  },
+};
+
+/** A story in which getUserMedia fails with the `DOMException` `name`, shown as `code`. */
+function failedWith(name: string, code: CallErrorCode): Story {
+  return {
+    render: renderOne({ getUserMedia: failingGetUserMedia(name) }),
+    play: async ({ canvasElement }) => {
+      const widget = widgetIn(canvasElement);
+      await press(widget, 'join-button');
+      await expectState(widget, 'failed');
+      await expect(widget.error?.code).toBe(code);
+    },
+  };
+}
+
+/** The camera/microphone permission was refused (`NotAllowedError`). */
+export const FailedPermissionDenied = failedWith('NotAllowedError', 'permission-denied');
+/** There is no camera or microphone (`NotFoundError`). */
+export const FailedDeviceNotFound = failedWith('NotFoundError', 'device-not-found');
+/** Another program holds the camera (`NotReadableError`). */
+export const FailedDeviceInUse = failedWith('NotReadableError', 'device-in-use');
+/** No device satisfies the constraints (`OverconstrainedError`). */
+export const FailedConstraintsUnsatisfied = failedWith('OverconstrainedError', 'constraints-unsatisfied');
+
+/** A third visitor joins a room whose two places are taken. */
+export const RoomFull: Story = {
+  render: renderPair,
+  play: async (context) => {
+    await context.step('Ada and Grace are in a call', () => Connected.play!(context));
+    await context.step('Linus opens the same room and joins', async () => {
+      const third = createWidget({ ...context.args, name: 'Linus', rooms: roomsOf(context), hue: 120 });
+      widgetsIn(context.canvasElement).at(-1)!.after(third);
+      await press(third, 'join-button');
+      await expectState(third, 'failed');
+      await expect(third.error?.code).toBe('room-full');
+    });
+  },
+};

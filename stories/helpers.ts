@@ -1,0 +1,95 @@
+/**
+ * Building blocks for the `<call-widget>` stories: widgets that need no camera
+ * (canvas media) and no server (in-memory signaling with the real room rules),
+ * and the few steps a `play` function drives them through.
+ */
+import { expect, fireEvent, waitFor } from 'storybook/test';
+import '../src/call-widget.ts';
+import type { CallState, CallWidget } from '../src/call-widget.ts';
+import type { GetUserMedia } from '../src/controllers/media-controller.ts';
+import { canvasGetUserMedia } from '../test/support/canvas-media.ts';
+import { InMemoryRooms } from '../test/support/in-memory-room.ts';
+
+/** The element's attributes that the stories expose as args. */
+export type WidgetArgs = Partial<Pick<CallWidget, 'host' | 'party' | 'room' | 'name'>>;
+
+/** Per-story data from {@link loadRooms}. */
+export interface Loaded {
+  /** This story's own in-memory room server, so stories never share a room. */
+  rooms: InMemoryRooms;
+}
+
+/** A Storybook loader: a fresh in-memory room server for each story render. */
+export function loadRooms(): Loaded {
+  return { rooms: new InMemoryRooms() };
+}
+
+export interface WidgetOptions extends WidgetArgs {
+  rooms: InMemoryRooms;
+  /** Defaults to canvas media labelled with the widget's name. */
+  getUserMedia?: GetUserMedia;
+  /** Hue of the canvas "camera", so side-by-side widgets are told apart. */
+  hue?: number;
+}
+
+/** Width of every widget in the stories (the element keeps a 4:3 aspect ratio). */
+const WIDGET_WIDTH = '480px';
+
+/** Room id shared by the widgets of one story (base64url, 8–64 characters). */
+const STORY_ROOM = 'storybook-room';
+
+/** A `<call-widget>` wired to `rooms` and canvas media, not yet in the document. */
+export function createWidget({ rooms, getUserMedia, hue, ...attributes }: WidgetOptions): CallWidget {
+  const widget = document.createElement('call-widget');
+  const defined = Object.entries(attributes).filter(([, value]) => value !== undefined);
+  Object.assign(widget, { room: STORY_ROOM, ...Object.fromEntries(defined) });
+  widget.createSocket = rooms.socketFactory;
+  widget.getUserMedia = getUserMedia ?? canvasGetUserMedia({ label: widget.name, hue });
+  widget.style.width = WIDGET_WIDTH;
+  return widget;
+}
+
+/** Widgets side by side, as in two browser windows. */
+export function sideBySide(...widgets: CallWidget[]): HTMLElement {
+  const row = document.createElement('div');
+  row.style.cssText = 'display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start;';
+  row.append(...widgets);
+  return row;
+}
+
+/** A getUserMedia whose permission prompt is never answered. */
+export const pendingGetUserMedia: GetUserMedia = () => new Promise<MediaStream>(() => {});
+
+/** A getUserMedia that fails like the browser's, with a `DOMException` named `name`. */
+export function failingGetUserMedia(name: string): GetUserMedia {
+  return canvasGetUserMedia({ error: new DOMException(`getUserMedia failed (story): ${name}`, name) });
+}
+
+/** The widgets a story rendered, in document order. */
+export function widgetsIn(canvasElement: HTMLElement): CallWidget[] {
+  return [...canvasElement.querySelectorAll('call-widget')];
+}
+
+/** The (first) widget a story rendered. */
+export function widgetIn(canvasElement: HTMLElement): CallWidget {
+  const widget = canvasElement.querySelector('call-widget');
+  if (!widget) throw new Error('the story rendered no <call-widget>');
+  return widget;
+}
+
+/**
+ * Click one of the widget's control buttons. A plain click event, not
+ * `userEvent`: that would focus the button, and the docs page, which plays
+ * every story, would scroll to whichever button was pressed last.
+ */
+export async function press(widget: CallWidget, part: 'join-button' | 'hangup-button'): Promise<void> {
+  await widget.updateComplete;
+  const button = widget.shadowRoot?.querySelector<HTMLButtonElement>(`[part~="${part}"]`);
+  if (!button) throw new Error(`<call-widget> shows no ${part}`);
+  fireEvent.click(button);
+}
+
+/** Wait until the widget's `state` attribute reads `state`. */
+export async function expectState(widget: CallWidget, state: CallState): Promise<void> {
+  await waitFor(() => expect(widget).toHaveAttribute('state', state), { timeout: 10_000 });
+}
