@@ -293,6 +293,11 @@ export class CallWidget extends LitElement {
         return;
       case 'peer-updated':
         if (!message.peer.inCall) this.#peers.remove(message.peer.id);
+        // The server acknowledged our join before this peer's, so it will send
+        // the offer: get the answering side ready now.
+        else if (this.#intent === 'join' && this.#signaling.inCall) {
+          this.#peers.prepare(message.peer.id, this.#signaling.isPolite(message.peer.id));
+        }
         return;
       case 'peer-left': {
         const peer = this.#signaling.roster.get(message.id) ?? { id: message.id, name: '', inCall: false };

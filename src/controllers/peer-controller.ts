@@ -89,6 +89,15 @@ export class PeerController implements ReactiveController {
   }
 
   /**
+   * Create the session to `peerId` ahead of its offer (we know it will offer:
+   * it entered the call after us), so the offer is applied the moment it
+   * arrives instead of after building an RTCPeerConnection.
+   */
+  prepare(peerId: string, polite: boolean): void {
+    if (!this.links.has(peerId)) this.#open(peerId, polite, false);
+  }
+
+  /**
    * Apply a signal from `from`. An offer from a peer we have no session with
    * starts one (we answer); other signals for unknown peers are stale and dropped.
    */

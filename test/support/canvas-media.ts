@@ -45,7 +45,10 @@ export function createCanvasMedia(options: CanvasMediaOptions = {}): MediaStream
   oscillator.start();
   for (const track of destination.stream.getAudioTracks()) stream.addTrack(track);
   // Stop drawing when the consumer stops the tracks.
+  let stopped = false;
   const stopAll = () => {
+    if (stopped) return;
+    stopped = true;
     clearInterval(timer);
     oscillator.stop();
     void audio.close();

@@ -1,0 +1,329 @@
+/**
+ * Two real PeerSessions wired back to back in one page: every signal goes
+ * through `onSignal` → (a copy, after a short delay, as over a network) →
+ * the other side's `handleSignal`. Real RTCPeerConnections, fake camera and
+ * microphone (Chromium's `--use-fake-device-for-media-stream`) or canvas
+ * media, and decoded remote frames proven with `requestVideoFrameCallback`.
+ */
+import { expect } from '@open-wc/testing';
+import { PeerSession, type PeerSessionOptions } from '../../src/peer/peer-session.ts';
+import type { SignalData } from '../../src/protocol.ts';
+import { createCanvasMedia } from '../support/canvas-media.ts';
+import { attachVideo, countFrames, sleep, stopAll, streamFrames, until, videoFrames } from './helpers.ts';
+
+const LATENCY_MS = 5;
+
+/** One side of the pair and everything its callbacks reported. */
+interface Side {
+  session: PeerSession;
+  /** Signals this side sent, in order. */
+  sent: SignalData[];
+  states: RTCPeerConnectionState[];
+  errors: unknown[];
+  data: string[];
+  channelOpens: number;
+  remoteStreamCalls: number;
+  /** Signals this side sent that are being held back (see {@link Wire}). */
+  wire: Wire;
+}
+
+/** The one-way path from a side to its peer: delays, holds back, filters. */
+class Wire {
+  held: SignalData[] = [];
+  holding = false;
+  /** Signals for which this returns false are dropped. */
+  filter: (data: SignalData) => boolean = () => true;
+  /** Applied to descriptions before delivery. */
+  mapDescription: (sdp: string) => string = (sdp) => sdp;
+  target: PeerSession | null = null;
+
+  send(data: SignalData): void {
+    if (!this.filter(data)) return;
+    if (this.holding) this.held.push(data);
+    else this.deliver(data);
+  }
+
+  /** Deliver held signals (in `order`, by default as sent) and stop holding. */
+  release(order: (held: SignalData[]) => SignalData[] = (held) => held): void {
+    this.holding = false;
+    const held = order(this.held);
+    this.held = [];
+    for (const data of held) this.deliver(data);
+  }
+
+  deliver(data: SignalData): void {
+    // A copy, as a network would carry it; same delay for all keeps the order.
+    const copy = structuredClone(data);
+    if (copy.kind === 'description') copy.description.sdp = this.mapDescription(copy.description.sdp);
+    setTimeout(() => void this.target?.handleSignal(copy), LATENCY_MS);
+  }
+}
+
+const sessions: PeerSession[] = [];
+const streams: MediaStream[] = [];
+const videos: HTMLVideoElement[] = [];
+
+function side(options: Omit<PeerSessionOptions, 'onSignal'>, hold = false): Side {
+  const wire = new Wire();
+  wire.holding = hold;
+  const record: Partial<Side> = {
+    sent: [],
+    states: [],
+    errors: [],
+    data: [],
+    channelOpens: 0,
+    remoteStreamCalls: 0,
+    wire,
+  };
+  const s = record as Side;
+  s.session = new PeerSession({
+    ...options,
+    onSignal: (data) => {
+      s.sent.push(data);
+      wire.send(data);
+    },
+    onStateChange: (state) => s.states.push(state),
+    onError: (error) => s.errors.push(error),
+    onData: (data) => s.data.push(data),
+    onChannelOpen: () => s.channelOpens++,
+    onRemoteStream: () => s.remoteStreamCalls++,
+  });
+  sessions.push(s.session);
+  return s;
+}
+
+function connectWires(a: Side, b: Side): void {
+  a.wire.target = b.session;
+  b.wire.target = a.session;
+}
+
+/** `a` makes the offer (impolite), `b` answers (polite), signals flow freely. */
+function pair(
+  aStream: MediaStream | null,
+  bStream: MediaStream | null,
+  { holdA = false, holdB = false }: { holdA?: boolean; holdB?: boolean } = {},
+): [Side, Side] {
+  const a = side({ polite: false, initiator: true, localStream: aStream }, holdA);
+  const b = side({ polite: true, initiator: false, localStream: bStream }, holdB);
+  connectWires(a, b);
+  return [a, b];
+}
+
+async function camera(): Promise<MediaStream> {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+  streams.push(stream);
+  return stream;
+}
+
+/** A portrait canvas track: its frames are told apart from the landscape fake camera by their shape. */
+function portraitTrack(): MediaStreamTrack {
+  const stream = createCanvasMedia({ width: 240, height: 320, fps: 20, hue: 30 });
+  streams.push(stream);
+  return stream.getVideoTracks()[0]!;
+}
+
+function watch(stream: MediaStream): HTMLVideoElement {
+  const video = attachVideo(stream);
+  videos.push(video);
+  return video;
+}
+
+async function connected(...sides: Side[]): Promise<void> {
+  await until(
+    () => sides.every((s) => s.session.connectionState === 'connected'),
+    `connectionState: ${sides.map((s) => s.session.connectionState).join(', ')}`,
+  );
+}
+
+const descriptions = (s: Side) => s.sent.filter((d) => d.kind === 'description');
+const descriptionTypes = (s: Side) => s.sent.flatMap((d) => (d.kind === 'description' ? [d.description.type] : []));
+/** The sender of the video transceiver (the one whose receiver carries video). */
+function videoSender(s: Side): RTCRtpSender {
+  const transceiver = s.session.pc.getTransceivers().find((t) => t.receiver.track.kind === 'video');
+  if (!transceiver) throw new Error('no video transceiver');
+  return transceiver.sender;
+}
+const landscape = (f: { width: number; height: number }) => f.width > f.height;
+const portrait = (f: { width: number; height: number }) => f.height > f.width;
+
+afterEach(() => {
+  for (const session of sessions.splice(0)) session.close();
+  for (const video of videos.splice(0)) {
+    video.srcObject = null;
+    video.remove();
+  }
+  stopAll(streams.splice(0));
+});
+
+describe('PeerSession', () => {
+  it('connects with one offer/answer round trip and decodes video both ways', async () => {
+    const [a, b] = pair(await camera(), await camera());
+    await connected(a, b);
+
+    const [toB, toA] = await Promise.all([
+      streamFrames(b.session.remoteStream, 5),
+      streamFrames(a.session.remoteStream, 5),
+    ]);
+    expect(toB).to.have.length(5);
+    expect(toA).to.have.length(5);
+    for (const s of [a, b]) {
+      expect(s.session.remoteStream.getVideoTracks()).to.have.length(1);
+      expect(s.session.remoteStream.getAudioTracks()).to.have.length(1);
+      expect(s.remoteStreamCalls).to.be.greaterThan(0);
+      expect(s.errors).to.deep.equal([]);
+      expect(s.states).to.include('connected');
+    }
+    expect(descriptionTypes(a)).to.deep.equal(['offer']);
+    expect(descriptionTypes(b)).to.deep.equal(['answer']);
+  });
+
+  it('converges on glare: both sides offer at once, the polite one yields', async () => {
+    const [aStream, bStream] = [await camera(), await camera()];
+    const a = side({ polite: false, initiator: true, localStream: aStream }, true);
+    const b = side({ polite: true, initiator: true, localStream: bStream }, true);
+    connectWires(a, b);
+    // Hold both directions until each side has sent its own offer: a true collision.
+    await until(
+      () => descriptionTypes(a).includes('offer') && descriptionTypes(b).includes('offer'),
+      'both sides offered',
+    );
+    a.wire.release();
+    b.wire.release();
+
+    await connected(a, b);
+    await until(
+      () => a.session.pc.signalingState === 'stable' && b.session.pc.signalingState === 'stable',
+      'both stable',
+    );
+    const [toB, toA] = await Promise.all([
+      streamFrames(b.session.remoteStream, 5),
+      streamFrames(a.session.remoteStream, 5),
+    ]);
+    expect(toB).to.have.length(5);
+    expect(toA).to.have.length(5);
+    for (const s of [a, b]) {
+      // One session: one remote video and one remote audio track on each side.
+      expect(s.session.remoteStream.getVideoTracks(), 'remote video tracks').to.have.length(1);
+      expect(s.session.remoteStream.getAudioTracks(), 'remote audio tracks').to.have.length(1);
+      expect(s.session.connectionState).to.equal('connected');
+    }
+    // The impolite side's first offer won: the polite side answered it.
+    expect(descriptionTypes(b)[1]).to.equal('answer');
+    expect(b.errors, 'polite errors').to.deep.equal([]);
+    expect(a.errors, 'impolite errors').to.deep.equal([]);
+  });
+
+  it('replaceTrack(video, track) mid-call keeps frames flowing without a new offer', async () => {
+    const [a, b] = pair(await camera(), await camera());
+    await connected(a, b);
+    const remote = watch(b.session.remoteStream);
+    const before = await videoFrames(remote, 3);
+    expect(before.every(landscape), 'fake camera frames are landscape').to.equal(true);
+    const sentBefore = descriptions(a).length + descriptions(b).length;
+
+    const track = portraitTrack();
+    await a.session.replaceTrack('video', track);
+    expect(videoSender(a).track).to.equal(track);
+    await until(() => remote.videoHeight > remote.videoWidth, 'portrait frames arrive');
+    const after = await videoFrames(remote, 5);
+    expect(after.every(portrait), 'frames come from the new track').to.equal(true);
+
+    await sleep(500); // time for a (wrong) negotiationneeded to fire and be signalled
+    expect(descriptions(a).length + descriptions(b).length, 'descriptions sent').to.equal(sentBefore);
+    expect(a.session.pc.signalingState).to.equal('stable');
+    expect(a.errors).to.deep.equal([]);
+  });
+
+  it('replaceTrack(video, null) stops sending video, and a new track resumes it without renegotiating', async () => {
+    const [a, b] = pair(await camera(), await camera());
+    await connected(a, b);
+    const remote = watch(b.session.remoteStream);
+    await videoFrames(remote, 3);
+    const sentBefore = descriptions(a).length + descriptions(b).length;
+    const sender = videoSender(a);
+
+    await a.session.replaceTrack('video', null);
+    expect(sender.track).to.equal(null);
+    await sleep(400); // let frames already in flight drain
+    expect(await countFrames(remote, 1000), 'frames while sending nothing').to.equal(0);
+
+    const track = portraitTrack();
+    await a.session.replaceTrack('video', track);
+    expect(sender.track).to.equal(track);
+    const resumed = await videoFrames(remote, 5);
+    expect(resumed.some(portrait), 'frames of the new track').to.equal(true);
+
+    await sleep(300);
+    expect(descriptions(a).length + descriptions(b).length, 'descriptions sent').to.equal(sentBefore);
+    expect(a.errors).to.deep.equal([]);
+    expect(b.errors).to.deep.equal([]);
+  });
+
+  it('queues ICE candidates that arrive before the offer, and connects with them', async () => {
+    const [a, b] = pair(await camera(), await camera(), { holdA: true });
+    // b's candidates never reach a, and b's answer carries none: the only way
+    // to connect is b using a's candidates, which reach b before the offer.
+    b.wire.filter = (data) => data.kind !== 'candidate';
+    b.wire.mapDescription = (sdp) => sdp.replace(/^a=candidate:.*\r\n/gm, '');
+    await until(() => a.session.pc.iceGatheringState === 'complete', 'a gathered its candidates');
+    const candidates = a.wire.held.filter((d) => d.kind === 'candidate');
+    expect(candidates.length, 'a gathered candidates').to.be.greaterThan(0);
+
+    // Candidates first, each applied (queued) while b has no remote description.
+    for (const candidate of candidates) await b.session.handleSignal(structuredClone(candidate));
+    expect(b.session.pc.remoteDescription).to.equal(null);
+    expect(b.errors, 'errors while queueing').to.deep.equal([]);
+    a.wire.release((held) => held.filter((d) => d.kind === 'description'));
+
+    await connected(a, b);
+    const frames = await streamFrames(b.session.remoteStream, 3);
+    expect(frames).to.have.length(3);
+    expect(b.errors).to.deep.equal([]);
+  });
+
+  it('close() sets state closed, is idempotent, and silences every callback', async () => {
+    const [a, b] = pair(await camera(), await camera());
+    await connected(a, b);
+    await until(() => a.channelOpens > 0 && b.channelOpens > 0, 'channels open');
+
+    a.session.close();
+    expect(a.session.connectionState).to.equal('closed');
+    expect(a.states.at(-1)).to.equal('closed');
+    a.session.close();
+    expect(
+      a.states.filter((s) => s === 'closed'),
+      'closed reported once',
+    ).to.have.length(1);
+    expect(a.session.send('after close')).to.equal(false);
+    await a.session.replaceTrack('video', null); // resolves, does nothing
+
+    const snapshot = JSON.stringify([a.sent, a.states, a.data, a.errors.length, a.remoteStreamCalls, a.channelOpens]);
+    // Give a every reason to call back: b renegotiates (ICE restart) and sends data.
+    const bSentBefore = descriptions(b).length;
+    b.session.send('hello?');
+    b.session.restartIce();
+    await until(() => descriptions(b).length > bSentBefore, 'b sent a new offer');
+    await sleep(500);
+    expect(JSON.stringify([a.sent, a.states, a.data, a.errors.length, a.remoteStreamCalls, a.channelOpens])).to.equal(
+      snapshot,
+    );
+    expect(a.session.pc.signalingState).to.equal('closed');
+  });
+
+  it('data channel: send() is false before open, messages arrive in order after', async () => {
+    const [a, b] = pair(await camera(), await camera());
+    expect(a.session.send('too early'), 'a before open').to.equal(false);
+    expect(b.session.send('too early'), 'b before open').to.equal(false);
+    expect(a.session.channelOpen).to.equal(false);
+
+    await until(() => a.channelOpens === 1 && b.channelOpens === 1, 'control channel open on both sides');
+    expect(a.session.channelOpen).to.equal(true);
+    expect(a.session.send('one')).to.equal(true);
+    expect(a.session.send('two')).to.equal(true);
+    expect(a.session.send('three')).to.equal(true);
+    expect(b.session.send('back')).to.equal(true);
+    await until(() => b.data.length === 3 && a.data.length === 1, 'messages delivered');
+    expect(b.data).to.deep.equal(['one', 'two', 'three']);
+    expect(a.data).to.deep.equal(['back']);
+  });
+});
