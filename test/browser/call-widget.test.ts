@@ -178,8 +178,8 @@ describe('<call-widget>', () => {
 
     expect(transitions(log.states)).to.deep.equal(['idle→joining', 'joining→waiting']);
     expect(media.calls).to.have.length(1);
-    expect(media.calls[0]!.audio, 'asks for audio').to.be.ok;
-    expect(media.calls[0]!.video, 'asks for video').to.be.ok;
+    expect(Boolean(media.calls[0]!.audio), 'asks for audio').to.equal(true);
+    expect(Boolean(media.calls[0]!.video), 'asks for video').to.equal(true);
     expect(el.localStream).to.equal(media.streams[0]);
     expect(part<HTMLVideoElement>(el, 'local-video')?.srcObject).to.equal(media.streams[0]);
     expect(part(el, 'local-tile')?.hidden).to.equal(false);
