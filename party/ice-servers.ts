@@ -26,7 +26,8 @@ export interface IceConfig {
 export const DEFAULT_TURN_TTL_SECONDS = 3600;
 export const MAX_TURN_TTL_SECONDS = 86_400;
 
-const list = (value: unknown): string[] =>
+/** A comma-separated environment value as a list of trimmed, non-empty items. */
+export const parseList = (value: unknown): string[] =>
   typeof value === 'string'
     ? value
         .split(',')
@@ -38,8 +39,8 @@ const list = (value: unknown): string[] =>
 export function readIceConfig(env: Record<string, unknown>): IceConfig {
   const ttl = Math.floor(Number(env.TURN_TTL_SECONDS));
   return {
-    stunUrls: list(env.STUN_URLS).filter((u) => /^stuns?:/.test(u)),
-    turnUrls: list(env.TURN_URLS).filter((u) => /^turns?:/.test(u)),
+    stunUrls: parseList(env.STUN_URLS).filter((u) => /^stuns?:/.test(u)),
+    turnUrls: parseList(env.TURN_URLS).filter((u) => /^turns?:/.test(u)),
     turnSecret: typeof env.TURN_SECRET === 'string' ? env.TURN_SECRET : '',
     turnTtlSeconds:
       Number.isFinite(ttl) && ttl >= 1 ? Math.min(ttl, MAX_TURN_TTL_SECONDS) : DEFAULT_TURN_TTL_SECONDS,

@@ -12,16 +12,8 @@
 import type * as Party from 'partykit/server';
 import { CloseCode, ROOM_ID_PATTERN } from '../src/protocol.ts';
 import { randomId } from '../src/random-id.ts';
-import { iceServersFor, readIceConfig, type IceConfig } from './ice-servers.ts';
+import { iceServersFor, parseList, readIceConfig, type IceConfig } from './ice-servers.ts';
 import { Room, refuse } from './room.ts';
-
-const list = (value: unknown): string[] =>
-  typeof value === 'string'
-    ? value
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : [];
 
 /** Capacity from `ROOM_CAPACITY`, clamped to the full-mesh range 2–6. */
 export function readCapacity(value: unknown): number {
@@ -37,7 +29,7 @@ export default class Server implements Party.Server {
   constructor(readonly room: Party.Room) {
     this.roomRules = new Room({ capacity: readCapacity(room.env.ROOM_CAPACITY) });
     this.#ice = readIceConfig(room.env);
-    this.#allowedOrigins = list(room.env.ALLOWED_ORIGINS);
+    this.#allowedOrigins = parseList(room.env.ALLOWED_ORIGINS);
   }
 
   async onConnect(connection: Party.Connection, ctx: Party.ConnectionContext): Promise<void> {
