@@ -191,13 +191,15 @@ export class CallWidget extends LitElement {
     this.#error = null;
     this.#connectSignaling();
     this.#startJoinTimer();
-    // Enter the call now: the offer/answer and ICE run while the camera starts,
-    // and the tracks are attached to the already negotiated senders when ready.
+    // Ask for the camera first (its start-up is the longest step), then enter
+    // the call at once: the offer/answer and ICE run while the camera starts,
+    // and the tracks go onto the already negotiated senders when ready.
+    const media = this.#media.start();
     this.#signaling.join(this.name.trim().slice(0, 64));
     this.requestUpdate();
     let stream: MediaStream;
     try {
-      stream = await this.#media.start();
+      stream = await media;
     } catch (error) {
       if (this.#intent === 'join') this.#fail(error as CallError);
       return;
