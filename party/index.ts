@@ -67,6 +67,14 @@ export default class Server implements Party.Server {
 
   onClose(connection: Party.Connection): void {
     this.roomRules.remove(connection);
+    // Complete the close handshake (RFC 6455 §5.5.1): under this compatibility
+    // date the runtime does not answer a client's close frame by itself, and
+    // the client would wait in CLOSING until its own timeout.
+    try {
+      connection.close(1000, 'bye');
+    } catch {
+      // already closed
+    }
   }
 
   onError(connection: Party.Connection): void {
