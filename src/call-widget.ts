@@ -178,8 +178,8 @@ export class CallWidget extends LitElement {
   /**
    * Ask for camera and microphone, enter the room's call and negotiate with
    * whoever is there (negotiation runs while the camera starts). Resolves once
-   * local media is up;
-   * failures set `state` to `failed` and fire `call-error` (it does not reject).
+   * local media is up. It does not reject: failures set `state` to `failed`
+   * and fire `call-error`.
    */
   async join(): Promise<void> {
     if (this.#intent === 'join') return;
