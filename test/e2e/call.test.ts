@@ -15,6 +15,7 @@ import {
   type PartyServer,
   type StaticServer,
 } from '../support/harness.ts';
+import { remoteFrames, waitForState } from '../support/widget-page.ts';
 
 let party: PartyServer;
 let web: StaticServer;
@@ -51,42 +52,7 @@ async function openWidget(room: string, name: string): Promise<Page> {
 
 const stateOf = (page: Page) => page.locator('call-widget').getAttribute('state');
 
-async function waitForState(page: Page, state: string, timeoutMs = 10_000): Promise<void> {
-  await page.waitForFunction((s) => document.querySelector('call-widget')?.getAttribute('state') === s, state, {
-    timeout: timeoutMs,
-  });
-}
-
 const clickJoin = (page: Page) => page.locator('call-widget [part~="join-button"]').click();
-
-/**
- * Proves remote video is decoded: `requestVideoFrameCallback` must report
- * `count` frames with increasing media time and a real size.
- */
-async function remoteFrames(page: Page, count = 5): Promise<{ frames: number; width: number; height: number }> {
-  return page.evaluate(
-    (n) =>
-      new Promise((resolve, reject) => {
-        const video = document
-          .querySelector('call-widget')
-          ?.shadowRoot?.querySelector<HTMLVideoElement>('video[part~="remote-video"]');
-        if (!video) return reject(new Error('no remote video element'));
-        let frames = 0;
-        let lastMediaTime = -1;
-        const timer = setTimeout(() => reject(new Error(`only ${frames} frames decoded`)), 8000);
-        const onFrame: VideoFrameRequestCallback = (_now, meta) => {
-          if (meta.mediaTime > lastMediaTime) frames++;
-          lastMediaTime = meta.mediaTime;
-          if (frames >= n) {
-            clearTimeout(timer);
-            resolve({ frames, width: meta.width, height: meta.height });
-          } else video.requestVideoFrameCallback(onFrame);
-        };
-        video.requestVideoFrameCallback(onFrame);
-      }),
-    count,
-  );
-}
 
 const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: RecordedEvent[] }).callEvents);
 

@@ -32,6 +32,7 @@ import {
   type PartyServer,
   type StaticServer,
 } from '../support/harness.ts';
+import { remoteFrames, waitForState } from '../support/widget-page.ts';
 import {
   TurnClient,
   freeUdpPort,
@@ -373,34 +374,6 @@ describe('a call through coturn with relay-only ICE', () => {
     await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
     return page;
   }
-
-  const waitForState = (page: Page, state: string, timeout = 15_000) =>
-    page.waitForFunction((s) => document.querySelector('call-widget')?.getAttribute('state') === s, state, { timeout });
-
-  /** `count` remote frames decoded, per `requestVideoFrameCallback`. */
-  const remoteFrames = (page: Page, count = 5) =>
-    page.evaluate(
-      (n) =>
-        new Promise<{ frames: number; width: number; height: number }>((resolve, reject) => {
-          const video = document
-            .querySelector('call-widget')
-            ?.shadowRoot?.querySelector<HTMLVideoElement>('video[part~="remote-video"]');
-          if (!video) return reject(new Error('no remote video element'));
-          let frames = 0;
-          let last = -1;
-          const timer = setTimeout(() => reject(new Error(`only ${frames} frames decoded`)), 10_000);
-          const onFrame: VideoFrameRequestCallback = (_now, meta) => {
-            if (meta.mediaTime > last) frames++;
-            last = meta.mediaTime;
-            if (frames >= n) {
-              clearTimeout(timer);
-              resolve({ frames, width: meta.width, height: meta.height });
-            } else video.requestVideoFrameCallback(onFrame);
-          };
-          video.requestVideoFrameCallback(onFrame);
-        }),
-      count,
-    );
 
   /** The selected candidate pair of the page's (last) peer connection. */
   const selectedPair = (page: Page) =>

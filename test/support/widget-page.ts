@@ -1,0 +1,46 @@
+/**
+ * Playwright helpers for pages that hold one `<call-widget>`: waiting for a
+ * `state`, and proving that remote video is really decoded.
+ */
+import type { Page } from 'playwright-core';
+
+/** Wait until the page's widget reflects `state`. */
+export async function waitForState(page: Page, state: string, timeoutMs = 10_000): Promise<void> {
+  await page.waitForFunction((s) => document.querySelector('call-widget')?.getAttribute('state') === s, state, {
+    timeout: timeoutMs,
+  });
+}
+
+/**
+ * Proves remote video is decoded: `requestVideoFrameCallback` on the widget's
+ * remote `<video>` must report `count` frames with increasing media time.
+ * Rejects after `timeoutMs` with the number of frames seen.
+ */
+export function remoteFrames(
+  page: Page,
+  count = 5,
+  timeoutMs = 8000,
+): Promise<{ frames: number; width: number; height: number }> {
+  return page.evaluate(
+    ([n, limit]) =>
+      new Promise<{ frames: number; width: number; height: number }>((resolve, reject) => {
+        const video = document
+          .querySelector('call-widget')
+          ?.shadowRoot?.querySelector<HTMLVideoElement>('video[part~="remote-video"]');
+        if (!video) return reject(new Error('no remote video element'));
+        let frames = 0;
+        let lastMediaTime = -1;
+        const timer = setTimeout(() => reject(new Error(`only ${frames} frames decoded`)), limit);
+        const onFrame: VideoFrameRequestCallback = (_now, meta) => {
+          if (meta.mediaTime > lastMediaTime) frames++;
+          lastMediaTime = meta.mediaTime;
+          if (frames >= n) {
+            clearTimeout(timer);
+            resolve({ frames, width: meta.width, height: meta.height });
+          } else video.requestVideoFrameCallback(onFrame);
+        };
+        video.requestVideoFrameCallback(onFrame);
+      }),
+    [count, timeoutMs] as const,
+  );
+}
