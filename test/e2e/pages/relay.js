@@ -1,14 +1,9 @@
-// Like call.js (one <call-widget> from ?host=…&room=…&name=…, events on
-// window.callEvents), but every RTCPeerConnection the widget makes is forced
-// to relay-only ICE (iceTransportPolicy: 'relay'): only TURN relayed candidates
-// are gathered, so the call connects through the TURN server or not at all.
-// The connections and the configurations the widget asked for are kept on
+// Loaded after call.js (which makes the widget from the query string): every
+// RTCPeerConnection the widget makes is forced to relay-only ICE
+// (iceTransportPolicy: 'relay'), so the call connects through TURN or not at
+// all. The connections and the configurations the widget asked for are kept on
 // window.peerConnections / window.peerConfigurations for the test to inspect.
-const params = new URLSearchParams(location.search);
-const widget = document.createElement('call-widget');
-widget.host = params.get('host') ?? '';
-widget.room = params.get('room') ?? '';
-widget.name = params.get('name') ?? '';
+const widget = document.querySelector('call-widget');
 window.peerConnections = [];
 window.peerConfigurations = [];
 widget.createPeerConnection = (config) => {
@@ -20,10 +15,3 @@ widget.createPeerConnection = (config) => {
   window.peerConnections.push(pc);
   return pc;
 };
-window.callEvents = [];
-for (const type of ['call-state-change', 'call-error', 'call-peer-joined', 'call-peer-left']) {
-  widget.addEventListener(type, (event) => {
-    window.callEvents.push({ type, at: performance.now(), state: event.state, code: event.code, reason: event.reason });
-  });
-}
-document.body.append(widget);
