@@ -14,6 +14,7 @@
  * and one LAN, and nothing third-party is contacted.
  */
 import type { IceServer } from '../src/protocol.ts';
+import type { IceGrant } from './room.ts';
 
 export interface IceConfig {
   stunUrls: string[];
@@ -75,4 +76,16 @@ export async function iceServersFor(config: IceConfig, peerId: string, nowMs: nu
     servers.push({ urls: config.turnUrls, username, credential: await hmacSha1Base64(config.turnSecret, username) });
   }
   return servers;
+}
+
+/**
+ * {@link iceServersFor} with the lifetime of its credentials: `iceTtl` is
+ * `turnTtlSeconds` when a TURN entry is included, absent otherwise (STUN needs
+ * no credentials and never expires).
+ */
+export async function iceGrantFor(config: IceConfig, peerId: string, nowMs: number): Promise<IceGrant> {
+  const iceServers = await iceServersFor(config, peerId, nowMs);
+  return iceServers.some((s) => s.credential !== undefined)
+    ? { iceServers, iceTtl: config.turnTtlSeconds }
+    : { iceServers };
 }

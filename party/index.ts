@@ -12,7 +12,7 @@
 import type * as Party from 'partykit/server';
 import { CloseCode, ROOM_ID_PATTERN } from '../src/protocol.ts';
 import { randomId } from '../src/random-id.ts';
-import { iceServersFor, parseList, readIceConfig, type IceConfig } from './ice-servers.ts';
+import { iceGrantFor, parseList, readIceConfig } from './ice-servers.ts';
 import { Room, refuse } from './room.ts';
 
 /** Capacity from `ROOM_CAPACITY`, clamped to the full-mesh range 2–6. */
@@ -23,12 +23,14 @@ export function readCapacity(value: unknown): number {
 
 export default class Server implements Party.Server {
   readonly roomRules: Room;
-  readonly #ice: IceConfig;
   readonly #allowedOrigins: string[];
 
   constructor(readonly room: Party.Room) {
-    this.roomRules = new Room({ capacity: readCapacity(room.env.ROOM_CAPACITY) });
-    this.#ice = readIceConfig(room.env);
+    const ice = readIceConfig(room.env);
+    this.roomRules = new Room({
+      capacity: readCapacity(room.env.ROOM_CAPACITY),
+      mintIceServers: (peerId) => iceGrantFor(ice, peerId, Date.now()),
+    });
     this.#allowedOrigins = parseList(room.env.ALLOWED_ORIGINS);
   }
 
@@ -43,14 +45,10 @@ export default class Server implements Party.Server {
         refuse(connection, 'forbidden-origin', 'this page may not use this room server', CloseCode.forbiddenOrigin);
         return;
       }
-      if (this.roomRules.full) {
-        refuse(connection, 'room-full', 'this room is full', CloseCode.roomFull);
-        return;
-      }
       // Identity is ours: never the client-chosen `connection.id` (`_pk`).
       const peerId = randomId(16);
-      const iceServers = await iceServersFor(this.#ice, peerId, Date.now());
-      this.roomRules.admit(connection, peerId, iceServers);
+      const hostKey = new URL(ctx.request.url).searchParams.get('hostKey');
+      await this.roomRules.arrive(connection, peerId, hostKey);
     } catch {
       connection.close(1011, 'internal error');
     }

@@ -2,7 +2,8 @@
  * The room's rules, free of the PartyKit runtime so they can be unit-tested
  * with plain objects: admission (capacity), identity (server-assigned peer
  * ids), membership announcements, validation, rate limiting and relaying of
- * negotiation signals to exactly one addressed peer in the same room.
+ * negotiation signals to exactly one addressed peer in the same room, and
+ * locked rooms: the host key, the lobby, admit and reject.
  *
  * Nothing here throws on anything a client sends: every refusal is answered
  * with `{type: 'error', code, message}` and nothing is relayed.
@@ -19,6 +20,7 @@ import {
   type ServerErrorCode,
   type ServerMessage,
 } from '../src/protocol.ts';
+import { randomId } from '../src/random-id.ts';
 
 /** The two things the room needs from a socket. */
 export interface PeerSocket {
@@ -43,38 +45,77 @@ export interface RateLimit {
 
 export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 20, burst: 50, closeAfter: 50 };
 
+/** An ICE server list for one peer and the lifetime of its credentials, s. */
+export interface IceGrant {
+  iceServers: IceServer[];
+  /** Credential lifetime, s; absent when the list holds no credentials. */
+  iceTtl?: number;
+}
+
 export interface RoomOptions {
   /** Peers the room admits at once; the next socket gets `room-full`. Default 2 (1:1). */
   capacity?: number;
   rateLimit?: RateLimit;
   /** Clock in ms; injectable for tests. */
   now?: () => number;
+  /** Mints a peer's ICE server list (TURN REST credentials). Default: none. */
+  mintIceServers?: (peerId: string) => Promise<IceGrant>;
+  /** Sockets that may wait in a locked room's lobby at once (default 8); more are refused. */
+  maxKnocking?: number;
 }
 
-interface Member {
-  readonly id: string;
-  readonly socket: PeerSocket;
-  name: string;
-  inCall: boolean;
+/** Token-bucket state of one socket. */
+interface Bucket {
   tokens: number;
   refilledAt: number;
   refusedInARow: number;
   lastRateErrorAt: number;
+}
+
+interface Member extends Bucket {
+  readonly id: string;
+  readonly socket: PeerSocket;
+  name: string;
+  inCall: boolean;
+  /** Holds the host key: may lock the room and admit or reject knocking peers. */
+  host: boolean;
   /** ICE candidates sent to each peer since this member's last description to it. */
   candidatesTo: Map<string, number>;
 }
+
+/** A socket waiting in a locked room's lobby. */
+interface Knocker extends Bucket {
+  readonly id: string;
+  readonly socket: PeerSocket;
+  name: string;
+  /** It sent `join`: the host has been asked. */
+  knocked: boolean;
+}
+
+const ROOM_UNAVAILABLE = 'this room is not available';
 
 export class Room {
   readonly capacity: number;
   readonly #rate: RateLimit;
   readonly #now: () => number;
+  readonly #mint: (peerId: string) => Promise<IceGrant>;
+  readonly #maxKnocking: number;
   /** Members in order of arrival (Map keeps insertion order). */
   readonly #members = new Map<PeerSocket, Member>();
+  /** Sockets in the lobby of the locked room, in order of arrival. */
+  readonly #knockers = new Map<PeerSocket, Knocker>();
+  /** Sockets between acceptance and `welcome` (their ICE servers are being minted). */
+  readonly #arriving = new Set<PeerSocket>();
+  #locked = false;
+  /** The host key, issued to the first member of the empty room; null while the room is empty. */
+  #hostKey: string | null = null;
 
   constructor(options: RoomOptions = {}) {
     this.capacity = options.capacity ?? 2;
     this.#rate = options.rateLimit ?? DEFAULT_RATE_LIMIT;
     this.#now = options.now ?? Date.now;
+    this.#mint = options.mintIceServers ?? (() => Promise.resolve({ iceServers: [] }));
+    this.#maxKnocking = options.maxKnocking ?? 8;
   }
 
   /** Number of admitted peers. */
@@ -82,41 +123,84 @@ export class Room {
     return this.#members.size;
   }
 
+  /** The host locked the room: arrivals wait in the lobby. */
+  get locked(): boolean {
+    return this.#locked;
+  }
+
   /** The peers in the room, in order of arrival. */
   peers(): PeerInfo[] {
     return [...this.#members.values()].map(info);
   }
 
+  /** The peers that knocked and wait for the host, in order of arrival. */
+  knocking(): PeerInfo[] {
+    return [...this.#knockers.values()].filter((k) => k.knocked).map(info);
+  }
+
   /** True when one more socket would be refused. */
   get full(): boolean {
-    return this.#members.size >= this.capacity;
+    return this.#members.size + this.#arriving.size >= this.capacity;
+  }
+
+  /**
+   * A socket arrives under the server-generated `id`, presenting `hostKey`
+   * (from its URL) or null. In a locked room anyone but the key holder waits
+   * in the lobby (`lobby`); otherwise its ICE servers are minted and it is
+   * admitted ({@link admit}), or refused with `room-full`. Never rejects.
+   */
+  async arrive(socket: PeerSocket, id: string, hostKey: string | null = null): Promise<void> {
+    const keyHolder = hostKey !== null && this.#hostKey !== null && sameSecret(hostKey, this.#hostKey);
+    if (this.#locked && !keyHolder) {
+      this.#enterLobby(socket, id);
+      return;
+    }
+    if (this.full) {
+      refuse(socket, 'room-full', 'this room is full', CloseCode.roomFull);
+      return;
+    }
+    this.#arriving.add(socket);
+    const grant = await this.#mintFor(id);
+    if (!this.#arriving.delete(socket)) return; // it closed meanwhile
+    this.admit(socket, id, grant.iceServers, { iceTtl: grant.iceTtl, hostKey });
   }
 
   /**
    * Admit a socket under the server-generated `id`, send it `welcome` and
    * announce it to the others. When the room is full, send `room-full`, close
-   * the socket with {@link CloseCode.roomFull} and return false.
+   * the socket with {@link CloseCode.roomFull} and return false. The first
+   * member of an empty room, or one presenting the host key, is the host.
    */
-  admit(socket: PeerSocket, id: string, iceServers: IceServer[]): boolean {
+  admit(
+    socket: PeerSocket,
+    id: string,
+    iceServers: IceServer[],
+    options: { iceTtl?: number | undefined; hostKey?: string | null } = {},
+  ): boolean {
     if (this.#members.has(socket)) return true;
-    if (this.full) {
+    if (this.#members.size >= this.capacity) {
       refuse(socket, 'room-full', 'this room is full', CloseCode.roomFull);
       return false;
     }
     const others = this.peers();
+    let host = false;
+    if (this.#members.size === 0 || this.#hostKey === null) {
+      this.#hostKey = randomId(16);
+      host = true;
+    } else if (options.hostKey != null && sameSecret(options.hostKey, this.#hostKey)) {
+      host = true;
+    }
     const member: Member = {
       id,
       socket,
       name: '',
       inCall: false,
-      tokens: this.#rate.burst,
-      refilledAt: this.#now(),
-      refusedInARow: 0,
-      lastRateErrorAt: -Infinity,
+      host,
+      ...this.#freshBucket(),
       candidatesTo: new Map(),
     };
     this.#members.set(socket, member);
-    send(socket, {
+    const welcome: Extract<ServerMessage, { type: 'welcome' }> = {
       type: 'welcome',
       version: PROTOCOL_VERSION,
       id,
@@ -124,15 +208,25 @@ export class Room {
       capacity: this.capacity,
       peers: others,
       iceServers,
-    });
+      locked: this.#locked,
+    };
+    if (options.iceTtl !== undefined) welcome.iceTtl = options.iceTtl;
+    if (host) welcome.hostKey = this.#hostKey;
+    send(socket, welcome);
+    if (host && this.knocking().length) send(socket, { type: 'knocks', peers: this.knocking() });
     this.#broadcast(member, { type: 'peer-joined', peer: info(member) });
     return true;
   }
 
   /** Handle one inbound frame (text or binary) from `socket`. Never throws. */
   receive(socket: PeerSocket, frame: unknown): void {
+    const knocker = this.#knockers.get(socket);
+    if (knocker) {
+      this.#receiveInLobby(knocker, frame);
+      return;
+    }
     const member = this.#members.get(socket);
-    if (!member) return; // not admitted (refused, or closed already): ignore
+    if (!member) return; // not admitted (refused, arriving, or closed already): ignore
     if (!this.#takeToken(member)) return;
     const decoded = decodeClientMessage(frame);
     if (!decoded.ok) {
@@ -144,11 +238,91 @@ export class Room {
 
   /** The socket closed: forget it and tell the others at once. */
   remove(socket: PeerSocket, reason: 'hangup' | 'left' = 'left'): void {
+    this.#arriving.delete(socket);
+    const knocker = this.#knockers.get(socket);
+    if (knocker) {
+      this.#knockers.delete(socket);
+      if (knocker.knocked) this.#sendKnocks();
+      return;
+    }
     const member = this.#members.get(socket);
     if (!member) return;
     this.#members.delete(socket);
     for (const other of this.#members.values()) other.candidatesTo.delete(member.id);
     this.#broadcast(member, { type: 'peer-left', id: member.id, reason });
+    if (this.#members.size === 0) this.#reset();
+  }
+
+  /** The room emptied: it unlocks, its host key is void and nobody is left to admit the lobby. */
+  #reset(): void {
+    this.#locked = false;
+    this.#hostKey = null;
+    for (const knocker of [...this.#knockers.values()]) {
+      this.#knockers.delete(knocker.socket);
+      refuse(knocker.socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+    }
+  }
+
+  #enterLobby(socket: PeerSocket, id: string): void {
+    if (this.#knockers.size >= this.#maxKnocking) {
+      refuse(socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+      return;
+    }
+    this.#knockers.set(socket, { id, socket, name: '', knocked: false, ...this.#freshBucket() });
+    send(socket, { type: 'lobby' });
+  }
+
+  /** In the lobby a socket may knock (`join`) or go (`leave`); nothing else. */
+  #receiveInLobby(knocker: Knocker, frame: unknown): void {
+    if (!this.#takeToken(knocker)) return;
+    const decoded = decodeClientMessage(frame);
+    if (!decoded.ok) {
+      sendError(knocker.socket, decoded.code, decoded.message);
+      return;
+    }
+    const message = decoded.message;
+    if (message.type === 'join') {
+      knocker.name = message.name;
+      knocker.knocked = true;
+      this.#sendKnocks();
+    } else if (message.type === 'leave') {
+      this.remove(knocker.socket);
+      safeClose(knocker.socket, 1000, 'left');
+    } else {
+      sendError(knocker.socket, 'knocking', 'wait for the host to let you in');
+    }
+  }
+
+  /** Move a lobby socket into the room (the host admitted it, or the room unlocked). */
+  #admitFromLobby(knocker: Knocker): void {
+    this.#knockers.delete(knocker.socket);
+    if (this.full) {
+      refuse(knocker.socket, 'room-full', 'this room is full', CloseCode.roomFull);
+      return;
+    }
+    this.#arriving.add(knocker.socket);
+    void this.#mintFor(knocker.id).then((grant) => {
+      if (!this.#arriving.delete(knocker.socket)) return;
+      this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl });
+    });
+  }
+
+  /** Tell the host(s) who is waiting in the lobby. */
+  #sendKnocks(): void {
+    const frame = encodeMessage({ type: 'knocks', peers: this.knocking() });
+    for (const m of this.#members.values()) if (m.host) safeSend(m.socket, frame);
+  }
+
+  async #mintFor(id: string): Promise<IceGrant> {
+    try {
+      return await this.#mint(id);
+    } catch {
+      return { iceServers: [] }; // host candidates still work on one network
+    }
+  }
+
+  #freshBucket(): Bucket {
+    return { tokens: this.#rate.burst, refilledAt: this.#now(), refusedInARow: 0, lastRateErrorAt: -Infinity };
   }
 
   #handle(member: Member, message: ClientMessage): void {
@@ -163,7 +337,7 @@ export class Room {
       }
       case 'leave':
         this.remove(member.socket, 'hangup');
-        member.socket.close(1000, 'left');
+        safeClose(member.socket, 1000, 'left');
         return;
       case 'signal': {
         if (!member.inCall) {
@@ -189,6 +363,51 @@ export class Room {
         send(target.socket, { type: 'signal', from: member.id, data: message.data });
         return;
       }
+      case 'lock': {
+        if (!member.host) {
+          sendError(member.socket, 'not-host', 'only the host may lock the room');
+          return;
+        }
+        this.#locked = message.locked;
+        const frame = encodeMessage({ type: 'lock-changed', locked: this.#locked });
+        for (const m of this.#members.values()) safeSend(m.socket, frame);
+        // Unlocked: the lobby's sockets come in, as capacity allows.
+        if (!this.#locked) for (const knocker of [...this.#knockers.values()]) this.#admitFromLobby(knocker);
+        return;
+      }
+      case 'admit':
+      case 'reject': {
+        if (!member.host) {
+          sendError(member.socket, 'not-host', 'only the host may admit or reject');
+          return;
+        }
+        const knocker = [...this.#knockers.values()].find((k) => k.id === message.id && k.knocked);
+        if (!knocker) {
+          sendError(member.socket, 'no-peer', 'nobody with that id is knocking');
+          return;
+        }
+        if (message.type === 'admit') {
+          if (this.full) {
+            sendError(member.socket, 'room-full', 'the room is full');
+            return;
+          }
+          this.#admitFromLobby(knocker);
+        } else {
+          this.#knockers.delete(knocker.socket);
+          // The same answer as for a room that does not exist.
+          refuse(knocker.socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+        }
+        this.#sendKnocks();
+        return;
+      }
+      case 'ice-refresh':
+        void this.#mintFor(member.id).then((grant) => {
+          if (this.#members.get(member.socket) !== member) return;
+          const answer: Extract<ServerMessage, { type: 'ice-servers' }> = { type: 'ice-servers', iceServers: grant.iceServers };
+          if (grant.iceTtl !== undefined) answer.iceTtl = grant.iceTtl;
+          send(member.socket, answer);
+        });
+        return;
     }
   }
 
@@ -203,30 +422,38 @@ export class Room {
   }
 
   /** Token bucket; answers `rate-limited` (at most once a second) and closes floods. */
-  #takeToken(member: Member): boolean {
+  #takeToken(bucket: Bucket & { socket: PeerSocket }): boolean {
     const now = this.#now();
     const { perSecond, burst, closeAfter } = this.#rate;
-    member.tokens = Math.min(burst, member.tokens + ((now - member.refilledAt) / 1000) * perSecond);
-    member.refilledAt = now;
-    if (member.tokens >= 1) {
-      member.tokens -= 1;
-      member.refusedInARow = 0;
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.refilledAt) / 1000) * perSecond);
+    bucket.refilledAt = now;
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      bucket.refusedInARow = 0;
       return true;
     }
-    member.refusedInARow++;
-    if (member.refusedInARow >= closeAfter) {
-      this.remove(member.socket);
-      refuse(member.socket, 'rate-limited', 'too many messages', CloseCode.rateLimited);
-    } else if (now - member.lastRateErrorAt >= 1000) {
-      member.lastRateErrorAt = now;
-      sendError(member.socket, 'rate-limited', `over ${perSecond} messages/s`);
+    bucket.refusedInARow++;
+    if (bucket.refusedInARow >= closeAfter) {
+      this.remove(bucket.socket);
+      refuse(bucket.socket, 'rate-limited', 'too many messages', CloseCode.rateLimited);
+    } else if (now - bucket.lastRateErrorAt >= 1000) {
+      bucket.lastRateErrorAt = now;
+      sendError(bucket.socket, 'rate-limited', `over ${perSecond} messages/s`);
     }
     return false;
   }
 }
 
-function info(m: Member): PeerInfo {
-  return { id: m.id, name: m.name, inCall: m.inCall };
+/** Compare two secrets in time independent of where they differ. */
+function sameSecret(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+function info(m: Member | Knocker): PeerInfo {
+  return { id: m.id, name: m.name, inCall: 'inCall' in m && m.inCall };
 }
 
 function safeSend(socket: PeerSocket, frame: string): void {
@@ -248,8 +475,12 @@ export function sendError(socket: PeerSocket, code: ServerErrorCode, message: st
 /** Send an error, then close with an application close code. */
 export function refuse(socket: PeerSocket, code: ServerErrorCode, message: string, closeCode: number): void {
   sendError(socket, code, message);
+  safeClose(socket, closeCode, code);
+}
+
+function safeClose(socket: PeerSocket, code: number, reason: string): void {
   try {
-    socket.close(closeCode, code);
+    socket.close(code, reason);
   } catch {
     // already closed
   }

@@ -6,6 +6,7 @@
 /**
  * - `idle`: not joined; the join control is offered.
  * - `joining`: join pressed; waiting for camera/microphone and the room.
+ * - `knocking`: the room is locked; waiting for its host to let us in.
  * - `waiting`: in the room and in the call, no other peer in the call yet.
  * - `connecting`: negotiating with a peer (SDP offer/answer, ICE, DTLS).
  * - `connected`: media flows with at least one peer.
@@ -13,11 +14,21 @@
  * - `ended`: the call is over (hang up, or the peer hung up).
  * - `failed`: the call cannot go on (an error; retry is offered).
  */
-export type CallState = 'idle' | 'joining' | 'waiting' | 'connecting' | 'connected' | 'reconnecting' | 'ended' | 'failed';
+export type CallState =
+  | 'idle'
+  | 'joining'
+  | 'knocking'
+  | 'waiting'
+  | 'connecting'
+  | 'connected'
+  | 'reconnecting'
+  | 'ended'
+  | 'failed';
 
 export const CALL_STATES: readonly CallState[] = [
   'idle',
   'joining',
+  'knocking',
   'waiting',
   'connecting',
   'connected',
@@ -29,7 +40,8 @@ export const CALL_STATES: readonly CallState[] = [
 /** What the user asked for, and the terminal outcomes. */
 export type CallIntent = 'idle' | 'join' | 'ended' | 'failed';
 export type MediaStatus = 'idle' | 'acquiring' | 'ready' | 'failed';
-export type SignalingStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+/** `lobby`: the socket waits in a locked room's lobby for the host's decision. */
+export type SignalingStatus = 'idle' | 'connecting' | 'open' | 'lobby' | 'reconnecting' | 'closed';
 
 export interface CallStateInputs {
   intent: CallIntent;
@@ -44,6 +56,7 @@ export interface CallStateInputs {
 export function deriveCallState({ intent, media, signaling, inCall, links }: CallStateInputs): CallState {
   if (intent === 'idle' || intent === 'ended' || intent === 'failed') return intent;
   if (media === 'failed') return 'failed';
+  if (signaling === 'lobby') return 'knocking';
   if (media !== 'ready' || !inCall) return 'joining';
   const open = links.filter((s) => s !== 'closed');
   if (open.some((s) => s === 'connected')) return 'connected';

@@ -9,9 +9,15 @@ import {
   type RoomAddress,
   type SocketFactory,
 } from './controllers/signaling-controller.ts';
-import { CallErrorEvent, CallPeerJoinedEvent, CallPeerLeftEvent, CallStateChangeEvent } from './events.ts';
+import {
+  CallErrorEvent,
+  CallKnockEvent,
+  CallPeerJoinedEvent,
+  CallPeerLeftEvent,
+  CallStateChangeEvent,
+} from './events.ts';
 import { en, format, type MessageKey } from './i18n/messages.ts';
-import { CloseCode, type ServerMessage } from './protocol.ts';
+import { CloseCode, cleanDisplayName, type PeerInfo, type ServerMessage } from './protocol.ts';
 import { randomId } from './random-id.ts';
 import { styles } from './styles.ts';
 
@@ -57,6 +63,7 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @fires {CallErrorEvent} call-error - something failed; `event.code` is a `CallErrorCode`, `event.message` a sentence.
  * @fires {CallPeerJoinedEvent} call-peer-joined - another peer entered the room; `event.peer` is `{id, name, inCall}`.
  * @fires {CallPeerLeftEvent} call-peer-left - another peer left; `event.peer`, and `event.reason` is `hangup` or `left`.
+ * @fires {CallKnockEvent} call-knock - (host only) someone knocks at the locked room; `event.peer` is `{id, name}`: call `admit(id)` or `reject(id)`.
  *
  * @csspart stage - the area holding the video tiles.
  * @csspart tile - each video tile (local and remote).
@@ -72,6 +79,11 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @csspart camera-button - the camera toggle.
  * @csspart hangup-button - the hang-up button.
  * @csspart invite-button - the copy-invite-link button.
+ * @csspart lock-button - (host only) the lock-room toggle.
+ * @csspart knocks - (host only) the list of people waiting to be let in.
+ * @csspart knock - one person waiting to be let in.
+ * @csspart admit-button - lets a knocking person in.
+ * @csspart reject-button - turns a knocking person away.
  *
  * @cssprop [--call-background=#101418] - widget background.
  * @cssprop [--call-foreground=#f4f6f8] - text and icon colour.
@@ -117,6 +129,8 @@ export class CallWidget extends LitElement {
   #error: CallError | null = null;
   #announcement = '';
   #inviteFallback = false;
+  /** Ids of the knockers already announced (`call-knock` fires once per knock). */
+  #knownKnockers: string[] = [];
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
   /** Settles when the camera is up or the negotiation grace is over. */
   #negotiationGate: Promise<void> = Promise.resolve();
@@ -133,6 +147,7 @@ export class CallWidget extends LitElement {
     createSocket: () => this.createSocket,
     onMessage: (message) => this.#handleServerMessage(message),
     onTerminalClose: (code) => this.#fail(new CallError(CLOSE_ERRORS[code] ?? 'room-unavailable', `room closed (${code})`)),
+    onIceServers: (iceServers) => this.#peers.setConfiguration({ iceServers }),
   });
 
   readonly #peers = new PeerController(this, {
@@ -161,6 +176,48 @@ export class CallWidget extends LitElement {
   /** The local camera/microphone stream while in a call. */
   get localStream(): MediaStream | null {
     return this.#media.stream;
+  }
+
+  /** We hold the room's host key: we may lock it and admit or reject who knocks. */
+  get isHost(): boolean {
+    return this.#signaling.hostKey !== null;
+  }
+
+  /** The room is locked: new arrivals wait until the host lets them in. */
+  get locked(): boolean {
+    return this.#signaling.locked;
+  }
+
+  /** (Host) the people knocking at the locked room, in order of arrival. */
+  get knocking(): readonly PeerInfo[] {
+    return this.#signaling.knocking;
+  }
+
+  /**
+   * (Host) lock the room: later arrivals knock and wait in a lobby until
+   * `admit(id)` or `reject(id)`. The room unlocks by itself when it empties.
+   * Ignored by the server unless this widget is the host.
+   */
+  lock(): void {
+    this.#signaling.lock(true);
+  }
+
+  /** (Host) unlock the room; whoever is knocking comes in, as capacity allows. */
+  unlock(): void {
+    this.#signaling.lock(false);
+  }
+
+  /** (Host) let the knocking peer `peerId` in. */
+  admit(peerId: string): void {
+    this.#signaling.admit(peerId);
+  }
+
+  /**
+   * (Host) turn the knocking peer `peerId` away. It is told the room is not
+   * available, exactly as if the room did not exist.
+   */
+  reject(peerId: string): void {
+    this.#signaling.reject(peerId);
   }
 
   /** The link to share: this page's URL with `?room=<id>`. */
@@ -213,7 +270,7 @@ export class CallWidget extends LitElement {
       ),
       new Promise<void>((resolve) => setTimeout(resolve, NEGOTIATION_GRACE_MS)),
     ]);
-    this.#signaling.join(this.name.trim().slice(0, 64));
+    this.#signaling.join(cleanDisplayName(this.name));
     this.requestUpdate();
     let stream: MediaStream;
     try {
@@ -297,7 +354,7 @@ export class CallWidget extends LitElement {
   #handleServerMessage(message: ServerMessage): void {
     switch (message.type) {
       case 'welcome': {
-        this.#peers.configuration = { iceServers: message.iceServers };
+        this.#peers.setConfiguration({ iceServers: message.iceServers });
         // After a reconnect we have a new identity: sessions to peers that are gone are stale.
         for (const id of this.#peers.links.keys()) if (!this.#signaling.roster.has(id)) this.#peers.remove(id);
         const present = message.peers[0];
@@ -345,6 +402,19 @@ export class CallWidget extends LitElement {
         if (this.#intent === 'join') {
           this.#peers.handleSignal(message.from, message.data, this.#signaling.isPolite(message.from));
         }
+        return;
+      case 'knocks': {
+        const known = new Set(this.#knownKnockers);
+        this.#knownKnockers = message.peers.map((p) => p.id);
+        for (const peer of message.peers) {
+          if (known.has(peer.id)) continue;
+          this.#announce(format(this.#t('knocking'), { name: this.#displayName(peer.name) }));
+          this.dispatchEvent(new CallKnockEvent(peer));
+        }
+        return;
+      }
+      case 'lock-changed':
+        this.#announce(this.#t(message.locked ? 'roomLocked' : 'roomUnlocked'));
         return;
       case 'error':
         // Refusals of our own requests (a peer that just left, …) need no action;
@@ -394,6 +464,7 @@ export class CallWidget extends LitElement {
   #handleMic = (): void => this.toggleMic();
   #handleCamera = (): void => this.toggleCamera();
   #handleInvite = (): void => void this.copyInviteLink();
+  #handleLock = (): void => (this.locked ? this.unlock() : this.lock());
 
   override render(): TemplateResult {
     const state = this.#state;
@@ -434,6 +505,11 @@ export class CallWidget extends LitElement {
               >
                 ${this.#t('cameraOff')}
               </button>
+              ${this.isHost
+                ? html`<button part="button lock-button" aria-pressed=${String(this.locked)} @click=${this.#handleLock}>
+                    ${this.#t('lockRoom')}
+                  </button>`
+                : nothing}
               <button part="button hangup-button" @click=${this.#handleHangup}>${this.#t('hangup')}</button>
             `
           : html`<button part="button join-button" @click=${this.#handleJoin}>
@@ -441,8 +517,38 @@ export class CallWidget extends LitElement {
             </button>`}
         <button part="button invite-button" @click=${this.#handleInvite}>${this.#t('copyInvite')}</button>
       </div>
+      ${inCall && this.knocking.length ? this.#renderKnocks() : nothing}
       <div class="sr-only" aria-live="polite">${this.#announcement}</div>
     `;
+  }
+
+  #renderKnocks(): TemplateResult {
+    return html`<ul part="knocks" class="knocks" aria-label=${this.#t('knocks')}>
+      ${repeat(
+        this.knocking,
+        (peer) => peer.id,
+        (peer) => {
+          const name = this.#displayName(peer.name);
+          return html`<li part="knock">
+            <span class="knock-name">${format(this.#t('knocking'), { name })}</span>
+            <button
+              part="button admit-button"
+              aria-label=${format(this.#t('admitName'), { name })}
+              @click=${() => this.admit(peer.id)}
+            >
+              ${this.#t('admit')}
+            </button>
+            <button
+              part="button reject-button"
+              aria-label=${format(this.#t('rejectName'), { name })}
+              @click=${() => this.reject(peer.id)}
+            >
+              ${this.#t('reject')}
+            </button>
+          </li>`;
+        },
+      )}
+    </ul>`;
   }
 
   #renderRemote(link: PeerLink): TemplateResult {

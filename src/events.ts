@@ -50,11 +50,23 @@ export class CallPeerLeftEvent extends Event {
   }
 }
 
+/**
+ * Fired on the room's host when someone knocks at its locked room; answer with
+ * `admit(event.peer.id)` or `reject(event.peer.id)`.
+ */
+export class CallKnockEvent extends Event {
+  static readonly eventName = 'call-knock';
+  constructor(readonly peer: PeerInfo) {
+    super(CallKnockEvent.eventName, init);
+  }
+}
+
 declare global {
   interface GlobalEventHandlersEventMap {
     'call-state-change': CallStateChangeEvent;
     'call-error': CallErrorEvent;
     'call-peer-joined': CallPeerJoinedEvent;
     'call-peer-left': CallPeerLeftEvent;
+    'call-knock': CallKnockEvent;
   }
 }

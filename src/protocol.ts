@@ -69,8 +69,28 @@ export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 /** Peer ids are assigned by the server: base64url, 16–32 characters. */
 export const PEER_ID_PATTERN = /^[A-Za-z0-9_-]{16,32}$/;
 
+/**
+ * Host keys (and other server-issued secrets): base64url, 22–64 characters.
+ * The server issues 22 (128 random bits).
+ */
+export const SECRET_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
+
 /** C0/C1 controls, and the bidi embedding/override/isolate characters (Unicode UAX #9 §2). */
 const FORBIDDEN_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+
+/**
+ * A display name the server accepts, made from whatever the user typed:
+ * control and bidi-override characters removed, trimmed, cut to
+ * {@link LIMITS.nameChars} UTF-16 code units (never inside a surrogate pair).
+ */
+export function cleanDisplayName(name: string): string {
+  let clean = name.replace(new RegExp(FORBIDDEN_NAME_CHARS.source, 'gu'), '').trim();
+  if (clean.length > LIMITS.nameChars) {
+    const cut = /[\ud800-\udbff]/.test(clean[LIMITS.nameChars - 1]!) ? LIMITS.nameChars - 1 : LIMITS.nameChars;
+    clean = clean.slice(0, cut).trim();
+  }
+  return clean;
+}
 
 /** Error codes the server sends in `{type: 'error'}`. */
 export type ServerErrorCode =
@@ -85,7 +105,10 @@ export type ServerErrorCode =
   | 'rate-limited'
   | 'room-full'
   | 'room-unavailable'
-  | 'forbidden-origin';
+  | 'forbidden-origin'
+  | 'not-host'
+  | 'knocking'
+  | 'internal';
 
 /**
  * UTF-8 length of a string, in bytes, as `TextEncoder` would encode it (a lone
@@ -164,6 +187,13 @@ export const IceServerSchema = v.object({
 });
 export type IceServer = v.InferOutput<typeof IceServerSchema>;
 
+/**
+ * Lifetime of the credentials in an ICE server list, s (TURN REST credentials;
+ * absent when the list holds none). The client asks for fresh ones with
+ * `ice-refresh` before it runs out.
+ */
+const IceTtlSchema = v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)));
+
 // ---------------------------------------------------------------- client → server
 
 /**
@@ -172,15 +202,34 @@ export type IceServer = v.InferOutput<typeof IceServerSchema>;
  * - `join`: enter the call (local media is ready); `name` is the display name.
  *   Answered with `joined`.
  * - `leave`: hang up; others receive `peer-left` with reason `hangup`.
+ *   In a locked room, before admission, `join` is a knock: the host is asked.
+ * - `leave`: hang up; others receive `peer-left` with reason `hangup`.
  * - `signal`: relay `data` to peer `to` in the same room; the server stamps `from`.
+ * - `lock` (host only): lock or unlock the room. Later arrivals to a locked
+ *   room wait in its lobby until the host admits or rejects them.
+ * - `admit` / `reject` (host only): let knocking peer `id` in, or turn it away.
+ * - `ice-refresh`: ask for a fresh ICE server list (new TURN credentials);
+ *   answered with `ice-servers`.
  */
 export const ClientMessageSchema = v.variant('type', [
   v.object({ type: v.literal('join'), name: DisplayNameSchema }),
   v.object({ type: v.literal('leave') }),
   v.object({ type: v.literal('signal'), to: PeerIdSchema, data: SignalDataSchema }),
+  v.object({ type: v.literal('lock'), locked: v.boolean() }),
+  v.object({ type: v.literal('admit'), id: PeerIdSchema }),
+  v.object({ type: v.literal('reject'), id: PeerIdSchema }),
+  v.object({ type: v.literal('ice-refresh') }),
 ]);
 export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
-export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set(['join', 'leave', 'signal']);
+export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set([
+  'join',
+  'leave',
+  'signal',
+  'lock',
+  'admit',
+  'reject',
+  'ice-refresh',
+]);
 
 // ---------------------------------------------------------------- server → client
 
@@ -190,7 +239,18 @@ export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set(['join', 'leave
  * - `welcome`: sent once a socket is accepted. `id` is this peer's server-assigned
  *   id; `peers` are the others in the room; `polite` is this peer's role in perfect
  *   negotiation toward every peer in `peers` (toward peers that arrive later it is
- *   impolite); `iceServers` come from the server's configuration.
+ *   impolite); `iceServers` come from the server's configuration and their
+ *   credentials last `iceTtl` s; `locked` tells whether the room is locked;
+ *   `hostKey` is sent only to the room's host (the first peer of an empty
+ *   room, or whoever reconnects presenting the key): with it the host may
+ *   lock, admit and reject, and re-enter its locked room.
+ * - `lobby`: sent instead of `welcome` to a socket that arrived at a locked
+ *   room: it may send `join` (its knock) and waits for the host's decision:
+ *   `welcome` (admitted) or close {@link CloseCode.roomUnavailable} (rejected,
+ *   indistinguishable from a room that does not exist).
+ * - `knocks` (to the host): the peers waiting in the lobby, whenever that changes.
+ * - `lock-changed`: the host locked or unlocked the room.
+ * - `ice-servers`: the answer to `ice-refresh`.
  * - `joined`: the answer to `join`; `peers` are those already in the call, to whom
  *   this peer now sends the first offer.
  * - `peer-joined` / `peer-updated` / `peer-left`: room membership changes.
@@ -206,7 +266,14 @@ export const ServerMessageSchema = v.variant('type', [
     capacity: v.number(),
     peers: v.array(PeerInfoSchema),
     iceServers: v.array(IceServerSchema),
+    iceTtl: IceTtlSchema,
+    locked: v.boolean(),
+    hostKey: v.optional(v.pipe(v.string(), v.regex(SECRET_PATTERN))),
   }),
+  v.object({ type: v.literal('lobby') }),
+  v.object({ type: v.literal('knocks'), peers: v.array(PeerInfoSchema) }),
+  v.object({ type: v.literal('lock-changed'), locked: v.boolean() }),
+  v.object({ type: v.literal('ice-servers'), iceServers: v.array(IceServerSchema), iceTtl: IceTtlSchema }),
   v.object({ type: v.literal('joined'), peers: v.array(PeerInfoSchema) }),
   v.object({ type: v.literal('peer-joined'), peer: PeerInfoSchema }),
   v.object({ type: v.literal('peer-updated'), peer: PeerInfoSchema }),

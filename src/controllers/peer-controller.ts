@@ -83,6 +83,17 @@ export class PeerController implements ReactiveController {
     for (const link of this.links.values()) void link.session.setLocalStream(stream);
   }
 
+  /**
+   * Use `configuration` for new sessions and apply it to every open one
+   * (`RTCPeerConnection.setConfiguration`): fresh TURN credentials take effect
+   * at the next ICE gathering, so an ICE restart after the old ones expired
+   * still reaches the relay.
+   */
+  setConfiguration(configuration: RTCConfiguration): void {
+    this.configuration = { ...this.configuration, ...configuration };
+    for (const link of this.links.values()) link.session.setConfiguration(this.configuration);
+  }
+
   /** Start a session to `peerId` and send it the first offer. */
   connect(peerId: string, polite: boolean): void {
     this.#open(peerId, polite, true);

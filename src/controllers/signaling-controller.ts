@@ -8,6 +8,10 @@
  * random jitter, growing ×1.5 to at most 4 s; nothing is queued while offline
  * (a stale offer or candidate replayed into a new session does harm); and
  * terminal close codes (room full, refused) end it for good.
+ *
+ * It also carries the room's host role (host key, lock, the lobby's knocks)
+ * and keeps the ICE servers fresh: when they come with a credential lifetime
+ * it asks for new ones before they expire.
  */
 import { PartySocket, type PartySocketOptions } from 'partysocket';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
@@ -36,6 +40,12 @@ export interface RoomAddress {
   host: string;
   party: string;
   room: string;
+  /**
+   * Query parameters for each connection attempt, read afresh every time (the
+   * host key is learnt after the first `welcome` and must be presented on
+   * every reconnect).
+   */
+  params?: () => Record<string, string>;
 }
 
 /** Opens the room socket; injectable so stories and unit tests need no server. */
@@ -49,10 +59,18 @@ export interface SignalingControllerOptions {
   onMessage: (message: ServerMessage) => void;
   /** The socket closed for good with a terminal close code. */
   onTerminalClose?: (code: number) => void;
+  /** A fresh ICE server list arrived (`welcome` or `ice-servers`). */
+  onIceServers?: (iceServers: IceServer[]) => void;
 }
 
+/**
+ * When to ask for fresh ICE credentials: at this fraction of their lifetime,
+ * so a slow answer or a short outage still leaves time before they expire.
+ */
+export const ICE_REFRESH_AT = 0.8;
+
 /** The default factory: a PartySocket configured as described above. */
-export const partySocketFactory: SocketFactory = ({ host, party, room }) => {
+export const partySocketFactory: SocketFactory = ({ host, party, room, params }) => {
   let attempt = 0;
   const options: PartySocketOptions = {
     host,
@@ -68,7 +86,7 @@ export const partySocketFactory: SocketFactory = ({ host, party, room }) => {
     // that both ends of a call do not retry in lockstep after a server restart.
     query: async () => {
       if (attempt++ > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * RECONNECT.jitter));
-      return {};
+      return params?.() ?? {};
     },
   };
   const socket = new PartySocket(options);
@@ -95,12 +113,22 @@ export class SignalingController implements ReactiveController {
   inCall = false;
   /** The close code that ended the socket for good, if any. */
   closeCode: number | null = null;
+  /**
+   * The room's host key, when we are its host (kept in memory only, and sent
+   * as `?hostKey=` on reconnects so we can re-enter our locked room).
+   */
+  hostKey: string | null = null;
+  /** The host locked the room. */
+  locked = false;
+  /** Peers waiting in the lobby of our locked room (we are the host). */
+  knocking: PeerInfo[] = [];
   readonly #host: ReactiveControllerHost;
   readonly #options: SignalingControllerOptions;
   #socket: SignalingSocket | null = null;
   #address: RoomAddress | null = null;
   #politeToward = new Set<string>();
   #joinName: string | null = null;
+  #iceRefreshTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(host: ReactiveControllerHost, options: SignalingControllerOptions) {
     this.#host = host;
@@ -127,17 +155,43 @@ export class SignalingController implements ReactiveController {
     this.closeCode = null;
     this.status = 'connecting';
     const factory = this.#options.createSocket?.() ?? partySocketFactory;
-    const socket = factory(address);
+    const socket = factory({
+      ...address,
+      params: (): Record<string, string> => (this.hostKey ? { hostKey: this.hostKey } : {}),
+    });
     socket.addEventListener('message', this.#handleMessage);
     socket.addEventListener('close', this.#handleClose);
     this.#socket = socket;
     this.#host.requestUpdate();
   }
 
-  /** Enter the call as `name` now, or as soon as the room welcomes us. */
+  /**
+   * Enter the call as `name` now, or as soon as the room welcomes us. In a
+   * locked room's lobby this is the knock: the host sees `name` and decides.
+   */
   join(name: string): void {
     this.#joinName = name;
-    if (this.status === 'open') this.#send({ type: 'join', name });
+    if (this.status === 'open' || this.status === 'lobby') this.#send({ type: 'join', name });
+  }
+
+  /** Lock or unlock the room (host only; the server refuses others). */
+  lock(locked: boolean): void {
+    this.#send({ type: 'lock', locked });
+  }
+
+  /** Let a knocking peer in (host only). */
+  admit(peerId: string): void {
+    this.#send({ type: 'admit', id: peerId });
+  }
+
+  /** Turn a knocking peer away (host only). */
+  reject(peerId: string): void {
+    this.#send({ type: 'reject', id: peerId });
+  }
+
+  /** Ask the room server for fresh ICE servers (new TURN credentials). */
+  refreshIceServers(): void {
+    this.#send({ type: 'ice-refresh' });
   }
 
   /** Hang up: tell the room, then close the socket. */
@@ -172,15 +226,28 @@ export class SignalingController implements ReactiveController {
       socket.close(1000, 'bye');
     }
     this.status = this.closeCode === null ? 'idle' : 'closed';
+    clearTimeout(this.#iceRefreshTimer);
     this.selfId = null;
     this.inCall = false;
+    this.hostKey = null;
+    this.locked = false;
+    this.knocking = [];
     this.roster.clear();
     this.#politeToward.clear();
     this.#host.requestUpdate();
   }
 
   #send(message: ClientMessage): void {
-    if (this.status === 'open') this.#socket?.send(encodeMessage(message));
+    if (this.status === 'open' || (this.status === 'lobby' && message.type === 'join')) {
+      this.#socket?.send(encodeMessage(message));
+    }
+  }
+
+  /** Ask for fresh ICE servers at {@link ICE_REFRESH_AT} of `ttl` (s); none when there is no TTL. */
+  #scheduleIceRefresh(ttl: number | undefined): void {
+    clearTimeout(this.#iceRefreshTimer);
+    if (ttl === undefined) return;
+    this.#iceRefreshTimer = setTimeout(() => this.refreshIceServers(), ttl * ICE_REFRESH_AT * 1000);
   }
 
   #handleMessage = (event: Event): void => {
@@ -188,10 +255,29 @@ export class SignalingController implements ReactiveController {
     if (!decoded.ok) return; // a server we do not understand: ignore the frame
     const message = decoded.message;
     switch (message.type) {
+      case 'lobby':
+        this.status = 'lobby';
+        if (this.#joinName !== null) this.#send({ type: 'join', name: this.#joinName });
+        break;
+      case 'knocks':
+        this.knocking = message.peers;
+        break;
+      case 'lock-changed':
+        this.locked = message.locked;
+        break;
+      case 'ice-servers':
+        this.iceServers = message.iceServers;
+        this.#scheduleIceRefresh(message.iceTtl);
+        this.#options.onIceServers?.(message.iceServers);
+        break;
       case 'welcome':
         this.status = 'open';
         this.selfId = message.id;
         this.iceServers = message.iceServers;
+        this.#scheduleIceRefresh(message.iceTtl);
+        this.hostKey = message.hostKey ?? null;
+        this.locked = message.locked;
+        this.knocking = [];
         this.inCall = false;
         this.roster.clear();
         this.#politeToward.clear();
@@ -230,6 +316,7 @@ export class SignalingController implements ReactiveController {
       this.#options.onTerminalClose?.(code);
     } else {
       this.status = 'reconnecting';
+      this.knocking = [];
     }
     this.#host.requestUpdate();
   };

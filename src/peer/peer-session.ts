@@ -128,9 +128,19 @@ export class PeerSession {
     await Promise.all(KINDS.map((kind) => this.replaceTrack(kind, this.#track(kind))));
   }
 
-  /** Apply new ICE servers (fresh TURN credentials) before any ICE restart. */
-  setConfiguration(configuration: RTCConfiguration): void {
-    if (!this.#closed) this.pc.setConfiguration(configuration);
+  /**
+   * Apply new ICE servers (fresh TURN credentials) before any ICE restart.
+   * A configuration the connection cannot take (a changed certificate or
+   * bundle policy: `InvalidModificationError`) leaves the old one in place.
+   */
+  setConfiguration(configuration: RTCConfiguration): boolean {
+    if (this.#closed) return false;
+    try {
+      this.pc.setConfiguration(configuration);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Start an ICE restart; the offer goes out through perfect negotiation. */

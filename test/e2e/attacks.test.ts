@@ -42,6 +42,8 @@ interface ConnectOptions {
   pk?: string;
   /** The `Origin` request header; none by default (as a non-browser client). */
   origin?: string;
+  /** The `hostKey` query parameter (a locked room's key). */
+  hostKey?: string;
 }
 
 interface Client {
@@ -67,7 +69,10 @@ const clients = new Set<Client>();
 
 function connect(room: string, options: ConnectOptions = {}): Client {
   const server = options.server ?? party;
-  const query = options.pk === undefined ? '' : `?_pk=${encodeURIComponent(options.pk)}`;
+  const params = new URLSearchParams();
+  if (options.pk !== undefined) params.set('_pk', options.pk);
+  if (options.hostKey !== undefined) params.set('hostKey', options.hostKey);
+  const query = params.size ? `?${params}` : '';
   const ws = new WebSocket(
     `ws://${server.host}/parties/main/${room}${query}`,
     options.origin === undefined ? {} : { origin: options.origin },
@@ -674,5 +679,76 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
     // then see 1006.
     const { code } = await a.closed(3000);
     assert.equal(code, 1000);
+  });
+
+  test('a locked room: outsiders wait in the lobby, learn nothing, cannot act, and a rejection looks like a missing room', async () => {
+    const room = randomId();
+    const host = await open(room);
+    const hostKey: string = host.messages[0].hostKey;
+    assert.match(hostKey, /^[A-Za-z0-9_-]{22,}$/);
+    await join(host, 'host');
+    host.send({ type: 'lock', locked: true });
+    assert.equal((await host.next('lock-changed')).locked, true);
+
+    // Forged keys, a reused `_pk` and a spoofed id all land in the lobby.
+    const intruders = [
+      connect(room),
+      connect(room, { hostKey: 'A'.repeat(22) }),
+      connect(room, { hostKey: hostKey.slice(0, -1) + (hostKey.endsWith('A') ? 'B' : 'A') }),
+      connect(room, { hostKey: '' }),
+      connect(room, { pk: host.id }),
+    ];
+    for (const c of intruders) await c.next('lobby');
+    const [knocker, ...others] = intruders;
+    // Nothing but a knock is accepted in the lobby; nothing reaches the host.
+    knocker!.send(offer(host.id, 'from-the-lobby'));
+    await expectError(knocker!, 'knocking');
+    knocker!.send({ type: 'lock', locked: false });
+    await expectError(knocker!, 'knocking');
+    knocker!.send({ type: 'admit', id: knocker!.id || 'AAAAAAAAAAAAAAAAAAAAAA' });
+    await expectError(knocker!, 'knocking');
+    knocker!.send({ type: 'join', name: 'Mallory <img src=x onerror=alert(1)>' });
+    const knocks = await host.next('knocks');
+    assert.deepEqual(knocks.peers.map((p: Msg) => p.name), ['Mallory <img src=x onerror=alert(1)>']);
+    for (const c of intruders) {
+      assert.equal(c.id, '', 'no welcome, no id');
+      assert.ok(c.messages.every((m) => m.type === 'lobby' || m.type === 'error'), c.summary());
+      assert.ok(!JSON.stringify(c.messages).includes(host.id), 'the host\'s id never leaks');
+    }
+    assert.equal(host.messages.filter((m) => m.type === 'signal').length, 0);
+
+    // Rejected: the same error and close code as a malformed room id.
+    host.send({ type: 'reject', id: knocks.peers[0].id });
+    await expectRefused(knocker!, 'room-unavailable', CloseCode.roomUnavailable);
+    const missing = connect('no.such.room');
+    await expectRefused(missing, 'room-unavailable', CloseCode.roomUnavailable);
+    const [rejected, absent] = [knocker!, missing].map((c) => c.messages.at(-1));
+    assert.deepEqual(rejected, absent, 'a rejection and a missing room look the same');
+    assert.deepEqual(
+      [rejected, absent].map((c) => c && c.type),
+      ['error', 'error'],
+    );
+    // Admitted: a welcome into the room, after which it is a member like any other.
+    const second = others[0]!;
+    second.send({ type: 'join', name: 'Bob' });
+    const secondKnock = await host.next('knocks', (m) => m.peers.length === 1 && m.peers[0].name === 'Bob');
+    host.send({ type: 'admit', id: secondKnock.peers[0].id });
+    const welcome = await second.next('welcome');
+    assert.equal(welcome.locked, true);
+    assert.equal(welcome.hostKey, undefined);
+    assert.deepEqual(welcome.peers.map((p: Msg) => p.id), [host.id]);
+    // A member that is not the host cannot lock, admit or reject.
+    await join(second, 'Bob');
+    second.send({ type: 'reject', id: host.id });
+    await expectError(second, 'not-host');
+    second.send({ type: 'lock', locked: false });
+    await expectError(second, 'not-host');
+    // The host drops and comes back with its key: straight in, host again, room still locked.
+    await shut(host);
+    await second.next('peer-left', (m) => m.id === host.id);
+    const back = await open(room, { hostKey });
+    assert.equal(back.messages[0].hostKey, hostKey);
+    assert.equal(back.messages[0].locked, true);
+    for (const c of [...others, second, back]) await shut(c);
   });
 });

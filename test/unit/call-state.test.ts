@@ -35,6 +35,11 @@ const rows: Row[] = [
   ['media ready, not in call, socket reconnecting', { inCall: false, signaling: 'reconnecting' }, 'joining'],
   ['not in the call hides a connected link', { ...LIVE, inCall: false }, 'joining'],
 
+  // 3b. In a locked room's lobby, whatever the media is doing.
+  ['in the lobby, media ready', { signaling: 'lobby', inCall: false }, 'knocking'],
+  ['in the lobby, media acquiring', { signaling: 'lobby', media: 'acquiring', inCall: false }, 'knocking'],
+  ['media failure wins over the lobby', { signaling: 'lobby', media: 'failed', inCall: false }, 'failed'],
+
   // 4. At least one connected link.
   ['one connected link', { links: ['connected'] }, 'connected'],
   ['connected beats a failed link', { links: ['failed', 'connected'] }, 'connected'],
@@ -78,7 +83,7 @@ describe('deriveCallState', () => {
     );
   });
 
-  test('CALL_STATES lists the eight states once each', () => {
+  test('CALL_STATES lists the nine states once each', () => {
     assert.deepEqual([...CALL_STATES].sort(), [
       'connected',
       'connecting',
@@ -86,6 +91,7 @@ describe('deriveCallState', () => {
       'failed',
       'idle',
       'joining',
+      'knocking',
       'reconnecting',
       'waiting',
     ]);

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import * as v from 'valibot';
 import {
   CLIENT_MESSAGE_TYPES,
+  cleanDisplayName,
   LIMITS,
   PROTOCOL_VERSION,
   SignalDataSchema,
@@ -78,6 +79,11 @@ describe('round trips: decode(encode(m)) is m', () => {
         data: { kind: 'candidate', candidate: { candidate: '', sdpMid: null, sdpMLineIndex: null, usernameFragment: null } },
       },
     ],
+    ['lock', { type: 'lock', locked: true }],
+    ['unlock', { type: 'lock', locked: false }],
+    ['admit', { type: 'admit', id: BOB }],
+    ['reject', { type: 'reject', id: BOB }],
+    ['ice-refresh', { type: 'ice-refresh' }],
   ];
   for (const [name, message] of clientMessages) {
     test(`client ${name}`, () => {
@@ -104,9 +110,19 @@ describe('round trips: decode(encode(m)) is m', () => {
           { urls: ['stun:stun.example.org'] },
           { urls: 'turn:turn.example.org', username: '1700000000:' + BOB, credential: 'c2VjcmV0' },
         ],
+        iceTtl: 3600,
+        locked: false,
       },
     ],
-    ['welcome (empty room)', { type: 'welcome', version: 1, id: BOB, polite: false, capacity: 6, peers: [], iceServers: [] }],
+    [
+      'welcome (empty room, host)',
+      { type: 'welcome', version: 1, id: BOB, polite: false, capacity: 6, peers: [], iceServers: [], locked: true, hostKey: 'k'.repeat(22) },
+    ],
+    ['lobby', { type: 'lobby' }],
+    ['knocks', { type: 'knocks', peers: [{ id: ALICE, name: 'Alice', inCall: false }] }],
+    ['lock-changed', { type: 'lock-changed', locked: true }],
+    ['ice-servers', { type: 'ice-servers', iceServers: [{ urls: 'stun:stun.example.org' }], iceTtl: 60 }],
+    ['ice-servers (no credentials)', { type: 'ice-servers', iceServers: [] }],
     ['joined', { type: 'joined', peers: [peer, { id: BOB, name: '', inCall: true }] }],
     ['joined (nobody yet)', { type: 'joined', peers: [] }],
     ['peer-joined', { type: 'peer-joined', peer: { id: ALICE, name: '', inCall: false } }],
@@ -133,7 +149,19 @@ describe('round trips: decode(encode(m)) is m', () => {
   test('every server message type is covered', () => {
     assert.deepEqual(
       new Set(serverMessages.map(([, m]) => m.type)),
-      new Set(['welcome', 'joined', 'peer-joined', 'peer-updated', 'peer-left', 'signal', 'error']),
+      new Set([
+        'welcome',
+        'lobby',
+        'knocks',
+        'lock-changed',
+        'ice-servers',
+        'joined',
+        'peer-joined',
+        'peer-updated',
+        'peer-left',
+        'signal',
+        'error',
+      ]),
     );
   });
 
@@ -351,6 +379,22 @@ describe('display names', () => {
       expectRefused(decodeClientMessage(joinFrame(value)), 'bad-message');
     });
   }
+
+  test('cleanDisplayName turns anything typed into a name the server accepts, keeping the rest', () => {
+    assert.equal(cleanDisplayName('  evil\u202Egpj.exe '), 'evilgpj.exe');
+    assert.equal(cleanDisplayName('Alice\nBob'), 'AliceBob');
+    assert.equal(cleanDisplayName('<img src=x onerror=alert(1)>'), '<img src=x onerror=alert(1)>');
+    assert.equal(cleanDisplayName('n'.repeat(63) + '🎧'), 'n'.repeat(63), 'never half a surrogate pair');
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (typed) => {
+        const name = cleanDisplayName(typed);
+        const decoded = decodeClientMessage(joinFrame(name));
+        assert.ok(decoded.ok, `refused ${JSON.stringify(name)}`);
+        assert.equal(decoded.ok && decoded.message.type === 'join' && decoded.message.name, name);
+      }),
+      { seed: 0xc1ea, numRuns: 2000 },
+    );
+  });
 
   // DisplayNameSchema's own doc: "A display name: 1–64 UTF-16 code units".
   test('empty or whitespace-only name is anonymous: accepted and trimmed to empty', () => {

@@ -89,6 +89,9 @@ const messageArb: fc.Arbitrary<Record<string, Json>> = fc.oneof(
   { weight: 12, arbitrary: signalArb },
   { weight: 3, arbitrary: joinArb },
   { weight: 1, arbitrary: fc.constant({ type: 'leave' }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('lock'), locked: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constantFrom('admit', 'reject'), id: toArb }) },
+  { weight: 1, arbitrary: fc.constant({ type: 'ice-refresh' }) },
 );
 
 const mutationArb = fc.record({
@@ -221,6 +224,8 @@ interface Peer {
   readonly id: string;
   name: string;
   inCall: boolean;
+  /** Received the host key in `welcome`. */
+  host: boolean;
 }
 
 const info = (p: Peer): PeerInfo => ({ id: p.id, name: p.name, inCall: p.inCall });
@@ -263,7 +268,7 @@ class Harness {
   /** Admit a fresh socket and check the announcements. */
   admit(): Peer {
     const id = `peer-${String(this.#next++).padStart(ID_LENGTH - 5, '0')}`;
-    const peer: Peer = { socket: new FakeSocket(id), id, name: '', inCall: false };
+    const peer: Peer = { socket: new FakeSocket(id), id, name: '', inCall: false, host: false };
     const others = [...this.members];
     assert.equal(this.room.admit(peer.socket, id, ICE), true);
     this.members.push(peer);
@@ -271,6 +276,9 @@ class Harness {
     assert.deepEqual(rest, []);
     assert.equal(welcome?.type, 'welcome');
     assert.deepEqual(welcome?.type === 'welcome' && welcome.peers, others.map(info));
+    peer.host = welcome?.type === 'welcome' && welcome.hostKey !== undefined;
+    // Only the first member of the empty room is the host.
+    assert.equal(peer.host, others.length === 0 && this.departed.length === 0);
     for (const o of others) assert.deepEqual(o.socket.take(), [{ type: 'peer-joined', peer: info(peer) }]);
     return peer;
   }
@@ -363,8 +371,23 @@ function expectedFor(h: Harness, sender: Peer, frame: Frame): { out: Map<FakeSoc
       out.set(target.socket, [{ type: 'signal', from: sender.id, data: message.data }]);
       return { out, closed: false };
     }
+    case 'lock': {
+      if (!sender.host) return error('not-host');
+      for (const m of h.members) out.set(m.socket, [{ type: 'lock-changed', locked: message.locked }]);
+      return { out, closed: false };
+    }
+    case 'admit':
+    case 'reject':
+      // Nobody knocks in this harness: the host hears `no-peer`, anyone else `not-host`.
+      return error(sender.host ? 'no-peer' : 'not-host');
+    case 'ice-refresh':
+      out.set(sender.socket, [{ type: 'ice-servers', iceServers: ICE }]);
+      return { out, closed: false };
   }
 }
+
+/** Let the room's asynchronous answers (`ice-servers`) go out. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Compare deliveries, ignoring the free-text `message` of errors. */
 function assertDeliveries(actual: Map<FakeSocket, ServerMessage[]>, expected: Map<FakeSocket, ServerMessage[]>, frame: Frame): void {
@@ -387,6 +410,14 @@ function classify(h: Harness, sender: Peer, frame: Frame, out: Map<FakeSocket, S
     assert.equal(only.socket, sender.socket, 'errors go to the sender only');
     return `error:${only.m.code}`;
   }
+  if (only?.m.type === 'ice-servers') {
+    assert.equal(only.socket, sender.socket, 'ICE servers go to the asker only');
+    return 'ice-refresh';
+  }
+  if (deliveries.length && deliveries.every((d) => d.m.type === 'lock-changed')) {
+    assert.equal(deliveries.length, h.members.length, 'every member hears the lock change');
+    return 'lock';
+  }
   if (only?.m.type === 'signal') {
     const decoded = decodeClientMessage(frame);
     assert.ok(decoded.ok && decoded.message.type === 'signal', 'only a valid signal is relayed');
@@ -402,13 +433,13 @@ function classify(h: Harness, sender: Peer, frame: Frame, out: Map<FakeSocket, S
 
 // ------------------------------------------------------------------ properties
 
-test('fuzz: every frame is relayed to exactly the addressed peer or answered with an error; nothing crosses rooms', () => {
+test('fuzz: every frame is relayed to exactly the addressed peer or answered with an error; nothing crosses rooms', async () => {
   const stats = new Map<string, number>();
   let frames = 0;
   const step = fc.record({ who: fc.nat(9), frame: frameArb });
 
-  fc.assert(
-    fc.property(fc.tuple(fc.boolean(), fc.boolean()), fc.array(step, { minLength: 1, maxLength: 120, size: 'max' }), (joined, steps) => {
+  await fc.assert(
+    fc.asyncProperty(fc.tuple(fc.boolean(), fc.boolean()), fc.array(step, { minLength: 1, maxLength: 120, size: 'max' }), async (joined, steps) => {
       const h = new Harness({ rateLimit: NO_RATE_LIMIT }, joined);
       for (const { who, frame: spec } of steps) {
         frames++;
@@ -416,6 +447,7 @@ test('fuzz: every frame is relayed to exactly the addressed peer or answered wit
         const sender = who === 9 && h.departed.length ? h.departed.at(-1)! : h.members[who % h.members.length]!;
         const frame = h.resolve(build(spec), sender);
         receive(h, sender, frame);
+        await settle();
         const actual = h.collect();
         h.checkWire();
 
@@ -444,6 +476,9 @@ test('fuzz: every frame is relayed to exactly the addressed peer or answered wit
     'relayed',
     'join',
     'leave',
+    'lock',
+    'ice-refresh',
+    'error:not-host',
     'ignored',
     'error:bad-json',
     'error:bad-message',

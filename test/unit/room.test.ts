@@ -5,6 +5,7 @@ import {
   CloseCode,
   LIMITS,
   PROTOCOL_VERSION,
+  SECRET_PATTERN,
   decodeServerMessage,
   type IceServer,
   type ServerMessage,
@@ -64,13 +65,26 @@ const errorCodes = (messages: ServerMessage[]) =>
 // ------------------------------------------------------------------ admission
 
 describe('admit', () => {
-  test('the first peer gets welcome with its server id, no peers, polite, capacity and ICE servers', () => {
+  test('the first peer gets welcome with its server id, no peers, polite, capacity, ICE servers and the host key', () => {
     const room = new Room({ capacity: 2 });
     const a = socket('a');
-    assert.equal(room.admit(a, ALICE, ICE), true);
-    assert.deepEqual(a.take(), [
-      { type: 'welcome', version: PROTOCOL_VERSION, id: ALICE, polite: true, capacity: 2, peers: [], iceServers: ICE },
-    ]);
+    assert.equal(room.admit(a, ALICE, ICE, { iceTtl: 600 }), true);
+    const [welcome, ...rest] = a.take();
+    assert.deepEqual(rest, []);
+    assert.ok(welcome?.type === 'welcome');
+    assert.match(welcome.hostKey ?? '', SECRET_PATTERN);
+    assert.deepEqual(welcome, {
+      type: 'welcome',
+      version: PROTOCOL_VERSION,
+      id: ALICE,
+      polite: true,
+      capacity: 2,
+      peers: [],
+      iceServers: ICE,
+      iceTtl: 600,
+      locked: false,
+      hostKey: welcome.hostKey,
+    });
     assert.equal(room.size, 1);
     assert.equal(room.full, false);
   });
@@ -91,6 +105,7 @@ describe('admit', () => {
         capacity: 2,
         peers: [{ id: ALICE, name: '', inCall: false }],
         iceServers: [],
+        locked: false,
       },
     ]);
     assert.deepEqual(a.take(), [{ type: 'peer-joined', peer: { id: BOB, name: '', inCall: false } }]);
@@ -569,5 +584,246 @@ describe('two rooms', () => {
     assert.equal(one.peers[1]!.take().length, 1);
     assert.deepEqual(two.peers[0]!.take(), []);
     assert.deepEqual(two.peers[1]!.take(), []);
+  });
+});
+
+// ------------------------------------------------------------------ locked rooms
+
+/** Let the room's asynchronous steps (minting ICE servers) finish. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A room whose first member, the host, has joined; returns its host key. */
+async function hostedRoom(options: RoomOptions = {}) {
+  const room = new Room({ capacity: 3, rateLimit: NO_RATE_LIMIT, ...options });
+  const host = socket('host');
+  await room.arrive(host, ALICE, null);
+  const [welcome] = host.take();
+  assert.ok(welcome?.type === 'welcome' && welcome.hostKey);
+  join(room, host, 'Host');
+  host.take();
+  return { room, host, hostKey: welcome.hostKey };
+}
+
+describe('locked rooms', () => {
+  test('only the host may lock; every member hears lock-changed', async () => {
+    const { room, host } = await hostedRoom();
+    const b = socket('b');
+    await room.arrive(b, BOB, null);
+    const [welcome] = b.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.hostKey, undefined, 'only the first member is the host');
+    host.take();
+    send(room, b, { type: 'lock', locked: true });
+    assert.deepEqual(errorCodes(b.take()), ['not-host']);
+    assert.equal(room.locked, false);
+    send(room, host, { type: 'lock', locked: true });
+    assert.equal(room.locked, true);
+    assert.deepEqual(host.take(), [{ type: 'lock-changed', locked: true }]);
+    assert.deepEqual(b.take(), [{ type: 'lock-changed', locked: true }]);
+  });
+
+  test('an arrival at a locked room waits in the lobby, learns nothing, and knocks with join', async () => {
+    const { room, host } = await hostedRoom();
+    send(room, host, { type: 'lock', locked: true });
+    host.take();
+    const k = socket('knocker');
+    await room.arrive(k, BOB, null);
+    assert.deepEqual(k.take(), [{ type: 'lobby' }]);
+    assert.equal(room.size, 1);
+    assert.deepEqual(host.take(), [], 'nothing is announced before the knock');
+    // In the lobby nothing but join and leave is accepted.
+    send(room, k, offer(ALICE));
+    send(room, k, { type: 'lock', locked: false });
+    assert.deepEqual(errorCodes(k.take()), ['knocking', 'knocking']);
+    assert.deepEqual(host.take(), []);
+    join(room, k, 'Bob <img src=x onerror=alert(1)>');
+    assert.deepEqual(host.take(), [
+      { type: 'knocks', peers: [{ id: BOB, name: 'Bob <img src=x onerror=alert(1)>', inCall: false }] },
+    ]);
+    assert.deepEqual(k.take(), []);
+  });
+
+  test('admit: the knocker is welcomed into the room; the host hears the lobby emptied', async () => {
+    const { room, host } = await hostedRoom({ mintIceServers: async (id) => ({ iceServers: [{ urls: 'turn:t', username: id, credential: 'c' }], iceTtl: 60 }) });
+    send(room, host, { type: 'lock', locked: true });
+    const k = socket('knocker');
+    await room.arrive(k, BOB, null);
+    join(room, k, 'Bob');
+    host.take();
+    k.take();
+    send(room, host, { type: 'admit', id: BOB });
+    await settle();
+    const [welcome, ...rest] = k.take();
+    assert.deepEqual(rest, []);
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.id, BOB);
+    assert.equal(welcome.locked, true);
+    assert.equal(welcome.iceTtl, 60);
+    assert.deepEqual(welcome.iceServers, [{ urls: 'turn:t', username: BOB, credential: 'c' }]);
+    assert.deepEqual(welcome.peers, [{ id: ALICE, name: 'Host', inCall: true }]);
+    assert.deepEqual(host.take(), [
+      { type: 'knocks', peers: [] },
+      { type: 'peer-joined', peer: { id: BOB, name: '', inCall: false } },
+    ]);
+    assert.equal(room.size, 2);
+    // Once admitted it joins like anyone else.
+    join(room, k, 'Bob');
+    assert.deepEqual(k.take(), [{ type: 'joined', peers: [{ id: ALICE, name: 'Host', inCall: true }] }]);
+  });
+
+  test('reject: the knocker gets the same answer as a room that does not exist', async () => {
+    const { room, host } = await hostedRoom();
+    send(room, host, { type: 'lock', locked: true });
+    const k = socket('knocker');
+    await room.arrive(k, BOB, null);
+    join(room, k, 'Bob');
+    host.take();
+    k.take();
+    send(room, host, { type: 'reject', id: BOB });
+    assert.deepEqual(errorCodes(k.take()), ['room-unavailable']);
+    assert.deepEqual(k.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }]);
+    assert.deepEqual(host.take(), [{ type: 'knocks', peers: [] }]);
+    // Its frames are ignored from now on; a second reject finds nobody.
+    join(room, k, 'again');
+    assert.deepEqual(k.take(), []);
+    send(room, host, { type: 'reject', id: BOB });
+    assert.deepEqual(errorCodes(host.take()), ['no-peer']);
+  });
+
+  test('admit and reject are for the host only, and for peers that knocked', async () => {
+    const { room, host } = await hostedRoom();
+    const b = socket('b');
+    await room.arrive(b, BOB, null);
+    send(room, host, { type: 'lock', locked: true });
+    const k = socket('knocker');
+    await room.arrive(k, CAROL, null);
+    host.take();
+    b.take();
+    send(room, host, { type: 'admit', id: CAROL }); // has not knocked yet
+    assert.deepEqual(errorCodes(host.take()), ['no-peer']);
+    join(room, k, 'Carol');
+    host.take();
+    send(room, b, { type: 'admit', id: CAROL });
+    send(room, b, { type: 'reject', id: CAROL });
+    assert.deepEqual(errorCodes(b.take()), ['not-host', 'not-host']);
+    assert.deepEqual(k.closes, []);
+  });
+
+  test('the host key re-enters the locked room directly and is host again', async () => {
+    const { room, host, hostKey } = await hostedRoom();
+    const b = socket('b');
+    await room.arrive(b, BOB, null);
+    send(room, host, { type: 'lock', locked: true });
+    room.remove(host);
+    b.take();
+    const wrong = socket('wrong-key');
+    await room.arrive(wrong, CAROL, 'x'.repeat(22));
+    assert.deepEqual(wrong.take(), [{ type: 'lobby' }]);
+    const back = socket('host-again');
+    await room.arrive(back, DAVE, hostKey);
+    const [welcome] = back.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.hostKey, hostKey);
+    assert.equal(welcome.locked, true);
+    send(room, back, { type: 'lock', locked: false });
+    // Unlocking lets the lobby in.
+    await settle();
+    const [admitted] = wrong.take();
+    assert.equal(admitted?.type, 'welcome');
+    assert.equal(room.size, 3);
+  });
+
+  test('a room that empties unlocks, voids its key and turns its lobby away', async () => {
+    const { room, host, hostKey } = await hostedRoom();
+    send(room, host, { type: 'lock', locked: true });
+    const k = socket('knocker');
+    await room.arrive(k, BOB, null);
+    room.remove(host);
+    assert.equal(room.locked, false);
+    assert.deepEqual(k.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }]);
+    const next = socket('next');
+    await room.arrive(next, CAROL, hostKey);
+    const [welcome] = next.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.ok(welcome.hostKey && welcome.hostKey !== hostKey, 'a new key for the new first member');
+  });
+
+  test(`the lobby holds at most maxKnocking sockets; more are refused like a missing room`, async () => {
+    const { room, host } = await hostedRoom({ maxKnocking: 2 });
+    send(room, host, { type: 'lock', locked: true });
+    const lobby = [socket('k1'), socket('k2'), socket('k3')];
+    for (const [i, s] of lobby.entries()) await room.arrive(s, PEER_IDS[i + 1]!, null);
+    assert.deepEqual(lobby.map((s) => s.closes.length), [0, 0, 1]);
+    assert.deepEqual(lobby[2]!.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }]);
+  });
+
+  test('admitting into a full room is refused to the host; the knocker keeps waiting', async () => {
+    const { room, host } = await hostedRoom({ capacity: 2 });
+    const b = socket('b');
+    await room.arrive(b, BOB, null);
+    send(room, host, { type: 'lock', locked: true });
+    const k = socket('knocker');
+    await room.arrive(k, CAROL, null);
+    join(room, k, 'Carol');
+    host.take();
+    send(room, host, { type: 'admit', id: CAROL });
+    assert.deepEqual(errorCodes(host.take()), ['room-full']);
+    assert.deepEqual(k.closes, []);
+    assert.deepEqual(room.knocking().map((p) => p.id), [CAROL]);
+  });
+
+  test('a knocker that leaves is dropped from the host\'s list', async () => {
+    const { room, host } = await hostedRoom();
+    send(room, host, { type: 'lock', locked: true });
+    const k = socket('knocker');
+    await room.arrive(k, BOB, null);
+    join(room, k, 'Bob');
+    host.take();
+    room.remove(k);
+    assert.deepEqual(host.take(), [{ type: 'knocks', peers: [] }]);
+  });
+
+  test('a socket that closes while its ICE servers are minted is never admitted', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const room = new Room({ mintIceServers: async () => (await gate, { iceServers: [] }) });
+    const a = socket('a');
+    const arrival = room.arrive(a, ALICE, null);
+    assert.equal(room.full, false);
+    room.remove(a);
+    release();
+    await arrival;
+    assert.deepEqual(a.take(), []);
+    assert.equal(room.size, 0);
+  });
+
+  test('two arrivals racing for the last place: one welcome, one room-full', async () => {
+    const room = new Room({ capacity: 1, mintIceServers: async () => ({ iceServers: [] }) });
+    const [a, b] = [socket('a'), socket('b')];
+    await Promise.all([room.arrive(a, ALICE, null), room.arrive(b, BOB, null)]);
+    assert.deepEqual([a, b].map((s) => s.take().map((m) => m.type)), [['welcome'], ['error']]);
+    assert.equal(room.size, 1);
+  });
+});
+
+describe('ice-refresh', () => {
+  test('answers with a freshly minted list for the asking peer only', async () => {
+    let minted = 0;
+    const { room, peers: [a, b] } = roomOf([ALICE, BOB], {
+      mintIceServers: async (id) => ({ iceServers: [{ urls: 'turn:t', username: `${++minted}:${id}`, credential: 'c' }], iceTtl: 30 }),
+    });
+    send(room, a, { type: 'ice-refresh' });
+    await settle();
+    assert.deepEqual(a.take(), [
+      { type: 'ice-servers', iceServers: [{ urls: 'turn:t', username: `1:${ALICE}`, credential: 'c' }], iceTtl: 30 },
+    ]);
+    assert.deepEqual(b.take(), []);
+  });
+
+  test('a failing minter answers with an empty list, never an exception', async () => {
+    const { room, peers: [a] } = roomOf([ALICE, BOB], { mintIceServers: () => Promise.reject(new Error('boom')) });
+    send(room, a, { type: 'ice-refresh' });
+    await settle();
+    assert.deepEqual(a.take(), [{ type: 'ice-servers', iceServers: [] }]);
   });
 });

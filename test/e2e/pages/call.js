@@ -6,7 +6,7 @@ widget.host = params.get('host') ?? '';
 widget.room = params.get('room') ?? '';
 widget.name = params.get('name') ?? '';
 window.callEvents = [];
-for (const type of ['call-state-change', 'call-error', 'call-peer-joined', 'call-peer-left']) {
+for (const type of ['call-state-change', 'call-error', 'call-peer-joined', 'call-peer-left', 'call-knock']) {
   widget.addEventListener(type, (event) => {
     window.callEvents.push({
       type,
@@ -15,6 +15,7 @@ for (const type of ['call-state-change', 'call-error', 'call-peer-joined', 'call
       previous: event.previous,
       code: event.code,
       reason: event.reason,
+      peer: event.peer && { id: event.peer.id, name: event.peer.name },
     });
   });
 }

@@ -1,0 +1,161 @@
+/**
+ * End to end, in Debian's Chromium against the real `partykit dev`: a host
+ * locks its room, a second widget knocks, the host admits or rejects it; and
+ * display names full of markup reach the other side as inert text.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { randomId } from '../../src/random-id.ts';
+import {
+  launchChromium,
+  newContext,
+  requireBuild,
+  startParty,
+  startStatic,
+  type PartyServer,
+  type StaticServer,
+} from '../support/harness.ts';
+import { remoteFrames, waitForState } from '../support/widget-page.ts';
+
+let party: PartyServer;
+let web: StaticServer;
+let browser: Browser;
+
+before(async () => {
+  requireBuild();
+  [party, web, browser] = await Promise.all([startParty(), startStatic(), launchChromium()]);
+});
+
+after(async () => {
+  await browser?.close();
+  await Promise.all([party?.stop(), web?.stop()]);
+});
+
+interface RecordedEvent {
+  type: string;
+  state?: string;
+  code?: string;
+  peer?: { id: string; name: string };
+}
+
+/** Names that would run script if they were ever parsed as HTML. */
+const HOSTILE_NAMES = [
+  '<img src=x onerror="window.__xss=1">',
+  '"><svg onload="window.__xss=1">',
+  "'><script>window.__xss=1</script>",
+  '{{constructor.constructor("window.__xss=1")()}}',
+];
+
+async function openWidget(room: string, name: string): Promise<Page> {
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  const query = new URLSearchParams({ host: party.host, room, name });
+  await page.goto(`${web.origin}/test/e2e/pages/call.html?${query}`);
+  await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
+  return page;
+}
+
+const widget = (page: Page) => page.locator('call-widget');
+const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: RecordedEvent[] }).callEvents);
+const join = (page: Page) => widget(page).locator('[part~="join-button"]').click();
+
+/** No element the widget did not render itself, and no script ran. */
+async function assertInert(page: Page): Promise<void> {
+  const found = await page.evaluate(() => {
+    const root = document.querySelector('call-widget')!.shadowRoot!;
+    return {
+      xss: (window as unknown as { __xss?: unknown }).__xss,
+      injected: root.querySelectorAll('img, svg, script, iframe, object').length,
+    };
+  });
+  assert.deepEqual(found, { xss: undefined, injected: 0 });
+}
+
+/** The trimmed text content of every element matching `selector` in the widget's shadow root. */
+const shadowTexts = (page: Page, selector: string) =>
+  page.evaluate(
+    (s) => [...document.querySelector('call-widget')!.shadowRoot!.querySelectorAll(s)].map((e) => e.textContent?.trim() ?? ''),
+    selector,
+  );
+
+const closeAll = (...pages: Page[]) => Promise.all(pages.map((p) => p.context().close()));
+
+describe('locked rooms in the widget (real partykit dev, real Chromium)', { timeout: 90_000 }, () => {
+  test('the host locks; a knock shows the name as text; admit brings both into a call', async () => {
+    const room = randomId();
+    const host = await openWidget(room, 'Host');
+    await join(host);
+    await waitForState(host, 'waiting');
+    assert.equal(await widget(host).evaluate((w) => (w as unknown as { isHost: boolean }).isHost), true);
+    const lock = widget(host).locator('[part~="lock-button"]');
+    await lock.click();
+    await host.waitForFunction(() => (document.querySelector('call-widget') as unknown as { locked: boolean }).locked);
+    assert.equal(await lock.getAttribute('aria-pressed'), 'true');
+
+    const guest = await openWidget(room, HOSTILE_NAMES[0]!);
+    assert.equal(await widget(guest).locator('[part~="lock-button"]').count(), 0, 'only the host gets the lock');
+    await join(guest);
+    await waitForState(guest, 'knocking');
+    const knock = widget(host).locator('[part~="knock"]');
+    await knock.waitFor();
+    assert.deepEqual(await shadowTexts(host, '.knock-name'), [`${HOSTILE_NAMES[0]} wants to join`]);
+    const knockEvents = (await events(host)).filter((e) => e.type === 'call-knock');
+    assert.deepEqual(knockEvents.map((e) => e.peer?.name), [HOSTILE_NAMES[0]]);
+    await assertInert(host);
+
+    await knock.locator('[part~="admit-button"]').click();
+    await Promise.all([waitForState(host, 'connected', 15_000), waitForState(guest, 'connected', 15_000)]);
+    await Promise.all([remoteFrames(host), remoteFrames(guest)]);
+    assert.equal(await knock.count(), 0, 'the lobby list empties');
+    assert.equal(await widget(guest).evaluate((w) => (w as unknown as { isHost: boolean }).isHost), false);
+    assert.deepEqual(await shadowTexts(host, '.label'), [HOSTILE_NAMES[0]]);
+    await assertInert(host);
+    await closeAll(host, guest);
+  });
+
+  test('the host page rejects through the call-knock event: the knocker fails as for a missing room and releases its camera', async () => {
+    const room = randomId();
+    const host = await openWidget(room, 'Host');
+    await host.evaluate(() => {
+      const w = document.querySelector('call-widget') as unknown as HTMLElement & { reject(id: string): void };
+      w.addEventListener('call-knock', (event) => w.reject((event as unknown as { peer: { id: string } }).peer.id));
+    });
+    await join(host);
+    await waitForState(host, 'waiting');
+    await host.evaluate(() => (document.querySelector('call-widget') as unknown as { lock(): void }).lock());
+    await host.waitForFunction(() => (document.querySelector('call-widget') as unknown as { locked: boolean }).locked);
+
+    const guest = await openWidget(room, 'Uninvited');
+    await join(guest);
+    await waitForState(guest, 'failed', 10_000);
+    const errors = (await events(guest)).filter((e) => e.type === 'call-error').map((e) => e.code);
+    assert.deepEqual(errors, ['room-unavailable']);
+    const tracks = await guest.evaluate(() =>
+      (document.querySelector('call-widget') as unknown as { localStream: MediaStream | null }).localStream,
+    );
+    assert.equal(tracks, null, 'local media released');
+    // The host never saw the guest in the room.
+    assert.deepEqual((await events(host)).filter((e) => e.type === 'call-peer-joined'), []);
+    await waitForState(host, 'waiting');
+    await closeAll(host, guest);
+  });
+});
+
+describe('text from the network is rendered as text', { timeout: 90_000 }, () => {
+  test('hostile display names appear verbatim and inert, bidi overrides are removed before sending', async () => {
+    for (const [i, name] of HOSTILE_NAMES.entries()) {
+      const room = randomId();
+      const a = await openWidget(room, i % 2 ? name : 'evil\u202Egpj.exe');
+      const b = await openWidget(room, name);
+      await join(a);
+      await join(b);
+      await Promise.all([waitForState(a, 'connected', 15_000), waitForState(b, 'connected', 15_000)]);
+      assert.deepEqual(await shadowTexts(a, '.label'), [name]);
+      assert.deepEqual(await shadowTexts(b, '.label'), [i % 2 ? name : 'evilgpj.exe']);
+      await assertInert(a);
+      await assertInert(b);
+      await closeAll(a, b);
+    }
+  });
+});
