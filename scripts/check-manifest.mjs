@@ -24,6 +24,8 @@ try {
     process.exit(1);
   }
   console.log('custom-elements.json is up to date');
+  // The README's reference is rendered from it.
+  execFileSync('node', ['scripts/api-reference.mjs', '--check'], { stdio: 'inherit' });
 } finally {
   rmSync(out, { recursive: true, force: true });
 }
