@@ -7,6 +7,8 @@
  * - `ROOM_CAPACITY`: peers per room, 2–6 (default 2: 1:1 calls).
  * - `ALLOWED_ORIGINS`: comma-separated page origins allowed to connect; empty
  *   allows all (local development).
+ * - `SESSION_SECRET`: signs session tokens (see `session.ts`); set it so that
+ *   peers keep their identity across room-server restarts.
  * - `STUN_URLS`, `TURN_URLS`, `TURN_SECRET`, `TURN_TTL_SECONDS`: see `ice-servers.ts`.
  */
 import type * as Party from 'partykit/server';
@@ -14,6 +16,10 @@ import { CloseCode, ROOM_ID_PATTERN } from '../src/protocol.ts';
 import { randomId } from '../src/random-id.ts';
 import { iceGrantFor, parseList, readIceConfig } from './ice-servers.ts';
 import { Room, refuse } from './room.ts';
+import { sessionSecret, signSession, verifySession } from './session.ts';
+
+/** How often the room runs its housekeeping (heartbeat timeouts, resume grace), ms. */
+const TICK_MS = 1000;
 
 /** Capacity from `ROOM_CAPACITY`, clamped to the full-mesh range 2–6. */
 export function readCapacity(value: unknown): number {
@@ -24,6 +30,8 @@ export function readCapacity(value: unknown): number {
 export default class Server implements Party.Server {
   readonly roomRules: Room;
   readonly #allowedOrigins: string[];
+  readonly #sessionSecret: string;
+  #ticker: ReturnType<typeof setInterval> | undefined;
 
   constructor(readonly room: Party.Room) {
     const ice = readIceConfig(room.env);
@@ -31,6 +39,7 @@ export default class Server implements Party.Server {
       capacity: readCapacity(room.env.ROOM_CAPACITY),
       mintIceServers: (peerId) => iceGrantFor(ice, peerId, Date.now()),
     });
+    this.#sessionSecret = sessionSecret(room.env);
     this.#allowedOrigins = parseList(room.env.ALLOWED_ORIGINS);
   }
 
@@ -47,8 +56,15 @@ export default class Server implements Party.Server {
       }
       // Identity is ours: never the client-chosen `connection.id` (`_pk`).
       const peerId = randomId(16);
-      const hostKey = new URL(ctx.request.url).searchParams.get('hostKey');
-      await this.roomRules.arrive(connection, peerId, hostKey);
+      const query = new URL(ctx.request.url).searchParams;
+      const secret = this.#sessionSecret;
+      const roomId = this.room.id;
+      await this.roomRules.arrive(connection, peerId, {
+        hostKey: query.get('hostKey'),
+        resumeId: await verifySession(secret, roomId, query.get('session')),
+        session: (id) => signSession(secret, roomId, id),
+      });
+      this.#startTicking();
     } catch {
       connection.close(1011, 'internal error');
     }
@@ -63,8 +79,24 @@ export default class Server implements Party.Server {
     }
   }
 
+  /** Run the room's housekeeping every {@link TICK_MS} while it has members. */
+  #startTicking(): void {
+    if (this.#ticker !== undefined) return;
+    this.#ticker = setInterval(() => {
+      try {
+        if (this.roomRules.tick()) return;
+      } catch {
+        // never let housekeeping take the room down
+      }
+      clearInterval(this.#ticker);
+      this.#ticker = undefined;
+    }, TICK_MS);
+  }
+
   onClose(connection: Party.Connection): void {
-    this.roomRules.remove(connection);
+    // No code reaches us here: a peer leaving on purpose says `leave` or
+    // `bye` first; anything else is a drop, and the member is held for resume.
+    this.roomRules.drop(connection);
     // Complete the close handshake (RFC 6455 §5.5.1): under this compatibility
     // date the runtime does not answer a client's close frame by itself, and
     // the client would wait in CLOSING until its own timeout.
@@ -76,7 +108,7 @@ export default class Server implements Party.Server {
   }
 
   onError(connection: Party.Connection): void {
-    this.roomRules.remove(connection);
+    this.roomRules.drop(connection);
   }
 }
 

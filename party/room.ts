@@ -62,6 +62,36 @@ export interface RoomOptions {
   mintIceServers?: (peerId: string) => Promise<IceGrant>;
   /** Sockets that may wait in a locked room's lobby at once (default 8); more are refused. */
   maxKnocking?: number;
+  /**
+   * How long a member that went silent keeps its id and slot, ms, counted
+   * from the last frame it sent (default {@link RESUME_GRACE_MS}). Within it
+   * the same peer can come back with its session token and nobody sees it
+   * leave; after it the others get `peer-left`.
+   */
+  graceMs?: number;
+  /**
+   * A member whose socket sends nothing for this long is treated as cut off
+   * (its socket is closed, its slot held), ms (default {@link HEARTBEAT_TIMEOUT_MS}).
+   */
+  heartbeatTimeoutMs?: number;
+}
+
+/** Default resume grace, ms (issue #4: 20 s). */
+export const RESUME_GRACE_MS = 20_000;
+/**
+ * Default silence after which a socket is considered cut off, ms: three
+ * missed client pings ({@link PING_INTERVAL_MS} apart) plus slack.
+ */
+export const HEARTBEAT_TIMEOUT_MS = 10_000;
+
+/** What an arriving socket presents (all verified by the caller). */
+export interface Arrival {
+  /** The room's host key, from the URL. */
+  hostKey?: string | null;
+  /** The peer id its verified session token names: it wants that identity back. */
+  resumeId?: string | null;
+  /** The session token to hand out with `welcome` for the id it ends up with. */
+  session?: (peerId: string) => Promise<string | undefined>;
 }
 
 /** Token-bucket state of one socket. */
@@ -74,7 +104,10 @@ interface Bucket {
 
 interface Member extends Bucket {
   readonly id: string;
-  readonly socket: PeerSocket;
+  /** Null while the member is away (its socket dropped; its slot is held). */
+  socket: PeerSocket | null;
+  /** When it last sent a frame, ms. */
+  lastSeen: number;
   name: string;
   inCall: boolean;
   /** Holds the host key: may lock the room and admit or reject knocking peers. */
@@ -90,6 +123,7 @@ interface Knocker extends Bucket {
   name: string;
   /** It sent `join`: the host has been asked. */
   knocked: boolean;
+  session: Arrival['session'];
 }
 
 const ROOM_UNAVAILABLE = 'this room is not available';
@@ -100,8 +134,12 @@ export class Room {
   readonly #now: () => number;
   readonly #mint: (peerId: string) => Promise<IceGrant>;
   readonly #maxKnocking: number;
-  /** Members in order of arrival (Map keeps insertion order). */
-  readonly #members = new Map<PeerSocket, Member>();
+  /** Members by id, in order of arrival (Map keeps insertion order); away members included. */
+  readonly #members = new Map<string, Member>();
+  /** Present members by their current socket. */
+  readonly #bySocket = new Map<PeerSocket, Member>();
+  readonly #graceMs: number;
+  readonly #heartbeatTimeoutMs: number;
   /** Sockets in the lobby of the locked room, in order of arrival. */
   readonly #knockers = new Map<PeerSocket, Knocker>();
   /** Sockets between acceptance and `welcome` (their ICE servers are being minted). */
@@ -116,6 +154,8 @@ export class Room {
     this.#now = options.now ?? Date.now;
     this.#mint = options.mintIceServers ?? (() => Promise.resolve({ iceServers: [] }));
     this.#maxKnocking = options.maxKnocking ?? 8;
+    this.#graceMs = options.graceMs ?? RESUME_GRACE_MS;
+    this.#heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
   }
 
   /** Number of admitted peers. */
@@ -144,15 +184,29 @@ export class Room {
   }
 
   /**
-   * A socket arrives under the server-generated `id`, presenting `hostKey`
-   * (from its URL) or null. In a locked room anyone but the key holder waits
-   * in the lobby (`lobby`); otherwise its ICE servers are minted and it is
-   * admitted ({@link admit}), or refused with `room-full`. Never rejects.
+   * A socket arrives under the server-generated `id`. With a verified
+   * `resumeId` of a member still held (away, or not yet noticed gone) it gets
+   * that member back: same id, same slot, nothing announced. Otherwise, in a
+   * locked room anyone but the host key's holder waits in the lobby (`lobby`);
+   * else its ICE servers are minted and it is admitted ({@link admit}), under
+   * `resumeId` if it had one (the room forgot it: a restart), or refused with
+   * `room-full`. Never rejects.
    */
-  async arrive(socket: PeerSocket, id: string, hostKey: string | null = null): Promise<void> {
+  async arrive(socket: PeerSocket, id: string, arrival: Arrival = {}): Promise<void> {
+    const { hostKey = null, resumeId = null } = arrival;
+    const held = resumeId === null ? undefined : this.#members.get(resumeId);
+    if (held) {
+      this.#arriving.add(socket);
+      const [grant, session] = await Promise.all([this.#mintFor(held.id), arrival.session?.(held.id)]);
+      if (!this.#arriving.delete(socket)) return;
+      if (this.#members.get(held.id) === held) this.#rebind(held, socket, grant, session);
+      else refuse(socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+      return;
+    }
+    const peerId = resumeId !== null && !this.#idInUse(resumeId) ? resumeId : id;
     const keyHolder = hostKey !== null && this.#hostKey !== null && sameSecret(hostKey, this.#hostKey);
     if (this.#locked && !keyHolder) {
-      this.#enterLobby(socket, id);
+      this.#enterLobby(socket, peerId, arrival.session);
       return;
     }
     if (this.full) {
@@ -160,9 +214,52 @@ export class Room {
       return;
     }
     this.#arriving.add(socket);
-    const grant = await this.#mintFor(id);
+    const [grant, session] = await Promise.all([this.#mintFor(peerId), arrival.session?.(peerId)]);
     if (!this.#arriving.delete(socket)) return; // it closed meanwhile
-    this.admit(socket, id, grant.iceServers, { iceTtl: grant.iceTtl, hostKey });
+    if (this.#idInUse(peerId)) {
+      refuse(socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+      return;
+    }
+    this.admit(socket, peerId, grant.iceServers, { iceTtl: grant.iceTtl, hostKey, session });
+  }
+
+  #idInUse(id: string): boolean {
+    return this.#members.has(id) || [...this.#knockers.values()].some((k) => k.id === id);
+  }
+
+  /** A held member comes back on a new socket: same id and slot; the others notice nothing. */
+  #rebind(member: Member, socket: PeerSocket, grant: IceGrant, session: string | undefined): void {
+    const old = member.socket;
+    if (old) {
+      this.#bySocket.delete(old);
+      safeClose(old, 4000, 'replaced');
+    }
+    member.socket = socket;
+    member.lastSeen = this.#now();
+    member.candidatesTo.clear();
+    this.#bySocket.set(socket, member);
+    const welcome = this.#welcome(member, grant, session);
+    welcome.resumed = true;
+    welcome.peers = this.peers().filter((p) => p.id !== member.id);
+    send(socket, welcome);
+    if (member.host && this.knocking().length) send(socket, { type: 'knocks', peers: this.knocking() });
+  }
+
+  #welcome(member: Member, grant: IceGrant, session: string | undefined): Extract<ServerMessage, { type: 'welcome' }> {
+    const welcome: Extract<ServerMessage, { type: 'welcome' }> = {
+      type: 'welcome',
+      version: PROTOCOL_VERSION,
+      id: member.id,
+      polite: true,
+      capacity: this.capacity,
+      peers: [],
+      iceServers: grant.iceServers,
+      locked: this.#locked,
+    };
+    if (grant.iceTtl !== undefined) welcome.iceTtl = grant.iceTtl;
+    if (member.host && this.#hostKey) welcome.hostKey = this.#hostKey;
+    if (session !== undefined) welcome.session = session;
+    return welcome;
   }
 
   /**
@@ -175,9 +272,9 @@ export class Room {
     socket: PeerSocket,
     id: string,
     iceServers: IceServer[],
-    options: { iceTtl?: number | undefined; hostKey?: string | null } = {},
+    options: { iceTtl?: number | undefined; hostKey?: string | null; session?: string | undefined } = {},
   ): boolean {
-    if (this.#members.has(socket)) return true;
+    if (this.#bySocket.has(socket)) return true;
     if (this.#members.size >= this.capacity) {
       refuse(socket, 'room-full', 'this room is full', CloseCode.roomFull);
       return false;
@@ -193,25 +290,17 @@ export class Room {
     const member: Member = {
       id,
       socket,
+      lastSeen: this.#now(),
       name: '',
       inCall: false,
       host,
       ...this.#freshBucket(),
       candidatesTo: new Map(),
     };
-    this.#members.set(socket, member);
-    const welcome: Extract<ServerMessage, { type: 'welcome' }> = {
-      type: 'welcome',
-      version: PROTOCOL_VERSION,
-      id,
-      polite: true,
-      capacity: this.capacity,
-      peers: others,
-      iceServers,
-      locked: this.#locked,
-    };
-    if (options.iceTtl !== undefined) welcome.iceTtl = options.iceTtl;
-    if (host) welcome.hostKey = this.#hostKey;
+    this.#members.set(id, member);
+    this.#bySocket.set(socket, member);
+    const welcome = this.#welcome(member, { iceServers, iceTtl: options.iceTtl }, options.session);
+    welcome.peers = others;
     send(socket, welcome);
     if (host && this.knocking().length) send(socket, { type: 'knocks', peers: this.knocking() });
     this.#broadcast(member, { type: 'peer-joined', peer: info(member) });
@@ -225,29 +314,76 @@ export class Room {
       this.#receiveInLobby(knocker, frame);
       return;
     }
-    const member = this.#members.get(socket);
-    if (!member) return; // not admitted (refused, arriving, or closed already): ignore
-    if (!this.#takeToken(member)) return;
+    const member = this.#bySocket.get(socket);
+    if (!member) return; // not admitted (refused, arriving, replaced, or closed already): ignore
+    member.lastSeen = this.#now();
+    if (!this.#takeToken(member, socket)) return;
     const decoded = decodeClientMessage(frame);
     if (!decoded.ok) {
       sendError(socket, decoded.code, decoded.message);
       return;
     }
-    this.#handle(member, decoded.message);
+    this.#handle(member, socket, decoded.message);
   }
 
-  /** The socket closed: forget it and tell the others at once. */
+  /**
+   * The peer is gone for good (it said so, or it was refused): forget it and
+   * tell the others at once.
+   */
   remove(socket: PeerSocket, reason: 'hangup' | 'left' = 'left'): void {
-    this.#arriving.delete(socket);
-    const knocker = this.#knockers.get(socket);
-    if (knocker) {
-      this.#knockers.delete(socket);
-      if (knocker.knocked) this.#sendKnocks();
-      return;
-    }
-    const member = this.#members.get(socket);
+    if (this.#forgetVisitor(socket)) return;
+    const member = this.#bySocket.get(socket);
+    if (member) this.#removeMember(member, reason);
+  }
+
+  /**
+   * The socket closed without a goodbye (`leave` or `bye`): a network drop or
+   * a server-side restart of the connection. The member keeps its id and slot
+   * for the grace period so it can resume; the others are told nothing yet.
+   */
+  drop(socket: PeerSocket): void {
+    if (this.#forgetVisitor(socket)) return;
+    const member = this.#bySocket.get(socket);
     if (!member) return;
-    this.#members.delete(socket);
+    this.#bySocket.delete(socket);
+    member.socket = null;
+  }
+
+  /**
+   * Housekeeping, to be called about once a second: sockets silent for the
+   * heartbeat timeout are closed (their members held), and members away past
+   * the grace period are removed with `peer-left`. Returns true while the
+   * room has members (keep ticking).
+   */
+  tick(): boolean {
+    const now = this.#now();
+    for (const member of [...this.#members.values()]) {
+      const silent = now - member.lastSeen;
+      if (silent > this.#graceMs) {
+        if (member.socket) safeClose(member.socket, 4000, 'silent');
+        this.#removeMember(member, 'left');
+      } else if (member.socket && silent > this.#heartbeatTimeoutMs) {
+        const socket = member.socket;
+        this.drop(socket);
+        safeClose(socket, 4000, 'silent');
+      }
+    }
+    return this.#members.size > 0;
+  }
+
+  /** Forget a lobby or arriving socket; true if it was one. */
+  #forgetVisitor(socket: PeerSocket): boolean {
+    if (this.#arriving.delete(socket)) return true;
+    const knocker = this.#knockers.get(socket);
+    if (!knocker) return false;
+    this.#knockers.delete(socket);
+    if (knocker.knocked) this.#sendKnocks();
+    return true;
+  }
+
+  #removeMember(member: Member, reason: 'hangup' | 'left'): void {
+    this.#members.delete(member.id);
+    if (member.socket) this.#bySocket.delete(member.socket);
     for (const other of this.#members.values()) other.candidatesTo.delete(member.id);
     this.#broadcast(member, { type: 'peer-left', id: member.id, reason });
     if (this.#members.size === 0) this.#reset();
@@ -263,18 +399,18 @@ export class Room {
     }
   }
 
-  #enterLobby(socket: PeerSocket, id: string): void {
+  #enterLobby(socket: PeerSocket, id: string, session: Arrival['session']): void {
     if (this.#knockers.size >= this.#maxKnocking) {
       refuse(socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
       return;
     }
-    this.#knockers.set(socket, { id, socket, name: '', knocked: false, ...this.#freshBucket() });
+    this.#knockers.set(socket, { id, socket, name: '', knocked: false, session, ...this.#freshBucket() });
     send(socket, { type: 'lobby' });
   }
 
   /** In the lobby a socket may knock (`join`) or go (`leave`); nothing else. */
   #receiveInLobby(knocker: Knocker, frame: unknown): void {
-    if (!this.#takeToken(knocker)) return;
+    if (!this.#takeToken(knocker, knocker.socket)) return;
     const decoded = decodeClientMessage(frame);
     if (!decoded.ok) {
       sendError(knocker.socket, decoded.code, decoded.message);
@@ -301,16 +437,16 @@ export class Room {
       return;
     }
     this.#arriving.add(knocker.socket);
-    void this.#mintFor(knocker.id).then((grant) => {
+    void Promise.all([this.#mintFor(knocker.id), knocker.session?.(knocker.id)]).then(([grant, session]) => {
       if (!this.#arriving.delete(knocker.socket)) return;
-      this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl });
+      this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl, session });
     });
   }
 
   /** Tell the host(s) who is waiting in the lobby. */
   #sendKnocks(): void {
     const frame = encodeMessage({ type: 'knocks', peers: this.knocking() });
-    for (const m of this.#members.values()) if (m.host) safeSend(m.socket, frame);
+    for (const m of this.#members.values()) if (m.host && m.socket) safeSend(m.socket, frame);
   }
 
   async #mintFor(id: string): Promise<IceGrant> {
@@ -325,34 +461,38 @@ export class Room {
     return { tokens: this.#rate.burst, refilledAt: this.#now(), refusedInARow: 0, lastRateErrorAt: -Infinity };
   }
 
-  #handle(member: Member, message: ClientMessage): void {
+  #handle(member: Member, socket: PeerSocket, message: ClientMessage): void {
     switch (message.type) {
       case 'join': {
         member.name = message.name;
         member.inCall = true;
         const inCall = [...this.#members.values()].filter((m) => m !== member && m.inCall).map(info);
-        send(member.socket, { type: 'joined', peers: inCall });
+        send(socket, { type: 'joined', peers: inCall });
         this.#broadcast(member, { type: 'peer-updated', peer: info(member) });
         return;
       }
       case 'leave':
-        this.remove(member.socket, 'hangup');
-        safeClose(member.socket, 1000, 'left');
+      case 'bye':
+        this.#removeMember(member, message.type === 'leave' ? 'hangup' : 'left');
+        safeClose(socket, 1000, 'left');
+        return;
+      case 'ping':
+        send(socket, { type: 'pong' });
         return;
       case 'signal': {
         if (!member.inCall) {
-          sendError(member.socket, 'not-in-call', 'join the call before negotiating');
+          sendError(socket, 'not-in-call', 'join the call before negotiating');
           return;
         }
         const target = this.#find(message.to);
-        if (!target || target === member || !target.inCall) {
-          sendError(member.socket, 'no-peer', 'no such peer in this call');
+        if (!target?.socket || target === member || !target.inCall) {
+          sendError(socket, 'no-peer', 'no such peer in this call');
           return;
         }
         if (message.data.kind === 'candidate') {
           const sent = (member.candidatesTo.get(target.id) ?? 0) + 1;
           if (sent > LIMITS.candidatesPerNegotiation) {
-            sendError(member.socket, 'too-many-candidates', `over ${LIMITS.candidatesPerNegotiation} candidates`);
+            sendError(socket, 'too-many-candidates', `over ${LIMITS.candidatesPerNegotiation} candidates`);
             return;
           }
           member.candidatesTo.set(target.id, sent);
@@ -365,12 +505,12 @@ export class Room {
       }
       case 'lock': {
         if (!member.host) {
-          sendError(member.socket, 'not-host', 'only the host may lock the room');
+          sendError(socket, 'not-host', 'only the host may lock the room');
           return;
         }
         this.#locked = message.locked;
         const frame = encodeMessage({ type: 'lock-changed', locked: this.#locked });
-        for (const m of this.#members.values()) safeSend(m.socket, frame);
+        for (const m of this.#members.values()) if (m.socket) safeSend(m.socket, frame);
         // Unlocked: the lobby's sockets come in, as capacity allows.
         if (!this.#locked) for (const knocker of [...this.#knockers.values()]) this.#admitFromLobby(knocker);
         return;
@@ -378,17 +518,17 @@ export class Room {
       case 'admit':
       case 'reject': {
         if (!member.host) {
-          sendError(member.socket, 'not-host', 'only the host may admit or reject');
+          sendError(socket, 'not-host', 'only the host may admit or reject');
           return;
         }
         const knocker = [...this.#knockers.values()].find((k) => k.id === message.id && k.knocked);
         if (!knocker) {
-          sendError(member.socket, 'no-peer', 'nobody with that id is knocking');
+          sendError(socket, 'no-peer', 'nobody with that id is knocking');
           return;
         }
         if (message.type === 'admit') {
           if (this.full) {
-            sendError(member.socket, 'room-full', 'the room is full');
+            sendError(socket, 'room-full', 'the room is full');
             return;
           }
           this.#admitFromLobby(knocker);
@@ -402,27 +542,26 @@ export class Room {
       }
       case 'ice-refresh':
         void this.#mintFor(member.id).then((grant) => {
-          if (this.#members.get(member.socket) !== member) return;
+          if (this.#bySocket.get(socket) !== member) return;
           const answer: Extract<ServerMessage, { type: 'ice-servers' }> = { type: 'ice-servers', iceServers: grant.iceServers };
           if (grant.iceTtl !== undefined) answer.iceTtl = grant.iceTtl;
-          send(member.socket, answer);
+          send(socket, answer);
         });
         return;
     }
   }
 
   #find(id: string): Member | undefined {
-    for (const m of this.#members.values()) if (m.id === id) return m;
-    return undefined;
+    return this.#members.get(id);
   }
 
   #broadcast(from: Member, message: ServerMessage): void {
     const frame = encodeMessage(message);
-    for (const m of this.#members.values()) if (m !== from) safeSend(m.socket, frame);
+    for (const m of this.#members.values()) if (m !== from && m.socket) safeSend(m.socket, frame);
   }
 
   /** Token bucket; answers `rate-limited` (at most once a second) and closes floods. */
-  #takeToken(bucket: Bucket & { socket: PeerSocket }): boolean {
+  #takeToken(bucket: Bucket, socket: PeerSocket): boolean {
     const now = this.#now();
     const { perSecond, burst, closeAfter } = this.#rate;
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.refilledAt) / 1000) * perSecond);
@@ -434,11 +573,11 @@ export class Room {
     }
     bucket.refusedInARow++;
     if (bucket.refusedInARow >= closeAfter) {
-      this.remove(bucket.socket);
-      refuse(bucket.socket, 'rate-limited', 'too many messages', CloseCode.rateLimited);
+      this.remove(socket);
+      refuse(socket, 'rate-limited', 'too many messages', CloseCode.rateLimited);
     } else if (now - bucket.lastRateErrorAt >= 1000) {
       bucket.lastRateErrorAt = now;
-      sendError(bucket.socket, 'rate-limited', `over ${perSecond} messages/s`);
+      sendError(socket, 'rate-limited', `over ${perSecond} messages/s`);
     }
     return false;
   }

@@ -14,6 +14,7 @@ import {
   CallKnockEvent,
   CallPeerJoinedEvent,
   CallPeerLeftEvent,
+  CallReconnectEvent,
   CallStateChangeEvent,
 } from './events.ts';
 import { en, format, type MessageKey } from './i18n/messages.ts';
@@ -63,6 +64,7 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @fires {CallErrorEvent} call-error - something failed; `event.code` is a `CallErrorCode`, `event.message` a sentence.
  * @fires {CallPeerJoinedEvent} call-peer-joined - another peer entered the room; `event.peer` is `{id, name, inCall}`.
  * @fires {CallPeerLeftEvent} call-peer-left - another peer left; `event.peer`, and `event.reason` is `hangup` or `left`.
+ * @fires {CallReconnectEvent} call-reconnect - a recovery step started; `event.attempt` (from 1), `event.cause` (`signaling`, `ice-disconnected`, `ice-failed`, `network-change`, `rebuild`), `event.peerId`.
  * @fires {CallKnockEvent} call-knock - (host only) someone knocks at the locked room; `event.peer` is `{id, name}`: call `admit(id)` or `reject(id)`.
  *
  * @csspart stage - the area holding the video tiles.
@@ -79,6 +81,7 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @csspart camera-button - the camera toggle.
  * @csspart hangup-button - the hang-up button.
  * @csspart invite-button - the copy-invite-link button.
+ * @csspart signaling-hint - the discreet "reconnecting to the room" note shown while media still flows.
  * @csspart lock-button - (host only) the lock-room toggle.
  * @csspart knocks - (host only) the list of people waiting to be let in.
  * @csspart knock - one person waiting to be let in.
@@ -129,6 +132,8 @@ export class CallWidget extends LitElement {
   #error: CallError | null = null;
   #announcement = '';
   #inviteFallback = false;
+  /** Our peer id in the room as of the last `welcome`. */
+  #identity: string | null = null;
   /** Ids of the knockers already announced (`call-knock` fires once per knock). */
   #knownKnockers: string[] = [];
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
@@ -148,11 +153,19 @@ export class CallWidget extends LitElement {
     onMessage: (message) => this.#handleServerMessage(message),
     onTerminalClose: (code) => this.#fail(new CallError(CLOSE_ERRORS[code] ?? 'room-unavailable', `room closed (${code})`)),
     onIceServers: (iceServers) => this.#peers.setConfiguration({ iceServers }),
+    onReconnecting: (attempt) => {
+      if (this.#intent === 'join') this.dispatchEvent(new CallReconnectEvent(attempt, 'signaling'));
+    },
   });
 
   readonly #peers = new PeerController(this, {
     createPeerConnection: () => this.createPeerConnection,
     onSignal: (to, data) => this.#signaling.signal(to, data),
+    onReconnect: (peerId, attempt, cause) => this.dispatchEvent(new CallReconnectEvent(attempt, cause, peerId)),
+    onGiveUp: () => {
+      if (this.#intent !== 'join' || this.#peers.states.includes('connected')) return;
+      this.#fail(new CallError('connection-failed', 'the connection could not be re-established'));
+    },
   });
 
   constructor() {
@@ -229,6 +242,9 @@ export class CallWidget extends LitElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
+    globalThis.addEventListener?.('online', this.#handleNetworkChange);
+    globalThis.addEventListener?.('pagehide', this.#handlePageHide);
+    networkInformation()?.addEventListener('change', this.#handleNetworkChange);
     if (!this.room) {
       const fromPage = new URL(globalThis.location.href).searchParams.get('room');
       this.room = fromPage || randomId(16);
@@ -238,6 +254,9 @@ export class CallWidget extends LitElement {
   }
 
   override disconnectedCallback(): void {
+    globalThis.removeEventListener?.('online', this.#handleNetworkChange);
+    globalThis.removeEventListener?.('pagehide', this.#handlePageHide);
+    networkInformation()?.removeEventListener('change', this.#handleNetworkChange);
     super.disconnectedCallback(); // controllers release camera, peer connections and socket
     clearTimeout(this.#joinTimer);
     this.#intent = 'idle';
@@ -355,8 +374,13 @@ export class CallWidget extends LitElement {
     switch (message.type) {
       case 'welcome': {
         this.#peers.setConfiguration({ iceServers: message.iceServers });
-        // After a reconnect we have a new identity: sessions to peers that are gone are stale.
-        for (const id of this.#peers.links.keys()) if (!this.#signaling.roster.has(id)) this.#peers.remove(id);
+        // Back under the same identity (resumed): links to peers still here
+        // carry on, media never stopped. A new identity starts over: the
+        // others saw our old one leave.
+        for (const id of [...this.#peers.links.keys()]) {
+          if (!this.#signaling.roster.has(id) || this.#signaling.selfId !== this.#identity) this.#peers.remove(id);
+        }
+        this.#identity = this.#signaling.selfId;
         const present = message.peers[0];
         if (present) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
         return;
@@ -465,6 +489,16 @@ export class CallWidget extends LitElement {
   #handleCamera = (): void => this.toggleCamera();
   #handleInvite = (): void => void this.copyInviteLink();
   #handleLock = (): void => (this.locked ? this.unlock() : this.lock());
+  /** The network came back or changed: restart ICE now instead of waiting for consent timeouts. */
+  #handleNetworkChange = (): void => {
+    if (this.#intent === 'join') this.#peers.restartAll('network-change');
+  };
+  /** The page is going away: tell the room at once (`bye`), stop the camera. */
+  #handlePageHide = (): void => {
+    if (this.#intent !== 'join') return;
+    this.#signaling.disconnect();
+    this.#end();
+  };
 
   override render(): TemplateResult {
     const state = this.#state;
@@ -486,7 +520,11 @@ export class CallWidget extends LitElement {
           playsinline
         ></video>
       </div>
-      <div part="status-badge" role="status">${this.#t(`state-${state}`)}</div>
+      <div part="status-badge" role="status">
+        ${this.#t(`state-${state}`)}${inCall && state === 'connected' && this.#signaling.status === 'reconnecting'
+          ? html`<span part="signaling-hint"> · ${this.#t('roomReconnecting')}</span>`
+          : nothing}
+      </div>
       </div>
       <div part="controls" role="toolbar" aria-label=${this.#t('controls')}>
         ${inCall
@@ -578,6 +616,11 @@ export class CallWidget extends LitElement {
         : nothing}
     </div>`;
   }
+}
+
+/** `navigator.connection` (Network Information API), where the browser has it. */
+function networkInformation(): EventTarget | undefined {
+  return (globalThis.navigator as { connection?: EventTarget } | undefined)?.connection;
 }
 
 function selectAll(event: FocusEvent): void {

@@ -5,6 +5,7 @@
 import type { CallError } from './call-error.ts';
 import type { CallState } from './call-state.ts';
 import type { PeerInfo } from './protocol.ts';
+import type { ReconnectCause } from './controllers/peer-controller.ts';
 
 const init = { bubbles: true, composed: true } as const;
 
@@ -61,6 +62,25 @@ export class CallKnockEvent extends Event {
   }
 }
 
+/**
+ * Fired for every recovery step: `attempt` counts from 1 within one outage;
+ * `cause` is `signaling` (the room socket is reopening), `ice-disconnected`
+ * (the media path was down for 3 s: ICE restart), `ice-failed` (ICE restart
+ * at once), `network-change` (the browser went online or changed network:
+ * ICE restart) or `rebuild` (a new peer connection from scratch). `peerId`
+ * names the peer whose link recovers (absent for `signaling`).
+ */
+export class CallReconnectEvent extends Event {
+  static readonly eventName = 'call-reconnect';
+  constructor(
+    readonly attempt: number,
+    readonly cause: ReconnectCause,
+    readonly peerId: string | null = null,
+  ) {
+    super(CallReconnectEvent.eventName, init);
+  }
+}
+
 declare global {
   interface GlobalEventHandlersEventMap {
     'call-state-change': CallStateChangeEvent;
@@ -68,5 +88,6 @@ declare global {
     'call-peer-joined': CallPeerJoinedEvent;
     'call-peer-left': CallPeerLeftEvent;
     'call-knock': CallKnockEvent;
+    'call-reconnect': CallReconnectEvent;
   }
 }

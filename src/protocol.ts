@@ -111,6 +111,12 @@ export type ServerErrorCode =
   | 'internal';
 
 /**
+ * Session tokens: `<peer-id>.<base64url HMAC>`, issued by the server in
+ * `welcome` and presented as `?session=` to resume that identity.
+ */
+export const SESSION_PATTERN = /^[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{20,64}$/;
+
+/**
  * UTF-8 length of a string, in bytes, as `TextEncoder` would encode it (a lone
  * surrogate becomes U+FFFD, 3 bytes). Counts without allocating.
  */
@@ -210,6 +216,11 @@ const IceTtlSchema = v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)));
  * - `admit` / `reject` (host only): let knocking peer `id` in, or turn it away.
  * - `ice-refresh`: ask for a fresh ICE server list (new TURN credentials);
  *   answered with `ice-servers`.
+ * - `bye`: this peer is going away for good (page closed, element removed):
+ *   others get `peer-left` (reason `left`) at once instead of after the
+ *   resume grace period.
+ * - `ping`: heartbeat, answered with `pong`; a socket silent for the
+ *   server's heartbeat timeout is treated as cut off.
  */
 export const ClientMessageSchema = v.variant('type', [
   v.object({ type: v.literal('join'), name: DisplayNameSchema }),
@@ -219,6 +230,8 @@ export const ClientMessageSchema = v.variant('type', [
   v.object({ type: v.literal('admit'), id: PeerIdSchema }),
   v.object({ type: v.literal('reject'), id: PeerIdSchema }),
   v.object({ type: v.literal('ice-refresh') }),
+  v.object({ type: v.literal('bye') }),
+  v.object({ type: v.literal('ping') }),
 ]);
 export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
 export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set([
@@ -229,6 +242,8 @@ export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set([
   'admit',
   'reject',
   'ice-refresh',
+  'bye',
+  'ping',
 ]);
 
 // ---------------------------------------------------------------- server → client
@@ -244,6 +259,10 @@ export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set([
  *   `hostKey` is sent only to the room's host (the first peer of an empty
  *   room, or whoever reconnects presenting the key): with it the host may
  *   lock, admit and reject, and re-enter its locked room.
+ *   `session` is this identity's token: presented again (`?session=`) after a
+ *   dropped socket, it restores the same id and slot within the server's
+ *   grace period (`resumed: true`; `peers` are then all the others, and the
+ *   client keeps the roles it had toward those it knew).
  * - `lobby`: sent instead of `welcome` to a socket that arrived at a locked
  *   room: it may send `join` (its knock) and waits for the host's decision:
  *   `welcome` (admitted) or close {@link CloseCode.roomUnavailable} (rejected,
@@ -251,6 +270,7 @@ export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set([
  * - `knocks` (to the host): the peers waiting in the lobby, whenever that changes.
  * - `lock-changed`: the host locked or unlocked the room.
  * - `ice-servers`: the answer to `ice-refresh`.
+ * - `pong`: the answer to `ping`.
  * - `joined`: the answer to `join`; `peers` are those already in the call, to whom
  *   this peer now sends the first offer.
  * - `peer-joined` / `peer-updated` / `peer-left`: room membership changes.
@@ -269,7 +289,10 @@ export const ServerMessageSchema = v.variant('type', [
     iceTtl: IceTtlSchema,
     locked: v.boolean(),
     hostKey: v.optional(v.pipe(v.string(), v.regex(SECRET_PATTERN))),
+    session: v.optional(v.pipe(v.string(), v.regex(SESSION_PATTERN))),
+    resumed: v.optional(v.boolean()),
   }),
+  v.object({ type: v.literal('pong') }),
   v.object({ type: v.literal('lobby') }),
   v.object({ type: v.literal('knocks'), peers: v.array(PeerInfoSchema) }),
   v.object({ type: v.literal('lock-changed'), locked: v.boolean() }),

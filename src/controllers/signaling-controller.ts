@@ -31,6 +31,8 @@ import {
 export interface SignalingSocket {
   send(data: string): void;
   close(code?: number, reason?: string): void;
+  /** Drop the connection and open a new one (PartySocket); absent on plain sockets. */
+  reconnect?(code?: number, reason?: string): void;
   addEventListener(type: 'open' | 'message' | 'close', listener: (event: Event) => void): void;
   removeEventListener(type: 'open' | 'message' | 'close', listener: (event: Event) => void): void;
 }
@@ -61,6 +63,8 @@ export interface SignalingControllerOptions {
   onTerminalClose?: (code: number) => void;
   /** A fresh ICE server list arrived (`welcome` or `ice-servers`). */
   onIceServers?: (iceServers: IceServer[]) => void;
+  /** The socket dropped and is being reopened; `attempt` counts from 1 until the next `welcome`. */
+  onReconnecting?: (attempt: number) => void;
 }
 
 /**
@@ -68,6 +72,14 @@ export interface SignalingControllerOptions {
  * so a slow answer or a short outage still leaves time before they expire.
  */
 export const ICE_REFRESH_AT = 0.8;
+
+/**
+ * Heartbeat, ms: a `ping` every `intervalMs` while the room socket is open
+ * (the server holds a member silent for 10 s as cut off); when nothing at all
+ * has arrived for `deadAfterMs`, the socket is presumed half-open (a network
+ * cut sends no FIN) and is reopened.
+ */
+export const HEARTBEAT = { intervalMs: 3000, deadAfterMs: 8000 } as const;
 
 /** The default factory: a PartySocket configured as described above. */
 export const partySocketFactory: SocketFactory = ({ host, party, room, params }) => {
@@ -129,6 +141,11 @@ export class SignalingController implements ReactiveController {
   #politeToward = new Set<string>();
   #joinName: string | null = null;
   #iceRefreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #lastHeard = 0;
+  #reconnectAttempt = 0;
+  /** This identity's session token (memory only), presented as `?session=` on reconnects. */
+  #session: string | null = null;
 
   constructor(host: ReactiveControllerHost, options: SignalingControllerOptions) {
     this.#host = host;
@@ -157,11 +174,15 @@ export class SignalingController implements ReactiveController {
     const factory = this.#options.createSocket?.() ?? partySocketFactory;
     const socket = factory({
       ...address,
-      params: (): Record<string, string> => (this.hostKey ? { hostKey: this.hostKey } : {}),
+      params: (): Record<string, string> => ({
+        ...(this.hostKey ? { hostKey: this.hostKey } : {}),
+        ...(this.#session ? { session: this.#session } : {}),
+      }),
     });
     socket.addEventListener('message', this.#handleMessage);
     socket.addEventListener('close', this.#handleClose);
     this.#socket = socket;
+    this.#startHeartbeat();
     this.#host.requestUpdate();
   }
 
@@ -197,7 +218,7 @@ export class SignalingController implements ReactiveController {
   /** Hang up: tell the room, then close the socket. */
   leave(): void {
     if (this.status === 'open' && this.inCall) this.#send({ type: 'leave' });
-    this.disconnect();
+    this.disconnect(false);
   }
 
   /** Send negotiation data to one peer; dropped while the socket is down. */
@@ -214,12 +235,20 @@ export class SignalingController implements ReactiveController {
     return this.#politeToward.has(peerId);
   }
 
-  /** Close the socket and forget the room. */
-  disconnect(): void {
+  /**
+   * Close the socket and forget the room. With `bye` (the default) the room is
+   * told we are gone for good, so the others see us leave at once instead of
+   * after the resume grace period.
+   */
+  disconnect(bye = true): void {
     const socket = this.#socket;
+    if (bye && (this.status === 'open' || this.status === 'lobby')) socket?.send(encodeMessage({ type: 'bye' }));
     this.#socket = null;
     this.#address = null;
     this.#joinName = null;
+    this.#session = null;
+    clearInterval(this.#heartbeat);
+    this.#reconnectAttempt = 0;
     if (socket) {
       socket.removeEventListener('message', this.#handleMessage);
       socket.removeEventListener('close', this.#handleClose);
@@ -250,7 +279,22 @@ export class SignalingController implements ReactiveController {
     this.#iceRefreshTimer = setTimeout(() => this.refreshIceServers(), ttl * ICE_REFRESH_AT * 1000);
   }
 
+  #startHeartbeat(): void {
+    clearInterval(this.#heartbeat);
+    this.#lastHeard = Date.now();
+    this.#heartbeat = setInterval(() => {
+      if (this.status !== 'open' && this.status !== 'lobby') return;
+      if (Date.now() - this.#lastHeard > HEARTBEAT.deadAfterMs) {
+        this.#lastHeard = Date.now();
+        this.#socket?.reconnect?.(4000, 'no heartbeat');
+        return;
+      }
+      if (this.status === 'open') this.#send({ type: 'ping' });
+    }, HEARTBEAT.intervalMs);
+  }
+
   #handleMessage = (event: Event): void => {
+    this.#lastHeard = Date.now();
     const decoded = decodeServerMessage((event as MessageEvent).data);
     if (!decoded.ok) return; // a server we do not understand: ignore the frame
     const message = decoded.message;
@@ -270,23 +314,36 @@ export class SignalingController implements ReactiveController {
         this.#scheduleIceRefresh(message.iceTtl);
         this.#options.onIceServers?.(message.iceServers);
         break;
-      case 'welcome':
+      case 'welcome': {
+        // The same identity back (a resume, or re-admission under our old id
+        // after the server forgot us): the roles toward peers we knew stand.
+        // Peers new to us follow the usual rule, except after a held resume,
+        // where they arrived while we were away, after us: impolite.
+        const sameIdentity = message.id === this.selfId;
+        const heldResume = sameIdentity && message.resumed === true;
+        const known = new Set(sameIdentity ? this.roster.keys() : []);
+        const wasPolite = new Set(sameIdentity ? this.#politeToward : []);
         this.status = 'open';
         this.selfId = message.id;
+        this.#session = message.session ?? null;
+        this.#reconnectAttempt = 0;
         this.iceServers = message.iceServers;
         this.#scheduleIceRefresh(message.iceTtl);
         this.hostKey = message.hostKey ?? null;
         this.locked = message.locked;
         this.knocking = [];
-        this.inCall = false;
+        // Under the same identity we stay in the call (join is re-sent at once).
+        this.inCall = sameIdentity && this.inCall;
         this.roster.clear();
         this.#politeToward.clear();
         for (const peer of message.peers) {
           this.roster.set(peer.id, peer);
-          if (message.polite) this.#politeToward.add(peer.id);
+          const polite = known.has(peer.id) ? wasPolite.has(peer.id) : message.polite && !heldResume;
+          if (polite) this.#politeToward.add(peer.id);
         }
         if (this.#joinName !== null) this.#send({ type: 'join', name: this.#joinName });
         break;
+      }
       case 'joined':
         this.inCall = true;
         for (const peer of message.peers) this.roster.set(peer.id, peer);
@@ -309,7 +366,8 @@ export class SignalingController implements ReactiveController {
 
   #handleClose = (event: Event): void => {
     const code = (event as CloseEvent).code;
-    this.inCall = false;
+    // `inCall` stands while the socket reopens: media may still be flowing,
+    // and the resumed identity is still in the call.
     if (TERMINAL_CLOSE_CODES.has(code)) {
       this.closeCode = code;
       this.disconnect();
@@ -317,6 +375,7 @@ export class SignalingController implements ReactiveController {
     } else {
       this.status = 'reconnecting';
       this.knocking = [];
+      this.#options.onReconnecting?.(++this.#reconnectAttempt);
     }
     this.#host.requestUpdate();
   };

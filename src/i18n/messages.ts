@@ -27,6 +27,7 @@ export const en = {
   peerJoined: '{name} joined',
   peerLeft: '{name} left',
   peerHungUp: '{name} hung up',
+  roomReconnecting: 'reconnecting to the room',
   lockRoom: 'Lock room',
   roomLocked: 'Room locked: new arrivals must knock',
   roomUnlocked: 'Room unlocked',

@@ -44,6 +44,8 @@ interface ConnectOptions {
   origin?: string;
   /** The `hostKey` query parameter (a locked room's key). */
   hostKey?: string;
+  /** The `session` query parameter (a session token from `welcome`). */
+  session?: string;
 }
 
 interface Client {
@@ -72,6 +74,7 @@ function connect(room: string, options: ConnectOptions = {}): Client {
   const params = new URLSearchParams();
   if (options.pk !== undefined) params.set('_pk', options.pk);
   if (options.hostKey !== undefined) params.set('hostKey', options.hostKey);
+  if (options.session !== undefined) params.set('session', options.session);
   const query = params.size ? `?${params}` : '';
   const ws = new WebSocket(
     `ws://${server.host}/parties/main/${room}${query}`,
@@ -172,10 +175,15 @@ async function pair(options: ConnectOptions = {}): Promise<[Client, Client]> {
   return [a, b];
 }
 
-/** Close politely, then drop the TCP connection (the close handshake is not what is tested here). */
+/**
+ * Say `bye` (so the room frees the place at once instead of holding it for a
+ * resume), close politely, then drop the TCP connection (the close handshake
+ * is not what is tested here).
+ */
 async function shut(client: Client): Promise<void> {
   if (!client.closeEvent) {
     try {
+      if (client.ws.readyState === WebSocket.OPEN) client.send({ type: 'bye' });
       client.ws.close(1000, 'done');
     } catch {
       // not open yet
@@ -454,10 +462,17 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
     c.send('x'.repeat(1024 * 1024 + 1024));
     const { code } = await c.closed(10_000);
     assert.notEqual(code, 1000, 'a 1 MiB frame must not look like a clean close');
-    await d.next('peer-left', (m) => m.id === c.id);
-    // The room forgot the closed socket: its place can be taken again.
-    const e = await open(room);
-    assert.deepEqual(e.messages[0].peers.map((p: Msg) => p.id), [d.id]);
+    // A socket that closed without a goodbye is held for resume (its place
+    // kept, nobody told) rather than announced as gone.
+    await sleep(SETTLE_MS);
+    assert.deepEqual(d.messages.map((m) => m.type), ['welcome']);
+    const e = connect(room);
+    await expectRefused(e, 'room-full', CloseCode.roomFull);
+    // With its session token the peer gets its id and place back.
+    const back = await open(room, { session: c.messages[0].session });
+    assert.equal(back.id, c.id);
+    assert.equal(back.messages[0].resumed, true);
+    assert.deepEqual(back.messages[0].peers.map((p: Msg) => p.id), [d.id]);
   });
 
   test('malformed frames get their documented error codes and nothing is relayed', async () => {
@@ -668,17 +683,20 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
     await open(randomId(), { origin: 'http://evil.test' });
   });
 
-  test('a client-initiated close is answered with a close frame', async () => {
+  test('bye announces the peer at once; a client-initiated close is answered with a close frame', async () => {
     const room = randomId();
     const a = await open(room);
     const b = await open(room);
-    a.ws.close(1000, 'bye');
-    await b.next('peer-left', (m) => m.id === a.id);
+    a.send({ type: 'bye' });
+    await b.next('peer-left', (m) => m.id === a.id && m.reason === 'left');
+    const c = await open(room);
+    c.ws.close(1000, 'bye');
     // RFC 6455 §5.5.1: the server must answer a Close frame with a Close frame.
     // Without one, clients hang in CLOSING until their own timeout (ws: 30 s) and
     // then see 1006.
-    const { code } = await a.closed(3000);
+    const { code } = await c.closed(3000);
     assert.equal(code, 1000);
+    assert.equal((await a.closed(3000)).code, 1000, 'bye is answered with a clean close too');
   });
 
   test('a locked room: outsiders wait in the lobby, learn nothing, cannot act, and a rejection looks like a missing room', async () => {
@@ -744,11 +762,37 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
     second.send({ type: 'lock', locked: false });
     await expectError(second, 'not-host');
     // The host drops and comes back with its key: straight in, host again, room still locked.
-    await shut(host);
+    host.send({ type: 'bye' });
     await second.next('peer-left', (m) => m.id === host.id);
+    await shut(host);
     const back = await open(room, { hostKey });
     assert.equal(back.messages[0].hostKey, hostKey);
     assert.equal(back.messages[0].locked, true);
     for (const c of [...others, second, back]) await shut(c);
+  });
+
+  test('session tokens: forged, truncated or foreign tokens never take over an identity', async () => {
+    const room = randomId();
+    const victim = await open(room);
+    const token: string = victim.messages[0].session;
+    assert.ok(token.startsWith(`${victim.id}.`), `token ${token}`);
+    const mac = token.slice(token.indexOf('.') + 1);
+    const otherRoom = randomId();
+    for (const [label, forged, where] of [
+      ['forged MAC', `${victim.id}.${'A'.repeat(mac.length)}`, room],
+      ['truncated MAC', token.slice(0, -2), room],
+      ['no MAC', victim.id, room],
+      ['the victim id as _pk-style junk', `${victim.id}..`, room],
+      ['a real token in another room', token, otherRoom],
+    ] as const) {
+      const c = await open(where, { session: forged });
+      assert.notEqual(c.id, victim.id, `${label}: took the victim's id`);
+      assert.equal(c.messages[0].resumed, undefined, label);
+      await shut(c);
+    }
+    assert.equal(victim.closeEvent, undefined, 'the victim keeps its socket');
+    victim.send({ type: 'ping' });
+    await victim.next('pong');
+    await shut(victim);
   });
 });

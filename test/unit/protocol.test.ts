@@ -84,6 +84,8 @@ describe('round trips: decode(encode(m)) is m', () => {
     ['admit', { type: 'admit', id: BOB }],
     ['reject', { type: 'reject', id: BOB }],
     ['ice-refresh', { type: 'ice-refresh' }],
+    ['bye', { type: 'bye' }],
+    ['ping', { type: 'ping' }],
   ];
   for (const [name, message] of clientMessages) {
     test(`client ${name}`, () => {
@@ -118,6 +120,22 @@ describe('round trips: decode(encode(m)) is m', () => {
       'welcome (empty room, host)',
       { type: 'welcome', version: 1, id: BOB, polite: false, capacity: 6, peers: [], iceServers: [], locked: true, hostKey: 'k'.repeat(22) },
     ],
+    [
+      'welcome (resumed, with a session token)',
+      {
+        type: 'welcome',
+        version: 1,
+        id: BOB,
+        polite: true,
+        capacity: 2,
+        peers: [peer],
+        iceServers: [],
+        locked: false,
+        session: `${BOB}.${'m'.repeat(43)}`,
+        resumed: true,
+      },
+    ],
+    ['pong', { type: 'pong' }],
     ['lobby', { type: 'lobby' }],
     ['knocks', { type: 'knocks', peers: [{ id: ALICE, name: 'Alice', inCall: false }] }],
     ['lock-changed', { type: 'lock-changed', locked: true }],
@@ -151,6 +169,7 @@ describe('round trips: decode(encode(m)) is m', () => {
       new Set(serverMessages.map(([, m]) => m.type)),
       new Set([
         'welcome',
+        'pong',
         'lobby',
         'knocks',
         'lock-changed',

@@ -92,6 +92,7 @@ const messageArb: fc.Arbitrary<Record<string, Json>> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ type: fc.constant('lock'), locked: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constantFrom('admit', 'reject'), id: toArb }) },
   { weight: 1, arbitrary: fc.constant({ type: 'ice-refresh' }) },
+  { weight: 1, arbitrary: fc.constantFrom({ type: 'bye' }, { type: 'ping' }) },
 );
 
 const mutationArb = fc.record({
@@ -354,10 +355,15 @@ function expectedFor(h: Harness, sender: Peer, frame: Frame): { out: Map<FakeSoc
       for (const o of others) out.set(o.socket, [{ type: 'peer-updated', peer: info(sender) }]);
       return { out, closed: false };
     }
-    case 'leave': {
-      for (const o of others) out.set(o.socket, [{ type: 'peer-left', id: sender.id, reason: 'hangup' }]);
+    case 'leave':
+    case 'bye': {
+      const reason = message.type === 'leave' ? 'hangup' : 'left';
+      for (const o of others) out.set(o.socket, [{ type: 'peer-left', id: sender.id, reason }]);
       return { out, closed: true };
     }
+    case 'ping':
+      out.set(sender.socket, [{ type: 'pong' }]);
+      return { out, closed: false };
     case 'signal': {
       if (!sender.inCall) return error('not-in-call');
       const target = others.find((m) => m.id === message.to);
@@ -410,6 +416,10 @@ function classify(h: Harness, sender: Peer, frame: Frame, out: Map<FakeSocket, S
     assert.equal(only.socket, sender.socket, 'errors go to the sender only');
     return `error:${only.m.code}`;
   }
+  if (only?.m.type === 'pong') {
+    assert.equal(only.socket, sender.socket, 'pong goes to the pinger only');
+    return 'ping';
+  }
   if (only?.m.type === 'ice-servers') {
     assert.equal(only.socket, sender.socket, 'ICE servers go to the asker only');
     return 'ice-refresh';
@@ -427,7 +437,10 @@ function classify(h: Harness, sender: Peer, frame: Frame, out: Map<FakeSocket, S
     return 'relayed';
   }
   const decoded = decodeClientMessage(frame);
-  assert.ok(decoded.ok && (decoded.message.type === 'join' || decoded.message.type === 'leave'), `unexpected deliveries for ${describeFrame(frame)}`);
+  assert.ok(
+    decoded.ok && ['join', 'leave', 'bye'].includes(decoded.message.type),
+    `unexpected deliveries for ${describeFrame(frame)}`,
+  );
   return decoded.message.type;
 }
 
@@ -467,7 +480,7 @@ test('fuzz: every frame is relayed to exactly the addressed peer or answered wit
         assert.deepEqual(h.room.peers(), h.members.map(info));
       }
     }),
-    { seed: SEED, numRuns: 240, includeErrorInReport: true },
+    { seed: SEED, numRuns: 300, includeErrorInReport: true },
   );
 
   assert.ok(frames >= 10_000, `only ${frames} frames`);
@@ -478,6 +491,8 @@ test('fuzz: every frame is relayed to exactly the addressed peer or answered wit
     'leave',
     'lock',
     'ice-refresh',
+    'bye',
+    'ping',
     'error:not-host',
     'ignored',
     'error:bad-json',

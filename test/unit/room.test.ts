@@ -596,7 +596,7 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 async function hostedRoom(options: RoomOptions = {}) {
   const room = new Room({ capacity: 3, rateLimit: NO_RATE_LIMIT, ...options });
   const host = socket('host');
-  await room.arrive(host, ALICE, null);
+  await room.arrive(host, ALICE);
   const [welcome] = host.take();
   assert.ok(welcome?.type === 'welcome' && welcome.hostKey);
   join(room, host, 'Host');
@@ -608,7 +608,7 @@ describe('locked rooms', () => {
   test('only the host may lock; every member hears lock-changed', async () => {
     const { room, host } = await hostedRoom();
     const b = socket('b');
-    await room.arrive(b, BOB, null);
+    await room.arrive(b, BOB);
     const [welcome] = b.take();
     assert.ok(welcome?.type === 'welcome');
     assert.equal(welcome.hostKey, undefined, 'only the first member is the host');
@@ -627,7 +627,7 @@ describe('locked rooms', () => {
     send(room, host, { type: 'lock', locked: true });
     host.take();
     const k = socket('knocker');
-    await room.arrive(k, BOB, null);
+    await room.arrive(k, BOB);
     assert.deepEqual(k.take(), [{ type: 'lobby' }]);
     assert.equal(room.size, 1);
     assert.deepEqual(host.take(), [], 'nothing is announced before the knock');
@@ -647,7 +647,7 @@ describe('locked rooms', () => {
     const { room, host } = await hostedRoom({ mintIceServers: async (id) => ({ iceServers: [{ urls: 'turn:t', username: id, credential: 'c' }], iceTtl: 60 }) });
     send(room, host, { type: 'lock', locked: true });
     const k = socket('knocker');
-    await room.arrive(k, BOB, null);
+    await room.arrive(k, BOB);
     join(room, k, 'Bob');
     host.take();
     k.take();
@@ -675,7 +675,7 @@ describe('locked rooms', () => {
     const { room, host } = await hostedRoom();
     send(room, host, { type: 'lock', locked: true });
     const k = socket('knocker');
-    await room.arrive(k, BOB, null);
+    await room.arrive(k, BOB);
     join(room, k, 'Bob');
     host.take();
     k.take();
@@ -693,10 +693,10 @@ describe('locked rooms', () => {
   test('admit and reject are for the host only, and for peers that knocked', async () => {
     const { room, host } = await hostedRoom();
     const b = socket('b');
-    await room.arrive(b, BOB, null);
+    await room.arrive(b, BOB);
     send(room, host, { type: 'lock', locked: true });
     const k = socket('knocker');
-    await room.arrive(k, CAROL, null);
+    await room.arrive(k, CAROL);
     host.take();
     b.take();
     send(room, host, { type: 'admit', id: CAROL }); // has not knocked yet
@@ -712,15 +712,15 @@ describe('locked rooms', () => {
   test('the host key re-enters the locked room directly and is host again', async () => {
     const { room, host, hostKey } = await hostedRoom();
     const b = socket('b');
-    await room.arrive(b, BOB, null);
+    await room.arrive(b, BOB);
     send(room, host, { type: 'lock', locked: true });
     room.remove(host);
     b.take();
     const wrong = socket('wrong-key');
-    await room.arrive(wrong, CAROL, 'x'.repeat(22));
+    await room.arrive(wrong, CAROL, { hostKey: 'x'.repeat(22) });
     assert.deepEqual(wrong.take(), [{ type: 'lobby' }]);
     const back = socket('host-again');
-    await room.arrive(back, DAVE, hostKey);
+    await room.arrive(back, DAVE, { hostKey: hostKey });
     const [welcome] = back.take();
     assert.ok(welcome?.type === 'welcome');
     assert.equal(welcome.hostKey, hostKey);
@@ -737,12 +737,12 @@ describe('locked rooms', () => {
     const { room, host, hostKey } = await hostedRoom();
     send(room, host, { type: 'lock', locked: true });
     const k = socket('knocker');
-    await room.arrive(k, BOB, null);
+    await room.arrive(k, BOB);
     room.remove(host);
     assert.equal(room.locked, false);
     assert.deepEqual(k.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }]);
     const next = socket('next');
-    await room.arrive(next, CAROL, hostKey);
+    await room.arrive(next, CAROL, { hostKey: hostKey });
     const [welcome] = next.take();
     assert.ok(welcome?.type === 'welcome');
     assert.ok(welcome.hostKey && welcome.hostKey !== hostKey, 'a new key for the new first member');
@@ -752,7 +752,7 @@ describe('locked rooms', () => {
     const { room, host } = await hostedRoom({ maxKnocking: 2 });
     send(room, host, { type: 'lock', locked: true });
     const lobby = [socket('k1'), socket('k2'), socket('k3')];
-    for (const [i, s] of lobby.entries()) await room.arrive(s, PEER_IDS[i + 1]!, null);
+    for (const [i, s] of lobby.entries()) await room.arrive(s, PEER_IDS[i + 1]!);
     assert.deepEqual(lobby.map((s) => s.closes.length), [0, 0, 1]);
     assert.deepEqual(lobby[2]!.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }]);
   });
@@ -760,10 +760,10 @@ describe('locked rooms', () => {
   test('admitting into a full room is refused to the host; the knocker keeps waiting', async () => {
     const { room, host } = await hostedRoom({ capacity: 2 });
     const b = socket('b');
-    await room.arrive(b, BOB, null);
+    await room.arrive(b, BOB);
     send(room, host, { type: 'lock', locked: true });
     const k = socket('knocker');
-    await room.arrive(k, CAROL, null);
+    await room.arrive(k, CAROL);
     join(room, k, 'Carol');
     host.take();
     send(room, host, { type: 'admit', id: CAROL });
@@ -776,7 +776,7 @@ describe('locked rooms', () => {
     const { room, host } = await hostedRoom();
     send(room, host, { type: 'lock', locked: true });
     const k = socket('knocker');
-    await room.arrive(k, BOB, null);
+    await room.arrive(k, BOB);
     join(room, k, 'Bob');
     host.take();
     room.remove(k);
@@ -788,7 +788,7 @@ describe('locked rooms', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     const room = new Room({ mintIceServers: async () => (await gate, { iceServers: [] }) });
     const a = socket('a');
-    const arrival = room.arrive(a, ALICE, null);
+    const arrival = room.arrive(a, ALICE);
     assert.equal(room.full, false);
     room.remove(a);
     release();
@@ -800,7 +800,7 @@ describe('locked rooms', () => {
   test('two arrivals racing for the last place: one welcome, one room-full', async () => {
     const room = new Room({ capacity: 1, mintIceServers: async () => ({ iceServers: [] }) });
     const [a, b] = [socket('a'), socket('b')];
-    await Promise.all([room.arrive(a, ALICE, null), room.arrive(b, BOB, null)]);
+    await Promise.all([room.arrive(a, ALICE), room.arrive(b, BOB)]);
     assert.deepEqual([a, b].map((s) => s.take().map((m) => m.type)), [['welcome'], ['error']]);
     assert.equal(room.size, 1);
   });
@@ -825,5 +825,159 @@ describe('ice-refresh', () => {
     send(room, a, { type: 'ice-refresh' });
     await settle();
     assert.deepEqual(a.take(), [{ type: 'ice-servers', iceServers: [] }]);
+  });
+});
+
+// ------------------------------------------------------------------ drops, resume and heartbeats
+
+describe('drops, resume and heartbeats', () => {
+  /** A room of two in-call peers on a fake clock. */
+  async function callOfTwo(options: RoomOptions = {}) {
+    const clock = { t: 1_000_000 };
+    const room = new Room({ rateLimit: NO_RATE_LIMIT, now: () => clock.t, ...options });
+    const [a, b] = [socket('a'), socket('b')];
+    const session = async (id: string) => `${id}.${'s'.repeat(43)}`;
+    await room.arrive(a, ALICE, { session });
+    await room.arrive(b, BOB, { session });
+    join(room, a, 'Alice');
+    join(room, b, 'Bob');
+    a.take();
+    b.take();
+    return { room, clock, a, b, session };
+  }
+
+  test('welcome carries the session token from the arrival', async () => {
+    const room = new Room();
+    const a = socket('a');
+    await room.arrive(a, ALICE, { session: async (id) => `${id}.${'t'.repeat(43)}` });
+    const [welcome] = a.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.session, `${ALICE}.${'t'.repeat(43)}`);
+    assert.equal(welcome.resumed, undefined);
+  });
+
+  test('a dropped socket is held: nobody is told, and the slot stays taken', async () => {
+    const { room, a, b } = await callOfTwo();
+    room.drop(a);
+    assert.deepEqual(b.take(), []);
+    assert.equal(room.size, 2);
+    assert.equal(room.full, true);
+    // Signals to an away peer go nowhere and say so.
+    send(room, b, offer(ALICE));
+    assert.deepEqual(errorCodes(b.take()), ['no-peer']);
+  });
+
+  test('resume within the grace: same id and slot, all others listed, resumed, nothing announced', async () => {
+    const { room, clock, a, b, session } = await callOfTwo();
+    room.drop(a);
+    clock.t += 8_000;
+    send(room, b, { type: 'ping' }); // b stays alive
+    clock.t += 7_000;
+    room.tick();
+    b.take();
+    const back = socket('a-again');
+    await room.arrive(back, CAROL, { resumeId: ALICE, session });
+    const [welcome, ...rest] = back.take();
+    assert.deepEqual(rest, []);
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.id, ALICE);
+    assert.equal(welcome.resumed, true);
+    assert.deepEqual(welcome.peers, [{ id: BOB, name: 'Bob', inCall: true }]);
+    assert.equal(welcome.session, `${ALICE}.${'s'.repeat(43)}`);
+    assert.deepEqual(b.take(), [], 'no peer-left, no peer-joined');
+    assert.equal(room.size, 2);
+    // It is in the call as before: signals flow both ways.
+    send(room, b, offer(ALICE, 'v=1'));
+    assert.equal(back.take()[0]?.type, 'signal');
+    send(room, back, offer(BOB, 'v=2'));
+    assert.deepEqual(b.take().map((m) => m.type === 'signal' && m.from), [ALICE]);
+    // The old socket is dead to the room.
+    send(room, a, offer(BOB));
+    assert.deepEqual(b.take(), []);
+  });
+
+  test('resume while the old socket still looks alive replaces it', async () => {
+    const { room, a, b, session } = await callOfTwo();
+    const back = socket('a-again');
+    await room.arrive(back, CAROL, { resumeId: ALICE, session });
+    assert.deepEqual(a.closes, [{ code: 4000, reason: 'replaced' }]);
+    assert.equal(back.take()[0]?.type, 'welcome');
+    room.drop(a); // its close event arrives later: it must not unseat the new socket
+    send(room, b, offer(ALICE));
+    assert.equal(back.take()[0]?.type, 'signal');
+  });
+
+  test('past the grace the others get peer-left; a late token gets a fresh place under its old id', async () => {
+    const { room, clock, a, b, session } = await callOfTwo();
+    clock.t += 5_000;
+    send(room, a, { type: 'ping' });
+    assert.deepEqual(a.take(), [{ type: 'pong' }]);
+    room.drop(a);
+    clock.t += 9_000;
+    send(room, b, { type: 'ping' });
+    clock.t += 9_000;
+    send(room, b, { type: 'ping' });
+    clock.t += 1_000;
+    room.tick();
+    assert.deepEqual(b.take(), [{ type: 'pong' }, { type: 'pong' }], '19 s after its last frame: still held');
+    clock.t += 1_500;
+    room.tick();
+    assert.deepEqual(b.take(), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
+    assert.equal(room.size, 1);
+    const late = socket('late');
+    await room.arrive(late, CAROL, { resumeId: ALICE, session });
+    const [welcome] = late.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.id, ALICE);
+    assert.equal(welcome.resumed, undefined, 'a new arrival, announced as one');
+    assert.deepEqual(b.take(), [{ type: 'peer-joined', peer: { id: ALICE, name: '', inCall: false } }]);
+  });
+
+  test('a socket silent past the heartbeat timeout is closed and held; peer-left follows at the grace', async () => {
+    const { room, clock, a, b } = await callOfTwo();
+    clock.t += 9_000;
+    send(room, b, { type: 'ping' });
+    b.take();
+    clock.t += 1_500; // a: 10.5 s of silence
+    room.tick();
+    assert.deepEqual(a.closes, [{ code: 4000, reason: 'silent' }]);
+    assert.deepEqual(b.closes, []);
+    assert.deepEqual(b.take(), []);
+    clock.t += 9_000; // a: 19.5 s
+    send(room, b, { type: 'ping' });
+    room.tick();
+    assert.deepEqual(b.take(), [{ type: 'pong' }]);
+    clock.t += 1_000; // a: 20.5 s
+    send(room, b, { type: 'ping' });
+    b.take();
+    room.tick();
+    assert.deepEqual(b.take(), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
+  });
+
+  test('bye: the others get peer-left (left) at once; leave says hangup', async () => {
+    const { room, a, b } = await callOfTwo();
+    send(room, a, { type: 'bye' });
+    assert.deepEqual(b.take(), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
+    assert.deepEqual(a.closes, [{ code: 1000, reason: 'left' }]);
+    assert.equal(room.size, 1);
+  });
+
+  test('a resumed host keeps its host role and key', async () => {
+    const { room, a, session } = await callOfTwo();
+    room.drop(a);
+    const back = socket('a-again');
+    await room.arrive(back, CAROL, { resumeId: ALICE, session });
+    const [welcome] = back.take();
+    assert.ok(welcome?.type === 'welcome' && welcome.hostKey);
+    send(room, back, { type: 'lock', locked: true });
+    assert.deepEqual(back.take(), [{ type: 'lock-changed', locked: true }]);
+  });
+
+  test('tick reports whether the room still has members', async () => {
+    const { room, a, b } = await callOfTwo();
+    assert.equal(room.tick(), true);
+    room.remove(a);
+    room.remove(b);
+    assert.equal(room.tick(), false);
   });
 });
