@@ -81,6 +81,7 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @csspart camera-button - the camera toggle.
  * @csspart hangup-button - the hang-up button.
  * @csspart invite-button - the copy-invite-link button.
+ * @csspart connection-lost - the "connection lost" note over a remote tile whose media path is down.
  * @csspart signaling-hint - the discreet "reconnecting to the room" note shown while media still flows.
  * @csspart lock-button - (host only) the lock-room toggle.
  * @csspart knocks - (host only) the list of people waiting to be let in.
@@ -599,7 +600,11 @@ export class CallWidget extends LitElement {
         autoplay
         playsinline
       ></video>
-      ${link.remoteVideo ? nothing : html`<div class="camera-off">${this.#t('cameraIsOff')}</div>`}
+      ${link.connectionState === 'disconnected' || link.connectionState === 'failed'
+        ? html`<div class="camera-off" part="connection-lost">${this.#t('connectionLost')}</div>`
+        : link.remoteVideo
+          ? nothing
+          : html`<div class="camera-off">${this.#t('cameraIsOff')}</div>`}
       <span class="label">${name}${link.remoteAudio ? nothing : html` · ${this.#t('micIsOff')}`}</span>
     </div>`;
   }

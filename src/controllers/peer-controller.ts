@@ -22,6 +22,8 @@ export interface PeerLink {
   remoteAudio: boolean;
   /** The remote side's camera is on (as it last told us). */
   remoteVideo: boolean;
+  /** When the control channel last delivered anything, ms (`Date.now()`); 0 before it opened. */
+  lastHeard: number;
 }
 
 /** Why a recovery step ran (the `cause` of `call-reconnect`). */
@@ -38,7 +40,8 @@ export type ReconnectCause = 'ice-disconnected' | 'ice-failed' | 'network-change
  *
  * - `disconnectedGraceMs`: how long `disconnected` may last before an ICE restart.
  * - `retryMs`: while still not connected, the next step comes after this
- *   (±25 % jitter), so a path that returns is found again within about that.
+ *   (±25 % jitter), so a path that returns is found again within about that
+ *   (the target is media back within 5 s of the path).
  * - Steps are ICE restarts, except steps 3, 7 and 15 (doubling gaps:
  *   exponential backoff), which rebuild the peer connection from scratch
  *   (done by the impolite side; the polite side follows when an offer with a
@@ -46,7 +49,16 @@ export type ReconnectCause = 'ice-disconnected' | 'ice-failed' | 'network-change
  * - `maxSteps`: after this many steps (about 2 minutes) the link gives up and
  *   the call goes to `failed`, with a retry.
  */
-export const RECOVERY = { disconnectedGraceMs: 3000, retryMs: 4000, maxSteps: 30 } as const;
+export const RECOVERY = { disconnectedGraceMs: 3000, retryMs: 3000, maxSteps: 30 } as const;
+
+/**
+ * Application heartbeat on each link's control data channel, ms: a beat every
+ * `intervalMs`; a link that was connected and has heard nothing for
+ * `lostAfterMs` counts as `disconnected` (the tile says "connection lost" and
+ * recovery starts) without waiting for ICE consent freshness (RFC 7675: about
+ * 5–6 s in Chromium).
+ */
+export const HEARTBEAT = { intervalMs: 1000, lostAfterMs: 3500 } as const;
 
 /** Step numbers (1-based) at which the connection is rebuilt instead of restarting ICE. */
 const isRebuildStep = (step: number) => step >= 3 && ((step + 1) & step) === 0;
@@ -77,6 +89,8 @@ interface MediaStateMessage {
   video: boolean;
 }
 
+const BEAT = '{"t":"hb"}';
+
 function parseMediaState(data: string): MediaStateMessage | null {
   try {
     const value: unknown = JSON.parse(data);
@@ -97,6 +111,7 @@ export class PeerController implements ReactiveController {
   #mediaState: MediaStateMessage = { t: 'media', audio: true, video: true };
   /** Recovery state by peer id; survives rebuilding a link's session. */
   readonly #recovery = new Map<string, Recovery>();
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
   readonly #host: ReactiveControllerHost;
   readonly #options: PeerControllerOptions;
 
@@ -110,11 +125,20 @@ export class PeerController implements ReactiveController {
 
   hostDisconnected(): void {
     this.closeAll();
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
   }
 
   /** `connectionState` of every link, for the state derivation. */
   get states(): RTCPeerConnectionState[] {
-    return [...this.links.values()].map((l) => l.connectionState);
+    // A link being recovered (ICE restarts, a rebuilt connection still
+    // negotiating) counts as `disconnected` until it connects again, so the
+    // call reads `reconnecting` throughout.
+    return [...this.links.values()].map((l) =>
+      this.#recovery.has(l.id) && l.connectionState !== 'connected' && l.connectionState !== 'closed'
+        ? 'disconnected'
+        : l.connectionState,
+    );
   }
 
   /** The local media every new session sends; existing sessions switch tracks. */
@@ -225,21 +249,60 @@ export class PeerController implements ReactiveController {
       onSignal: (data) => live() && this.#options.onSignal(peerId, data),
       onRemoteStream: (stream) => this.#update(live(), { stream }),
       onStateChange: (connectionState) => {
-        if (!live()) return;
-        this.#update(live(), { connectionState });
+        const current = live();
+        if (!current) return;
+        // ICE says connected, but the heartbeat says nothing arrives: keep it lost.
+        if (connectionState === 'connected' && current.lastHeard && Date.now() - current.lastHeard > HEARTBEAT.lostAfterMs) return;
+        this.#update(current, { connectionState });
         this.#onStateChange(peerId, connectionState);
       },
-      onChannelOpen: () => live()?.session.send(JSON.stringify(this.#mediaState)),
+      onChannelOpen: () => {
+        live()?.session.send(JSON.stringify(this.#mediaState));
+        this.#heard(live());
+        this.#startHeartbeat();
+      },
       onData: (data) => {
+        this.#heard(live());
         const state = parseMediaState(data);
         if (state) this.#update(live(), { remoteAudio: state.audio, remoteVideo: state.video });
       },
       onError: (error) => live() && this.#options.onError?.(peerId, error),
     });
-    link = { id: peerId, session, connectionState: 'new', stream: null, remoteAudio: true, remoteVideo: true };
+    link = { id: peerId, session, connectionState: 'new', stream: null, remoteAudio: true, remoteVideo: true, lastHeard: 0 };
     this.links.set(peerId, link);
     this.#host.requestUpdate();
     return link;
+  }
+
+  /** The link's control channel delivered something: it is alive. */
+  #heard(link: PeerLink | undefined): void {
+    if (!link) return;
+    link.lastHeard = Date.now();
+    // A link we had marked lost by heartbeat comes back as what ICE says.
+    if (link.connectionState !== link.session.connectionState) {
+      this.#update(link, { connectionState: link.session.connectionState });
+      this.#onStateChange(link.id, link.session.connectionState);
+    }
+  }
+
+  /** Beat on every open control channel; mark silent links `disconnected`. */
+  #startHeartbeat(): void {
+    if (this.#heartbeat !== undefined) return;
+    this.#heartbeat = setInterval(() => {
+      if (!this.links.size) {
+        clearInterval(this.#heartbeat);
+        this.#heartbeat = undefined;
+        return;
+      }
+      const now = Date.now();
+      for (const link of this.links.values()) {
+        if (!link.session.send(BEAT) || link.lastHeard === 0) continue;
+        if (link.connectionState === 'connected' && now - link.lastHeard > HEARTBEAT.lostAfterMs) {
+          this.#update(link, { connectionState: 'disconnected' });
+          this.#onStateChange(link.id, 'disconnected');
+        }
+      }
+    }, HEARTBEAT.intervalMs);
   }
 
   /** Drive recovery from a link's `connectionState`. */

@@ -5,7 +5,8 @@
  * server message to `onMessage`.
  *
  * Reconnection is deliberate: first retry after 250 ms plus up to 250 ms of
- * random jitter, growing ×1.5 to at most 4 s; nothing is queued while offline
+ * random jitter, growing ×1.5 to at most 2 s (so a room server that
+ * comes back is found within about 2.25 s); nothing is queued while offline
  * (a stale offer or candidate replayed into a new session does harm); and
  * terminal close codes (room full, refused) end it for good.
  *
@@ -54,7 +55,7 @@ export interface RoomAddress {
 export type SocketFactory = (address: RoomAddress) => SignalingSocket;
 
 /** Reconnect schedule, ms (see the module comment). */
-export const RECONNECT = { minDelay: 250, jitter: 250, growFactor: 1.5, maxDelay: 4000 } as const;
+export const RECONNECT = { minDelay: 250, jitter: 250, growFactor: 1.5, maxDelay: 2000 } as const;
 
 export interface SignalingControllerOptions {
   createSocket?: () => SocketFactory | undefined;

@@ -28,6 +28,7 @@ export const en = {
   peerLeft: '{name} left',
   peerHungUp: '{name} hung up',
   roomReconnecting: 'reconnecting to the room',
+  connectionLost: 'Connection lost, reconnecting…',
   lockRoom: 'Lock room',
   roomLocked: 'Room locked: new arrivals must knock',
   roomUnlocked: 'Room unlocked',

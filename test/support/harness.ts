@@ -123,7 +123,7 @@ export interface StaticServer {
  * @param headers extra response headers for HTML pages (for example a CSP)
  */
 export async function startStatic(
-  options: { port?: number; headers?: (path: string) => Record<string, string> } = {},
+  options: { port?: number; host?: string; headers?: (path: string) => Record<string, string> } = {},
 ): Promise<StaticServer> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
@@ -136,12 +136,13 @@ export async function startStatic(
     res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store', ...(options.headers?.(path) ?? {}) });
     createReadStream(file).pipe(res);
   });
-  server.listen(options.port ?? 0, '127.0.0.1');
+  const host = options.host ?? '127.0.0.1';
+  server.listen(options.port ?? 0, host);
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
   return {
     port,
-    origin: `http://127.0.0.1:${port}`,
+    origin: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     async stop() {
       server.closeAllConnections();
       server.close();

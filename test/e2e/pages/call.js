@@ -6,7 +6,14 @@ widget.host = params.get('host') ?? '';
 widget.room = params.get('room') ?? '';
 widget.name = params.get('name') ?? '';
 window.callEvents = [];
-for (const type of ['call-state-change', 'call-error', 'call-peer-joined', 'call-peer-left', 'call-knock']) {
+// Every peer connection the widget makes, for tests that inspect or restart it.
+window.peerConnections = [];
+widget.createPeerConnection = (configuration) => {
+  const pc = new RTCPeerConnection(configuration);
+  window.peerConnections.push(pc);
+  return pc;
+};
+for (const type of ['call-state-change', 'call-error', 'call-peer-joined', 'call-peer-left', 'call-knock', 'call-reconnect']) {
   widget.addEventListener(type, (event) => {
     window.callEvents.push({
       type,
@@ -16,6 +23,8 @@ for (const type of ['call-state-change', 'call-error', 'call-peer-joined', 'call
       code: event.code,
       reason: event.reason,
       peer: event.peer && { id: event.peer.id, name: event.peer.name },
+      attempt: event.attempt,
+      cause: event.cause,
     });
   });
 }

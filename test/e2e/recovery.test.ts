@@ -1,0 +1,235 @@
+/**
+ * Self-healing, end to end in Debian's Chromium against the real
+ * `partykit dev`: the room server is SIGKILLed mid-call and restarted on the
+ * same port; a tab is closed; ICE restarts are started on both sides at once.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import type { Browser, Page } from 'playwright-core';
+import { randomId } from '../../src/random-id.ts';
+import {
+  launchChromium,
+  newContext,
+  requireBuild,
+  startParty,
+  startStatic,
+  type PartyServer,
+  type StaticServer,
+} from '../support/harness.ts';
+import { remoteFrames, waitForState } from '../support/widget-page.ts';
+
+/** Stable, so that session tokens survive the room server's restart. */
+const VARS = { SESSION_SECRET: 'recovery-test-secret-0123456789' };
+
+let party: PartyServer;
+let web: StaticServer;
+let browser: Browser;
+
+before(async () => {
+  requireBuild();
+  [party, web, browser] = await Promise.all([startParty({ vars: VARS }), startStatic(), launchChromium()]);
+});
+
+after(async () => {
+  await browser?.close();
+  await Promise.all([party?.stop(), web?.stop()]);
+});
+
+interface RecordedEvent {
+  type: string;
+  at: number;
+  state?: string;
+  cause?: string;
+  attempt?: number;
+  reason?: string;
+}
+
+async function openWidget(room: string, name: string): Promise<Page> {
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  const query = new URLSearchParams({ host: party.host, room, name });
+  await page.goto(`${web.origin}/test/e2e/pages/call.html?${query}`);
+  await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
+  return page;
+}
+
+const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: RecordedEvent[] }).callEvents);
+const join = (page: Page) => page.locator('call-widget [part~="join-button"]').click();
+
+async function call(room: string): Promise<[Page, Page]> {
+  const alice = await openWidget(room, 'Alice');
+  const bob = await openWidget(room, 'Bob');
+  await join(alice);
+  await waitForState(alice, 'waiting');
+  await join(bob);
+  await Promise.all([waitForState(alice, 'connected', 15_000), waitForState(bob, 'connected', 15_000)]);
+  await Promise.all([remoteFrames(alice), remoteFrames(bob)]);
+  return [alice, bob];
+}
+
+/** Count decoded remote frames from now on, on window.__frames (with their times). */
+function countFrames(page: Page): Promise<void> {
+  return page.evaluate(() => {
+    const w = window as unknown as { __frames: number[] };
+    w.__frames = [];
+    const video = document.querySelector('call-widget')!.shadowRoot!.querySelector<HTMLVideoElement>('video[part~="remote-video"]')!;
+    const onFrame = () => {
+      w.__frames.push(performance.now());
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  });
+}
+
+/** Frames per second decoded between `from` and `to` (page clock, ms). */
+const frameRate = (page: Page, from: number, to: number) =>
+  page.evaluate(
+    ([a, b]) => {
+      const frames = (window as unknown as { __frames: number[] }).__frames.filter((t) => t >= a && t < b);
+      return (frames.length * 1000) / (b - a);
+    },
+    [from, to] as const,
+  );
+
+const now = (page: Page) => page.evaluate(() => performance.now());
+
+/** The page's newest peer connection: ICE ufrag, signaling and ICE state. */
+const pcState = (page: Page) =>
+  page.evaluate(() => {
+    const pc = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!;
+    return {
+      ufrag: /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1],
+      signaling: pc.signalingState,
+      ice: pc.iceConnectionState,
+      count: (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.length,
+    };
+  });
+
+/** A raw room socket's first answer: `welcome`, or the error it was refused with. */
+function probe(room: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://${party.host}/parties/main/${room}`);
+    const timer = setTimeout(() => reject(new Error('no answer')), 5000);
+    ws.on('message', (data) => {
+      clearTimeout(timer);
+      const m = JSON.parse(String(data)) as { type: string; code?: string };
+      if (m.type === 'welcome') ws.send(JSON.stringify({ type: 'bye' }));
+      ws.close();
+      resolve(m.type === 'error' ? `error:${m.code}` : m.type);
+    });
+    ws.on('error', () => {});
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180_000 }, () => {
+  for (const outageMs of [3000, 10_000]) {
+    test(`room server SIGKILLed for ${outageMs / 1000} s: media flows on, both rejoin, no ghost, renegotiation works`, async () => {
+      const room = randomId();
+      const [alice, bob] = await call(room);
+      await Promise.all([countFrames(alice), countFrames(bob)]);
+      await sleep(2000);
+      const beforeKill = await Promise.all([alice, bob].map(async (p) => [await now(p) - 2000, await now(p)] as const));
+      const killedAt = await Promise.all([alice, bob].map(now));
+
+      party.kill('SIGKILL');
+      await new Promise<void>((resolve) => (party.process.exitCode !== null || party.process.signalCode !== null ? resolve() : party.process.once('exit', () => resolve())));
+      await sleep(outageMs);
+      // Both still show a connected call while the room is gone, with the discreet hint.
+      for (const page of [alice, bob]) {
+        assert.equal(await page.locator('call-widget').getAttribute('state'), 'connected');
+        assert.equal(await page.locator('call-widget [part~="signaling-hint"]').count(), 1);
+      }
+      const outageEnd = await Promise.all([alice, bob].map(now));
+      party = await startParty({ port: party.port, vars: VARS });
+      const listening = Date.now();
+
+      // Both rejoin (the hint goes away) within 3 s of the server listening.
+      await Promise.all(
+        [alice, bob].map((page) =>
+          page.waitForFunction(() => !document.querySelector('call-widget')!.shadowRoot!.querySelector('[part~="signaling-hint"]'), undefined, {
+            timeout: 3000,
+          }),
+        ),
+      );
+      const rejoinMs = Date.now() - listening;
+      assert.ok(rejoinMs <= 3000, `rejoined ${rejoinMs} ms after the server listened`);
+
+      // Frames kept coming during the outage at ≥ 90 % of the rate before it.
+      for (const [i, page] of [alice, bob].entries()) {
+        const before = await frameRate(page, beforeKill[i]![0], beforeKill[i]![1]);
+        const during = await frameRate(page, killedAt[i]!, outageEnd[i]!);
+        assert.ok(during >= 0.9 * before, `${i ? 'bob' : 'alice'}: ${during.toFixed(1)} fps during vs ${before.toFixed(1)} before`);
+      }
+
+      // Exactly two members: a third socket is refused as the room is full, and nobody left.
+      assert.equal(await probe(room), 'error:room-full');
+      for (const page of [alice, bob]) {
+        const seen = await events(page);
+        assert.deepEqual(seen.filter((e) => e.type === 'call-peer-left' || e.type === 'call-error'), []);
+        assert.ok(seen.some((e) => e.type === 'call-reconnect' && e.cause === 'signaling'), 'call-reconnect fired');
+        assert.equal((await pcState(page)).count, 1, 'the same peer connection carried on');
+      }
+
+      // A renegotiation through the restarted server works: an ICE restart.
+      const old = await pcState(alice);
+      await alice.evaluate(() => (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!.restartIce());
+      await alice.waitForFunction(
+        (ufrag) => {
+          const pc = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!;
+          const now = /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1];
+          return now !== ufrag && pc.signalingState === 'stable' && pc.iceConnectionState === 'connected';
+        },
+        old.ufrag,
+        { timeout: 10_000 },
+      );
+      await Promise.all([remoteFrames(alice), remoteFrames(bob)]);
+      await Promise.all([alice.context().close(), bob.context().close()]);
+    });
+  }
+
+  test('a closed tab: the other side hears "peer left" within 1 s and waits for someone new', async () => {
+    const [alice, bob] = await call(randomId());
+    const closedAt = Date.now();
+    await bob.close();
+    await alice.waitForFunction(
+      () => (window as unknown as { callEvents: RecordedEvent[] }).callEvents.some((e) => e.type === 'call-peer-left'),
+      undefined,
+      { timeout: 1000 },
+    );
+    const left = (await events(alice)).find((e) => e.type === 'call-peer-left');
+    assert.equal(left?.reason, 'left');
+    await waitForState(alice, 'waiting', 2000);
+    assert.ok(Date.now() - closedAt < 3000);
+    await Promise.all([alice.context().close(), bob.context().close()]);
+  });
+
+  test('ICE restarts started by both sides at once converge to one connected session (5 trials)', async () => {
+    const [alice, bob] = await call(randomId());
+    for (let trial = 0; trial < 5; trial++) {
+      const before = await Promise.all([pcState(alice), pcState(bob)]);
+      await Promise.all(
+        [alice, bob].map((p) =>
+          p.evaluate(() => (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!.restartIce()),
+        ),
+      );
+      for (const [i, page] of [alice, bob].entries()) {
+        await page.waitForFunction(
+          (ufrag) => {
+            const pc = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!;
+            const now = /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1];
+            return now !== ufrag && pc.signalingState === 'stable' && pc.iceConnectionState === 'connected';
+          },
+          before[i]!.ufrag,
+          { timeout: 10_000 },
+        );
+      }
+      const after = await Promise.all([pcState(alice), pcState(bob)]);
+      assert.deepEqual(after.map((s) => s.count), [1, 1], `trial ${trial}: still one peer connection each`);
+      await Promise.all([remoteFrames(alice, 3), remoteFrames(bob, 3)]);
+    }
+    await Promise.all([alice.context().close(), bob.context().close()]);
+  });
+});
