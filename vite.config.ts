@@ -1,9 +1,44 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type UserConfig } from 'vite';
 
 /** Where `npm start` runs `partykit dev`; the dev page proxies the room socket to it. */
 const partyTarget = `http://127.0.0.1:${process.env.PARTY_PORT ?? '1999'}`;
 
-export default defineConfig({
+/** Runtime dependencies: bundled into `dist/call-widget.js`, left as imports in the npm entry. */
+const DEPENDENCIES = /^(lit|partysocket|valibot)(\/|$)/;
+
+/**
+ * `vite build --mode npm`: the npm entry in `dist/npm/`, one readable ES module
+ * per source file, with `lit`, `lit/*`, `partysocket` and `valibot` left as
+ * imports for the consumer's bundler to resolve and deduplicate. Declarations
+ * come from `tsc -p tsconfig.build.json` into the same folder.
+ */
+const npmEntry: UserConfig = {
+  build: {
+    target: 'es2022',
+    outDir: 'dist/npm',
+    emptyOutDir: true,
+    copyPublicDir: false,
+    lib: { entry: 'src/call-widget.ts', formats: ['es'] },
+    minify: false,
+    sourcemap: true,
+    rolldownOptions: {
+      external: (id) => DEPENDENCIES.test(id),
+      output: {
+        preserveModules: true,
+        preserveModulesRoot: 'src',
+        entryFileNames: '[name].js',
+      },
+    },
+  },
+};
+
+/**
+ * `vite build` (default): the self-contained `dist/call-widget.js` for
+ * `<script type="module">`. Vite's library mode leaves whitespace and
+ * `@__PURE__` annotations in ES output (for a consumer's bundler to
+ * tree-shake); nothing re-bundles this file, so it is minified fully.
+ */
+const bundle: UserConfig = {
   server: {
     host: true,
     proxy: {
@@ -16,6 +51,8 @@ export default defineConfig({
   build: {
     target: 'es2022',
     outDir: 'dist',
+    // Leave dist/npm/ (the other build) alone.
+    emptyOutDir: false,
     lib: {
       entry: 'src/call-widget.ts',
       formats: ['es'],
@@ -23,5 +60,10 @@ export default defineConfig({
     },
     minify: true,
     sourcemap: true,
+    rolldownOptions: {
+      output: { minify: true, comments: { annotation: false } },
+    },
   },
-});
+};
+
+export default defineConfig(({ mode }) => (mode === 'npm' ? npmEntry : bundle));

@@ -17,8 +17,10 @@ node scripts/check-manifest.mjs
 step 'unit tests (node)'
 node --import tsx --test test/unit/*.test.ts
 
-step 'build'
+step 'build (dist/call-widget.js bundle, dist/npm entry + declarations; npm run build, quieter)'
 npx vite build --logLevel warn
+npx vite build --mode npm --logLevel warn
+npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'
 npx wtr

@@ -1,0 +1,96 @@
+/**
+ * The npm entry (`npm run build` → `dist/npm/`), as a consumer gets it: the
+ * package's `exports` resolve, and importing the entry in plain Node (no DOM,
+ * no loader; what server-side rendering does) does not throw. Runs after the
+ * build, with the end-to-end tests.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ROOT } from '../support/harness.ts';
+
+const run = promisify(execFile);
+
+interface PackageJson {
+  name: string;
+  types: string;
+  sideEffects: string[];
+  files: string[];
+  customElements: string;
+  dependencies: Record<string, string>;
+  exports: Record<string, string | { types: string; default: string }>;
+}
+
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
+
+before(() => {
+  if (!existsSync(join(ROOT, 'dist/npm/call-widget.js'))) {
+    throw new Error('dist/npm/ is missing: run `npm run build` first (npm test does).');
+  }
+});
+
+/** Run `code` as an ES module in a plain `node` (without tsx) from the repository root. */
+async function plainNode(code: string): Promise<string> {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '--eval', code], { cwd: ROOT, env });
+  return stdout;
+}
+
+test('every file the exports map names was built', () => {
+  const entry = pkg.exports['.'];
+  assert.ok(typeof entry === 'object', 'exports["."] has conditions');
+  const targets = [
+    entry.types,
+    entry.default,
+    pkg.types,
+    ...Object.values(pkg.exports).filter((t) => typeof t === 'string'),
+  ];
+  for (const target of targets) {
+    assert.ok(existsSync(join(ROOT, target)), `${target} is missing: run \`npm run build\``);
+  }
+  assert.equal(pkg.types, entry.types);
+  assert.equal(pkg.customElements, 'custom-elements.json');
+  // The npm entry leaves the runtime dependencies to the consumer's bundler.
+  assert.deepEqual(Object.keys(pkg.dependencies).sort(), ['lit', 'partysocket', 'valibot']);
+  assert.match(readFileSync(join(ROOT, entry.default), 'utf8'), /^import .* from "lit";$/m);
+  assert.match(
+    readFileSync(join(ROOT, 'dist/npm/controllers/signaling-controller.js'), 'utf8'),
+    /^import .* from "partysocket";$/m,
+  );
+  assert.match(readFileSync(join(ROOT, 'dist/npm/protocol.js'), 'utf8'), /^import .* from "valibot";$/m);
+  // Only the modules that define the element have side effects.
+  assert.deepEqual(pkg.sideEffects.sort(), ['./dist/call-widget.js', entry.default].sort());
+});
+
+test('importing the npm entry in plain Node does not throw and exports CallWidget', { timeout: 20_000 }, async () => {
+  const out = await plainNode(`
+    const entry = await import(${JSON.stringify(pkg.name)});
+    // A second instance of the module (a new URL) must not try to define the element again.
+    const again = await import(${JSON.stringify(`${pathToFileURL(join(ROOT, 'dist/npm/call-widget.js')).href}?again`)});
+    const manifest = await import(${JSON.stringify(`${pkg.name}/custom-elements.json`)}, { with: { type: 'json' } });
+    console.log(JSON.stringify({
+      callWidget: typeof entry.CallWidget,
+      exports: Object.keys(entry).sort(),
+      defined: customElements.get('call-widget') === entry.CallWidget,
+      secondCopy: again.CallWidget !== entry.CallWidget && customElements.get('call-widget') === entry.CallWidget,
+      window: typeof window,
+      document: typeof document,
+      manifestTag: manifest.default.modules.flatMap((m) => m.declarations ?? []).find((d) => d.customElement)?.tagName,
+    }));
+  `);
+  const result = JSON.parse(out) as Record<string, unknown>;
+  assert.equal(result.callWidget, 'function');
+  assert.ok((result.exports as string[]).includes('CallWidget'));
+  assert.ok((result.exports as string[]).includes('CallStateChangeEvent'));
+  assert.equal(result.defined, true, 'the element is registered (in Lit’s server-side registry)');
+  assert.equal(result.secondCopy, true, 'loading the module twice is harmless');
+  // Importing touched neither `window` nor `document` (it would have thrown); nor did it create them.
+  assert.equal(result.window, 'undefined');
+  assert.equal(result.document, 'undefined');
+  assert.equal(result.manifestTag, 'call-widget');
+});
