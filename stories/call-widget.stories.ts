@@ -5,8 +5,8 @@
  * real RTCPeerConnections over loopback.
  */
 import type { Meta, StoryContext, StoryObj } from '@storybook/web-components-vite';
-import { expect } from 'storybook/test';
-import type { CallErrorCode } from '../src/call-widget.ts';
+import { expect, waitFor } from 'storybook/test';
+import type { CallErrorCode, CallWidget } from '../src/call-widget.ts';
 import {
   createWidget,
   expectState,
@@ -131,5 +131,47 @@ export const RoomFull: Story = {
       await expectState(third, 'failed');
       await expect(third.error?.code).toBe('room-full');
     });
+  },
+};
+
+/** Ada's room is locked; Grace joins and knocks; Ada sees who is waiting, with Admit and Reject. */
+export const Knocking: Story = {
+  render: renderPair,
+  play: async (context) => {
+    const [host, guest] = widgetsIn(context.canvasElement) as [CallWidget, CallWidget];
+    await context.step('Ada joins and locks the room', async () => {
+      await press(host, 'join-button');
+      await expectState(host, 'waiting');
+      await press(host, 'lock-button');
+      await waitFor(() => expect(host.locked).toBe(true));
+    });
+    await context.step('Grace knocks', async () => {
+      await press(guest, 'join-button');
+      await expectState(guest, 'knocking');
+      await waitFor(() => expect(host.knocking.map((p) => p.name)).toEqual(['Grace']));
+    });
+  },
+};
+
+/** From a knock to a call: the host admits the guest. */
+export const Admitted: Story = {
+  render: renderPair,
+  play: async (context) => {
+    await Knocking.play!(context);
+    const [host, guest] = widgetsIn(context.canvasElement) as [CallWidget, CallWidget];
+    await press(host, 'admit-button');
+    for (const widget of [host, guest]) await expectState(widget, 'connected');
+  },
+};
+
+/** The host turns the guest away: to the guest it looks like a room that does not exist. */
+export const Rejected: Story = {
+  render: renderPair,
+  play: async (context) => {
+    await Knocking.play!(context);
+    const [host, guest] = widgetsIn(context.canvasElement) as [CallWidget, CallWidget];
+    await press(host, 'reject-button');
+    await expectState(guest, 'failed');
+    await expect(guest.error?.code).toBe('room-unavailable');
   },
 };

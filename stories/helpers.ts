@@ -82,7 +82,11 @@ export function widgetIn(canvasElement: HTMLElement): CallWidget {
  * `userEvent`: that would focus the button, and the docs page, which plays
  * every story, would scroll to whichever button was pressed last.
  */
-export async function press(widget: CallWidget, part: 'join-button' | 'hangup-button'): Promise<void> {
+export async function press(
+  widget: CallWidget,
+  part: 'join-button' | 'hangup-button' | 'lock-button' | 'admit-button' | 'reject-button',
+): Promise<void> {
+  await waitFor(() => expect(widget.shadowRoot?.querySelector(`[part~="${part}"]`)).toBeTruthy());
   await widget.updateComplete;
   const button = widget.shadowRoot?.querySelector<HTMLButtonElement>(`[part~="${part}"]`);
   if (!button) throw new Error(`<call-widget> shows no ${part}`);

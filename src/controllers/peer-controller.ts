@@ -307,12 +307,11 @@ export class PeerController implements ReactiveController {
 
   /** Drive recovery from a link's `connectionState`. */
   #onStateChange(peerId: string, state: RTCPeerConnectionState): void {
-    const recovery = this.#recoveryOf(peerId);
     if (state === 'connected') {
       this.#stopRecovery(peerId);
       return;
     }
-    if (recovery.timer !== undefined) return; // a step is already scheduled
+    if (this.#recovery.get(peerId)?.timer !== undefined) return; // a step is already scheduled
     // ICE failed (RFC 8445 §8.1.2: consent lost or no pair worked): restart at
     // once; `disconnected` may heal by itself, so give it a moment first.
     if (state === 'failed') this.#step(peerId, 'ice-failed');

@@ -9,11 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { randomId } from '../../src/random-id.ts';
 import {
-  CHROMIUM_ARGS,
-  newContext,
   requireBuild,
   startParty,
   startStatic,
@@ -21,6 +19,7 @@ import {
   type StaticServer,
 } from '../support/harness.ts';
 import { createTwoHosts, type TestHost, type TwoHosts } from '../support/netns.ts';
+import { firstFrameAfter, openInNamespace } from '../support/outage.ts';
 import { waitForState } from '../support/widget-page.ts';
 
 let hosts: TwoHosts;
@@ -40,46 +39,7 @@ after(async () => {
   hosts?.remove();
 });
 
-async function openIn(host: TestHost, room: string, name: string): Promise<Page> {
-  const origin = `http://${host.gateway}:${web.port}`;
-  const browser = await chromium.launch({
-    executablePath: host.chromium,
-    headless: true,
-    // getUserMedia needs a secure context; the page is served over plain HTTP on the namespace's link.
-    args: [...CHROMIUM_ARGS, `--unsafely-treat-insecure-origin-as-secure=${origin}`],
-  });
-  browsers.push(browser);
-  const page = await (await newContext(browser)).newPage();
-  const query = new URLSearchParams({ host: `${host.gateway}:${party.port}`, room, name });
-  await page.goto(`${origin}/test/e2e/pages/call.html?${query}`);
-  await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
-  // Time (Date.now(), same clock as this process) of every decoded remote frame.
-  await page.evaluate(() => {
-    const w = window as unknown as { frameTimes: number[] };
-    w.frameTimes = [];
-    const watch = () => {
-      const video = document.querySelector('call-widget')?.shadowRoot?.querySelector<HTMLVideoElement>('video[part~="remote-video"]');
-      if (!video) return void setTimeout(watch, 50);
-      const onFrame = () => {
-        w.frameTimes.push(Date.now());
-        video.requestVideoFrameCallback(onFrame);
-      };
-      video.requestVideoFrameCallback(onFrame);
-    };
-    watch();
-  });
-  return page;
-}
-
-/** Wait for the first remote frame decoded after `since` (ms epoch); its delay, ms. */
-async function firstFrameAfter(page: Page, since: number, timeoutMs: number): Promise<number> {
-  const handle = await page.waitForFunction(
-    (t) => (window as unknown as { frameTimes: number[] }).frameTimes.find((f) => f > t) ?? false,
-    since,
-    { timeout: timeoutMs, polling: 50 },
-  );
-  return (await handle.jsonValue()) as number - since;
-}
+const openIn = (host: TestHost, room: string, name: string) => openInNamespace(host, { party, web }, room, name, browsers);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

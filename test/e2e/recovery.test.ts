@@ -17,6 +17,7 @@ import {
   type PartyServer,
   type StaticServer,
 } from '../support/harness.ts';
+import { rejoined } from '../support/outage.ts';
 import { remoteFrames, waitForState } from '../support/widget-page.ts';
 
 /** Stable, so that session tokens survive the room server's restart. */
@@ -147,13 +148,7 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
       const listening = Date.now();
 
       // Both rejoin (the hint goes away) within 3 s of the server listening.
-      await Promise.all(
-        [alice, bob].map((page) =>
-          page.waitForFunction(() => !document.querySelector('call-widget')!.shadowRoot!.querySelector('[part~="signaling-hint"]'), undefined, {
-            timeout: 3000,
-          }),
-        ),
-      );
+      await Promise.all([alice, bob].map((page) => rejoined(page, 3000)));
       const rejoinMs = Date.now() - listening;
       assert.ok(rejoinMs <= 3000, `rejoined ${rejoinMs} ms after the server listened`);
 

@@ -58,7 +58,8 @@ class InMemorySocket implements SignalingSocket {
   connect(): void {
     this.#open = true;
     this.#emit(new Event('open'));
-    this.room.admit(this.serverSide, randomId(16), []); // a full room answers room-full and closes
+    // As the real server: a full room answers room-full and closes; a locked one puts us in its lobby.
+    void this.room.arrive(this.serverSide, randomId(16));
   }
 
   #emit(event: Event): void {

@@ -1,0 +1,143 @@
+/**
+ * Recovery times, for the outages issue #4 names:
+ *
+ *   npm run build && npm run bench:recovery -- [--runs 5] [--blackholes 5,12,40] [--restarts 5]
+ *
+ * 1. Media-path blackhole: two Chromiums in two test-made network namespaces
+ *    (test/support/netns.ts) are in a call; every packet on the link between
+ *    them is dropped (iptables inside namespace A) for each duration, then let
+ *    through. Measured: path restored → first remote frame decoded after it,
+ *    on each side; a run's figure is the later side.
+ * 2. Room-server restart: `partykit dev` SIGKILLed mid-call and started again
+ *    on the same port (same SESSION_SECRET). Measured: server listening again
+ *    → both widgets rejoined (their "reconnecting to the room" hint gone), and
+ *    the restart itself (kill → listening), which the widget does not control.
+ *
+ * Prints medians and maxima per duration. Needs root (network namespaces).
+ * A script that prints figures, not a test: it exits 0 whatever it measures.
+ */
+import { cpus, loadavg, release } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { Browser, Page } from 'playwright-core';
+import { randomId } from '../src/random-id.ts';
+import { requireBuild, startParty, startStatic, type PartyServer, type StaticServer } from '../test/support/harness.ts';
+import { createTwoHosts, type TwoHosts } from '../test/support/netns.ts';
+import { firstFrameAfter, openInNamespace, rejoined } from '../test/support/outage.ts';
+import { waitForState } from '../test/support/widget-page.ts';
+
+const { values: options } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    blackholes: { type: 'string', default: '5,12,40' },
+    restarts: { type: 'string', default: '5' },
+  },
+});
+const RUNS = Number(options.runs);
+const BLACKHOLES = options.blackholes.split(',').map(Number);
+const RESTARTS = Number(options.restarts);
+const VARS = { SESSION_SECRET: 'bench-recovery-secret-0123456789' };
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
+};
+const row = (label: string, xs: number[]) =>
+  `${label.padEnd(34)} ${String(Math.round(median(xs))).padStart(7)} ${String(Math.round(Math.max(...xs))).padStart(7)}   ${xs.map(Math.round).join(', ')}`;
+
+let hosts: TwoHosts | undefined;
+let party: PartyServer | undefined;
+let web: StaticServer | undefined;
+const browsers: Browser[] = [];
+
+async function call(): Promise<[Page, Page]> {
+  const room = randomId();
+  const servers = { party: party!, web: web! };
+  const a = await openInNamespace(hosts!.a, servers, room, 'A', browsers);
+  const b = await openInNamespace(hosts!.b, servers, room, 'B', browsers);
+  await a.locator('call-widget [part~="join-button"]').click();
+  await waitForState(a, 'waiting');
+  await b.locator('call-widget [part~="join-button"]').click();
+  await Promise.all([waitForState(a, 'connected', 20_000), waitForState(b, 'connected', 20_000)]);
+  await Promise.all([firstFrameAfter(a, Date.now(), 10_000), firstFrameAfter(b, Date.now(), 10_000)]);
+  return [a, b];
+}
+
+async function main(): Promise<void> {
+  requireBuild();
+  const started = Date.now();
+  const loadBefore = loadavg()[0];
+  hosts = createTwoHosts();
+  [party, web] = await Promise.all([startParty({ vars: VARS }), startStatic({ host: '0.0.0.0' })]);
+  console.log(`machine:  ${cpus().length} CPUs (${cpus()[0]?.model.trim()}), linux ${release()}, Node ${process.version}`);
+  console.log(`runs:     ${RUNS} per blackhole duration (${BLACKHOLES.join(', ')} s), ${RESTARTS} room-server restarts`);
+
+  const resumed = new Map<number, number[]>(BLACKHOLES.map((s) => [s, []]));
+  const failures: string[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    const [a, b] = await call();
+    for (const seconds of BLACKHOLES) {
+      hosts.cutMediaPath(true);
+      await sleep(seconds * 1000);
+      hosts.cutMediaPath(false);
+      const restoredAt = Date.now();
+      try {
+        const ms = await Promise.all([a, b].map((p) => firstFrameAfter(p, restoredAt, 30_000)));
+        resumed.get(seconds)!.push(Math.max(...ms));
+        console.log(`run ${run}/${RUNS} blackhole ${String(seconds).padStart(2)} s: media back after ${ms.join(' / ')} ms (A / B)`);
+      } catch {
+        failures.push(`run ${run}: no media within 30 s after a ${seconds} s blackhole`);
+      }
+    }
+    await Promise.all([a.context().close(), b.context().close()]);
+    await Promise.all(browsers.splice(0).map((br) => br.close()));
+  }
+
+  const rejoin: number[] = [];
+  const restart: number[] = [];
+  {
+    const [a, b] = await call();
+    for (let run = 1; run <= RESTARTS; run++) {
+      const killedAt = Date.now();
+      party.kill('SIGKILL');
+      await new Promise<void>((resolve) =>
+        party!.process.exitCode !== null || party!.process.signalCode !== null ? resolve() : party!.process.once('exit', () => resolve()),
+      );
+      party = await startParty({ port: party.port, vars: VARS });
+      const listening = Date.now();
+      restart.push(listening - killedAt);
+      try {
+        await Promise.all([a, b].map((p) => rejoined(p, 15_000)));
+        rejoin.push(Date.now() - listening);
+        console.log(`restart ${run}/${RESTARTS}: server back after ${listening - killedAt} ms; both rejoined ${Date.now() - listening} ms later`);
+      } catch {
+        failures.push(`restart ${run}: not rejoined within 15 s`);
+      }
+      await sleep(2000);
+    }
+    await Promise.all([a.context().close(), b.context().close()]);
+  }
+
+  console.log('');
+  console.log(`${'figure (ms)'.padEnd(34)} ${'median'.padStart(7)} ${'max'.padStart(7)}   runs`);
+  for (const seconds of BLACKHOLES) console.log(row(`blackhole ${seconds} s → media back`, resumed.get(seconds)!));
+  console.log(row('server listening → both rejoined', rejoin));
+  console.log(row('(server kill → listening again)', restart));
+  console.log('');
+  const worst = Math.max(...[...resumed.values()].flat());
+  console.log(`target:   media back within 5 s of the path, every time → ${worst <= 5000 && !failures.length ? 'MET' : 'NOT MET'} (worst ${Math.round(worst)} ms)`);
+  console.log(`target:   rejoin within 3 s of the server listening → ${Math.max(...rejoin) <= 3000 && !failures.length ? 'MET' : 'NOT MET'}`);
+  if (failures.length) console.log(`failures: ${failures.join('; ')}`);
+  console.log(`load:     1-min load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after; wall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+main()
+  .catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await Promise.all(browsers.map((b) => b.close().catch(() => {})));
+    await Promise.all([party?.stop(), web?.stop()]);
+    hosts?.remove();
+  });
