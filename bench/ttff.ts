@@ -28,12 +28,11 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import { cpus, loadavg, totalmem, release, platform } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import {
   CHROMIUM_PATH,
   ROOT,
@@ -44,6 +43,7 @@ import {
   type PartyServer,
   type StaticServer,
 } from '../test/support/harness.ts';
+import { startRelay } from './relay.ts';
 
 // ---------------------------------------------------------------- options
 
@@ -102,40 +102,6 @@ for (const [signal, code] of [
     console.error(`\n${signal}: stopping the browser and servers…`);
     void cleanup().finally(() => process.exit(code));
   });
-}
-
-// ---------------------------------------------------------------- the bare relay
-
-/** Forwards each frame to the other open sockets of the same URL path. */
-async function startRelay(): Promise<{ url: string; stop(): Promise<void> }> {
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const rooms = new Map<string, Set<WebSocket>>();
-  server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    const path = request.url ?? '/';
-    const room = rooms.get(path) ?? new Set<WebSocket>();
-    rooms.set(path, room);
-    room.add(socket);
-    socket.on('message', (data, isBinary) => {
-      for (const other of room) if (other !== socket && other.readyState === WebSocket.OPEN) other.send(data, { binary: isBinary });
-    });
-    socket.on('close', () => {
-      room.delete(socket);
-      if (!room.size) rooms.delete(path);
-    });
-  });
-  const { port } = server.address() as { port: number };
-  return {
-    url: `ws://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const client of server.clients) client.terminate();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 // ---------------------------------------------------------------- one run
