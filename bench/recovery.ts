@@ -125,8 +125,14 @@ async function main(): Promise<void> {
   console.log(row('(server kill → listening again)', restart));
   console.log('');
   const worst = Math.max(...[...resumed.values()].flat());
-  console.log(`target:   media back within 5 s of the path, every time → ${worst <= 5000 && !failures.length ? 'MET' : 'NOT MET'} (worst ${Math.round(worst)} ms)`);
-  console.log(`target:   rejoin within 3 s of the server listening → ${Math.max(...rejoin) <= 3000 && !failures.length ? 'MET' : 'NOT MET'}`);
+  const mediaFailures = failures.filter((f) => f.includes('blackhole')).length;
+  const rejoinFailures = failures.length - mediaFailures;
+  console.log(
+    `target:   media back within 5 s of the path, every time → ${worst <= 5000 && !mediaFailures ? 'MET' : 'NOT MET'} (worst ${Math.round(worst)} ms, ${mediaFailures} run(s) without media)`,
+  );
+  console.log(
+    `target:   rejoin within 3 s of the server listening → ${Math.max(...rejoin) <= 3000 && !rejoinFailures ? 'MET' : 'NOT MET'} (worst ${Math.round(Math.max(...rejoin))} ms)`,
+  );
   if (failures.length) console.log(`failures: ${failures.join('; ')}`);
   console.log(`load:     1-min load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after; wall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }

@@ -18,8 +18,11 @@ import { iceGrantFor, parseList, readIceConfig } from './ice-servers.ts';
 import { Room, refuse } from './room.ts';
 import { sessionSecret, signSession, verifySession } from './session.ts';
 
-/** How often the room runs its housekeeping (heartbeat timeouts, resume grace), ms. */
-const TICK_MS = 1000;
+/**
+ * How often the room runs its housekeeping (heartbeat timeouts, resume
+ * grace), ms: a vanished peer is announced at most this long after its grace.
+ */
+const TICK_MS = 250;
 
 /** Capacity from `ROOM_CAPACITY`, clamped to the full-mesh range 2–6. */
 export function readCapacity(value: unknown): number {

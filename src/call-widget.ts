@@ -51,6 +51,13 @@ export const JOIN_TIMEOUT_MS = 15_000;
 export const NEGOTIATION_GRACE_MS = 60;
 
 /**
+ * How long a link to a peer missing from the room after our socket came back
+ * is kept, ms: the room server's resume grace (`RESUME_GRACE_MS` in
+ * party/room.ts), within which that peer can come back too.
+ */
+export const RESUME_GRACE_MS = 20_000;
+
+/**
  * An embeddable WebRTC video call. Drop it in a page, give it a room, and two
  * people who open the same room link can talk face to face.
  *
@@ -375,11 +382,15 @@ export class CallWidget extends LitElement {
     switch (message.type) {
       case 'welcome': {
         this.#peers.setConfiguration({ iceServers: message.iceServers });
-        // Back under the same identity (resumed): links to peers still here
-        // carry on, media never stopped. A new identity starts over: the
-        // others saw our old one leave.
+        // Back under the same identity (resumed): links carry on, media never
+        // stopped. After a room-server restart a peer may not be back yet:
+        // its link is kept for the resume grace, and dropped only if it does
+        // not reappear. A new identity starts over: the others saw our old
+        // one leave.
+        const sameIdentity = this.#signaling.selfId === this.#identity;
         for (const id of [...this.#peers.links.keys()]) {
-          if (!this.#signaling.roster.has(id) || this.#signaling.selfId !== this.#identity) this.#peers.remove(id);
+          if (!sameIdentity) this.#peers.remove(id);
+          else if (!this.#signaling.roster.has(id)) this.#expectBack(id);
         }
         this.#identity = this.#signaling.selfId;
         const present = message.peers[0];
@@ -446,6 +457,13 @@ export class CallWidget extends LitElement {
         // the terminal ones arrive with a close code.
         return;
     }
+  }
+
+  /** Keep the link to `peerId` for the resume grace; drop it if the peer is not back in the room by then. */
+  #expectBack(peerId: string): void {
+    setTimeout(() => {
+      if (!this.#signaling.roster.has(peerId)) this.#peers.remove(peerId);
+    }, RESUME_GRACE_MS);
   }
 
   #end(): void {

@@ -342,6 +342,8 @@ export class SignalingController implements ReactiveController {
           const polite = known.has(peer.id) ? wasPolite.has(peer.id) : message.polite && !heldResume;
           if (polite) this.#politeToward.add(peer.id);
         }
+        // Known peers not back yet (the room server restarted) keep their roles for when they are.
+        for (const id of wasPolite) if (!this.roster.has(id)) this.#politeToward.add(id);
         if (this.#joinName !== null) this.#send({ type: 'join', name: this.#joinName });
         break;
       }

@@ -9,6 +9,7 @@ import {
   CallErrorEvent,
   CallPeerJoinedEvent,
   CallPeerLeftEvent,
+  type CallReconnectEvent,
   CallStateChangeEvent,
   type CallState,
   type CallWidget,
@@ -54,9 +55,19 @@ interface WidgetOptions {
   getUserMedia?: GetUserMedia;
 }
 
+/** Every peer connection each widget made, in order. */
+const peerConnections = new WeakMap<CallWidget, RTCPeerConnection[]>();
+
 /** A widget with its platform injected, not yet connected to the document. */
 function widget({ rooms, room, name, getUserMedia }: WidgetOptions): CallWidget {
   const el = document.createElement('call-widget');
+  const made: RTCPeerConnection[] = [];
+  peerConnections.set(el, made);
+  el.createPeerConnection = (configuration) => {
+    const pc = new RTCPeerConnection(configuration);
+    made.push(pc);
+    return pc;
+  };
   el.createSocket = rooms.socketFactory;
   el.getUserMedia = getUserMedia ?? recordingMedia().getUserMedia;
   el.room = room;
@@ -303,6 +314,26 @@ describe('<call-widget>', () => {
     const frames = await videoFrames(remoteVideo(bob), 3);
     expect(frames).to.have.length(3);
     expect(alice.state).to.equal('connected');
+  });
+
+  it('the browser coming back online restarts ICE at once and fires call-reconnect', async () => {
+    const { alice, bob } = await call();
+    const reconnects: CallReconnectEvent[] = [];
+    alice.addEventListener('call-reconnect', (e) => reconnects.push(e));
+    const pc = () => peerConnections.get(alice)!.at(-1)!;
+    const ufrag = () => /a=ice-ufrag:(\S+)/.exec(pc().localDescription?.sdp ?? '')?.[1];
+    const before = ufrag();
+    expect(before).to.be.a('string');
+    window.dispatchEvent(new Event('online'));
+    expect(reconnects.map((e) => [e.attempt, e.cause])).to.deep.equal([[1, 'network-change']]);
+    expect(reconnects[0]!.peerId).to.match(PEER_ID_PATTERN);
+    expect(reconnects[0]!.bubbles && reconnects[0]!.composed).to.equal(true);
+    // The restart is a real one: a new ICE ufrag is negotiated, and the call stays up.
+    await until(() => ufrag() !== before && pc().signalingState === 'stable', 'a new ICE ufrag after the restart');
+    expect(peerConnections.get(alice)).to.have.length(1, 'restarted, not rebuilt');
+    await reach(alice, 'connected');
+    await reach(bob, 'connected');
+    expect(await videoFrames(remoteVideo(alice), 3)).to.have.length.of.at.least(3);
   });
 
   it('hang-up ends the call on both sides and stops every local track', async () => {

@@ -76,4 +76,34 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     }
     await Promise.all([a.context().close(), b.context().close()]);
   });
+
+  test('A vanishes without a FIN: B shows "connection lost" within 7 s and "peer left" within 20 s, then waits', async () => {
+    const room = randomId();
+    const a = await openIn(hosts.a, room, 'A');
+    const b = await openIn(hosts.b, room, 'B');
+    await a.locator('call-widget [part~="join-button"]').click();
+    await waitForState(a, 'waiting');
+    await b.locator('call-widget [part~="join-button"]').click();
+    await Promise.all([waitForState(a, 'connected', 20_000), waitForState(b, 'connected', 20_000)]);
+    await firstFrameAfter(b, Date.now(), 10_000);
+
+    hosts.cutOffA(true);
+    const cutAt = Date.now();
+    try {
+      await b.locator('call-widget [part~="connection-lost"]').waitFor({ timeout: 7000 });
+      const lostMs = Date.now() - cutAt;
+      assert.equal(await b.locator('call-widget').getAttribute('state'), 'reconnecting');
+      await b.waitForFunction(
+        () => (window as unknown as { callEvents: { type: string }[] }).callEvents.some((e) => e.type === 'call-peer-left'),
+        undefined,
+        { timeout: 20_250 - (Date.now() - cutAt), polling: 50 }, // 20 s grace from its last frame + the 250 ms tick
+      );
+      const leftMs = Date.now() - cutAt;
+      await waitForState(b, 'waiting', 2000);
+      console.log(`# A cut off: B showed "connection lost" after ${lostMs} ms and "peer left" after ${leftMs} ms`);
+    } finally {
+      hosts.cutOffA(false);
+    }
+    await Promise.all([a.context().close(), b.context().close()]);
+  });
 });

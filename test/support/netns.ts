@@ -31,6 +31,11 @@ export interface TwoHosts {
   b: TestHost;
   /** Drop (true) or let through (false) every packet on the A–B link. */
   cutMediaPath(cut: boolean): void;
+  /**
+   * Drop (true) or let through (false) every packet on both of A's links:
+   * A vanishes from the network without closing anything (no FIN, no RST).
+   */
+  cutOffA(cut: boolean): void;
   /** Delete the namespaces and their links. Idempotent. */
   remove(): void;
 }
@@ -84,24 +89,31 @@ export function createTwoHosts(): TwoHosts {
       chmodSync(chromium, 0o755);
       return { netns: ns, gateway: `${subnet}.1`, chromium };
     });
-    const iptables = (action: '-I' | '-D') => {
+    /** Insert or delete DROP rules for everything in and out of `link`, inside A. */
+    const iptables = (action: '-I' | '-D', link: string) => {
       for (const [chain, dir] of [
         ['INPUT', '-i'],
         ['OUTPUT', '-o'],
       ] as const) {
-        execFileSync('ip', ['netns', 'exec', nsA, 'iptables', action, chain, dir, `${nsA}m`, '-j', 'DROP'], {
+        execFileSync('ip', ['netns', 'exec', nsA, 'iptables', action, chain, dir, link, '-j', 'DROP'], {
           stdio: ['ignore', 'ignore', 'pipe'],
         });
       }
     };
-    let cut = false;
+    const cut = new Set<string>();
+    const setCut = (link: string, next: boolean) => {
+      if (next === cut.has(link)) return;
+      iptables(next ? '-I' : '-D', link);
+      if (next) cut.add(link);
+      else cut.delete(link);
+    };
     return {
       a: hosts[0]!,
       b: hosts[1]!,
-      cutMediaPath(next) {
-        if (next === cut) return;
-        iptables(next ? '-I' : '-D');
-        cut = next;
+      cutMediaPath: (next) => setCut(`${nsA}m`, next),
+      cutOffA(next) {
+        setCut(`${nsA}m`, next);
+        setCut(`${nsA}g`, next);
       },
       remove,
     };
