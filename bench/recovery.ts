@@ -24,6 +24,7 @@ import { requireBuild, startParty, startStatic, type PartyServer, type StaticSer
 import { createTwoHosts, type TwoHosts } from '../test/support/netns.ts';
 import { firstFrameAfter, openInNamespace, rejoined } from '../test/support/outage.ts';
 import { waitForState } from '../test/support/widget-page.ts';
+import { median, sleep } from './common.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -37,11 +38,6 @@ const BLACKHOLES = options.blackholes.split(',').map(Number);
 const RESTARTS = Number(options.restarts);
 const VARS = { SESSION_SECRET: 'bench-recovery-secret-0123456789' };
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
-};
 const row = (label: string, xs: number[]) =>
   `${label.padEnd(34)} ${String(Math.round(median(xs))).padStart(7)} ${String(Math.round(Math.max(...xs))).padStart(7)}   ${xs.map(Math.round).join(', ')}`;
 

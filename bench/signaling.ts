@@ -63,6 +63,7 @@ import { parseArgs } from 'node:util';
 import { WebSocket, type RawData } from 'ws';
 import { ROOT, startParty, type PartyServer } from '../test/support/harness.ts';
 import { startRelayProcess } from './relay.ts';
+import { cleanup, cleanups, fmt, freshRoom, interrupted, median, quantile, sleep, stopOnSignals, table, withTimeout } from './common.ts';
 
 // ---------------------------------------------------------------- options
 
@@ -123,60 +124,11 @@ const SAMPLE_MS = 500;
 
 const TARGETS = { loss: 0, crossRoom: 0, p99Ms: 100, mbPerRoom: 1 } as const;
 
-// ---------------------------------------------------------------- cleanup
-
-const cleanups: Array<() => Promise<unknown>> = [];
-let cleaning: Promise<void> | undefined;
-
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const stop of cleanups.reverse()) {
-      try {
-        await stop();
-      } catch {
-        // keep stopping the rest
-      }
-    }
-  })();
-  return cleaning;
-}
-
-let interrupted = false;
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-] as const) {
-  process.on(signal, () => {
-    if (interrupted) process.exit(code);
-    interrupted = true;
-    console.error(`\n${signal}: stopping the clients and servers…`);
-    void cleanup().finally(() => process.exit(code));
-  });
-}
+stopOnSignals('the clients and servers');
 
 // ---------------------------------------------------------------- small helpers
 
 const now = () => performance.now();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-/** 128 random bits, base64url: 22 characters, as the widget generates. */
-const freshRoom = (): string => randomBytes(16).toString('base64url');
-
-class Timeout extends Error {}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Timeout(`${what}: no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function bump(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
@@ -868,7 +820,7 @@ async function connectRooms(target: Target): Promise<void> {
   const spacingMs = (2 / CONNECT_RATE) * 1000;
   let inFlight = 0;
   const pending: Promise<void>[] = [];
-  for (let i = 0; i < ROOMS && !interrupted; i++) {
+  for (let i = 0; i < ROOMS && !interrupted(); i++) {
     const startAt = t0 + i * spacingMs;
     while (now() < startAt || inFlight >= CONNECT_CONCURRENCY) await sleep(Math.max(1, Math.min(20, startAt - now())));
     inFlight++;
@@ -968,7 +920,7 @@ async function runWindow(target: Target, index: number, burst: boolean, setupsTo
   let started = 0;
   for (;;) {
     const elapsed = now() - start;
-    if (elapsed >= ms || interrupted) break;
+    if (elapsed >= ms || interrupted()) break;
     const due = Math.floor((RATE * elapsed) / 1000);
     while (w.sent < due && n) {
       target.peers[target.cursor++ % n].sendNext();
@@ -981,7 +933,7 @@ async function runWindow(target: Target, index: number, burst: boolean, setupsTo
     await sleep(4);
   }
   // What fell due by the end of the window but was not sent because the timer woke late.
-  if (!interrupted) {
+  if (!interrupted()) {
     while (w.sent < Math.floor(RATE * WINDOW_S) && n) {
       target.peers[target.cursor++ % n].sendNext();
       w.sent++;
@@ -1019,33 +971,11 @@ async function closeAll(target: Target): Promise<void> {
 
 // ---------------------------------------------------------------- statistics and printing
 
-/** Quantile with linear interpolation between closest ranks (q in [0, 1]). */
-function quantile(values: ArrayLike<number>, q: number): number {
-  if (!values.length) return NaN;
-  const sorted = Float64Array.from(values).sort();
-  const position = (sorted.length - 1) * q;
-  const lower = Math.floor(position);
-  const upper = Math.ceil(position);
-  return sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower);
-}
-
-const median = (values: ArrayLike<number>) => quantile(values, 0.5);
 const max = (values: number[]) => (values.length ? values.reduce((m, x) => (x > m ? x : m), -Infinity) : NaN);
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
 const pct = (x: number, y: number, digits = 3) => (y > 0 ? `${((100 * x) / y).toFixed(digits)} %` : '–');
 const ratio = (x: number, y: number) => (Number.isFinite(x) && Number.isFinite(y) && y > 0 ? `${(x / y).toFixed(2)}×` : '–');
 const mb = (bytes: number, digits = 1) => (Number.isFinite(bytes) ? (bytes / 2 ** 20).toFixed(digits) : '–');
-
-function table(header: string[], rows: string[][], align: Array<'l' | 'r'>): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c = '', i) => (align[i] === 'l' ? c.padEnd(widths[i]) : c.padStart(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 function packageVersion(dir: string): string {
   try {
@@ -1416,7 +1346,7 @@ async function main(): Promise<void> {
   for (const t of targets) console.error(`${t.label}: before ${mb(mark(t, 'before').rss)} MB`);
 
   for (const t of targets) {
-    if (interrupted) return;
+    if (interrupted()) return;
     await connectRooms(t);
     await sleep(1000);
     const s = t.stats;
@@ -1433,7 +1363,7 @@ async function main(): Promise<void> {
     const burst = round >= WINDOWS - BURST_WINDOWS;
     const order = round % 2 === 0 ? targets : [...targets].reverse();
     for (const t of order) {
-      if (interrupted) return;
+      if (interrupted()) return;
       let setups = 0;
       if (burst) {
         const remainingWindows = WINDOWS - round;

@@ -26,7 +26,7 @@
  * A script that prints figures, not a test: it exits 0 whatever it measures.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, release, platform } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,7 @@ import {
   type StaticServer,
 } from '../test/support/harness.ts';
 import { startRelay } from './relay.ts';
+import { cleanup, cleanups, fmt, freshRoom, interrupted, median, quantile, sleep, stopOnSignals, table, withTimeout } from './common.ts';
 
 // ---------------------------------------------------------------- options
 
@@ -71,38 +72,7 @@ function positiveInt(value: string | undefined, name: string, zeroOk = false): n
   return n;
 }
 
-// ---------------------------------------------------------------- cleanup
-
-const cleanups: Array<() => Promise<unknown>> = [];
-let cleaning: Promise<void> | undefined;
-
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const stop of cleanups.reverse()) {
-      try {
-        await stop();
-      } catch {
-        // keep stopping the rest
-      }
-    }
-  })();
-  return cleaning;
-}
-
-/** Set on SIGINT/SIGTERM: no further runs start. */
-let interrupted = false;
-
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-] as const) {
-  process.on(signal, () => {
-    if (interrupted) process.exit(code); // a second signal: do not wait
-    interrupted = true;
-    console.error(`\n${signal}: stopping the browser and servers…`);
-    void cleanup().finally(() => process.exit(code));
-  });
-}
+stopOnSignals('the browser and servers');
 
 // ---------------------------------------------------------------- one run
 
@@ -185,27 +155,6 @@ function pageUrl(env: Env, variant: Variant, room: string, name: string): string
   if (variant === 'widget') query.set('host', env.party.host);
   else query.set('relay', env.relayUrl);
   return `${env.web.origin}/bench/pages/${variant}.html?${query}`;
-}
-
-/** 128 random bits, base64url: 22 characters, as the widget generates. */
-const freshRoom = (): string => randomBytes(16).toString('base64url');
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-class Timeout extends Error {}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Timeout(`${what} took over ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function openPage(context: BrowserContext, errors: string[], label: string, url: string): Promise<Page> {
@@ -436,26 +385,7 @@ async function probeBareRelay(relayUrl: string, samples: number): Promise<HopFig
 
 // ---------------------------------------------------------------- statistics and printing
 
-/** Quantile with linear interpolation between closest ranks (q in [0, 1]). */
-function quantile(values: number[], q: number): number {
-  if (!values.length) return NaN;
-  const sorted = [...values].sort((x, y) => x - y);
-  const position = (sorted.length - 1) * q;
-  const lower = Math.floor(position);
-  const upper = Math.ceil(position);
-  return sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower);
-}
-
-const median = (values: number[]) => quantile(values, 0.5);
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 const ratio = (x: number, y: number) => (Number.isFinite(x) && Number.isFinite(y) && y > 0 ? x / y : NaN);
-
-function table(header: string[], rows: string[][], align: Array<'l' | 'r'>): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (align[i] === 'l' ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -603,7 +533,7 @@ async function main(): Promise<void> {
   ];
   for (const { index, warmup } of schedule) {
     for (const variant of ['widget', 'minimal'] as const) {
-      if (interrupted) return;
+      if (interrupted()) return;
       const run = await runOnce(env, variant, index, warmup);
       runs.push(run);
       const label = `${warmup ? 'warm-up' : `run ${String(index + 1).padStart(2)}/${RUNS}`} ${variant.padEnd(7)}`;
@@ -618,7 +548,7 @@ async function main(): Promise<void> {
     }
   }
 
-  if (interrupted) return;
+  if (interrupted()) return;
   let hops: { partykit: HopFigures; relay: HopFigures } | null = null;
   try {
     hops = { partykit: await probePartykit(party.host, 20), relay: await probeBareRelay(relay.url, 20) };
