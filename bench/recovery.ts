@@ -23,7 +23,7 @@ import { randomId } from '../src/random-id.ts';
 import { requireBuild, startParty, startStatic, type PartyServer, type StaticServer } from '../test/support/harness.ts';
 import { createTwoHosts, type TwoHosts } from '../test/support/netns.ts';
 import { firstFrameAfter, openInNamespace, rejoined } from '../test/support/outage.ts';
-import { waitForState } from '../test/support/widget-page.ts';
+import { joinInTurn } from '../test/support/widget-page.ts';
 import { median, sleep } from './common.ts';
 
 const { values: options } = parseArgs({
@@ -51,10 +51,7 @@ async function call(): Promise<[Page, Page]> {
   const servers = { party: party!, web: web! };
   const a = await openInNamespace(hosts!.a, servers, room, 'A', browsers);
   const b = await openInNamespace(hosts!.b, servers, room, 'B', browsers);
-  await a.locator('call-widget [part~="join-button"]').click();
-  await waitForState(a, 'waiting');
-  await b.locator('call-widget [part~="join-button"]').click();
-  await Promise.all([waitForState(a, 'connected', 20_000), waitForState(b, 'connected', 20_000)]);
+  await joinInTurn(a, b, 20_000);
   await Promise.all([firstFrameAfter(a, Date.now(), 10_000), firstFrameAfter(b, Date.now(), 10_000)]);
   return [a, b];
 }

@@ -20,7 +20,7 @@ import {
 } from '../support/harness.ts';
 import { createTwoHosts, type TestHost, type TwoHosts } from '../support/netns.ts';
 import { firstFrameAfter, openInNamespace } from '../support/outage.ts';
-import { waitForState } from '../support/widget-page.ts';
+import { joinInTurn, waitForState } from '../support/widget-page.ts';
 
 let hosts: TwoHosts;
 let party: PartyServer;
@@ -48,10 +48,7 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     const room = randomId();
     const a = await openIn(hosts.a, room, 'A');
     const b = await openIn(hosts.b, room, 'B');
-    await a.locator('call-widget [part~="join-button"]').click();
-    await waitForState(a, 'waiting');
-    await b.locator('call-widget [part~="join-button"]').click();
-    await Promise.all([waitForState(a, 'connected', 20_000), waitForState(b, 'connected', 20_000)]);
+    await joinInTurn(a, b, 20_000);
     await Promise.all([firstFrameAfter(a, Date.now(), 10_000), firstFrameAfter(b, Date.now(), 10_000)]);
 
     for (const seconds of [5, 12, 40]) {
@@ -81,10 +78,7 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     const room = randomId();
     const a = await openIn(hosts.a, room, 'A');
     const b = await openIn(hosts.b, room, 'B');
-    await a.locator('call-widget [part~="join-button"]').click();
-    await waitForState(a, 'waiting');
-    await b.locator('call-widget [part~="join-button"]').click();
-    await Promise.all([waitForState(a, 'connected', 20_000), waitForState(b, 'connected', 20_000)]);
+    await joinInTurn(a, b, 20_000);
     await firstFrameAfter(b, Date.now(), 10_000);
 
     hosts.cutOffA(true);

@@ -15,7 +15,7 @@ import {
   type PartyServer,
   type StaticServer,
 } from '../support/harness.ts';
-import { remoteFrames, waitForState } from '../support/widget-page.ts';
+import { clickJoin, openWidgetPage, remoteFrames, waitForState } from '../support/widget-page.ts';
 
 let party: PartyServer;
 let web: StaticServer;
@@ -40,19 +40,10 @@ interface RecordedEvent {
   reason?: string;
 }
 
-/** A page with one widget in `room`, in its own browser context. */
-async function openWidget(room: string, name: string): Promise<Page> {
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  const query = new URLSearchParams({ host: party.host, room, name });
-  await page.goto(`${web.origin}/test/e2e/pages/call.html?${query}`);
-  await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
-  return page;
-}
+const openWidget = (room: string, name: string) => openWidgetPage(browser, { party, web }, room, name);
 
 const stateOf = (page: Page) => page.locator('call-widget').getAttribute('state');
 
-const clickJoin = (page: Page) => page.locator('call-widget [part~="join-button"]').click();
 
 const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: RecordedEvent[] }).callEvents);
 

@@ -9,14 +9,13 @@ import type { Browser, Page } from 'playwright-core';
 import { randomId } from '../../src/random-id.ts';
 import {
   launchChromium,
-  newContext,
   requireBuild,
   startParty,
   startStatic,
   type PartyServer,
   type StaticServer,
 } from '../support/harness.ts';
-import { remoteFrames, waitForState } from '../support/widget-page.ts';
+import { clickJoin, openWidgetPage, remoteFrames, waitForState } from '../support/widget-page.ts';
 
 let party: PartyServer;
 let web: StaticServer;
@@ -47,18 +46,10 @@ const HOSTILE_NAMES = [
   '{{constructor.constructor("window.__xss=1")()}}',
 ];
 
-async function openWidget(room: string, name: string): Promise<Page> {
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  const query = new URLSearchParams({ host: party.host, room, name });
-  await page.goto(`${web.origin}/test/e2e/pages/call.html?${query}`);
-  await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
-  return page;
-}
+const openWidget = (room: string, name: string) => openWidgetPage(browser, { party, web }, room, name);
 
 const widget = (page: Page) => page.locator('call-widget');
 const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: RecordedEvent[] }).callEvents);
-const join = (page: Page) => widget(page).locator('[part~="join-button"]').click();
 
 /** No element the widget did not render itself, and no script ran. */
 async function assertInert(page: Page): Promise<void> {
@@ -85,7 +76,7 @@ describe('locked rooms in the widget (real partykit dev, real Chromium)', { time
   test('the host locks; a knock shows the name as text; admit brings both into a call', async () => {
     const room = randomId();
     const host = await openWidget(room, 'Host');
-    await join(host);
+    await clickJoin(host);
     await waitForState(host, 'waiting');
     assert.equal(await widget(host).evaluate((w) => (w as unknown as { isHost: boolean }).isHost), true);
     const lock = widget(host).locator('[part~="lock-button"]');
@@ -95,7 +86,7 @@ describe('locked rooms in the widget (real partykit dev, real Chromium)', { time
 
     const guest = await openWidget(room, HOSTILE_NAMES[0]!);
     assert.equal(await widget(guest).locator('[part~="lock-button"]').count(), 0, 'only the host gets the lock');
-    await join(guest);
+    await clickJoin(guest);
     await waitForState(guest, 'knocking');
     const knock = widget(host).locator('[part~="knock"]');
     await knock.waitFor();
@@ -121,13 +112,13 @@ describe('locked rooms in the widget (real partykit dev, real Chromium)', { time
       const w = document.querySelector('call-widget') as unknown as HTMLElement & { reject(id: string): void };
       w.addEventListener('call-knock', (event) => w.reject((event as unknown as { peer: { id: string } }).peer.id));
     });
-    await join(host);
+    await clickJoin(host);
     await waitForState(host, 'waiting');
     await host.evaluate(() => (document.querySelector('call-widget') as unknown as { lock(): void }).lock());
     await host.waitForFunction(() => (document.querySelector('call-widget') as unknown as { locked: boolean }).locked);
 
     const guest = await openWidget(room, 'Uninvited');
-    await join(guest);
+    await clickJoin(guest);
     await waitForState(guest, 'failed', 10_000);
     const errors = (await events(guest)).filter((e) => e.type === 'call-error').map((e) => e.code);
     assert.deepEqual(errors, ['room-unavailable']);
@@ -148,8 +139,8 @@ describe('text from the network is rendered as text', { timeout: 90_000 }, () =>
       const room = randomId();
       const a = await openWidget(room, i % 2 ? name : 'evil\u202Egpj.exe');
       const b = await openWidget(room, name);
-      await join(a);
-      await join(b);
+      await clickJoin(a);
+      await clickJoin(b);
       await Promise.all([waitForState(a, 'connected', 15_000), waitForState(b, 'connected', 15_000)]);
       assert.deepEqual(await shadowTexts(a, '.label'), [name]);
       assert.deepEqual(await shadowTexts(b, '.label'), [i % 2 ? name : 'evilgpj.exe']);

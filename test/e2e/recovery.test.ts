@@ -10,7 +10,6 @@ import type { Browser, Page } from 'playwright-core';
 import { randomId } from '../../src/random-id.ts';
 import {
   launchChromium,
-  newContext,
   requireBuild,
   startParty,
   startStatic,
@@ -18,7 +17,7 @@ import {
   type StaticServer,
 } from '../support/harness.ts';
 import { rejoined } from '../support/outage.ts';
-import { remoteFrames, waitForState } from '../support/widget-page.ts';
+import { joinInTurn, openWidgetPage, remoteFrames, waitForState } from '../support/widget-page.ts';
 
 /** Stable, so that session tokens survive the room server's restart. */
 const VARS = { SESSION_SECRET: 'recovery-test-secret-0123456789' };
@@ -46,25 +45,14 @@ interface RecordedEvent {
   reason?: string;
 }
 
-async function openWidget(room: string, name: string): Promise<Page> {
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  const query = new URLSearchParams({ host: party.host, room, name });
-  await page.goto(`${web.origin}/test/e2e/pages/call.html?${query}`);
-  await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
-  return page;
-}
+const openWidget = (room: string, name: string) => openWidgetPage(browser, { party, web }, room, name);
 
 const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: RecordedEvent[] }).callEvents);
-const join = (page: Page) => page.locator('call-widget [part~="join-button"]').click();
 
 async function call(room: string): Promise<[Page, Page]> {
   const alice = await openWidget(room, 'Alice');
   const bob = await openWidget(room, 'Bob');
-  await join(alice);
-  await waitForState(alice, 'waiting');
-  await join(bob);
-  await Promise.all([waitForState(alice, 'connected', 15_000), waitForState(bob, 'connected', 15_000)]);
+  await joinInTurn(alice, bob, 15_000);
   await Promise.all([remoteFrames(alice), remoteFrames(bob)]);
   return [alice, bob];
 }

@@ -25,14 +25,13 @@ import { randomId } from '../../src/random-id.ts';
 import {
   ROOT,
   launchChromium,
-  newContext,
   requireBuild,
   startParty,
   startStatic,
   type PartyServer,
   type StaticServer,
 } from '../support/harness.ts';
-import { remoteFrames, waitForState } from '../support/widget-page.ts';
+import { clickJoin, joinInTurn, openWidgetPage, remoteFrames, waitForState } from '../support/widget-page.ts';
 import {
   TurnClient,
   freeUdpPort,
@@ -366,14 +365,7 @@ describe('a call through coturn with relay-only ICE', () => {
     await Promise.all([party?.stop(), web?.stop(), coturn?.stop()]);
   });
 
-  async function openRelayWidget(room: string, name: string): Promise<Page> {
-    const context = await newContext(browser);
-    const page = await context.newPage();
-    const query = new URLSearchParams({ host: party.host, room, name });
-    await page.goto(`${web.origin}/test/e2e/pages/relay.html?${query}`);
-    await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
-    return page;
-  }
+  const openRelayWidget = (room: string, name: string) => openWidgetPage(browser, { party, web }, room, name, 'relay');
 
   /** The selected candidate pair of the page's (last) peer connection. */
   const selectedPair = (page: Page) =>
@@ -408,10 +400,7 @@ describe('a call through coturn with relay-only ICE', () => {
     const alice = await openRelayWidget(room, 'Alice');
     const bob = await openRelayWidget(room, 'Bob');
     try {
-      await alice.locator('call-widget [part~="join-button"]').click();
-      await waitForState(alice, 'waiting');
-      await bob.locator('call-widget [part~="join-button"]').click();
-      await Promise.all([waitForState(alice, 'connected'), waitForState(bob, 'connected')]);
+      await joinInTurn(alice, bob);
 
       const [a, b] = await Promise.all([remoteFrames(alice), remoteFrames(bob)]);
       assert.ok(a.frames >= 5 && a.width > 0, `alice decoded ${JSON.stringify(a)}`);
@@ -470,14 +459,7 @@ describe('TURN credentials are refreshed before they expire', () => {
     await Promise.all([party?.stop(), web?.stop(), coturn?.stop()]);
   });
 
-  async function openRelayWidget(room: string, name: string): Promise<Page> {
-    const context = await newContext(browser);
-    const page = await context.newPage();
-    const query = new URLSearchParams({ host: party.host, room, name });
-    await page.goto(`${web.origin}/test/e2e/pages/relay.html?${query}`);
-    await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
-    return page;
-  }
+  const openRelayWidget = (room: string, name: string) => openWidgetPage(browser, { party, web }, room, name, 'relay');
 
   interface Applied {
     at: number;
@@ -493,10 +475,7 @@ describe('TURN credentials are refreshed before they expire', () => {
     const bob = await openRelayWidget(room, 'Bob');
     const pages = [alice, bob];
     try {
-      await alice.locator('call-widget [part~="join-button"]').click();
-      await waitForState(alice, 'waiting');
-      await bob.locator('call-widget [part~="join-button"]').click();
-      await Promise.all([waitForState(alice, 'connected'), waitForState(bob, 'connected')]);
+      await joinInTurn(alice, bob);
       const first = await alice.evaluate(() =>
         (window as unknown as { peerConfigurations: RTCConfiguration[] }).peerConfigurations.at(-1)?.iceServers,
       );
@@ -551,7 +530,7 @@ describe('TURN credentials are refreshed before they expire', () => {
       await waitForState(alice, 'waiting');
       const carol = await openRelayWidget(room, 'Carol');
       pages.push(carol);
-      await carol.locator('call-widget [part~="join-button"]').click();
+      await clickJoin(carol);
       await Promise.all([waitForState(alice, 'connected', 15_000), waitForState(carol, 'connected', 15_000)]);
       const withCarol = await remoteFrames(alice);
       assert.ok(withCarol.frames >= 5, `alice decoded ${JSON.stringify(withCarol)} from carol`);

@@ -2,7 +2,41 @@
  * Playwright helpers for pages that hold one `<call-widget>`: waiting for a
  * `state`, and proving that remote video is really decoded.
  */
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { newContext, type PartyServer, type StaticServer } from './harness.ts';
+
+/**
+ * Open `test/e2e/pages/<page>.html` (default `call`: one widget from the query
+ * string, recording its events) for `room` as `name`, in a new isolated
+ * context of `browser`, once the widget is defined and in the page.
+ */
+export async function openWidgetPage(
+  browser: Browser,
+  servers: { party: PartyServer; web: StaticServer },
+  room: string,
+  name: string,
+  page = 'call',
+): Promise<Page> {
+  const tab = await (await newContext(browser)).newPage();
+  const query = new URLSearchParams({ host: servers.party.host, room, name });
+  await tab.goto(`${servers.web.origin}/test/e2e/pages/${page}.html?${query}`);
+  await tab.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
+  return tab;
+}
+
+/** Press the widget's join button. */
+export const clickJoin = (page: Page) => page.locator('call-widget [part~="join-button"]').click();
+
+/**
+ * The usual way into a call: `first` joins and waits alone, then `second`
+ * joins; resolves when both are `connected`.
+ */
+export async function joinInTurn(first: Page, second: Page, timeoutMs = 10_000): Promise<void> {
+  await clickJoin(first);
+  await waitForState(first, 'waiting', timeoutMs);
+  await clickJoin(second);
+  await Promise.all([waitForState(first, 'connected', timeoutMs), waitForState(second, 'connected', timeoutMs)]);
+}
 
 /** Wait until the page's widget reflects `state`. */
 export async function waitForState(page: Page, state: string, timeoutMs = 10_000): Promise<void> {
