@@ -12,6 +12,7 @@ import {
   CloseCode,
   LIMITS,
   PROTOCOL_VERSION,
+  RESUME_GRACE_MS,
   decodeClientMessage,
   encodeMessage,
   type ClientMessage,
@@ -76,8 +77,6 @@ export interface RoomOptions {
   heartbeatTimeoutMs?: number;
 }
 
-/** Default resume grace, ms (issue #4: 20 s). */
-export const RESUME_GRACE_MS = 20_000;
 /**
  * Default silence after which a socket is considered cut off, ms: three
  * missed client pings ({@link PING_INTERVAL_MS} apart) plus slack.

@@ -18,7 +18,7 @@ import {
   CallStateChangeEvent,
 } from './events.ts';
 import { en, format, type MessageKey } from './i18n/messages.ts';
-import { CloseCode, cleanDisplayName, type PeerInfo, type ServerMessage } from './protocol.ts';
+import { CloseCode, RESUME_GRACE_MS, cleanDisplayName, type PeerInfo, type ServerMessage } from './protocol.ts';
 import { randomId } from './random-id.ts';
 import { styles } from './styles.ts';
 
@@ -49,13 +49,6 @@ export const JOIN_TIMEOUT_MS = 15_000;
  * 200 ms or more, a permission prompt seconds) is overlapped with negotiation.
  */
 export const NEGOTIATION_GRACE_MS = 60;
-
-/**
- * How long a link to a peer missing from the room after our socket came back
- * is kept, ms: the room server's resume grace (`RESUME_GRACE_MS` in
- * party/room.ts), within which that peer can come back too.
- */
-export const RESUME_GRACE_MS = 20_000;
 
 /**
  * An embeddable WebRTC video call. Drop it in a page, give it a room, and two
@@ -459,7 +452,10 @@ export class CallWidget extends LitElement {
     }
   }
 
-  /** Keep the link to `peerId` for the resume grace; drop it if the peer is not back in the room by then. */
+  /**
+   * Keep the link to `peerId` for the room's resume grace (within which that
+   * peer can come back too); drop it if the peer is not back in the room by then.
+   */
   #expectBack(peerId: string): void {
     setTimeout(() => {
       if (!this.#signaling.roster.has(peerId)) this.#peers.remove(peerId);

@@ -57,6 +57,14 @@ export const CloseCode = {
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
+/**
+ * How long the room server holds the id and slot of a peer whose socket
+ * dropped, ms, counted from its last frame: within it the peer can resume
+ * (`?session=`) and nobody sees it leave; the client keeps its links to
+ * peers missing after a reconnect for as long.
+ */
+export const RESUME_GRACE_MS = 20_000;
+
 /** Close codes after which the client must not reconnect. */
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set<number>(Object.values(CloseCode));
 

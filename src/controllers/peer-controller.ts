@@ -338,7 +338,9 @@ export class PeerController implements ReactiveController {
     recovery.timer = setTimeout(() => {
       recovery.timer = undefined;
       const link = this.links.get(peerId);
-      if (link && link.connectionState !== 'connected') this.#step(peerId, cause);
+      // Connected by now (or never dropped: a restart on a network change): the outage is over.
+      if (link?.connectionState === 'connected') this.#stopRecovery(peerId);
+      else if (link) this.#step(peerId, cause);
     }, jittered);
   }
 
