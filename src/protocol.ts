@@ -142,7 +142,8 @@ export function byteLength(text: string): number {
   return bytes;
 }
 
-const maxBytes = (limit: number) =>
+// Pure: lets bundlers drop the schemas from a bundle that only uses the guard.
+const maxBytes = /* @__NO_SIDE_EFFECTS__ */ (limit: number) =>
   v.check<string, string>((s) => byteLength(s) <= limit, `longer than ${limit} bytes`);
 
 const PeerIdSchema = v.pipe(v.string(), v.regex(PEER_ID_PATTERN));
@@ -367,6 +368,114 @@ export function decodeClientMessage(frame: unknown): Decoded<ClientMessage> {
 /** Decode and validate one server→client frame. Never throws. */
 export function decodeServerMessage(frame: unknown): Decoded<ServerMessage> {
   return decodeWith(ServerMessageSchema, null, LIMITS.serverMessageBytes, frame);
+}
+
+/** Every server→client message type. */
+export const SERVER_MESSAGE_TYPES: ReadonlySet<ServerMessage['type']> = new Set<ServerMessage['type']>([
+  'welcome',
+  'pong',
+  'lobby',
+  'knocks',
+  'lock-changed',
+  'ice-servers',
+  'joined',
+  'peer-joined',
+  'peer-updated',
+  'peer-left',
+  'signal',
+  'error',
+]);
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
+const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const optional = (value: unknown, is: (value: unknown) => boolean): boolean => value === undefined || is(value);
+const arrayOf = (value: unknown, is: (value: unknown) => boolean): boolean => Array.isArray(value) && value.every(is);
+const isPeer = (value: unknown): boolean =>
+  isObject(value) && isString(value.id) && isString(value.name) && isBoolean(value.inCall);
+const isIceServer = (value: unknown): boolean =>
+  isObject(value) &&
+  (isString(value.urls) || arrayOf(value.urls, isString)) &&
+  optional(value.username, isString) &&
+  optional(value.credential, isString);
+const isSignalData = (value: unknown): boolean =>
+  isObject(value) &&
+  (value.kind === 'description'
+    ? isObject(value.description) && isString(value.description.type) && isString(value.description.sdp)
+    : value.kind === 'candidate' && isObject(value.candidate) && isString(value.candidate.candidate));
+
+/**
+ * The client's check of a server→client frame: JSON text of at most
+ * {@link LIMITS.serverMessageBytes} UTF-16 units, an object of a known `type`,
+ * with every field the widget reads present and of the right JSON type.
+ * Returns `null` for anything else (the widget ignores that frame). Never throws.
+ *
+ * It checks shape, not content: values (id patterns, SDP size, name rules)
+ * were checked by the room server when the sending client's frame arrived
+ * ({@link decodeClientMessage}), and the room's tests hold every frame it
+ * sends to the full {@link ServerMessageSchema}. Running that schema in the
+ * browser would cost the embeddable bundle about 3.5 KiB gzipped (valibot
+ * and the schemas, measured with esbuild + gzip -9), a fifth of its budget.
+ * Where it reaches the browser's APIs (SDP, ICE candidates) the browser
+ * validates the content again.
+ */
+export function parseServerFrame(frame: unknown): ServerMessage | null {
+  if (!isString(frame) || frame.length > LIMITS.serverMessageBytes) return null;
+  let m: unknown;
+  try {
+    m = JSON.parse(frame);
+  } catch {
+    return null;
+  }
+  if (!isObject(m)) return null;
+  let ok: boolean;
+  switch (m.type) {
+    case 'welcome':
+      ok =
+        isString(m.id) &&
+        isBoolean(m.polite) &&
+        arrayOf(m.peers, isPeer) &&
+        arrayOf(m.iceServers, isIceServer) &&
+        optional(m.iceTtl, isNumber) &&
+        isBoolean(m.locked) &&
+        optional(m.hostKey, isString) &&
+        optional(m.session, isString) &&
+        optional(m.resumed, isBoolean);
+      break;
+    case 'pong':
+    case 'lobby':
+      ok = true;
+      break;
+    case 'knocks':
+    case 'joined':
+      ok = arrayOf(m.peers, isPeer);
+      break;
+    case 'lock-changed':
+      ok = isBoolean(m.locked);
+      break;
+    case 'ice-servers':
+      ok = arrayOf(m.iceServers, isIceServer) && optional(m.iceTtl, isNumber);
+      break;
+    case 'peer-joined':
+    case 'peer-updated':
+      ok = isPeer(m.peer);
+      break;
+    case 'peer-left':
+      ok = isString(m.id) && (m.reason === 'hangup' || m.reason === 'left');
+      break;
+    case 'signal':
+      ok = isString(m.from) && isSignalData(m.data);
+      break;
+    case 'error':
+      ok = isString(m.code) && isString(m.message);
+      break;
+    default:
+      ok = false;
+  }
+  return ok ? (m as ServerMessage) : null;
 }
 
 /** Encode a message as one text frame. */

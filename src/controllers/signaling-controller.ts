@@ -14,13 +14,13 @@
  * and keeps the ICE servers fresh: when they come with a credential lifetime
  * it asks for new ones before they expire.
  */
-import { PartySocket, type PartySocketOptions } from 'partysocket';
+import ReconnectingWebSocket from 'partysocket/ws';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { SignalingStatus } from '../call-state.ts';
 import {
   TERMINAL_CLOSE_CODES,
-  decodeServerMessage,
   encodeMessage,
+  parseServerFrame,
   type ClientMessage,
   type IceServer,
   type PeerInfo,
@@ -82,37 +82,43 @@ export const ICE_REFRESH_AT = 0.8;
  */
 export const HEARTBEAT = { intervalMs: 3000, deadAfterMs: 8000 } as const;
 
-/** The default factory: a PartySocket configured as described above. */
+/**
+ * The default factory: partysocket's ReconnectingWebSocket (the class
+ * PartySocket builds on; PartySocket's own URL building costs the bundle
+ * 1.3 KiB gzipped) to `ws(s)://<host>/parties/<party>/<room>`, the route
+ * PartyKit serves rooms on, configured as described above.
+ */
 export const partySocketFactory: SocketFactory = ({ host, party, room, params }) => {
   let attempt = 0;
-  const options: PartySocketOptions = {
-    host,
-    party,
-    room,
-    protocol: socketProtocol(host),
+  const base = `${socketProtocol(host)}://${host}/parties/${encodeURIComponent(party)}/${encodeURIComponent(room)}`;
+  // Resolved before every connection attempt: jitter all but the first, so
+  // that both ends of a call do not retry in lockstep after a server restart.
+  const url = async (): Promise<string> => {
+    if (attempt++ > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * RECONNECT.jitter));
+    const query = new URLSearchParams(params?.()).toString();
+    return query ? `${base}?${query}` : base;
+  };
+  const socket = new ReconnectingWebSocket(url, [], {
     minReconnectionDelay: RECONNECT.minDelay,
     maxReconnectionDelay: RECONNECT.maxDelay,
     reconnectionDelayGrowFactor: RECONNECT.growFactor,
     maxEnqueuedMessages: 0,
     shouldReconnectOnClose: (event: CloseEvent) => !TERMINAL_CLOSE_CODES.has(event.code),
-    // Called before every connection attempt: jitter all but the first, so
-    // that both ends of a call do not retry in lockstep after a server restart.
-    query: async () => {
-      if (attempt++ > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * RECONNECT.jitter));
-      return params?.() ?? {};
-    },
-  };
-  const socket = new PartySocket(options);
+  });
   socket.addEventListener('open', () => (attempt = 1));
   return socket;
 };
 
-/** `ws` for the page's own host over http, otherwise what the page uses (or PartySocket's guess). */
-function socketProtocol(host: string): 'ws' | 'wss' | undefined {
+/**
+ * `wss` on an https page, or for a host other than the page's own that is not
+ * local (PartyKit's rule: `localhost`, `127.0.0.1`, private addresses and the
+ * page's own host over http use `ws`).
+ */
+function socketProtocol(host: string): 'ws' | 'wss' {
   const page = globalThis.location;
-  if (!page) return undefined;
-  if (page.protocol === 'https:') return 'wss';
-  return host === page.host ? 'ws' : undefined;
+  if (page?.protocol === 'https:') return 'wss';
+  if (host === page?.host) return 'ws';
+  return /^(localhost|127\.0\.0\.1|\[::1\]|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host) ? 'ws' : 'wss';
 }
 
 export class SignalingController implements ReactiveController {
@@ -296,9 +302,8 @@ export class SignalingController implements ReactiveController {
 
   #handleMessage = (event: Event): void => {
     this.#lastHeard = Date.now();
-    const decoded = decodeServerMessage((event as MessageEvent).data);
-    if (!decoded.ok) return; // a server we do not understand: ignore the frame
-    const message = decoded.message;
+    const message = parseServerFrame((event as MessageEvent).data);
+    if (!message) return; // a frame we do not understand: ignore it
     switch (message.type) {
       case 'lobby':
         this.status = 'lobby';

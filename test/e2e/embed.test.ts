@@ -393,7 +393,8 @@ describe('two widgets on one page', () => {
         assert.equal(joined.length, 1, `A#${id}: ${JSON.stringify(joined)}`);
       }
       // One room socket per widget, each to its own room.
-      const socketOf = (sockets: WebSocket[], room: string) => sockets.filter((s) => s.url().includes(`/${room}?`));
+      const socketOf = (sockets: WebSocket[], room: string) =>
+        sockets.filter((s) => new URL(s.url()).pathname.endsWith(`/${room}`));
       for (const { sockets } of [a, b]) {
         assert.equal(sockets.length, 2, sockets.map((s) => s.url()).join(', '));
         assert.equal(socketOf(sockets, rooms.x).length, 1);

@@ -12,6 +12,8 @@ import {
   decodeClientMessage,
   decodeServerMessage,
   encodeMessage,
+  parseServerFrame,
+  SERVER_MESSAGE_TYPES,
   type ClientMessage,
   type Decoded,
   type ServerMessage,
@@ -48,6 +50,69 @@ const candidateFrame = (candidate: Record<string, unknown>) =>
   JSON.stringify({ type: 'signal', to: BOB, data: { kind: 'candidate', candidate } });
 
 const joinFrame = (name: unknown) => JSON.stringify({ type: 'join', name });
+
+/** One sample of every server→client message (several of some). */
+const peer = { id: ALICE, name: 'Alice', inCall: true };
+const serverMessages: [string, ServerMessage][] = [
+  [
+    'welcome',
+    {
+      type: 'welcome',
+      version: PROTOCOL_VERSION,
+      id: BOB,
+      polite: true,
+      capacity: 2,
+      peers: [peer],
+      iceServers: [
+        { urls: ['stun:stun.example.org'] },
+        { urls: 'turn:turn.example.org', username: '1700000000:' + BOB, credential: 'c2VjcmV0' },
+      ],
+      iceTtl: 3600,
+      locked: false,
+    },
+  ],
+  [
+    'welcome (empty room, host)',
+    { type: 'welcome', version: 1, id: BOB, polite: false, capacity: 6, peers: [], iceServers: [], locked: true, hostKey: 'k'.repeat(22) },
+  ],
+  [
+    'welcome (resumed, with a session token)',
+    {
+      type: 'welcome',
+      version: 1,
+      id: BOB,
+      polite: true,
+      capacity: 2,
+      peers: [peer],
+      iceServers: [],
+      locked: false,
+      session: `${BOB}.${'m'.repeat(43)}`,
+      resumed: true,
+    },
+  ],
+  ['pong', { type: 'pong' }],
+  ['lobby', { type: 'lobby' }],
+  ['knocks', { type: 'knocks', peers: [{ id: ALICE, name: 'Alice', inCall: false }] }],
+  ['lock-changed', { type: 'lock-changed', locked: true }],
+  ['ice-servers', { type: 'ice-servers', iceServers: [{ urls: 'stun:stun.example.org' }], iceTtl: 60 }],
+  ['ice-servers (no credentials)', { type: 'ice-servers', iceServers: [] }],
+  ['joined', { type: 'joined', peers: [peer, { id: BOB, name: '', inCall: true }] }],
+  ['joined (nobody yet)', { type: 'joined', peers: [] }],
+  ['peer-joined', { type: 'peer-joined', peer: { id: ALICE, name: '', inCall: false } }],
+  ['peer-updated', { type: 'peer-updated', peer }],
+  ['peer-left hangup', { type: 'peer-left', id: ALICE, reason: 'hangup' }],
+  ['peer-left left', { type: 'peer-left', id: ALICE, reason: 'left' }],
+  ['signal description', { type: 'signal', from: ALICE, data: { kind: 'description', description: { type: 'answer', sdp: OFFER } } }],
+  [
+    'signal candidate',
+    {
+      type: 'signal',
+      from: ALICE,
+      data: { kind: 'candidate', candidate: { candidate: CANDIDATE, sdpMid: 'audio', sdpMLineIndex: 1, usernameFragment: null } },
+    },
+  ],
+  ['error', { type: 'error', code: 'no-peer', message: 'no such peer in this call' }],
+];
 
 // ------------------------------------------------------------------ round trips
 
@@ -97,67 +162,6 @@ describe('round trips: decode(encode(m)) is m', () => {
     assert.deepEqual(new Set(clientMessages.map(([, m]) => m.type)), new Set(CLIENT_MESSAGE_TYPES));
   });
 
-  const peer = { id: ALICE, name: 'Alice', inCall: true };
-  const serverMessages: [string, ServerMessage][] = [
-    [
-      'welcome',
-      {
-        type: 'welcome',
-        version: PROTOCOL_VERSION,
-        id: BOB,
-        polite: true,
-        capacity: 2,
-        peers: [peer],
-        iceServers: [
-          { urls: ['stun:stun.example.org'] },
-          { urls: 'turn:turn.example.org', username: '1700000000:' + BOB, credential: 'c2VjcmV0' },
-        ],
-        iceTtl: 3600,
-        locked: false,
-      },
-    ],
-    [
-      'welcome (empty room, host)',
-      { type: 'welcome', version: 1, id: BOB, polite: false, capacity: 6, peers: [], iceServers: [], locked: true, hostKey: 'k'.repeat(22) },
-    ],
-    [
-      'welcome (resumed, with a session token)',
-      {
-        type: 'welcome',
-        version: 1,
-        id: BOB,
-        polite: true,
-        capacity: 2,
-        peers: [peer],
-        iceServers: [],
-        locked: false,
-        session: `${BOB}.${'m'.repeat(43)}`,
-        resumed: true,
-      },
-    ],
-    ['pong', { type: 'pong' }],
-    ['lobby', { type: 'lobby' }],
-    ['knocks', { type: 'knocks', peers: [{ id: ALICE, name: 'Alice', inCall: false }] }],
-    ['lock-changed', { type: 'lock-changed', locked: true }],
-    ['ice-servers', { type: 'ice-servers', iceServers: [{ urls: 'stun:stun.example.org' }], iceTtl: 60 }],
-    ['ice-servers (no credentials)', { type: 'ice-servers', iceServers: [] }],
-    ['joined', { type: 'joined', peers: [peer, { id: BOB, name: '', inCall: true }] }],
-    ['joined (nobody yet)', { type: 'joined', peers: [] }],
-    ['peer-joined', { type: 'peer-joined', peer: { id: ALICE, name: '', inCall: false } }],
-    ['peer-updated', { type: 'peer-updated', peer }],
-    ['peer-left hangup', { type: 'peer-left', id: ALICE, reason: 'hangup' }],
-    ['peer-left left', { type: 'peer-left', id: ALICE, reason: 'left' }],
-    ['signal description', { type: 'signal', from: ALICE, data: { kind: 'description', description: { type: 'answer', sdp: OFFER } } }],
-    [
-      'signal candidate',
-      {
-        type: 'signal',
-        from: ALICE,
-        data: { kind: 'candidate', candidate: { candidate: CANDIDATE, sdpMid: 'audio', sdpMLineIndex: 1, usernameFragment: null } },
-      },
-    ],
-    ['error', { type: 'error', code: 'no-peer', message: 'no such peer in this call' }],
-  ];
   for (const [name, message] of serverMessages) {
     test(`server ${name}`, () => {
       assert.deepEqual(expectOk(decodeServerMessage(encodeMessage(message))), message);
@@ -165,23 +169,7 @@ describe('round trips: decode(encode(m)) is m', () => {
   }
 
   test('every server message type is covered', () => {
-    assert.deepEqual(
-      new Set(serverMessages.map(([, m]) => m.type)),
-      new Set([
-        'welcome',
-        'pong',
-        'lobby',
-        'knocks',
-        'lock-changed',
-        'ice-servers',
-        'joined',
-        'peer-joined',
-        'peer-updated',
-        'peer-left',
-        'signal',
-        'error',
-      ]),
-    );
+    assert.deepEqual(new Set(serverMessages.map(([, m]) => m.type)), new Set(SERVER_MESSAGE_TYPES));
   });
 
   test('a candidate without the optional fields decodes with them as null', () => {
@@ -532,6 +520,146 @@ describe('byteLength', () => {
         assert.equal(byteLength(s), utf8Length(s));
       }),
       { seed: 20240611, numRuns: 5000 },
+    );
+  });
+});
+
+// ------------------------------------------------------------------ the client's frame guard
+
+/**
+ * What the widget relies on in a server frame: the shape `parseServerFrame`
+ * promises, written as a valibot schema (types only, no value rules).
+ */
+const PeerShape = v.object({ id: v.string(), name: v.string(), inCall: v.boolean() });
+const IceShape = v.object({
+  urls: v.union([v.string(), v.array(v.string())]),
+  username: v.optional(v.string()),
+  credential: v.optional(v.string()),
+});
+const FiniteNumber = v.pipe(v.number(), v.finite());
+const ServerShape = v.variant('type', [
+  v.object({
+    type: v.literal('welcome'),
+    id: v.string(),
+    polite: v.boolean(),
+    peers: v.array(PeerShape),
+    iceServers: v.array(IceShape),
+    iceTtl: v.optional(FiniteNumber),
+    locked: v.boolean(),
+    hostKey: v.optional(v.string()),
+    session: v.optional(v.string()),
+    resumed: v.optional(v.boolean()),
+  }),
+  v.object({ type: v.picklist(['pong', 'lobby']) }),
+  v.object({ type: v.picklist(['knocks', 'joined']), peers: v.array(PeerShape) }),
+  v.object({ type: v.literal('lock-changed'), locked: v.boolean() }),
+  v.object({ type: v.literal('ice-servers'), iceServers: v.array(IceShape), iceTtl: v.optional(FiniteNumber) }),
+  v.object({ type: v.picklist(['peer-joined', 'peer-updated']), peer: PeerShape }),
+  v.object({ type: v.literal('peer-left'), id: v.string(), reason: v.picklist(['hangup', 'left']) }),
+  v.object({
+    type: v.literal('signal'),
+    from: v.string(),
+    data: v.variant('kind', [
+      v.object({ kind: v.literal('description'), description: v.object({ type: v.string(), sdp: v.string() }) }),
+      v.object({ kind: v.literal('candidate'), candidate: v.object({ candidate: v.string() }) }),
+    ]),
+  }),
+  v.object({ type: v.literal('error'), code: v.string(), message: v.string() }),
+]);
+
+/** Any JSON value, nested a little. */
+const anyJson = fc.jsonValue({ maxDepth: 3 });
+
+/** `message` with the value at one path (found by walking `steps`) replaced by `value`. */
+function mutate(message: unknown, steps: number[], value: unknown): unknown {
+  const copy = structuredClone(message) as Record<string, unknown>;
+  let node: Record<string, unknown> = copy;
+  for (const [i, step] of steps.entries()) {
+    const keys = Object.keys(node);
+    if (!keys.length) break;
+    const key = keys[step % keys.length]!;
+    const child = node[key];
+    if (i === steps.length - 1 || typeof child !== 'object' || child === null) {
+      node[key] = value;
+      break;
+    }
+    node = child as Record<string, unknown>;
+  }
+  return copy;
+}
+
+describe('parseServerFrame (the client\'s check of server frames)', () => {
+  test('accepts every server message the strict schema accepts, unchanged', () => {
+    for (const [name, message] of serverMessages) {
+      assert.deepEqual(parseServerFrame(encodeMessage(message)), message, name);
+    }
+  });
+
+  test('refuses non-text, non-JSON, non-objects, unknown types and oversized frames', () => {
+    for (const frame of [undefined, null, 1, new ArrayBuffer(4), '', 'nope', '[]', 'null', '"welcome"', '{}', '{"type":"hello"}', '{"type":1}']) {
+      assert.equal(parseServerFrame(frame), null, String(frame));
+    }
+    const big = JSON.stringify({ type: 'error', code: 'x', message: 'a'.repeat(LIMITS.serverMessageBytes) });
+    assert.equal(parseServerFrame(big), null);
+  });
+
+  test('refuses a frame missing or mistyping a field the widget reads', () => {
+    const frames: unknown[] = [
+      { type: 'welcome', id: BOB, polite: 'yes', peers: [], iceServers: [], locked: false },
+      { type: 'welcome', id: BOB, polite: true, peers: [{ id: ALICE }], iceServers: [], locked: false },
+      { type: 'welcome', id: BOB, polite: true, peers: [], iceServers: [{ urls: 5 }], locked: false },
+      { type: 'welcome', id: BOB, polite: true, peers: [], iceServers: [], locked: false, iceTtl: 'soon' },
+      { type: 'joined', peers: {} },
+      { type: 'peer-left', id: ALICE, reason: 'vanished' },
+      { type: 'signal', from: ALICE, data: { kind: 'description', description: { type: 'offer' } } },
+      { type: 'signal', from: ALICE, data: { kind: 'candidate', candidate: { candidate: 42 } } },
+      { type: 'signal', from: ALICE, data: { kind: 'telepathy' } },
+      { type: 'peer-joined', peer: null },
+    ];
+    for (const frame of frames) assert.equal(parseServerFrame(JSON.stringify(frame)), null, JSON.stringify(frame));
+  });
+
+  test('whatever it accepts has the shape the widget reads; it never throws (property)', () => {
+    const samples = serverMessages.map(([, m]) => m);
+    let accepted = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...samples),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 4 }),
+        anyJson,
+        (message, steps, value) => {
+          const frame = JSON.stringify(mutate(message, steps, value));
+          const parsed = parseServerFrame(frame);
+          if (parsed === null) return;
+          accepted++;
+          const shape = v.safeParse(ServerShape, parsed);
+          assert.ok(shape.success, `accepted a frame of the wrong shape: ${frame.slice(0, 300)}`);
+        },
+      ),
+      { seed: 20261123, numRuns: 5000 },
+    );
+    assert.ok(accepted > 500, `the property exercised too few accepted frames (${accepted})`);
+  });
+
+  test('it is no stricter than the room server\'s schema (property)', () => {
+    // Frames the strict schema accepts, with generated values in its string fields.
+    const name = fc.string({ maxLength: 64 });
+    const frames = fc.oneof(
+      name.map((n) => ({ type: 'peer-joined', peer: { id: ALICE, name: n, inCall: false } })),
+      fc.string({ maxLength: 200 }).map((message) => ({ type: 'error', code: 'no-peer', message })),
+      fc.string({ maxLength: 2000 }).map((sdp) => ({
+        type: 'signal',
+        from: ALICE,
+        data: { kind: 'description', description: { type: 'offer', sdp } },
+      })),
+    );
+    fc.assert(
+      fc.property(frames, (message) => {
+        const frame = JSON.stringify(message);
+        assert.equal(decodeServerMessage(frame).ok, true);
+        assert.notEqual(parseServerFrame(frame), null, frame.slice(0, 200));
+      }),
+      { seed: 20261124, numRuns: 2000 },
     );
   });
 });
