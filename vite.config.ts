@@ -46,13 +46,14 @@ const bundle: UserConfig = {
     },
   },
   optimizeDeps: {
-    include: ['lit', 'lit/directives/repeat.js', 'partysocket', 'valibot'],
+    include: ['lit', 'partysocket/ws'],
   },
   build: {
     target: 'es2022',
     outDir: 'dist',
-    // Leave dist/npm/ (the other build) alone.
-    emptyOutDir: false,
+    // Runs first (npm run build, scripts/test.sh): starts dist/ afresh, so no
+    // stale chunk survives; the npm build then writes dist/npm/.
+    emptyOutDir: true,
     lib: {
       entry: 'src/call-widget.ts',
       formats: ['es'],
@@ -61,7 +62,8 @@ const bundle: UserConfig = {
     minify: true,
     sourcemap: true,
     rolldownOptions: {
-      output: { minify: true, comments: { annotation: false } },
+      // Lazy chunks (the catalogs of other languages) load from next to the script.
+      output: { minify: true, comments: { annotation: false }, chunkFileNames: 'call-widget-[name]-[hash].js' },
     },
   },
 };

@@ -1,5 +1,4 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
-import { repeat } from 'lit/directives/repeat.js';
 import { CallError, type CallErrorCode } from './call-error.ts';
 import { deriveCallState, type CallIntent, type CallState } from './call-state.ts';
 import { MediaController, type GetUserMedia } from './controllers/media-controller.ts';
@@ -17,7 +16,8 @@ import {
   CallReconnectEvent,
   CallStateChangeEvent,
 } from './events.ts';
-import { en, format, type MessageKey } from './i18n/messages.ts';
+import { directionOf, languageOf, localeFor, LOCALES, type Locale } from './i18n/locale.ts';
+import { en, format, type MessageKey, type Messages } from './i18n/messages.ts';
 import { CloseCode, RESUME_GRACE_MS, cleanDisplayName, type PeerInfo, type ServerMessage } from './protocol.ts';
 import { randomId } from './random-id.ts';
 import { styles } from './styles.ts';
@@ -67,6 +67,11 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @fires {CallReconnectEvent} call-reconnect - a recovery step started; `event.attempt` (from 1), `event.cause` (`signaling`, `ice-disconnected`, `ice-failed`, `network-change`, `rebuild`), `event.peerId`.
  * @fires {CallKnockEvent} call-knock - (host only) someone knocks at the locked room; `event.peer` is `{id, name}`: call `admit(id)` or `reject(id)`.
  *
+ * @slot brand - a logo or name, shown in the top corner (inline end) of the video area.
+ * @slot controls - extra buttons, placed in the control bar before hang-up (style them yourself; `--call-control-size` is a good height).
+ *
+ * @csspart base - the widget's single wrapper (grid of video area and controls; carries `dir` and `lang`).
+ * @csspart brand - the box around the `brand` slot.
  * @csspart stage - the area holding the video tiles.
  * @csspart tile - each video tile (local and remote).
  * @csspart remote-tile - the tile of a remote peer.
@@ -74,7 +79,7 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @csspart local-tile - the inset tile with the local preview.
  * @csspart local-video - the muted local preview `<video>`.
  * @csspart status-badge - the call-state badge.
- * @csspart controls - the control bar.
+ * @csspart controls - the control bar (`role="group"`).
  * @csspart button - every control button.
  * @csspart join-button - the join (or rejoin / try again) button.
  * @csspart mic-button - the microphone toggle.
@@ -89,12 +94,12 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @csspart admit-button - lets a knocking person in.
  * @csspart reject-button - turns a knocking person away.
  *
- * @cssprop [--call-background=#101418] - widget background.
- * @cssprop [--call-foreground=#f4f6f8] - text and icon colour.
- * @cssprop [--call-surface=#1d242b] - tiles and buttons.
- * @cssprop [--call-accent=#2563eb] - the join button.
- * @cssprop [--call-danger=#d93a3a] - the hang-up button.
- * @cssprop [--call-focus-ring=#8ab4ff] - keyboard focus outline.
+ * @cssprop [--call-background=light-dark(#f6f7f9, #101418)] - widget background (light scheme, dark scheme).
+ * @cssprop [--call-foreground=light-dark(#14181c, #f4f6f8)] - text and icon colour.
+ * @cssprop [--call-surface=light-dark(#e3e7ec, #1d242b)] - tiles and buttons.
+ * @cssprop [--call-accent=#2563eb] - the join and admit buttons (white text on it: keep a 4.5:1 contrast).
+ * @cssprop [--call-danger=#c62828] - the hang-up button (white text on it).
+ * @cssprop [--call-focus-ring=light-dark(#1a56db, #8ab4ff)] - keyboard focus outline.
  * @cssprop [--call-radius=12px] - corner radius.
  * @cssprop [--call-control-size=44px] - minimum button size (WCAG 2.5.5 target size).
  * @cssprop [--call-font=14px/1.4 system-ui, sans-serif] - font shorthand.
@@ -107,7 +112,14 @@ export class CallWidget extends LitElement {
     party: { type: String },
     room: { type: String, reflect: true },
     name: { type: String },
+    theme: { type: String, reflect: true },
+    messages: { attribute: false },
   };
+
+  /** `lang` and `dir` are the element's own global attributes: watched, not declared. */
+  static override get observedAttributes(): string[] {
+    return [...super.observedAttributes, 'lang', 'dir'];
+  }
 
   /** PartyKit host (`name:port`) of the room server; empty means the page's own host. */
   declare host: string;
@@ -120,18 +132,38 @@ export class CallWidget extends LitElement {
   declare room: string;
   /** Display name shown to the other peer. */
   declare name: string;
+  /**
+   * Colour scheme: `light`, `dark`, or `auto` (the default: the user's
+   * `prefers-color-scheme`). CSS only, so the first paint is already right.
+   */
+  declare theme: 'auto' | 'light' | 'dark';
+  /**
+   * Host-page overrides of any user-visible string, by key (see
+   * `src/i18n/messages.ts`; `{name}` placeholders are filled in). They win over
+   * the catalog of the widget's language.
+   */
+  declare messages: Partial<Messages> | undefined;
 
   /** Injectable `getUserMedia` (tests, stories, custom capture); defaults to the browser's. */
   getUserMedia: GetUserMedia | undefined = undefined;
   /** Injectable `RTCPeerConnection` factory; defaults to `new RTCPeerConnection(configuration)`. */
   createPeerConnection: ((configuration: RTCConfiguration) => RTCPeerConnection) | undefined = undefined;
-  /** Injectable room-socket factory (in-memory signaling for stories); defaults to PartySocket. */
+  /** Injectable room-socket factory (in-memory signaling for stories); defaults to partysocket's ReconnectingWebSocket. */
   createSocket: SocketFactory | undefined = undefined;
 
   #state: CallState = 'idle';
   #intent: CallIntent = 'idle';
   #error: CallError | null = null;
   #announcement = '';
+  /** The language the widget speaks (BCP 47), its catalog and writing direction. */
+  #lang = 'en';
+  #locale: Locale = 'en';
+  #catalog: Messages = en;
+  #dir: 'ltr' | 'rtl' = 'ltr';
+  /** Settles when the catalog being loaded is in (renders wait for it: no flash of English). */
+  #catalogLoad: Promise<void> | null = null;
+  /** Focus was inside the shadow root when this update began (see `updated`). */
+  #hadFocus = false;
   #inviteFallback = false;
   /** Our peer id in the room as of the last `welcome`. */
   #identity: string | null = null;
@@ -140,6 +172,8 @@ export class CallWidget extends LitElement {
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
   /** Settles when the camera is up or the negotiation grace is over. */
   #negotiationGate: Promise<void> = Promise.resolve();
+  /** Remote `<video>` elements by peer id (see `#remoteVideo`). */
+  readonly #videos = new Map<string, HTMLVideoElement>();
 
   readonly #media = new MediaController(this, {
     getUserMedia: () => this.getUserMedia,
@@ -175,6 +209,8 @@ export class CallWidget extends LitElement {
     this.party = 'main';
     this.room = '';
     this.name = '';
+    this.theme = 'auto';
+    this.messages = undefined;
   }
 
   /** The call's state (read-only, reflected to the `state` attribute). */
@@ -252,6 +288,12 @@ export class CallWidget extends LitElement {
     }
     this.#intent = 'idle';
     this.#error = null;
+    this.#resolveLanguage();
+  }
+
+  override attributeChangedCallback(name: string, old: string | null, value: string | null): void {
+    super.attributeChangedCallback(name, old, value);
+    if ((name === 'lang' || name === 'dir') && this.isConnected) this.#resolveLanguage();
   }
 
   override disconnectedCallback(): void {
@@ -334,6 +376,12 @@ export class CallWidget extends LitElement {
     }
   }
 
+  /** Renders wait for a catalog still loading, so a translated widget never shows English first. */
+  protected override async scheduleUpdate(): Promise<void> {
+    if (this.#catalogLoad) await this.#catalogLoad;
+    super.scheduleUpdate();
+  }
+
   protected override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has('host') || changed.has('party') || changed.has('room')) {
       if (this.#intent === 'idle' || this.#intent === 'join') this.#connectSignaling();
@@ -345,6 +393,7 @@ export class CallWidget extends LitElement {
       inCall: this.#signaling.inCall,
       links: this.#peers.states,
     });
+    this.#hadFocus = this.shadowRoot?.activeElement != null;
     const previous = this.#state;
     this.#state = next;
     if (this.getAttribute('state') !== next) this.setAttribute('state', next);
@@ -491,7 +540,37 @@ export class CallWidget extends LitElement {
   }
 
   #t(key: MessageKey): string {
-    return en[key];
+    return this.messages?.[key] ?? this.#catalog[key];
+  }
+
+  /**
+   * Pick the language (`lang` here or on an ancestor, else the page's) and
+   * the direction (`dir` here or on an ancestor, else the language's), and
+   * load the catalog when it changed; one that fails to load leaves English.
+   */
+  #resolveLanguage(): void {
+    const lang = languageOf(this);
+    const dirAttribute = this.closest('[dir]')?.getAttribute('dir');
+    this.#dir = dirAttribute === 'rtl' || dirAttribute === 'ltr' ? dirAttribute : directionOf(lang);
+    this.#lang = lang;
+    const locale = localeFor(lang);
+    if (locale !== this.#locale) {
+      this.#locale = locale;
+      const load: Promise<void> = LOCALES[locale]()
+        .then(
+          (catalog) => {
+            if (this.#locale === locale) this.#catalog = catalog;
+          },
+          () => {
+            if (this.#locale === locale) this.#catalog = en;
+          },
+        )
+        .finally(() => {
+          if (this.#catalogLoad === load) this.#catalogLoad = null;
+        });
+      this.#catalogLoad = load;
+    }
+    this.requestUpdate();
   }
 
   #displayName(name: string): string {
@@ -519,29 +598,36 @@ export class CallWidget extends LitElement {
     const state = this.#state;
     const inCall = this.#intent === 'join';
     const links = [...this.#peers.links.values()];
-    return html`
+    for (const [id, video] of this.#videos) {
+      if (!this.#peers.links.has(id)) {
+        video.srcObject = null;
+        this.#videos.delete(id);
+      }
+    }
+    return html`<div part="base" class="base" dir=${this.#dir} lang=${this.#lang}>
       <div class="view">
-      <div part="stage" class="stage">
-        ${links.length ? repeat(links, (link) => link.id, (link) => this.#renderRemote(link)) : this.#renderPlaceholder()}
+        <div part="stage" class="stage">
+          ${links.length ? links.map((link) => this.#renderRemote(link)) : this.#renderPlaceholder()}
+        </div>
+        <div part="tile local-tile" class="tile local" ?hidden=${!this.#media.stream}>
+          <video
+            part="local-video"
+            aria-label=${this.#t('localVideo')}
+            .srcObject=${this.#media.stream}
+            .muted=${true}
+            muted
+            autoplay
+            playsinline
+          ></video>
+        </div>
+        <div part="status-badge" role="status">
+          ${this.#t(`state-${state}`)}${inCall && state === 'connected' && this.#signaling.status === 'reconnecting'
+            ? html`<span part="signaling-hint"> · ${this.#t('roomReconnecting')}</span>`
+            : nothing}
+        </div>
+        <div part="brand" class="brand"><slot name="brand"></slot></div>
       </div>
-      <div part="tile local-tile" class="tile local" ?hidden=${!this.#media.stream}>
-        <video
-          part="local-video"
-          aria-label=${this.#t('localVideo')}
-          .srcObject=${this.#media.stream}
-          .muted=${true}
-          muted
-          autoplay
-          playsinline
-        ></video>
-      </div>
-      <div part="status-badge" role="status">
-        ${this.#t(`state-${state}`)}${inCall && state === 'connected' && this.#signaling.status === 'reconnecting'
-          ? html`<span part="signaling-hint"> · ${this.#t('roomReconnecting')}</span>`
-          : nothing}
-      </div>
-      </div>
-      <div part="controls" role="toolbar" aria-label=${this.#t('controls')}>
+      <div part="controls" role="group" aria-label=${this.#t('controls')}>
         ${inCall
           ? html`
               <button
@@ -563,24 +649,35 @@ export class CallWidget extends LitElement {
                     ${this.#t('lockRoom')}
                   </button>`
                 : nothing}
+              <slot name="controls"></slot>
               <button part="button hangup-button" @click=${this.#handleHangup}>${this.#t('hangup')}</button>
             `
           : html`<button part="button join-button" @click=${this.#handleJoin}>
-              ${this.#t(state === 'failed' ? 'retry' : state === 'ended' ? 'rejoin' : 'join')}
-            </button>`}
+                ${this.#t(state === 'failed' ? 'retry' : state === 'ended' ? 'rejoin' : 'join')}
+              </button>
+              <slot name="controls"></slot>`}
         <button part="button invite-button" @click=${this.#handleInvite}>${this.#t('copyInvite')}</button>
       </div>
       ${inCall && this.knocking.length ? this.#renderKnocks() : nothing}
       <div class="sr-only" aria-live="polite">${this.#announcement}</div>
-    `;
+    </div>`;
+  }
+
+  /**
+   * Keyboard focus never falls out of the widget: when the control that had
+   * it is replaced (join → in-call controls, hang-up or an error → join
+   * again), it moves to the control that now leads: the microphone toggle in
+   * a call, the join (retry) button out of one.
+   */
+  protected override updated(): void {
+    if (!this.#hadFocus || this.shadowRoot?.activeElement) return;
+    const next = this.#intent === 'join' ? 'mic-button' : 'join-button';
+    this.renderRoot.querySelector<HTMLElement>(`[part~="${next}"]`)?.focus();
   }
 
   #renderKnocks(): TemplateResult {
     return html`<ul part="knocks" class="knocks" aria-label=${this.#t('knocks')}>
-      ${repeat(
-        this.knocking,
-        (peer) => peer.id,
-        (peer) => {
+      ${this.knocking.map((peer) => {
           const name = this.#displayName(peer.name);
           return html`<li part="knock">
             <span class="knock-name">${format(this.#t('knocking'), { name })}</span>
@@ -599,21 +696,14 @@ export class CallWidget extends LitElement {
               ${this.#t('reject')}
             </button>
           </li>`;
-        },
-      )}
+      })}
     </ul>`;
   }
 
   #renderRemote(link: PeerLink): TemplateResult {
     const name = this.#displayName(this.#signaling.roster.get(link.id)?.name ?? '');
     return html`<div part="tile remote-tile" class="tile">
-      <video
-        part="remote-video"
-        aria-label=${format(this.#t('remoteVideo'), { name })}
-        .srcObject=${link.stream}
-        autoplay
-        playsinline
-      ></video>
+      ${this.#remoteVideo(link, format(this.#t('remoteVideo'), { name }))}
       ${link.connectionState === 'disconnected' || link.connectionState === 'failed'
         ? html`<div class="camera-off" part="connection-lost">${this.#t('connectionLost')}</div>`
         : link.remoteVideo
@@ -621,6 +711,24 @@ export class CallWidget extends LitElement {
           : html`<div class="camera-off">${this.#t('cameraIsOff')}</div>`}
       <span class="label">${name}${link.remoteAudio ? nothing : html` · ${this.#t('micIsOff')}`}</span>
     </div>`;
+  }
+
+  /**
+   * The `<video>` of `link`, one element per peer for as long as its link
+   * lives: tiles render by position, and a peer's video keeps playing when a
+   * tile before it goes away (a new element would restart playback).
+   */
+  #remoteVideo(link: PeerLink, label: string): HTMLVideoElement {
+    let video = this.#videos.get(link.id);
+    if (!video) {
+      video = document.createElement('video');
+      video.setAttribute('part', 'remote-video');
+      video.autoplay = video.playsInline = true;
+      this.#videos.set(link.id, video);
+    }
+    if (video.srcObject !== link.stream) video.srcObject = link.stream;
+    video.setAttribute('aria-label', label);
+    return video;
   }
 
   #renderPlaceholder(): TemplateResult {

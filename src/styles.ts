@@ -3,16 +3,18 @@ import { css } from 'lit';
 /** The element's shadow styles. Theming goes through `--call-*` custom properties and `::part`. */
 export const styles = css`
   :host {
-    --_bg: var(--call-background, #101418);
-    --_fg: var(--call-foreground, #f4f6f8);
-    --_surface: var(--call-surface, #1d242b);
+    /* Defaults for dark and light schemes: light-dark() follows color-scheme,
+       which the theme attribute pins (CSS Color 5 §7.2). */
+    --_bg: var(--call-background, light-dark(#f6f7f9, #101418));
+    --_fg: var(--call-foreground, light-dark(#14181c, #f4f6f8));
+    --_surface: var(--call-surface, light-dark(#e3e7ec, #1d242b));
     --_accent: var(--call-accent, #2563eb);
-    --_danger: var(--call-danger, #d93a3a);
+    --_danger: var(--call-danger, #c62828);
     --_radius: var(--call-radius, 12px);
     --_control-size: var(--call-control-size, 44px);
-    --_focus: var(--call-focus-ring, #8ab4ff);
-    display: grid;
-    grid-template-rows: minmax(0, 1fr) auto;
+    --_focus: var(--call-focus-ring, light-dark(#1a56db, #8ab4ff));
+    color-scheme: light dark;
+    display: block;
     position: relative;
     container-type: inline-size;
     min-width: 280px;
@@ -22,8 +24,19 @@ export const styles = css`
     overflow: hidden;
     font: var(--call-font, 14px/1.4 system-ui, sans-serif);
   }
+  :host([theme='light']) {
+    color-scheme: light;
+  }
+  :host([theme='dark']) {
+    color-scheme: dark;
+  }
   :host([hidden]) {
     display: none;
+  }
+  .base {
+    display: grid;
+    grid-template-rows: minmax(0, 1fr) auto;
+    height: 100%;
   }
   .view {
     position: relative;
@@ -56,11 +69,12 @@ export const styles = css`
   }
   .tile .label {
     position: absolute;
-    left: 8px;
+    inset-inline-start: 8px;
     bottom: 8px;
     padding: 2px 8px;
     border-radius: 999px;
-    background: rgb(0 0 0 / 55%);
+    color: #fff;
+    background: rgb(0 0 0 / 60%);
     max-width: calc(100% - 16px);
     overflow: hidden;
     text-overflow: ellipsis;
@@ -82,7 +96,7 @@ export const styles = css`
   }
   .local {
     position: absolute;
-    right: 12px;
+    inset-inline-end: 12px;
     bottom: 12px;
     width: min(30%, 200px);
     aspect-ratio: 4 / 3;
@@ -99,17 +113,24 @@ export const styles = css`
   [part~='status-badge'] {
     position: absolute;
     top: 12px;
-    left: 12px;
+    inset-inline-start: 12px;
     padding: 4px 10px;
     border-radius: 999px;
-    background: rgb(0 0 0 / 55%);
+    color: #fff;
+    background: rgb(0 0 0 / 60%);
+  }
+  .brand {
+    position: absolute;
+    top: 12px;
+    inset-inline-end: 12px;
+    max-width: 40%;
   }
   :host([state='connected']) [part~='status-badge'] {
-    background: rgb(20 120 60 / 80%);
+    background: #166534;
   }
   :host([state='reconnecting']) [part~='status-badge'],
   :host([state='failed']) [part~='status-badge'] {
-    background: rgb(160 40 40 / 85%);
+    background: #b91c1c;
   }
   [part~='controls'] {
     display: flex;
@@ -161,7 +182,8 @@ export const styles = css`
     flex-wrap: wrap;
     align-items: center;
     gap: 8px;
-    padding: 6px 6px 6px 12px;
+    padding-block: 6px;
+    padding-inline: 12px 6px;
     border-radius: var(--_radius);
     background: var(--_surface);
   }
@@ -185,10 +207,18 @@ export const styles = css`
     clip: rect(0 0 0 0);
     white-space: nowrap;
   }
+  /* The only motion: colour fades, and only for those who have not asked for less. */
+  @media (prefers-reduced-motion: no-preference) {
+    button {
+      transition:
+        background-color 0.15s,
+        color 0.15s;
+    }
+  }
   @container (max-width: 420px) {
     .local {
       width: 32%;
-      right: 8px;
+      inset-inline-end: 8px;
     }
     button {
       padding: 0 10px;

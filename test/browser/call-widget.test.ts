@@ -15,7 +15,10 @@ import {
   type CallWidget,
 } from '../../src/call-widget.ts';
 import { CALL_STATES } from '../../src/call-state.ts';
+import ar from '../../src/i18n/ar.ts';
+import es from '../../src/i18n/es.ts';
 import { en } from '../../src/i18n/messages.ts';
+import { emulateMedia, sendKeys } from '@web/test-runner-commands';
 import { PEER_ID_PATTERN, ROOM_ID_PATTERN } from '../../src/protocol.ts';
 import { randomId } from '../../src/random-id.ts';
 import { canvasGetUserMedia } from '../support/canvas-media.ts';
@@ -137,6 +140,10 @@ function remoteVideo(el: CallWidget): HTMLVideoElement {
   if (!video) throw new Error(`no remote video in state ${el.state}`);
   return video;
 }
+
+// axe reads colours as they are at that instant: no colour fade may be half-way
+// through (the one test of the fades turns them back on).
+before(() => emulateMedia({ reducedMotion: 'reduce' }));
 
 afterEach(() => {
   // fixtureCleanup (registered by @open-wc/testing) removes the widgets; stop
@@ -471,5 +478,216 @@ describe('<call-widget>', () => {
       'joining→waiting',
     ]);
     expect(log.errors, 'no further errors').to.have.length(1);
+  });
+});
+
+/** The widget's visible text of `partName`, trimmed. */
+const textOf = (el: CallWidget, partName: string) => part(el, partName)?.textContent?.trim();
+
+/** Wait until the widget has rendered with its catalog loaded (renders wait for it). */
+async function settled(el: CallWidget): Promise<void> {
+  await el.updateComplete;
+  await until(() => !!part(el, 'base'), 'first render');
+}
+
+describe('<call-widget> embedding: languages, direction, theme, slots, accessibility', () => {
+  afterEach(async () => {
+    await emulateMedia({ colorScheme: 'dark', reducedMotion: 'reduce' });
+  });
+
+  it('lang="ar" speaks Arabic, lays out right to left and mirrors the local inset', async () => {
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    el.setAttribute('lang', 'ar');
+    await mount(el);
+    await settled(el);
+    expect(textOf(el, 'join-button')).to.equal(ar.join);
+    expect(textOf(el, 'status-badge')).to.equal(ar['state-idle']);
+    const base = part(el, 'base')!;
+    expect(base.getAttribute('dir')).to.equal('rtl');
+    expect(base.getAttribute('lang')).to.equal('ar');
+    expect(getComputedStyle(base).direction).to.equal('rtl');
+
+    button(el, 'join-button').click();
+    await reach(el, 'waiting');
+    const view = el.shadowRoot!.querySelector('.view')!.getBoundingClientRect();
+    const inset = part(el, 'local-tile')!.getBoundingClientRect();
+    const badge = part(el, 'status-badge')!.getBoundingClientRect();
+    expect(inset.left - view.left, 'the local inset sits at the left (inline end) in RTL').to.be.lessThan(view.width / 3);
+    expect(view.right - badge.right, 'the status badge sits at the right (inline start)').to.be.lessThan(view.width / 3);
+    expect(el.shadowRoot!.querySelector('[aria-live]')!.textContent?.trim()).to.equal(ar['state-waiting']);
+    await expect(el).to.be.accessible();
+  });
+
+  it('takes the language of an ancestor, switches when lang changes, and falls back to English', async () => {
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    const root = await fixture<HTMLElement>(html`<div lang="es-MX"></div>`);
+    root.append(el);
+    await settled(el);
+    expect(textOf(el, 'join-button')).to.equal(es.join);
+    expect(part(el, 'base')!.getAttribute('dir')).to.equal('ltr');
+
+    el.setAttribute('lang', 'ar-EG');
+    await until(() => textOf(el, 'join-button') === ar.join, 'switch to Arabic');
+    expect(part(el, 'base')!.getAttribute('dir')).to.equal('rtl');
+
+    el.setAttribute('lang', 'de');
+    await until(() => textOf(el, 'join-button') === en.join, 'no German catalog: English');
+    expect(part(el, 'base')!.getAttribute('dir')).to.equal('ltr');
+  });
+
+  it('an ancestor dir wins over the language direction', async () => {
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    const root = await fixture<HTMLElement>(html`<div dir="ltr" lang="ar"></div>`);
+    root.append(el);
+    await settled(el);
+    expect(textOf(el, 'join-button')).to.equal(ar.join);
+    expect(part(el, 'base')!.getAttribute('dir')).to.equal('ltr');
+  });
+
+  it('the host page overrides any string through the messages property', async () => {
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    el.setAttribute('lang', 'es');
+    el.messages = { join: 'Entrar a la consulta', 'state-idle': 'Lista' };
+    await mount(el);
+    await settled(el);
+    expect(textOf(el, 'join-button')).to.equal('Entrar a la consulta');
+    expect(textOf(el, 'status-badge')).to.equal('Lista');
+    expect(textOf(el, 'invite-button'), 'the rest from the catalog').to.equal(es.copyInvite);
+    el.messages = undefined;
+    await el.updateComplete;
+    expect(textOf(el, 'join-button')).to.equal(es.join);
+  });
+
+  it('theme follows prefers-color-scheme; the theme attribute and --call-* properties override it', async () => {
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    await mount(el);
+    await settled(el);
+    const background = () => getComputedStyle(el).backgroundColor;
+    await emulateMedia({ colorScheme: 'light' });
+    expect(background()).to.equal('rgb(246, 247, 249)');
+    await emulateMedia({ colorScheme: 'dark' });
+    expect(background()).to.equal('rgb(16, 20, 24)');
+    el.theme = 'light';
+    await el.updateComplete;
+    expect(el.getAttribute('theme')).to.equal('light');
+    expect(background()).to.equal('rgb(246, 247, 249)');
+    await expect(el).to.be.accessible();
+    el.theme = 'dark';
+    await el.updateComplete;
+    await emulateMedia({ colorScheme: 'light' });
+    expect(background()).to.equal('rgb(16, 20, 24)');
+    await expect(el).to.be.accessible();
+    el.style.setProperty('--call-background', 'rgb(1, 2, 3)');
+    expect(background()).to.equal('rgb(1, 2, 3)');
+  });
+
+  it('colour fades only without prefers-reduced-motion', async () => {
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    await mount(el);
+    await settled(el);
+    const duration = () => getComputedStyle(button(el, 'join-button')).transitionDuration;
+    await emulateMedia({ reducedMotion: 'no-preference' });
+    expect(duration()).to.not.equal('0s');
+    await emulateMedia({ reducedMotion: 'reduce' });
+    expect(duration()).to.equal('0s');
+  });
+
+  it('slots: a brand in the corner and extra controls in the control bar', async () => {
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    el.innerHTML = '<img slot="brand" alt="Acme clinic" src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><button slot="controls">Share notes</button>';
+    await mount(el);
+    await settled(el);
+    const brand = el.shadowRoot!.querySelector<HTMLSlotElement>('slot[name="brand"]')!;
+    expect(brand.assignedElements()).to.have.length(1);
+    expect(part(el, 'brand')!.contains(brand)).to.equal(true);
+    const controls = () => el.shadowRoot!.querySelector<HTMLSlotElement>('slot[name="controls"]')!;
+    expect(part(el, 'controls')!.contains(controls())).to.equal(true);
+    expect(controls().assignedElements().map((e) => e.textContent)).to.deep.equal(['Share notes']);
+    button(el, 'join-button').click();
+    await reach(el, 'waiting');
+    expect(controls().assignedElements(), 'still there in the call').to.have.length(1);
+    await expect(el).to.be.accessible();
+  });
+
+  it('keyboard only: Tab to join, Enter, Space mutes, Tab on to hang up, Enter; focus never falls out', async () => {
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    await mount(el);
+    await settled(el);
+    const focused = () => el.shadowRoot!.activeElement?.getAttribute('part') ?? '(outside)';
+    (document.activeElement as HTMLElement | null)?.blur();
+    await sendKeys({ press: 'Tab' });
+    expect(focused()).to.equal('button join-button');
+    const outline = getComputedStyle(el.shadowRoot!.activeElement!);
+    expect(outline.outlineStyle, 'visible focus').to.equal('solid');
+    expect(parseFloat(outline.outlineWidth)).to.be.at.least(2);
+
+    await sendKeys({ press: 'Enter' });
+    await reach(el, 'waiting');
+    expect(focused(), 'focus moves to the first in-call control').to.equal('button mic-button');
+    await sendKeys({ press: 'Space' });
+    await until(() => button(el, 'mic-button').getAttribute('aria-pressed') === 'true', 'muted');
+    expect(el.localStream!.getAudioTracks()[0]!.enabled).to.equal(false);
+
+    await sendKeys({ press: 'Tab' });
+    expect(focused()).to.equal('button camera-button');
+    await sendKeys({ press: 'Tab' });
+    expect(focused()).to.equal('button lock-button');
+    await sendKeys({ press: 'Tab' });
+    expect(focused()).to.equal('button hangup-button');
+    await sendKeys({ press: 'Enter' });
+    await reach(el, 'ended');
+    expect(focused(), 'focus moves to join again').to.equal('button join-button');
+    expect(el.shadowRoot!.querySelector('[aria-live]')!.textContent?.trim()).to.equal(en['state-ended']);
+  });
+
+  it('an error moves focus to the retry button, and the message is an alert', async () => {
+    const denied = recordingMedia({ error: new DOMException('Permission denied', 'NotAllowedError') });
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice', getUserMedia: denied.getUserMedia });
+    await mount(el);
+    await settled(el);
+    button(el, 'join-button').focus();
+    await sendKeys({ press: 'Enter' });
+    await reach(el, 'failed');
+    expect(el.shadowRoot!.activeElement?.getAttribute('part')).to.equal('button join-button');
+    expect(textOf(el, 'join-button')).to.equal(en.retry);
+    expect(el.shadowRoot!.querySelector('[role="alert"]')?.textContent?.trim()).to.equal(en['error-permission-denied']);
+  });
+
+  it('axe passes in every state it can reach here: joining, connected, reconnecting, knocking, ended', async () => {
+    // Joining: the camera prompt is never answered.
+    const pending = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'P', getUserMedia: () => new Promise(() => {}) });
+    await mount(pending);
+    button(pending, 'join-button').click();
+    await reach(pending, 'joining');
+    await expect(pending).to.be.accessible();
+
+    const { alice, bob } = await call();
+    await expect(alice).to.be.accessible();
+    // Bob's side goes silent (its peer connection closes without a word): Alice reconnects.
+    for (const pc of peerConnections.get(bob)!) pc.close();
+    await reach(alice, 'reconnecting', 15_000);
+    expect(part(alice, 'connection-lost'), 'the tile says the connection is lost').to.not.equal(null);
+    await expect(alice).to.be.accessible();
+    alice.hangup();
+    await reach(alice, 'ended');
+    await expect(alice).to.be.accessible();
+
+    // Knocking at a locked room, and the host's list of knocks.
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const host = widget({ rooms, room, name: 'Host' });
+    const guest = widget({ rooms, room, name: 'Guest' });
+    const hostRoot = await mount(host);
+    button(host, 'join-button').click();
+    await reach(host, 'waiting');
+    button(host, 'lock-button').click();
+    await until(() => host.locked, 'locked');
+    hostRoot.append(guest); // arrives after the lock
+    await guest.updateComplete;
+    button(guest, 'join-button').click();
+    await reach(guest, 'knocking');
+    await until(() => !!part(host, 'admit-button'), 'the knock is listed');
+    await expect(guest).to.be.accessible();
+    await expect(host).to.be.accessible();
   });
 });

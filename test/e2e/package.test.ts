@@ -60,11 +60,23 @@ test('every file the exports map names was built', () => {
   assert.match(readFileSync(join(ROOT, entry.default), 'utf8'), /^import .* from "lit";$/m);
   assert.match(
     readFileSync(join(ROOT, 'dist/npm/controllers/signaling-controller.js'), 'utf8'),
-    /^import .* from "partysocket";$/m,
+    /^import .* from "partysocket\/ws";$/m,
   );
   assert.match(readFileSync(join(ROOT, 'dist/npm/protocol.js'), 'utf8'), /^import .* from "valibot";$/m);
+  // The script's lazy chunks (other languages) sit next to it and ship in the package.
+  const script = readFileSync(join(ROOT, 'dist/call-widget.js'), 'utf8');
+  const chunks = [...script.matchAll(/import\(`\.\/([^`]+)`\)/g)].map((m) => `dist/${m[1]}`);
+  assert.ok(chunks.length >= 2, `expected the language chunks, found ${chunks.join(', ')}`);
+  for (const chunk of chunks) {
+    assert.ok(existsSync(join(ROOT, chunk)), `${chunk} is missing`);
+    assert.ok(
+      pkg.files.some((pattern: string) => new RegExp(`^${pattern.replaceAll('.', '\\.').replaceAll('*', '[^/]*')}$`).test(chunk)),
+      `${chunk} is not in package.json "files"`,
+    );
+  }
   // Only the modules that define the element have side effects.
-  assert.deepEqual(pkg.sideEffects.sort(), ['./dist/call-widget.js', entry.default].sort());
+  // (and the source entry, which Storybook's build of the stories imports for its side effect).
+  assert.deepEqual(pkg.sideEffects.sort(), ['./dist/call-widget.js', entry.default, './src/call-widget.ts'].sort());
 });
 
 test('importing the npm entry in plain Node does not throw and exports CallWidget', { timeout: 20_000 }, async () => {
