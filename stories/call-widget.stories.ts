@@ -6,8 +6,10 @@
  */
 import type { Meta, StoryContext, StoryObj } from '@storybook/web-components-vite';
 import { expect, waitFor } from 'storybook/test';
-import type { CallErrorCode, CallWidget } from '../src/call-widget.ts';
+import { CallError, type CallErrorCode, type CallWidget } from '../src/call-widget.ts';
+import { CloseCode } from '../src/protocol.ts';
 import {
+  closingSocketFactory,
   createWidget,
   expectState,
   failingGetUserMedia,
@@ -87,6 +89,24 @@ export const Connected: Story = {
   },
 };
 
+/**
+ * Both joined; the offer and answer went through, but no ICE candidate pair
+ * can work (Grace allows relayed candidates only, and there is no TURN server).
+ */
+export const Connecting: Story = {
+  render: (args, context) => {
+    const rooms = roomsOf(context);
+    const grace = createWidget({ ...args, name: 'Grace', rooms, hue: 330 });
+    grace.createPeerConnection = (configuration) => new RTCPeerConnection({ ...configuration, iceTransportPolicy: 'relay' });
+    return sideBySide(createWidget({ ...args, rooms, hue: 210 }), grace);
+  },
+  play: async ({ canvasElement }) => {
+    const widgets = widgetsIn(canvasElement);
+    for (const widget of widgets) await press(widget, 'join-button');
+    for (const widget of widgets) await expectState(widget, 'connecting');
+  },
+};
+
 /** Joined, then hung up. */
 export const Ended: Story = {
   play: async (context) => {
@@ -118,6 +138,112 @@ export const FailedDeviceNotFound = failedWith('NotFoundError', 'device-not-foun
 export const FailedDeviceInUse = failedWith('NotReadableError', 'device-in-use');
 /** No device satisfies the constraints (`OverconstrainedError`). */
 export const FailedConstraintsUnsatisfied = failedWith('OverconstrainedError', 'constraints-unsatisfied');
+
+/** The page or its iframe forbids camera and microphone (`SecurityError`: permissions policy). */
+export const FailedPermissionPolicyBlocked = failedWith('SecurityError', 'permission-policy-blocked');
+/** getUserMedia failed for another reason. */
+export const FailedMedia = failedWith('TypeError', 'media-failed');
+
+/** The page is not a secure context (no `navigator.mediaDevices`): plain http on a LAN address. */
+export const FailedInsecureContext: Story = {
+  render: renderOne({
+    getUserMedia: () => Promise.reject(new CallError('insecure-context', 'navigator.mediaDevices is unavailable (story)')),
+  }),
+  play: async ({ canvasElement }) => {
+    const widget = widgetIn(canvasElement);
+    await press(widget, 'join-button');
+    await expectState(widget, 'failed');
+    await expect(widget.error?.code).toBe('insecure-context');
+  },
+};
+
+/** The browser has no RTCPeerConnection (it is hidden for the moment of the click). */
+export const FailedUnsupportedBrowser: Story = {
+  play: async ({ canvasElement }) => {
+    const widget = widgetIn(canvasElement);
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'RTCPeerConnection')!;
+    Reflect.deleteProperty(globalThis, 'RTCPeerConnection');
+    try {
+      await press(widget, 'join-button');
+      await expectState(widget, 'failed');
+    } finally {
+      Object.defineProperty(globalThis, 'RTCPeerConnection', saved);
+    }
+    await expect(widget.error?.code).toBe('unsupported-browser');
+  },
+};
+
+/** A story whose room server refuses the socket with close code `code`, shown as `error`. */
+function refusedWith(code: number, error: CallErrorCode): Story {
+  return {
+    render: renderOne({ createSocket: closingSocketFactory(code) }),
+    play: async ({ canvasElement }) => {
+      const widget = widgetIn(canvasElement);
+      await expectState(widget, 'failed');
+      await expect(widget.error?.code).toBe(error);
+    },
+  };
+}
+
+/** The room id is malformed, or a locked room's host turned us away (close 4002). */
+export const FailedRoomUnavailable = refusedWith(CloseCode.roomUnavailable, 'room-unavailable');
+/** The room server does not serve this page's origin (close 4003). */
+export const FailedForbiddenOrigin = refusedWith(CloseCode.forbiddenOrigin, 'forbidden-origin');
+/** The room server cut a flooding connection (close 4008). */
+export const FailedRateLimited = refusedWith(CloseCode.rateLimited, 'rate-limited');
+
+/** In a call, the other side's media path goes silent: "connection lost", reconnecting. */
+export const Reconnecting: Story = {
+  render: (args, context) => {
+    const rooms = roomsOf(context);
+    const made: RTCPeerConnection[] = [];
+    const grace = createWidget({ ...args, name: 'Grace', rooms, hue: 330 });
+    grace.createPeerConnection = (configuration) => {
+      const pc = new RTCPeerConnection(configuration);
+      made.push(pc);
+      return pc;
+    };
+    (grace as CallWidget & { madeConnections?: RTCPeerConnection[] }).madeConnections = made;
+    return sideBySide(createWidget({ ...args, rooms, hue: 210 }), grace);
+  },
+  play: async (context) => {
+    await Connected.play!(context);
+    const [ada, grace] = widgetsIn(context.canvasElement) as [CallWidget, CallWidget];
+    // Grace's peer connection stops without a word (as when her network drops).
+    for (const pc of (grace as CallWidget & { madeConnections: RTCPeerConnection[] }).madeConnections) pc.close();
+    await expectState(ada, 'reconnecting');
+  },
+};
+
+/** Pinned to the light scheme, whatever the viewer prefers. */
+export const ThemedLight: Story = {
+  args: { theme: 'light' },
+  play: Waiting.play,
+};
+
+/** Pinned to the dark scheme, with a brand colour and rounder corners through `--call-*` properties. */
+export const ThemedDark: Story = {
+  args: { theme: 'dark' },
+  render: (args, context) => {
+    const widget = createWidget({ ...args, rooms: roomsOf(context) });
+    widget.style.setProperty('--call-accent', '#0f766e');
+    widget.style.setProperty('--call-radius', '20px');
+    return widget;
+  },
+  play: Waiting.play,
+};
+
+/** `lang="ar"`: Arabic, laid out right to left (the local inset moves to the left). */
+export const RightToLeftArabic: Story = {
+  args: { lang: 'ar', name: 'ليلى' },
+  play: Waiting.play,
+};
+
+/** `lang="es"`: Spanish. */
+export const Spanish: Story = {
+  args: { lang: 'es' },
+  play: Waiting.play,
+};
 
 /** A third visitor joins a room whose two places are taken. */
 export const RoomFull: Story = {

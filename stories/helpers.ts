@@ -7,11 +7,12 @@ import { expect, fireEvent, waitFor } from 'storybook/test';
 import '../src/call-widget.ts';
 import type { CallState, CallWidget } from '../src/call-widget.ts';
 import type { GetUserMedia } from '../src/controllers/media-controller.ts';
+import type { SocketFactory } from '../src/controllers/signaling-controller.ts';
 import { canvasGetUserMedia } from '../test/support/canvas-media.ts';
 import { InMemoryRooms } from '../test/support/in-memory-room.ts';
 
 /** The element's attributes that the stories expose as args. */
-export type WidgetArgs = Partial<Pick<CallWidget, 'host' | 'party' | 'room' | 'name'>>;
+export type WidgetArgs = Partial<Pick<CallWidget, 'host' | 'party' | 'room' | 'name' | 'theme' | 'lang'>>;
 
 /** Per-story data from {@link loadRooms}. */
 export interface Loaded {
@@ -26,6 +27,8 @@ export function loadRooms(): Loaded {
 
 export interface WidgetOptions extends WidgetArgs {
   rooms: InMemoryRooms;
+  /** Defaults to the story's in-memory room server. */
+  createSocket?: SocketFactory;
   /** Defaults to canvas media labelled with the widget's name. */
   getUserMedia?: GetUserMedia;
   /** Hue of the canvas "camera", so side-by-side widgets are told apart. */
@@ -39,11 +42,11 @@ const WIDGET_WIDTH = '480px';
 const STORY_ROOM = 'storybook-room';
 
 /** A `<call-widget>` wired to `rooms` and canvas media, not yet in the document. */
-export function createWidget({ rooms, getUserMedia, hue, ...attributes }: WidgetOptions): CallWidget {
+export function createWidget({ rooms, getUserMedia, hue, createSocket, ...attributes }: WidgetOptions): CallWidget {
   const widget = document.createElement('call-widget');
   const defined = Object.entries(attributes).filter(([, value]) => value !== undefined);
   Object.assign(widget, { room: STORY_ROOM, ...Object.fromEntries(defined) });
-  widget.createSocket = rooms.socketFactory;
+  widget.createSocket = createSocket ?? rooms.socketFactory;
   widget.getUserMedia = getUserMedia ?? canvasGetUserMedia({ label: widget.name, hue });
   widget.style.width = WIDGET_WIDTH;
   return widget;
@@ -65,6 +68,23 @@ export function failingGetUserMedia(name: string): GetUserMedia {
   return canvasGetUserMedia({ error: new DOMException(`getUserMedia failed (story): ${name}`, name) });
 }
 
+/**
+ * A room socket that the room server closes at once with `code` (as PartyKit
+ * would after refusing the connection), to show the widget's answer to it.
+ */
+export function closingSocketFactory(code: number): SocketFactory {
+  return () => {
+    const target = new EventTarget();
+    setTimeout(() => target.dispatchEvent(new CloseEvent('close', { code, wasClean: true })), 50);
+    return {
+      send: () => {},
+      close: () => {},
+      addEventListener: (type, listener) => target.addEventListener(type, listener),
+      removeEventListener: (type, listener) => target.removeEventListener(type, listener),
+    };
+  };
+}
+
 /** The widgets a story rendered, in document order. */
 export function widgetsIn(canvasElement: HTMLElement): CallWidget[] {
   return [...canvasElement.querySelectorAll('call-widget')];
@@ -84,7 +104,7 @@ export function widgetIn(canvasElement: HTMLElement): CallWidget {
  */
 export async function press(
   widget: CallWidget,
-  part: 'join-button' | 'hangup-button' | 'lock-button' | 'admit-button' | 'reject-button',
+  part: 'join-button' | 'hangup-button' | 'lock-button' | 'admit-button' | 'reject-button' | 'mic-button',
 ): Promise<void> {
   await waitFor(() => expect(widget.shadowRoot?.querySelector(`[part~="${part}"]`)).toBeTruthy());
   await widget.updateComplete;
