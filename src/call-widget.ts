@@ -9,6 +9,8 @@ import {
   type SocketFactory,
 } from './controllers/signaling-controller.ts';
 import {
+  CallEndedEvent,
+  type CallEndReason,
   CallErrorEvent,
   CallKnockEvent,
   CallPeerJoinedEvent,
@@ -65,6 +67,7 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @fires {CallPeerJoinedEvent} call-peer-joined - another peer entered the room; `event.peer` is `{id, name, inCall}`.
  * @fires {CallPeerLeftEvent} call-peer-left - another peer left; `event.peer`, and `event.reason` is `hangup` or `left`.
  * @fires {CallReconnectEvent} call-reconnect - a recovery step started; `event.attempt` (from 1), `event.cause` (`signaling`, `ice-disconnected`, `ice-failed`, `network-change`, `rebuild`), `event.peerId`.
+ * @fires {CallEndedEvent} call-ended - the call (or the attempt) is over: `event.durationMs` (from the first `connected`, 0 if never) and `event.reason` (`hangup`, `remote-hangup`, `failed`, `room-full`).
  * @fires {CallKnockEvent} call-knock - (host only) someone knocks at the locked room; `event.peer` is `{id, name}`: call `admit(id)` or `reject(id)`.
  *
  * @slot brand - a logo or name, shown in the top corner (inline end) of the video area.
@@ -78,7 +81,9 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @csspart remote-video - the `<video>` of a remote peer.
  * @csspart local-tile - the inset tile with the local preview.
  * @csspart local-video - the muted local preview `<video>`.
- * @csspart status-badge - the call-state badge.
+ * @csspart status-badge - the call-state badge (a `role="status"` live region).
+ * @csspart call-timer - the call's length (`m:ss`) next to the badge, from when media first flowed; kept after it ends. Not a live region.
+ * @csspart avatar - the initials shown on a tile whose camera is off (and in audio-only calls).
  * @csspart controls - the control bar (`role="group"`).
  * @csspart button - every control button.
  * @csspart join-button - the join (or rejoin / try again) button.
@@ -113,6 +118,8 @@ export class CallWidget extends LitElement {
     room: { type: String, reflect: true },
     name: { type: String },
     theme: { type: String, reflect: true },
+    video: { type: String },
+    videoQuality: { type: String, attribute: 'video-quality' },
     messages: { attribute: false },
   };
 
@@ -138,6 +145,17 @@ export class CallWidget extends LitElement {
    */
   declare theme: 'auto' | 'light' | 'dark';
   /**
+   * `off` makes calls audio-only: the camera is never asked for, and tiles
+   * show initials. Read when joining.
+   */
+  declare video: 'on' | 'off';
+  /**
+   * The camera resolution to ask for: `low` (320×240, 15 frames/s), `medium`
+   * (640×480, 30), `high` (960×540, 30) or `hd` (1280×720, 30); ideal values,
+   * so a camera that cannot do them gets its nearest mode.
+   */
+  declare videoQuality: 'low' | 'medium' | 'high' | 'hd';
+  /**
    * Host-page overrides of any user-visible string, by key (see
    * `src/i18n/messages.ts`; `{name}` placeholders are filled in). They win over
    * the catalog of the widget's language.
@@ -162,6 +180,12 @@ export class CallWidget extends LitElement {
   #dir: 'ltr' | 'rtl' = 'ltr';
   /** Settles when the catalog being loaded is in (renders wait for it: no flash of English). */
   #catalogLoad: Promise<void> | null = null;
+  /** When media first flowed in this call (`Date.now()`, ms), for the timer and `call-ended`. */
+  #connectedAt: number | null = null;
+  /** The call's length once it ended, ms. */
+  #duration = 0;
+  #endReason: CallEndReason = 'hangup';
+  #ticker: ReturnType<typeof setInterval> | undefined;
   /** Focus was inside the shadow root when this update began (see `updated`). */
   #hadFocus = false;
   #inviteFallback = false;
@@ -177,6 +201,7 @@ export class CallWidget extends LitElement {
 
   readonly #media = new MediaController(this, {
     getUserMedia: () => this.getUserMedia,
+    videoQuality: () => this.videoQuality,
     onTrackChange: (kind, track) => {
       this.#peers.replaceTrack(kind, track);
       this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
@@ -210,6 +235,8 @@ export class CallWidget extends LitElement {
     this.room = '';
     this.name = '';
     this.theme = 'auto';
+    this.video = 'on';
+    this.videoQuality = 'medium';
     this.messages = undefined;
   }
 
@@ -302,6 +329,7 @@ export class CallWidget extends LitElement {
     networkInformation()?.removeEventListener('change', this.#handleNetworkChange);
     super.disconnectedCallback(); // controllers release camera, peer connections and socket
     clearTimeout(this.#joinTimer);
+    clearInterval(this.#ticker);
     this.#intent = 'idle';
   }
 
@@ -319,6 +347,8 @@ export class CallWidget extends LitElement {
     }
     this.#intent = 'join';
     this.#error = null;
+    this.#connectedAt = null;
+    this.#media.videoEnabled = this.video !== 'off';
     this.#connectSignaling();
     this.#startJoinTimer();
     // Ask for the camera first (its start-up is the longest step), then enter
@@ -349,6 +379,7 @@ export class CallWidget extends LitElement {
   /** Leave the call: stop every local track, close the peer connections and the room socket. */
   hangup(): void {
     if (this.#intent !== 'join') return;
+    this.#endReason = 'hangup';
     this.#signaling.leave();
     this.#end();
   }
@@ -399,8 +430,22 @@ export class CallWidget extends LitElement {
     if (this.getAttribute('state') !== next) this.setAttribute('state', next);
     if (next === previous) return;
     if (next !== 'joining') clearTimeout(this.#joinTimer);
+    if (next === 'connected' && this.#connectedAt === null) {
+      this.#connectedAt = Date.now();
+      clearInterval(this.#ticker);
+      this.#ticker = setInterval(() => this.requestUpdate(), 1000);
+    }
+    const over = next === 'ended' || next === 'failed';
+    if (over) {
+      clearInterval(this.#ticker);
+      this.#duration = this.#connectedAt === null ? 0 : Date.now() - this.#connectedAt;
+      this.#connectedAt = null;
+    }
     this.#announce(this.#t(`state-${next}`));
     this.dispatchEvent(new CallStateChangeEvent(previous, next));
+    if (over && previous !== 'ended' && previous !== 'failed') {
+      this.dispatchEvent(new CallEndedEvent(this.#duration, this.#endReason));
+    }
   }
 
   #address(): RoomAddress {
@@ -471,6 +516,7 @@ export class CallWidget extends LitElement {
         // connection dropped may come back, so we wait for it.
         const othersInCall = [...this.#signaling.roster.values()].some((p) => p.id !== message.id && p.inCall);
         if (message.reason === 'hangup' && this.#intent === 'join' && !othersInCall) {
+          this.#endReason = 'remote-hangup';
           this.#signaling.disconnect();
           this.#end();
         }
@@ -521,6 +567,7 @@ export class CallWidget extends LitElement {
   #fail(error: CallError): void {
     // Leave the room without "hanging up": the other side sees `peer-left`
     // (reason `left`) and waits for us to come back; retry reconnects.
+    this.#endReason = error.code === 'room-full' ? 'room-full' : 'failed';
     this.#signaling.disconnect();
     this.#peers.closeAll();
     this.#media.stop();
@@ -590,6 +637,7 @@ export class CallWidget extends LitElement {
   /** The page is going away: tell the room at once (`bye`), stop the camera. */
   #handlePageHide = (): void => {
     if (this.#intent !== 'join') return;
+    this.#endReason = 'hangup';
     this.#signaling.disconnect();
     this.#end();
   };
@@ -619,10 +667,18 @@ export class CallWidget extends LitElement {
             autoplay
             playsinline
           ></video>
+          ${this.#media.videoEnabled
+            ? nothing
+            : html`<div class="camera-off"><span part="avatar" aria-hidden="true">${initials(this.name)}</span></div>`}
         </div>
-        <div part="status-badge" role="status">
-          ${this.#t(`state-${state}`)}${inCall && state === 'connected' && this.#signaling.status === 'reconnecting'
-            ? html`<span part="signaling-hint"> · ${this.#t('roomReconnecting')}</span>`
+        <div class="top">
+          <div part="status-badge" role="status">
+            ${this.#t(`state-${state}`)}${inCall && state === 'connected' && this.#signaling.status === 'reconnecting'
+              ? html`<span part="signaling-hint"> · ${this.#t('roomReconnecting')}</span>`
+              : nothing}
+          </div>
+          ${this.#connectedAt !== null || (state === 'ended' && this.#duration)
+            ? html`<time part="call-timer">${clock(this.#connectedAt === null ? this.#duration : Date.now() - this.#connectedAt)}</time>`
             : nothing}
         </div>
         <div part="brand" class="brand"><slot name="brand"></slot></div>
@@ -637,13 +693,15 @@ export class CallWidget extends LitElement {
               >
                 ${this.#t('mute')}
               </button>
-              <button
-                part="button camera-button"
-                aria-pressed=${String(!this.#media.videoEnabled)}
-                @click=${this.#handleCamera}
-              >
-                ${this.#t('cameraOff')}
-              </button>
+              ${this.video === 'off'
+                ? nothing
+                : html`<button
+                    part="button camera-button"
+                    aria-pressed=${String(!this.#media.videoEnabled)}
+                    @click=${this.#handleCamera}
+                  >
+                    ${this.#t('cameraOff')}
+                  </button>`}
               ${this.isHost
                 ? html`<button part="button lock-button" aria-pressed=${String(this.locked)} @click=${this.#handleLock}>
                     ${this.#t('lockRoom')}
@@ -708,7 +766,10 @@ export class CallWidget extends LitElement {
         ? html`<div class="camera-off" part="connection-lost">${this.#t('connectionLost')}</div>`
         : link.remoteVideo
           ? nothing
-          : html`<div class="camera-off">${this.#t('cameraIsOff')}</div>`}
+          : html`<div class="camera-off">
+              <span part="avatar" aria-hidden="true">${initials(name)}</span>
+              <span class="sr-only">${this.#t('cameraIsOff')}</span>
+            </div>`}
       <span class="label">${name}${link.remoteAudio ? nothing : html` · ${this.#t('micIsOff')}`}</span>
     </div>`;
   }
@@ -748,6 +809,19 @@ export class CallWidget extends LitElement {
 /** `navigator.connection` (Network Information API), where the browser has it. */
 function networkInformation(): EventTarget | undefined {
   return (globalThis.navigator as { connection?: EventTarget } | undefined)?.connection;
+}
+
+/** A call's length as `m:ss` or `h:mm:ss`. */
+function clock(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const mmss = `${Math.floor(s / 60) % 60}:${String(s % 60).padStart(2, '0')}`;
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${mmss.padStart(5, '0')}` : mmss;
+}
+
+/** Up to two initials of a display name (whole code points), for a tile without video. */
+function initials(name: string): string {
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  return words.length ? words.slice(0, 2).map((w) => [...w][0]!.toUpperCase()).join('') : '?';
 }
 
 function selectAll(event: FocusEvent): void {

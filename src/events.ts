@@ -81,8 +81,32 @@ export class CallReconnectEvent extends Event {
   }
 }
 
+/**
+ * Why a call ended (`CallEndedEvent.reason`): `hangup` (we hung up),
+ * `remote-hangup` (the other side of a 1:1 call hung up), `failed` (an error:
+ * see `call-error`), `room-full`; the ring flow adds `declined`, `missed`
+ * and `busy`.
+ */
+export type CallEndReason = 'hangup' | 'remote-hangup' | 'declined' | 'missed' | 'busy' | 'failed' | 'room-full';
+
+/**
+ * Fired once when a call, or an attempt at one, is over (`state` became
+ * `ended` or `failed`). `durationMs` is the time from the first moment media
+ * flowed (`connected`) to the end, ms; 0 if it never did.
+ */
+export class CallEndedEvent extends Event {
+  static readonly eventName = 'call-ended';
+  constructor(
+    readonly durationMs: number,
+    readonly reason: CallEndReason,
+  ) {
+    super(CallEndedEvent.eventName, init);
+  }
+}
+
 declare global {
   interface GlobalEventHandlersEventMap {
+    'call-ended': CallEndedEvent;
     'call-state-change': CallStateChangeEvent;
     'call-error': CallErrorEvent;
     'call-peer-joined': CallPeerJoinedEvent;

@@ -110,10 +110,15 @@ export const styles = css`
   .local[hidden] {
     display: none;
   }
-  [part~='status-badge'] {
+  .top {
     position: absolute;
     top: 12px;
     inset-inline-start: 12px;
+    display: flex;
+    gap: 6px;
+  }
+  [part~='status-badge'],
+  [part~='call-timer'] {
     padding: 4px 10px;
     border-radius: 999px;
     color: #fff;
@@ -131,6 +136,24 @@ export const styles = css`
   :host([state='reconnecting']) [part~='status-badge'],
   :host([state='failed']) [part~='status-badge'] {
     background: #b91c1c;
+  }
+  [part~='call-timer'] {
+    font-variant-numeric: tabular-nums;
+  }
+  [part~='avatar'] {
+    display: grid;
+    place-items: center;
+    width: min(96px, 40%);
+    aspect-ratio: 1;
+    border-radius: 50%;
+    color: var(--_bg);
+    background: var(--_fg);
+    font-size: 1.6em;
+    font-weight: 600;
+  }
+  .local [part~='avatar'] {
+    width: 40%;
+    font-size: 1em;
   }
   [part~='controls'] {
     display: flex;

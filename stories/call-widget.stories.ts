@@ -107,6 +107,13 @@ export const Connecting: Story = {
   },
 };
 
+/** `video="off"`: an audio-only call; tiles show initials, there is no camera button. */
+export const AudioOnly: Story = {
+  args: { video: 'off', name: 'Ada Lovelace' },
+  render: renderPair,
+  play: Connected.play,
+};
+
 /** Joined, then hung up. */
 export const Ended: Story = {
   play: async (context) => {

@@ -12,7 +12,7 @@ import { canvasGetUserMedia } from '../test/support/canvas-media.ts';
 import { InMemoryRooms } from '../test/support/in-memory-room.ts';
 
 /** The element's attributes that the stories expose as args. */
-export type WidgetArgs = Partial<Pick<CallWidget, 'host' | 'party' | 'room' | 'name' | 'theme' | 'lang'>>;
+export type WidgetArgs = Partial<Pick<CallWidget, 'host' | 'party' | 'room' | 'name' | 'theme' | 'lang' | 'video' | 'videoQuality'>>;
 
 /** Per-story data from {@link loadRooms}. */
 export interface Loaded {

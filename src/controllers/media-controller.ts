@@ -19,6 +19,8 @@ export interface MediaControllerOptions {
   getUserMedia?: () => GetUserMedia | undefined;
   /** A local track was added, replaced or removed (null). */
   onTrackChange?: (kind: MediaKind, track: MediaStreamTrack | null) => void;
+  /** The rung of {@link VIDEO_QUALITY} to ask the camera for, read at each request. */
+  videoQuality?: () => string;
 }
 
 /**
@@ -32,12 +34,26 @@ export const AUDIO_CONSTRAINTS: MediaTrackConstraints = {
   autoGainControl: true,
 };
 
-/** Camera constraints: 640×480 at up to 30 frames/s, ideal not required. */
-export const VIDEO_CONSTRAINTS: MediaTrackConstraints = {
-  width: { ideal: 640 },
-  height: { ideal: 480 },
-  frameRate: { ideal: 30, max: 30 },
-};
+/**
+ * Camera resolution ladder for the `video-quality` attribute, ideal values
+ * (a camera that cannot do them gets its nearest mode, never an error):
+ * `low` 320×240 at 15 frames/s (about 150–300 kbit/s in VP8), `medium`
+ * 640×480 at 30 (the default), `high` 960×540 at 30, `hd` 1280×720 at 30.
+ */
+export const VIDEO_QUALITY = {
+  low: { width: 320, height: 240, frameRate: 15 },
+  medium: { width: 640, height: 480, frameRate: 30 },
+  high: { width: 960, height: 540, frameRate: 30 },
+  hd: { width: 1280, height: 720, frameRate: 30 },
+} as const;
+
+export type VideoQuality = keyof typeof VIDEO_QUALITY;
+
+/** Camera constraints for a rung of {@link VIDEO_QUALITY} (`medium` for an unknown one). */
+export function videoConstraints(quality: string): MediaTrackConstraints {
+  const { width, height, frameRate } = VIDEO_QUALITY[quality as VideoQuality] ?? VIDEO_QUALITY.medium;
+  return { width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: frameRate, max: frameRate } };
+}
 
 export class MediaController implements ReactiveController {
   status: MediaStatus = 'idle';
@@ -76,7 +92,7 @@ export class MediaController implements ReactiveController {
     try {
       const stream = await this.#getUserMedia({
         audio: AUDIO_CONSTRAINTS,
-        video: this.videoEnabled ? VIDEO_CONSTRAINTS : false,
+        video: this.videoEnabled ? this.#videoConstraints() : false,
       });
       if (generation !== this.#generation) {
         stopTracks(stream);
@@ -125,7 +141,7 @@ export class MediaController implements ReactiveController {
     }
     const generation = this.#generation;
     try {
-      const video = await this.#getUserMedia({ video: VIDEO_CONSTRAINTS });
+      const video = await this.#getUserMedia({ video: this.#videoConstraints() });
       const track = video.getVideoTracks()[0];
       if (generation !== this.#generation || this.stream !== stream || !this.videoEnabled || !track) {
         stopTracks(video);
@@ -148,6 +164,10 @@ export class MediaController implements ReactiveController {
     this.stream = null;
     this.status = 'idle';
     this.#host.requestUpdate();
+  }
+
+  #videoConstraints(): MediaTrackConstraints {
+    return videoConstraints(this.#options.videoQuality?.() ?? 'medium');
   }
 
   #getUserMedia(constraints: MediaStreamConstraints): Promise<MediaStream> {

@@ -6,6 +6,7 @@
 import { expect, fixture, html } from '@open-wc/testing';
 import '../../src/call-widget.ts';
 import {
+  type CallEndedEvent,
   CallErrorEvent,
   CallPeerJoinedEvent,
   CallPeerLeftEvent,
@@ -689,5 +690,98 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     await until(() => !!part(host, 'admit-button'), 'the knock is listed');
     await expect(guest).to.be.accessible();
     await expect(host).to.be.accessible();
+  });
+});
+
+describe('<call-widget> call lifecycle: timer, call-ended, audio-only, video quality', () => {
+  it('a timer runs while connected; hang-up fires call-ended with the duration on both sides', async () => {
+    const { alice, bob } = await call();
+    const ended = new Map<CallWidget, CallEndedEvent>();
+    for (const w of [alice, bob]) w.addEventListener('call-ended', (e) => ended.set(w, e));
+    expect(textOf(alice, 'call-timer')).to.match(/^0:0\d$/);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await alice.updateComplete;
+    expect(textOf(alice, 'call-timer'), 'the timer ticks').to.match(/^0:0[1-9]$/);
+    expect(part(alice, 'status-badge')!.contains(part(alice, 'call-timer')), 'the timer is outside the live region').to.equal(false);
+
+    alice.hangup();
+    await reach(alice, 'ended');
+    await reach(bob, 'ended');
+    await until(() => ended.size === 2, 'call-ended on both sides');
+    expect(ended.get(alice)!.reason).to.equal('hangup');
+    expect(ended.get(bob)!.reason).to.equal('remote-hangup');
+    for (const e of ended.values()) {
+      expect(e.durationMs).to.be.within(1000, 10_000);
+      expect(e.bubbles && e.composed).to.equal(true);
+    }
+    expect(Math.abs(ended.get(alice)!.durationMs - ended.get(bob)!.durationMs), 'both sides agree').to.be.below(1000);
+    expect(textOf(alice, 'call-timer'), 'the ended view shows the length').to.match(/^0:0[1-9]$/);
+    expect(textOf(bob, 'call-timer')).to.match(/^0:0[1-9]$/);
+  });
+
+  it('a call that never connected ends with durationMs 0; a full room ends with reason room-full', async () => {
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const alice = widget({ rooms, room, name: 'Alice' });
+    const bob = widget({ rooms, room, name: 'Bob' });
+    const root = await mount(alice, bob);
+    const aliceEnded: CallEndedEvent[] = [];
+    alice.addEventListener('call-ended', (e) => aliceEnded.push(e));
+    button(alice, 'join-button').click();
+    await reach(alice, 'waiting');
+
+    const carol = widget({ rooms, room, name: 'Carol' });
+    const carolEnded: CallEndedEvent[] = [];
+    carol.addEventListener('call-ended', (e) => carolEnded.push(e));
+    root.append(carol);
+    await reach(carol, 'failed');
+    expect(carolEnded.map((e) => [e.reason, e.durationMs])).to.deep.equal([['room-full', 0]]);
+
+    alice.hangup();
+    await reach(alice, 'ended');
+    expect(aliceEnded.map((e) => [e.reason, e.durationMs])).to.deep.equal([['hangup', 0]]);
+    expect(part(alice, 'call-timer'), 'no timer for a call that never connected').to.equal(null);
+  });
+
+  it('video="off": no camera asked for, no camera button, initials on both tiles', async () => {
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const aliceMedia = recordingMedia({ label: 'Alice' });
+    const alice = widget({ rooms, room, name: 'Ada Lovelace', getUserMedia: aliceMedia.getUserMedia });
+    const bob = widget({ rooms, room, name: 'Bob' });
+    alice.video = 'off';
+    await mount(alice, bob);
+    button(alice, 'join-button').click();
+    await reach(alice, 'waiting');
+    button(bob, 'join-button').click();
+    await reach(alice, 'connected');
+    await reach(bob, 'connected');
+    expect(aliceMedia.calls.map((c) => c.video)).to.deep.equal([false]);
+    expect(aliceMedia.calls[0]!.audio).to.include({ echoCancellation: true, noiseSuppression: true, autoGainControl: true });
+    expect(alice.localStream!.getVideoTracks()).to.have.length(0);
+    expect(part(alice, 'camera-button')).to.equal(null);
+    expect(part(alice, 'mic-button')).to.not.equal(null);
+    expect(alice.shadowRoot!.querySelector('.local [part~="avatar"]')?.textContent).to.equal('AL');
+    await until(() => part(bob, 'avatar')?.textContent === 'AL', 'Bob sees Ada’s initials instead of video');
+    await expect(alice).to.be.accessible();
+    await expect(bob).to.be.accessible();
+  });
+
+  it('video-quality picks a rung of the resolution ladder', async () => {
+    for (const [quality, width, frameRate] of [
+      ['low', 320, 15],
+      ['hd', 1280, 30],
+    ] as const) {
+      const media = recordingMedia();
+      const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Q', getUserMedia: media.getUserMedia });
+      el.setAttribute('video-quality', quality);
+      await mount(el);
+      button(el, 'join-button').click();
+      await reach(el, 'waiting');
+      const video = media.calls[0]!.video as MediaTrackConstraints;
+      expect(video.width).to.deep.equal({ ideal: width });
+      expect(video.frameRate).to.deep.equal({ ideal: frameRate, max: frameRate });
+      el.hangup();
+    }
   });
 });
