@@ -1,4 +1,5 @@
-import { defineConfig, type UserConfig } from 'vite';
+import { minifyHTMLLiterals } from 'minify-literals';
+import { defineConfig, type Plugin, type UserConfig } from 'vite';
 
 /** Where `npm start` runs `partykit dev`; the dev page proxies the room socket to it. */
 const partyTarget = `http://127.0.0.1:${process.env.PARTY_PORT ?? '1999'}`;
@@ -33,12 +34,29 @@ const npmEntry: UserConfig = {
 };
 
 /**
+ * Minifies the markup of Lit's `html` and `css` tagged templates in our own
+ * sources (minify-literals: html-minifier-next and Lightning CSS), which the
+ * JavaScript minifier leaves as written. Build only: dev keeps them readable.
+ */
+function minifyTemplates(): Plugin {
+  return {
+    name: 'call-widget:minify-templates',
+    apply: 'build',
+    async transform(code, id) {
+      if (!/\/src\/[^?]*\.ts$/.test(id) || !/\b(html|css)`/.test(code)) return null;
+      return (await minifyHTMLLiterals(code, { fileName: id })) ?? null;
+    },
+  };
+}
+
+/**
  * `vite build` (default): the self-contained `dist/call-widget.js` for
  * `<script type="module">`. Vite's library mode leaves whitespace and
  * `@__PURE__` annotations in ES output (for a consumer's bundler to
  * tree-shake); nothing re-bundles this file, so it is minified fully.
  */
 const bundle: UserConfig = {
+  plugins: [minifyTemplates()],
   server: {
     host: true,
     proxy: {
