@@ -18,6 +18,9 @@ export const styles = css`
     position: relative;
     container-type: inline-size;
     min-width: 280px;
+    /* With no height from the page the widget is 4:3, controls included; a
+       page-given height wins, and the view shrinks so the controls stay in. */
+    aspect-ratio: 4 / 3;
     color: var(--_fg);
     background: var(--_bg);
     border-radius: var(--_radius);
@@ -40,8 +43,6 @@ export const styles = css`
   }
   .view {
     position: relative;
-    min-height: 160px;
-    aspect-ratio: 4 / 3;
     overflow: hidden;
   }
   .stage {

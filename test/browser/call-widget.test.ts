@@ -593,6 +593,48 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     expect(duration()).to.equal('0s');
   });
 
+  it('fills a page-given box, 320×240 to 760×300, with every control in view and on top', async () => {
+    const visibleControls = (el: CallWidget, size = ''): void => {
+      const host = el.getBoundingClientRect();
+      const buttons = [...el.shadowRoot!.querySelectorAll<HTMLButtonElement>('[part~="controls"] button')];
+      expect(buttons.length).to.be.greaterThan(0);
+      for (const control of buttons) {
+        const box = control.getBoundingClientRect();
+        const name = `${control.getAttribute('part')} at ${size}`;
+        expect(box.bottom, `${name} inside the widget`).to.be.at.most(host.bottom + 0.5);
+        const x = box.left + box.width / 2;
+        const y = box.top + box.height / 2;
+        const hit = el.shadowRoot!.elementFromPoint(x, y);
+        const what = hit ? `${hit.localName}.${hit.className} [part=${hit.getAttribute('part')}]` : 'nothing';
+        expect(hit === control, `${name} is what a click at its centre hits, not ${what}`).to.equal(true);
+      }
+    };
+    for (const [width, height] of [
+      [320, 240],
+      [640, 480],
+      [760, 300],
+    ]) {
+      const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+      el.style.cssText = `display:block;width:${width}px;height:${height}px`;
+      await mount(el);
+      await settled(el);
+      const box = el.getBoundingClientRect();
+      expect([box.width, box.height], 'the page-given size wins').to.deep.equal([width, height]);
+      visibleControls(el, `${width}×${height}`);
+      button(el, 'join-button').click();
+      await reach(el, 'waiting');
+      visibleControls(el, `${width}×${height} in the call`);
+      el.remove();
+    }
+    // No height from the page: 4:3 of the given width, controls included.
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    el.style.cssText = 'display:block;width:480px';
+    await mount(el);
+    await settled(el);
+    expect(el.getBoundingClientRect().height).to.be.closeTo(360, 1);
+    visibleControls(el);
+  });
+
   it('slots: a brand in the corner and extra controls in the control bar', async () => {
     const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
     el.innerHTML = '<img slot="brand" alt="Acme clinic" src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><button slot="controls">Share notes</button>';
