@@ -369,7 +369,10 @@ export class SignalingController implements ReactiveController {
       this.roster.delete(message.id);
       this.#politeToward.delete(message.id);
     }
-    this.#host.requestUpdate();
+    // Relayed SDP and ICE candidates and heartbeat replies change nothing on
+    // screen: a render per frame would sit between an answer's arrival and its
+    // application (what the peer layer makes of a signal updates on its own).
+    if (message.type !== 'signal' && message.type !== 'pong') this.#host.requestUpdate();
   };
 
   #handleClose = (event: Event): void => {
