@@ -80,7 +80,11 @@ const bundle: UserConfig = {
     minify: true,
     sourcemap: true,
     rolldownOptions: {
-      // Lazy chunks (the catalogs of other languages) load from next to the script.
+      // Lit, used by the lobby chunk too, stays in the entry (which the lobby
+      // chunk then imports it from) instead of going to a third, shared chunk
+      // every page would load: the entry may export more than its own API.
+      preserveEntrySignatures: 'allow-extension',
+      // Lazy chunks (the lobby, the catalogs of other languages) load from next to the script.
       output: { minify: true, comments: { annotation: false }, chunkFileNames: 'call-widget-[name]-[hash].js' },
     },
   },

@@ -20,6 +20,10 @@ node --import tsx --test test/unit/*.test.ts
 step 'build (dist/call-widget.js bundle, dist/npm entry + declarations; npm run build, quieter)'
 npx vite build --logLevel warn
 npx vite build --mode npm --logLevel warn
+# Size ratchet of dist/call-widget.js (gzip -9): fails the run if the bundle
+# grows past 21 KiB. Issue 6's budget is 16 KiB and is NOT met yet (20.6 KiB);
+# this check keeps it from drifting further until it is.
+node scripts/size.mjs 21KiB
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -5,6 +5,8 @@
 
 /**
  * - `idle`: not joined; the join control is offered.
+ * - `lobby`: the pre-join lobby: camera preview, device choice, microphone
+ *   level, display name; nothing is sent to the room yet.
  * - `joining`: join pressed; waiting for camera/microphone and the room.
  * - `knocking`: the room is locked; waiting for its host to let us in.
  * - `waiting`: in the room and in the call, no other peer in the call yet.
@@ -16,6 +18,7 @@
  */
 export type CallState =
   | 'idle'
+  | 'lobby'
   | 'joining'
   | 'knocking'
   | 'waiting'
@@ -27,6 +30,7 @@ export type CallState =
 
 export const CALL_STATES: readonly CallState[] = [
   'idle',
+  'lobby',
   'joining',
   'knocking',
   'waiting',
@@ -38,7 +42,7 @@ export const CALL_STATES: readonly CallState[] = [
 ];
 
 /** What the user asked for, and the terminal outcomes. */
-export type CallIntent = 'idle' | 'join' | 'ended' | 'failed';
+export type CallIntent = 'idle' | 'lobby' | 'join' | 'ended' | 'failed';
 export type MediaStatus = 'idle' | 'acquiring' | 'ready' | 'failed';
 /** `lobby`: the socket waits in a locked room's lobby for the host's decision. */
 export type SignalingStatus = 'idle' | 'connecting' | 'open' | 'lobby' | 'reconnecting' | 'closed';
@@ -56,6 +60,7 @@ export interface CallStateInputs {
 export function deriveCallState({ intent, media, signaling, inCall, links }: CallStateInputs): CallState {
   if (intent === 'idle' || intent === 'ended' || intent === 'failed') return intent;
   if (media === 'failed') return 'failed';
+  if (intent === 'lobby') return 'lobby';
   if (signaling === 'lobby') return 'knocking';
   if (media !== 'ready' || !inCall) return 'joining';
   const open = links.filter((s) => s !== 'closed');

@@ -21,6 +21,8 @@ import {
 import { directionOf, languageOf, localeFor, LOCALES, type Locale } from './i18n/locale.ts';
 import { en, format, type MessageKey, type Messages } from './i18n/messages.ts';
 import { CloseCode, RESUME_GRACE_MS, cleanDisplayName, type PeerInfo, type ServerMessage } from './protocol.ts';
+import type { Lobby } from './lobby.ts';
+import type { MediaKind } from './peer/peer-session.ts';
 import { randomId } from './random-id.ts';
 import { styles } from './styles.ts';
 
@@ -120,6 +122,8 @@ export class CallWidget extends LitElement {
     theme: { type: String, reflect: true },
     video: { type: String },
     videoQuality: { type: String, attribute: 'video-quality' },
+    skipLobby: { type: Boolean, attribute: 'skip-lobby' },
+    speakerId: { type: String, attribute: false },
     messages: { attribute: false },
   };
 
@@ -155,6 +159,19 @@ export class CallWidget extends LitElement {
    * so a camera that cannot do them gets its nearest mode.
    */
   declare videoQuality: 'low' | 'medium' | 'high' | 'hd';
+  /**
+   * Join straight from the join button. Without it the button opens the
+   * pre-join lobby first (state `lobby`): camera preview, camera, microphone
+   * and speaker choice, a microphone level meter, the display name, and mic
+   * and camera toggles that carry into the call.
+   */
+  declare skipLobby: boolean;
+  /**
+   * The speaker the other side's audio plays on (`MediaDeviceInfo.deviceId`
+   * of an `audiooutput`; '' for the default), applied at once through
+   * `HTMLMediaElement.setSinkId` where the browser has it.
+   */
+  declare speakerId: string;
   /**
    * Host-page overrides of any user-visible string, by key (see
    * `src/i18n/messages.ts`; `{name}` placeholders are filled in). They win over
@@ -196,6 +213,8 @@ export class CallWidget extends LitElement {
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
   /** Settles when the camera is up or the negotiation grace is over. */
   #negotiationGate: Promise<void> = Promise.resolve();
+  /** The lobby chunk's controller while the lobby is open. */
+  #lobby: Lobby | null = null;
   /** Remote `<video>` elements by peer id (see `#remoteVideo`). */
   readonly #videos = new Map<string, HTMLVideoElement>();
 
@@ -205,6 +224,15 @@ export class CallWidget extends LitElement {
     onTrackChange: (kind, track) => {
       this.#peers.replaceTrack(kind, track);
       this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
+    },
+    onDeviceLost: (kind, label) => {
+      const fallback = this.#media.stream?.getTracks().find((t) => t.kind === kind)?.label;
+      this.#announce(
+        format(this.#t('deviceLost'), {
+          device: label || this.#t(kind === 'audio' ? 'microphone' : 'camera'),
+          fallback: fallback || '—',
+        }),
+      );
     },
   });
 
@@ -237,6 +265,8 @@ export class CallWidget extends LitElement {
     this.theme = 'auto';
     this.video = 'on';
     this.videoQuality = 'medium';
+    this.skipLobby = false;
+    this.speakerId = '';
     this.messages = undefined;
   }
 
@@ -327,7 +357,8 @@ export class CallWidget extends LitElement {
     globalThis.removeEventListener?.('online', this.#handleNetworkChange);
     globalThis.removeEventListener?.('pagehide', this.#handlePageHide);
     networkInformation()?.removeEventListener('change', this.#handleNetworkChange);
-    super.disconnectedCallback(); // controllers release camera, peer connections and socket
+    super.disconnectedCallback(); // controllers release camera, peer connections, socket and lobby
+    this.#lobby = null;
     clearTimeout(this.#joinTimer);
     clearInterval(this.#ticker);
     this.#intent = 'idle';
@@ -340,15 +371,13 @@ export class CallWidget extends LitElement {
    * and fire `call-error`.
    */
   async join(): Promise<void> {
-    if (this.#intent === 'join') return;
-    if (typeof RTCPeerConnection === 'undefined' && !this.createPeerConnection) {
-      this.#fail(new CallError('unsupported-browser', 'RTCPeerConnection is not available'));
-      return;
-    }
+    if (this.#intent === 'join' || !this.#supported()) return;
+    // From the lobby the camera is already up, with the user's toggles and devices.
+    if (this.#intent !== 'lobby') this.#media.videoEnabled = this.video !== 'off';
+    this.#closeLobby();
     this.#intent = 'join';
     this.#error = null;
     this.#connectedAt = null;
-    this.#media.videoEnabled = this.video !== 'off';
     this.#connectSignaling();
     this.#startJoinTimer();
     // Ask for the camera first (its start-up is the longest step), then enter
@@ -374,6 +403,58 @@ export class CallWidget extends LitElement {
     if (this.#intent !== 'join') return;
     this.#peers.setLocalStream(stream);
     this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
+  }
+
+  /**
+   * Open the pre-join lobby (call it from a user gesture: it asks for camera
+   * and microphone). Its code loads on demand, next to the script. Media
+   * failures set `state` to `failed` and fire `call-error`; `join()` enters
+   * the call from here, `leaveLobby()` goes back.
+   */
+  async openLobby(): Promise<void> {
+    if ((this.#intent !== 'idle' && this.#intent !== 'ended' && this.#intent !== 'failed') || !this.#supported()) return;
+    this.#intent = 'lobby';
+    this.#error = null;
+    this.#media.videoEnabled = this.video !== 'off';
+    const media = this.#media.start();
+    import('./lobby.ts').then(
+      ({ Lobby }) => {
+        if (this.#intent !== 'lobby' || this.#lobby) return;
+        this.#lobby = new Lobby(this, (key) => this.#t(key));
+        this.requestUpdate();
+      },
+      // The chunk did not load (offline, a changed deployment): the lobby
+      // still offers the preview, the toggles and Join.
+      () => undefined,
+    );
+    try {
+      await media;
+    } catch (error) {
+      if (this.#intent === 'lobby') this.#fail(error as CallError);
+    }
+  }
+
+  /** Close the lobby without joining: the camera and microphone are released. */
+  leaveLobby(): void {
+    if (this.#intent !== 'lobby') return;
+    this.#closeLobby();
+    this.#media.stop();
+    this.#intent = 'idle';
+    this.requestUpdate();
+  }
+
+  /**
+   * Use another microphone or camera (`deviceId` from `enumerateDevices`, ''
+   * for the default), in the lobby or mid-call: the new track replaces the
+   * old one on the existing sender (`RTCRtpSender.replaceTrack`, no
+   * renegotiation). A failure fires `call-error` and keeps the old device.
+   */
+  async useDevice(kind: MediaKind, deviceId: string): Promise<void> {
+    try {
+      await this.#media.useDevice(kind, deviceId);
+    } catch (error) {
+      this.#report(error as CallError);
+    }
   }
 
   /** Leave the call: stop every local track, close the peer connections and the room socket. */
@@ -557,6 +638,17 @@ export class CallWidget extends LitElement {
     }, RESUME_GRACE_MS);
   }
 
+  #supported(): boolean {
+    if (typeof RTCPeerConnection !== 'undefined' || this.createPeerConnection) return true;
+    this.#fail(new CallError('unsupported-browser', 'RTCPeerConnection is not available'));
+    return false;
+  }
+
+  #closeLobby(): void {
+    this.#lobby?.dispose();
+    this.#lobby = null;
+  }
+
   #end(): void {
     this.#peers.closeAll();
     this.#media.stop();
@@ -569,6 +661,7 @@ export class CallWidget extends LitElement {
     // (reason `left`) and waits for us to come back; retry reconnects.
     this.#endReason = error.code === 'room-full' ? 'room-full' : 'failed';
     this.#signaling.disconnect();
+    this.#closeLobby();
     this.#peers.closeAll();
     this.#media.stop();
     this.#intent = 'failed';
@@ -624,7 +717,8 @@ export class CallWidget extends LitElement {
     return name || this.#t('guest');
   }
 
-  #handleJoin = (): void => void this.join();
+  #handleJoin = (): void => void (this.skipLobby || this.#intent === 'lobby' ? this.join() : this.openLobby());
+  #handleLeaveLobby = (): void => this.leaveLobby();
   #handleHangup = (): void => this.hangup();
   #handleMic = (): void => this.toggleMic();
   #handleCamera = (): void => this.toggleCamera();
@@ -645,6 +739,7 @@ export class CallWidget extends LitElement {
   override render(): TemplateResult {
     const state = this.#state;
     const inCall = this.#intent === 'join';
+    const inLobby = this.#intent === 'lobby';
     const links = [...this.#peers.links.values()];
     for (const [id, video] of this.#videos) {
       if (!this.#peers.links.has(id)) {
@@ -653,9 +748,13 @@ export class CallWidget extends LitElement {
       }
     }
     return html`<div part="base" class="base" dir=${this.#dir} lang=${this.#lang}>
-      <div class="view">
+      <div class=${inLobby ? 'view in-lobby' : 'view'}>
         <div part="stage" class="stage">
-          ${links.length ? links.map((link) => this.#renderRemote(link)) : this.#renderPlaceholder()}
+          ${links.length
+            ? links.map((link) => this.#renderRemote(link))
+            : inLobby && this.#lobby
+              ? this.#lobby.render()
+              : this.#renderPlaceholder()}
         </div>
         <div part="tile local-tile" class="tile local" ?hidden=${!this.#media.stream}>
           <video
@@ -684,7 +783,7 @@ export class CallWidget extends LitElement {
         <div part="brand" class="brand"><slot name="brand"></slot></div>
       </div>
       <div part="controls" role="group" aria-label=${this.#t('controls')}>
-        ${inCall
+        ${inCall || inLobby
           ? html`
               <button
                 part="button mic-button"
@@ -702,13 +801,21 @@ export class CallWidget extends LitElement {
                   >
                     ${this.#t('cameraOff')}
                   </button>`}
-              ${this.isHost
-                ? html`<button part="button lock-button" aria-pressed=${String(this.locked)} @click=${this.#handleLock}>
-                    ${this.#t('lockRoom')}
-                  </button>`
-                : nothing}
-              <slot name="controls"></slot>
-              <button part="button hangup-button" @click=${this.#handleHangup}>${this.#t('hangup')}</button>
+              ${inLobby
+                ? html`<button part="button join-button" @click=${this.#handleJoin}>${this.#t('joinNow')}</button>
+                    <button part="button cancel-button" @click=${this.#handleLeaveLobby}>${this.#t('cancel')}</button>
+                    <slot name="controls"></slot>`
+                : html`${this.isHost
+                      ? html`<button
+                          part="button lock-button"
+                          aria-pressed=${String(this.locked)}
+                          @click=${this.#handleLock}
+                        >
+                          ${this.#t('lockRoom')}
+                        </button>`
+                      : nothing}
+                    <slot name="controls"></slot>
+                    <button part="button hangup-button" @click=${this.#handleHangup}>${this.#t('hangup')}</button>`}
             `
           : html`<button part="button join-button" @click=${this.#handleJoin}>
                 ${this.#t(state === 'failed' ? 'retry' : state === 'ended' ? 'rejoin' : 'join')}
@@ -788,6 +895,9 @@ export class CallWidget extends LitElement {
       this.#videos.set(link.id, video);
     }
     if (video.srcObject !== link.stream) video.srcObject = link.stream;
+    // The chosen speaker, at once (Audio Output Devices API); a device that
+    // went away leaves the browser's default playing.
+    if ('setSinkId' in video && video.sinkId !== this.speakerId) video.setSinkId(this.speakerId).catch(() => undefined);
     video.setAttribute('aria-label', label);
     return video;
   }

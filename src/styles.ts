@@ -88,6 +88,29 @@ export const styles = css`
     place-items: center;
     background: var(--_surface);
   }
+  /* The lobby form fills the view beside the preview inset. */
+  .in-lobby .stage {
+    inset-inline-end: calc(min(30%, 200px) + 12px);
+  }
+  .lobby {
+    display: grid;
+    align-content: start;
+    gap: 8px;
+    padding: 44px 12px 12px;
+    overflow: auto;
+  }
+  .lobby label {
+    display: grid;
+    gap: 2px;
+  }
+  .lobby input,
+  .lobby select,
+  .lobby meter {
+    box-sizing: border-box;
+    width: 100%;
+    min-height: 32px;
+    font: inherit;
+  }
   .placeholder {
     display: grid;
     place-items: center;

@@ -60,6 +60,22 @@ export const Idle: Story = {
   },
 };
 
+/**
+ * The pre-join lobby (the default; `skip-lobby` bypasses it): camera preview,
+ * the device lists, the microphone level, the display name, mic and camera
+ * toggles that carry into the call.
+ */
+export const Lobby: Story = {
+  args: { skipLobby: false },
+  play: async ({ canvasElement }) => {
+    const widget = widgetIn(canvasElement);
+    await press(widget, 'join-button');
+    await expectState(widget, 'lobby');
+    await waitFor(() => expect(widget.shadowRoot?.querySelector('[part~="name-input"]')).toBeTruthy());
+    await waitFor(() => expect(widget.localStream).toBeTruthy());
+  },
+};
+
 /** Join pressed; the camera/microphone prompt is never answered. */
 export const Joining: Story = {
   render: renderOne({ getUserMedia: pendingGetUserMedia }),

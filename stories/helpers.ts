@@ -12,7 +12,7 @@ import { canvasGetUserMedia } from '../test/support/canvas-media.ts';
 import { InMemoryRooms } from '../test/support/in-memory-room.ts';
 
 /** The element's attributes that the stories expose as args. */
-export type WidgetArgs = Partial<Pick<CallWidget, 'host' | 'party' | 'room' | 'name' | 'theme' | 'lang' | 'video' | 'videoQuality'>>;
+export type WidgetArgs = Partial<Pick<CallWidget, 'host' | 'party' | 'room' | 'name' | 'theme' | 'lang' | 'video' | 'videoQuality' | 'skipLobby'>>;
 
 /** Per-story data from {@link loadRooms}. */
 export interface Loaded {
@@ -45,7 +45,8 @@ const STORY_ROOM = 'storybook-room';
 export function createWidget({ rooms, getUserMedia, hue, createSocket, ...attributes }: WidgetOptions): CallWidget {
   const widget = document.createElement('call-widget');
   const defined = Object.entries(attributes).filter(([, value]) => value !== undefined);
-  Object.assign(widget, { room: STORY_ROOM, ...Object.fromEntries(defined) });
+  // Join presses join at once, except in the stories of the lobby itself.
+  Object.assign(widget, { room: STORY_ROOM, skipLobby: true, ...Object.fromEntries(defined) });
   widget.createSocket = createSocket ?? rooms.socketFactory;
   widget.getUserMedia = getUserMedia ?? canvasGetUserMedia({ label: widget.name, hue });
   widget.style.width = WIDGET_WIDTH;

@@ -7,6 +7,8 @@ import { bench, instrumentPc, timedGetUserMedia, watchFirstFrame } from './instr
 
 const params = new URLSearchParams(location.search);
 const widget = document.createElement('call-widget');
+// TTFF is click on join → first frame: the pre-join lobby is not part of it.
+widget.skipLobby = true;
 widget.host = params.get('host') ?? '';
 widget.room = params.get('room') ?? '';
 widget.name = params.get('name') ?? '';

@@ -21,6 +21,12 @@ export interface MediaControllerOptions {
   onTrackChange?: (kind: MediaKind, track: MediaStreamTrack | null) => void;
   /** The rung of {@link VIDEO_QUALITY} to ask the camera for, read at each request. */
   videoQuality?: () => string;
+  /**
+   * A device in use went away (unplugged: its track ended without us
+   * stopping it) and the browser's default of that kind now stands in;
+   * `label` is the lost device's label ('' when unknown).
+   */
+  onDeviceLost?: (kind: MediaKind, label: string) => void;
 }
 
 /**
@@ -62,10 +68,17 @@ export class MediaController implements ReactiveController {
   stream: MediaStream | null = null;
   audioEnabled = true;
   videoEnabled = true;
+  /**
+   * The chosen microphone and camera (`MediaDeviceInfo.deviceId`), asked for
+   * as `deviceId: {exact}`; '' is the browser's default.
+   */
+  readonly deviceIds: Record<MediaKind, string> = { audio: '', video: '' };
   readonly #host: ReactiveControllerHost;
   readonly #options: MediaControllerOptions;
   /** Bumped by `stop` so a getUserMedia that resolves afterwards is discarded. */
   #generation = 0;
+  /** The request under way, shared by callers that ask while it runs (lobby → join). */
+  #starting: Promise<MediaStream> | null = null;
 
   constructor(host: ReactiveControllerHost, options: MediaControllerOptions = {}) {
     this.#host = host;
@@ -83,21 +96,32 @@ export class MediaController implements ReactiveController {
    * Ask for camera and microphone (call it from a user gesture).
    * Resolves with the local stream; rejects with a {@link CallError}.
    */
-  async start(): Promise<MediaStream> {
-    if (this.stream && this.status === 'ready') return this.stream;
+  start(): Promise<MediaStream> {
+    if (this.stream && this.status === 'ready') return Promise.resolve(this.stream);
+    if (this.status !== 'acquiring' || !this.#starting) {
+      const starting = this.#acquire().finally(() => {
+        if (this.#starting === starting) this.#starting = null;
+      });
+      this.#starting = starting;
+    }
+    return this.#starting;
+  }
+
+  async #acquire(): Promise<MediaStream> {
     const generation = ++this.#generation;
     this.status = 'acquiring';
     this.error = null;
     this.#host.requestUpdate();
     try {
       const stream = await this.#getUserMedia({
-        audio: AUDIO_CONSTRAINTS,
-        video: this.videoEnabled ? this.#videoConstraints() : false,
+        audio: this.#constraints('audio'),
+        video: this.videoEnabled && this.#constraints('video'),
       });
       if (generation !== this.#generation) {
         stopTracks(stream);
         throw new CallError('media-failed', 'media was released while it was being acquired');
       }
+      for (const track of stream.getTracks()) this.#watch(track);
       for (const track of stream.getAudioTracks()) track.enabled = this.audioEnabled;
       this.stream = stream;
       this.status = 'ready';
@@ -141,12 +165,13 @@ export class MediaController implements ReactiveController {
     }
     const generation = this.#generation;
     try {
-      const video = await this.#getUserMedia({ video: this.#videoConstraints() });
+      const video = await this.#getUserMedia({ video: this.#constraints('video') });
       const track = video.getVideoTracks()[0];
       if (generation !== this.#generation || this.stream !== stream || !this.videoEnabled || !track) {
         stopTracks(video);
         return;
       }
+      this.#watch(track);
       stream.addTrack(track);
       this.#options.onTrackChange?.('video', track);
     } catch (cause) {
@@ -157,17 +182,77 @@ export class MediaController implements ReactiveController {
     }
   }
 
+  /**
+   * Use another microphone or camera (`deviceId` from `enumerateDevices`; ''
+   * for the default). With media up, the new device's track is acquired
+   * first, then replaces the old one, which is stopped; the peer layer swaps
+   * it on the existing sender (`replaceTrack`: no renegotiation). A camera
+   * that is off is switched when it is next turned on. Rejects with a
+   * {@link CallError}; the old track then stays.
+   */
+  async useDevice(kind: MediaKind, deviceId: string): Promise<void> {
+    this.deviceIds[kind] = deviceId;
+    const stream = this.stream;
+    if (!stream || (kind === 'video' && !this.videoEnabled)) return;
+    const generation = this.#generation;
+    let fresh: MediaStream;
+    try {
+      fresh = await this.#getUserMedia({ [kind]: this.#constraints(kind) });
+    } catch (cause) {
+      throw mediaError(cause);
+    }
+    const track = fresh.getTracks()[0];
+    if (generation !== this.#generation || this.stream !== stream || !track) {
+      stopTracks(fresh);
+      return;
+    }
+    for (const old of stream.getTracks()) {
+      if (old.kind !== kind) continue;
+      old.stop();
+      stream.removeTrack(old);
+    }
+    if (kind === 'audio') track.enabled = this.audioEnabled;
+    this.#watch(track);
+    stream.addTrack(track);
+    this.#options.onTrackChange?.(kind, track);
+    this.#host.requestUpdate();
+  }
+
+  /**
+   * A track that ends without our `stop()` lost its device (unplugged, or
+   * taken by the system): fall back to the default device of that kind, or
+   * to whichever the browser offers next.
+   */
+  #watch(track: MediaStreamTrack): void {
+    track.addEventListener('ended', () => {
+      const stream = this.stream;
+      if (!stream?.getTracks().includes(track)) return; // stopped by us, or already replaced
+      const kind = track.kind as MediaKind;
+      stream.removeTrack(track);
+      track.stop();
+      this.useDevice(kind, '').then(
+        () => this.#options.onDeviceLost?.(kind, track.label),
+        () => this.#options.onDeviceLost?.(kind, track.label),
+      );
+    });
+  }
+
   /** Stop every local track and forget the stream. */
   stop(): void {
     this.#generation++;
+    this.#starting = null;
     if (this.stream) stopTracks(this.stream);
     this.stream = null;
     this.status = 'idle';
     this.#host.requestUpdate();
   }
 
-  #videoConstraints(): MediaTrackConstraints {
-    return videoConstraints(this.#options.videoQuality?.() ?? 'medium');
+  #constraints(kind: MediaKind): MediaTrackConstraints {
+    const id = this.deviceIds[kind];
+    return {
+      ...(kind === 'audio' ? AUDIO_CONSTRAINTS : videoConstraints(this.#options.videoQuality?.() ?? 'medium')),
+      ...(id && { deviceId: { exact: id } }),
+    };
   }
 
   #getUserMedia(constraints: MediaStreamConstraints): Promise<MediaStream> {

@@ -10,6 +10,16 @@ import type { Messages } from './messages.ts';
 /** Arabic (ar). */
 const messages: Messages = {
   join: 'الانضمام إلى المكالمة',
+  joinNow: 'انضم الآن',
+  cancel: 'إلغاء',
+  lobby: 'الكاميرا والميكروفون',
+  camera: 'الكاميرا',
+  microphone: 'الميكروفون',
+  speaker: 'مكبّر الصوت',
+  yourName: 'اسمك',
+  micLevel: 'مستوى الميكروفون',
+  deviceLost: 'انقطع اتصال {device}؛ يُستخدم {fallback}',
+  'state-lobby': 'جارٍ التحضير',
   rejoin: 'إعادة الانضمام',
   retry: 'إعادة المحاولة',
   hangup: 'إنهاء المكالمة',

@@ -8,6 +8,16 @@ import type { Messages } from './messages.ts';
 /** Spanish (es). */
 const messages: Messages = {
   join: 'Unirse a la llamada',
+  joinNow: 'Unirse ahora',
+  cancel: 'Cancelar',
+  lobby: 'Cámara y micrófono',
+  camera: 'Cámara',
+  microphone: 'Micrófono',
+  speaker: 'Altavoz',
+  yourName: 'Tu nombre',
+  micLevel: 'Nivel del micrófono',
+  deviceLost: 'Se desconectó {device}; se usa {fallback}',
+  'state-lobby': 'Preparándote',
   rejoin: 'Volver a unirse',
   retry: 'Reintentar',
   hangup: 'Colgar',

@@ -57,14 +57,18 @@ interface WidgetOptions {
   room: string;
   name: string;
   getUserMedia?: GetUserMedia;
+  /** Open the pre-join lobby from the join button (default: join at once, `skip-lobby`). */
+  lobby?: boolean;
 }
 
 /** Every peer connection each widget made, in order. */
 const peerConnections = new WeakMap<CallWidget, RTCPeerConnection[]>();
 
 /** A widget with its platform injected, not yet connected to the document. */
-function widget({ rooms, room, name, getUserMedia }: WidgetOptions): CallWidget {
+function widget({ rooms, room, name, getUserMedia, lobby = false }: WidgetOptions): CallWidget {
   const el = document.createElement('call-widget');
+  // The join button joins at once unless a test is about the lobby.
+  el.skipLobby = !lobby;
   const made: RTCPeerConnection[] = [];
   peerConnections.set(el, made);
   el.createPeerConnection = (configuration) => {
@@ -827,3 +831,130 @@ describe('<call-widget> call lifecycle: timer, call-ended, audio-only, video qua
     }
   });
 });
+
+describe('<call-widget> pre-join lobby and devices', () => {
+  /** Chromium's own fake camera and microphone (its --use-fake-device-for-media-stream flag), counted. */
+  function fakeDevices() {
+    const calls: MediaStreamConstraints[] = [];
+    const getUserMedia: GetUserMedia = async (constraints) => {
+      calls.push(constraints);
+      const stream = await navigator.mediaDevices.getUserMedia(constraints);
+      handedOut.push(stream);
+      return stream;
+    };
+    return { calls, getUserMedia };
+  }
+
+  /** Offers and answers applied from now on, over every peer connection of `widgets`. */
+  function countNegotiations(...widgets: CallWidget[]): () => number {
+    let count = 0;
+    for (const w of widgets) {
+      for (const pc of peerConnections.get(w)!) {
+        pc.addEventListener('signalingstatechange', () => {
+          if (pc.signalingState !== 'stable') count++;
+        });
+      }
+    }
+    return () => count;
+  }
+
+  it('join opens the lobby: preview, the fake devices, a moving level meter; toggles and name carry into the call', async () => {
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const devices = fakeDevices();
+    const alice = widget({ rooms, room, name: 'Alice', getUserMedia: devices.getUserMedia, lobby: true });
+    const bob = widget({ rooms, room, name: 'Bob' });
+    await mount(alice, bob);
+    await settled(alice);
+    expect(devices.calls, 'nothing is asked for before a click').to.have.length(0);
+
+    button(alice, 'join-button').click();
+    await reach(alice, 'lobby');
+    await until(() => !!part(alice, 'camera-select') && !!part(alice, 'microphone-select'), 'device selectors');
+    await alice.updateComplete;
+    const labels = (name: string) =>
+      [...part<HTMLSelectElement>(alice, name)!.options].map((o) => o.textContent!.trim());
+    await until(() => labels('camera-select').some((l) => /fake/i.test(l)), 'labels once permission is granted');
+    expect(labels('camera-select').join(', ')).to.match(/fake/i);
+    expect(labels('microphone-select').join(', ')).to.match(/fake/i);
+    expect(!!part(alice, 'speaker-select'), 'a speaker list where setSinkId exists').to.equal(
+      'setSinkId' in HTMLMediaElement.prototype,
+    );
+    expect(part<HTMLInputElement>(alice, 'name-input')!.value).to.equal('Alice');
+    await until(() => !!alice.localStream, 'the preview');
+    expect(alice.localStream!.getVideoTracks()[0]!.readyState).to.equal('live');
+    const meter = part<HTMLMeterElement>(alice, 'level-meter')!;
+    await until(() => meter.value > 0, 'the level meter moves with the fake microphone', { timeoutMs: 8000 });
+    expect(devices.calls, 'the lobby asked once').to.have.length(1);
+    await expect(alice).to.be.accessible();
+
+    // Toggles and name set in the lobby…
+    button(alice, 'mic-button').click();
+    button(alice, 'camera-button').click();
+    const name = part<HTMLInputElement>(alice, 'name-input')!;
+    name.value = 'Alice Liddell';
+    name.dispatchEvent(new Event('input'));
+    await alice.updateComplete;
+    expect(alice.localStream!.getVideoTracks(), 'camera off in the lobby: its track is stopped').to.have.length(0);
+    button(alice, 'join-button').click();
+    await reach(alice, 'waiting');
+    expect(devices.calls, 'joining reuses the preview').to.have.length(1);
+    // …carry into the call.
+    expect(button(alice, 'mic-button').getAttribute('aria-pressed')).to.equal('true');
+    expect(button(alice, 'camera-button').getAttribute('aria-pressed')).to.equal('true');
+    button(bob, 'join-button').click();
+    await reach(alice, 'connected');
+    await reach(bob, 'connected');
+    await until(() => /Alice Liddell/.test(bob.shadowRoot!.querySelector('.label')?.textContent ?? ''), 'the new name');
+    await until(() => part(bob, 'avatar')?.textContent === 'AL', 'Bob sees no video from Alice');
+    expect(bob.shadowRoot!.querySelector('.label')!.textContent).to.contain(en.micIsOff);
+  });
+
+  it('leaving the lobby stops every track within 500 ms and returns to idle', async () => {
+    const devices = fakeDevices();
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'A', getUserMedia: devices.getUserMedia, lobby: true });
+    await mount(el);
+    button(el, 'join-button').click();
+    await reach(el, 'lobby');
+    await until(() => !!el.localStream, 'the preview');
+    const tracks = el.localStream!.getTracks();
+    button(el, 'cancel-button').click();
+    await reach(el, 'idle');
+    await until(() => tracks.every((t) => t.readyState === 'ended'), 'tracks ended', { timeoutMs: 500 });
+    expect(el.localStream).to.equal(null);
+  });
+
+  it('a camera switched mid-call replaces the sender track without a new offer/answer; the peer keeps decoding', async () => {
+    const { alice, bob, aliceMedia } = await call();
+    const negotiations = countNegotiations(alice, bob);
+    const sender = peerConnections.get(alice)!.at(-1)!.getSenders().find((s) => s.track?.kind === 'video')!;
+    const before = sender.track!;
+    await alice.useDevice('video', 'another-camera');
+    const after = alice.localStream!.getVideoTracks()[0]!;
+    expect(after).to.not.equal(before);
+    expect(before.readyState, 'the old camera is released').to.equal('ended');
+    await until(() => sender.track === after, 'same sender, new track (replaceTrack)');
+    expect((aliceMedia.calls.at(-1)!.video as MediaTrackConstraints).deviceId).to.deep.equal({ exact: 'another-camera' });
+    await videoFrames(remoteVideo(bob), 10);
+    expect(negotiations(), 'no offer or answer').to.equal(0);
+    expect(alice.state).to.equal('connected');
+  });
+
+  it('a device that goes away falls back to the default and says so; the call goes on', async () => {
+    const { alice, bob } = await call();
+    const negotiations = countNegotiations(alice, bob);
+    await alice.useDevice('audio', 'usb-headset');
+    const lost = alice.localStream!.getAudioTracks()[0]!;
+    // What the browser does when a device is unplugged: the track ends by itself.
+    lost.dispatchEvent(new Event('ended'));
+    await until(() => (alice.localStream!.getAudioTracks()[0] ?? lost) !== lost, 'a default microphone instead');
+    const fallback = alice.localStream!.getAudioTracks()[0]!;
+    expect(fallback.readyState).to.equal('live');
+    const sender = peerConnections.get(alice)!.at(-1)!.getTransceivers()[0]!.sender;
+    await until(() => sender.track === fallback, 'the fallback on the same sender');
+    await until(() => /disconnected/.test(alice.shadowRoot!.querySelector('[aria-live]')!.textContent ?? ''), 'told');
+    expect(negotiations()).to.equal(0);
+    expect(alice.state).to.equal('connected');
+  });
+});
+

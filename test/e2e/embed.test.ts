@@ -19,7 +19,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page, WebSocket } from 'playwright-core';
 import { randomId } from '../../src/random-id.ts';
 import { ROOT, launchChromium, newContext, requireBuild, startParty, type PartyServer } from '../support/harness.ts';
-import { remoteFrames, waitForState } from '../support/widget-page.ts';
+import { clickJoin, remoteFrames, waitForState } from '../support/widget-page.ts';
 
 /**
  * The policy of the issue, with `connect-src` naming the room server's
@@ -191,8 +191,6 @@ after(async () => {
   await browser?.close();
   await Promise.all([party?.stop(), site?.stop()]);
 });
-
-const clickJoin = (page: Page, scope = 'call-widget') => page.locator(`${scope} [part~="join-button"]`).click();
 
 describe('embedding under a strict CSP', () => {
   test('one script tag, two contexts, a full call, zero CSP violations', { timeout: 60_000 }, async () => {

@@ -24,8 +24,15 @@ export async function openWidgetPage(
   return tab;
 }
 
-/** Press the widget's join button. */
-export const clickJoin = (page: Page) => page.locator('call-widget [part~="join-button"]').click();
+/**
+ * Join the way a user does: press the join button, and when that opened the
+ * pre-join lobby (the default), press its "Join now".
+ */
+export async function clickJoin(page: Page, scope = 'call-widget'): Promise<void> {
+  const join = page.locator(`${scope} [part~="join-button"]`);
+  await join.click();
+  if ((await page.locator(scope).getAttribute('state')) === 'lobby') await join.click();
+}
 
 /**
  * The usual way into a call: `first` joins and waits alone, then `second`

@@ -23,6 +23,12 @@ const rows: Row[] = [
   ['failed intent wins over a connected link', { ...LIVE, intent: 'failed' }, 'failed'],
   ['failed intent with media idle after stop', { intent: 'failed', media: 'idle', inCall: false }, 'failed'],
 
+  // 1b. The pre-join lobby: no room involvement, whatever the socket does.
+  ['lobby, camera starting', { intent: 'lobby', media: 'acquiring', signaling: 'open', inCall: false }, 'lobby'],
+  ['lobby, preview up', { intent: 'lobby', media: 'ready', signaling: 'open', inCall: false }, 'lobby'],
+  ['lobby, socket reconnecting', { intent: 'lobby', media: 'ready', signaling: 'reconnecting', inCall: false }, 'lobby'],
+  ['media failure in the lobby', { intent: 'lobby', media: 'failed', inCall: false }, 'failed'],
+
   // 2. Media failure while joining.
   ['media failed while joining', { media: 'failed', inCall: false }, 'failed'],
   ['media failed wins over a connected link', { ...LIVE, media: 'failed' }, 'failed'],
@@ -83,7 +89,7 @@ describe('deriveCallState', () => {
     );
   });
 
-  test('CALL_STATES lists the nine states once each', () => {
+  test('CALL_STATES lists the ten states once each', () => {
     assert.deepEqual([...CALL_STATES].sort(), [
       'connected',
       'connecting',
@@ -92,6 +98,7 @@ describe('deriveCallState', () => {
       'idle',
       'joining',
       'knocking',
+      'lobby',
       'reconnecting',
       'waiting',
     ]);
