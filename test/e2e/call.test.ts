@@ -91,7 +91,8 @@ describe('1:1 call through partykit dev', () => {
     const aliceEvents = await events(alice);
     assert.deepEqual(
       aliceEvents.filter((e) => e.type === 'call-state-change').map((e) => e.state),
-      ['joining', 'waiting', 'connecting', 'connected'],
+      // Through the pre-join lobby, as a user goes by default.
+      ['lobby', 'joining', 'waiting', 'connecting', 'connected'],
     );
     assert.ok(aliceEvents.some((e) => e.type === 'call-peer-joined'));
 
