@@ -895,9 +895,12 @@ export class CallWidget extends LitElement {
       this.#videos.set(link.id, video);
     }
     if (video.srcObject !== link.stream) video.srcObject = link.stream;
-    // The chosen speaker, at once (Audio Output Devices API); a device that
-    // went away leaves the browser's default playing.
-    if ('setSinkId' in video && video.sinkId !== this.speakerId) video.setSinkId(this.speakerId).catch(() => undefined);
+    // The chosen speaker, at once (Audio Output Devices API). One that cannot
+    // be used (gone, or not allowed) falls back to the default, once: not
+    // retried on every render.
+    if ('setSinkId' in video && video.sinkId !== this.speakerId) {
+      video.setSinkId(this.speakerId).catch(() => (this.speakerId = ''));
+    }
     video.setAttribute('aria-label', label);
     return video;
   }

@@ -163,20 +163,11 @@ export class MediaController implements ReactiveController {
       this.#options.onTrackChange?.('video', null);
       return;
     }
-    const generation = this.#generation;
     try {
-      const video = await this.#getUserMedia({ video: this.#constraints('video') });
-      const track = video.getVideoTracks()[0];
-      if (generation !== this.#generation || this.stream !== stream || !this.videoEnabled || !track) {
-        stopTracks(video);
-        return;
-      }
-      this.#watch(track);
-      stream.addTrack(track);
-      this.#options.onTrackChange?.('video', track);
-    } catch (cause) {
+      await this.#acquireTrack('video');
+    } catch (error) {
       this.videoEnabled = false;
-      throw mediaError(cause);
+      throw error;
     } finally {
       this.#host.requestUpdate();
     }
@@ -192,8 +183,19 @@ export class MediaController implements ReactiveController {
    */
   async useDevice(kind: MediaKind, deviceId: string): Promise<void> {
     this.deviceIds[kind] = deviceId;
+    if (kind === 'audio' || this.videoEnabled) await this.#acquireTrack(kind);
+  }
+
+  /**
+   * Acquire a track of `kind` with the current constraints and put it in
+   * the stream in place of the old one of that kind (stopped), then tell the
+   * peer layer (`onTrackChange`). Nothing happens without media up; a track
+   * that arrives after media was stopped, or after the camera was turned off
+   * meanwhile, is stopped at once. Rejects with a {@link CallError}.
+   */
+  async #acquireTrack(kind: MediaKind): Promise<void> {
     const stream = this.stream;
-    if (!stream || (kind === 'video' && !this.videoEnabled)) return;
+    if (!stream) return;
     const generation = this.#generation;
     let fresh: MediaStream;
     try {
@@ -202,7 +204,7 @@ export class MediaController implements ReactiveController {
       throw mediaError(cause);
     }
     const track = fresh.getTracks()[0];
-    if (generation !== this.#generation || this.stream !== stream || !track) {
+    if (generation !== this.#generation || this.stream !== stream || !track || (kind === 'video' && !this.videoEnabled)) {
       stopTracks(fresh);
       return;
     }
