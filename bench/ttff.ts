@@ -14,7 +14,12 @@
  *   signaling      → signalingState back to 'stable' (the remote answer applied),
  *                  or ICE 'checking' if B reports that first
  *   ICE/DTLS       → connectionState 'connected'
- *   first frame    → requestVideoFrameCallback on the remote <video>
+ *   first frame    → the first remote frame decoded: requestVideoFrameCallback's
+ *                  `presentationTime` on the remote <video> (when the decoded
+ *                  frame went to the compositor). The callback's own `now` is
+ *                  printed too: it is the start of the display frame the
+ *                  callback runs in, quantized to vsync, and can be earlier
+ *                  than the frame's arrival (its `receiveTime`)
  *
  * The widget is instrumented only through its injectable `getUserMedia` and
  * `createPeerConnection` (see bench/pages/widget.js). The baseline
@@ -86,6 +91,8 @@ interface PageResult {
   pcCount: number;
   constraints: string | null;
   frame: { width: number; height: number; presentedFrames: number } | null;
+  /** Widget page only: Lit updates (render + commit), [start, duration] ms on that page's clock. */
+  updates?: [number, number][];
 }
 
 const PHASES = [
@@ -94,6 +101,7 @@ const PHASES = [
   ['signaling', '  signaling (→ answer applied or ICE checking)'],
   ['ice', '  ICE + DTLS (→ connected)'],
   ['frame', '  first frame (→ decoded)'],
+  ['painted', 'click → first frame callback (rVFC now, vsync)'],
 ] as const;
 type Phase = (typeof PHASES)[number][0];
 
@@ -106,6 +114,7 @@ const DETAILS = [
   ['offerToPeer', 'offer set → A applied the offer (relay + A)'],
   ['offerToPeerPc', '  of which offer set → A created its PC'],
   ['peerAnswer', 'A applied offer → A answer set'],
+  ['peerAnswerCall', '  of which A applied offer → A asked for its answer'],
   ['answerBack', 'A answer set → B applied answer (relay)'],
   ['toChecking', 'answer applied → ICE checking'],
   ['candidateToChecking', "A's first local candidate → B ICE checking"],
@@ -226,6 +235,7 @@ async function runOnce(env: Env, variant: Variant, index: number, warmup: boolea
       signaling: signalingEnd - m.gumResolved,
       ice: m['conn:connected'] - signalingEnd,
       frame: m.firstFrame - m['conn:connected'],
+      painted: (m.firstFramePainted ?? m.firstFrame) - m.t0,
     };
     const fromA = (name: string): number | undefined =>
       name in a.marks ? a.marks[name] + a.timeOrigin - b!.timeOrigin : undefined;
@@ -240,6 +250,7 @@ async function runOnce(env: Env, variant: Variant, index: number, warmup: boolea
       offerToPeer: diff(fromA('offerReceived'), m.offerSet),
       offerToPeerPc: diff(fromA('pcCreated'), m.offerSet),
       peerAnswer: diff(fromA('answerSet'), fromA('offerReceived')),
+      peerAnswerCall: diff(fromA('sldCalled'), fromA('offerReceived')),
       answerBack: diff(m.answerApplied, fromA('answerSet')),
       toChecking: diff(m['ice:checking'], m.answerApplied),
       candidateToChecking: diff(m['ice:checking'], fromA('firstCandidate')),
@@ -480,6 +491,21 @@ function report(
       `peer connections in B per run: widget ${pcs(w) || '–'}, minimal ${pcs(m) || '–'}; ` +
       `first frame ${[...new Set([...w, ...m].map((r) => `${r.b.frame?.width}×${r.b.frame?.height}`))].join(', ')}`,
   );
+
+  // Main-thread time the widget spends in Lit updates between B's click and
+  // B's first frame: time no WebRTC callback of that page can run in.
+  const updatesIn = (r: RunOk, side: 'a' | 'b') => {
+    const page = r[side];
+    const t0 = r.b.marks.t0! + r.b.timeOrigin - page.timeOrigin;
+    const t1 = r.b.marks.firstFrame! + r.b.timeOrigin - page.timeOrigin;
+    const inside = (page.updates ?? []).filter(([start]) => start >= t0 && start <= t1);
+    return { count: inside.length, ms: inside.reduce((sum, [, ms]) => sum + ms, 0) };
+  };
+  if (w.some((r) => r.b.updates)) {
+    const side = (s: 'a' | 'b') =>
+      `${fmt(median(w.map((r) => updatesIn(r, s).count)))} updates, ${fmt(median(w.map((r) => updatesIn(r, s).ms)), 1)} ms`;
+    out.push(`renders:  widget's Lit updates between click and first frame (medians): B ${side('b')}; A ${side('a')}`);
+  }
 
   if (hops) {
     out.push('', 'signal hop alone (Node ws client → server → Node ws client, one way, no browser; ms):', '');

@@ -16,7 +16,9 @@
 //   ice:<state>, conn:<state>   iceConnectionState / connectionState changes
 //   firstCandidate, track       first local ICE candidate, first remote track
 //   negotiationNeeded           the first negotiationneeded event
-//   firstFrame    requestVideoFrameCallback `now` of the first remote frame decoded
+//   firstFrame    the first remote frame decoded: requestVideoFrameCallback's
+//                 `presentationTime` (handed to the compositor)
+//   firstFramePainted  that callback's `now` (the display frame it runs in)
 const params = new URLSearchParams(location.search);
 const limitMs = Number(params.get('limit') ?? 15000);
 
@@ -89,6 +91,13 @@ export function instrumentPc(pc) {
   pc.addEventListener('icecandidate', (event) => event.candidate && mark('firstCandidate'));
   pc.addEventListener('track', () => mark('track'));
   pc.addEventListener('negotiationneeded', () => mark('negotiationNeeded'));
+  // When the page asks for its local description (own property: the
+  // prototype's method is untouched for every other connection).
+  const setLocalDescription = pc.setLocalDescription;
+  pc.setLocalDescription = function (...args) {
+    mark('sldCalled');
+    return setLocalDescription.apply(this, args);
+  };
   return pc;
 }
 
@@ -96,9 +105,25 @@ export function instrumentPc(pc) {
 export function watchFirstFrame(video) {
   video.requestVideoFrameCallback((now, metadata) => {
     if ('firstFrame' in marks) return;
-    mark('firstFrame', now);
+    // Decoded: `presentationTime`, when the decoded frame was handed to the
+    // compositor (for a WebRTC frame: its `receiveTime` plus its decode,
+    // `processingDuration`). The callback's `now` is the start of the display
+    // frame it runs in: quantized to vsync (16.7 ms at 60 Hz) and measured
+    // here up to 15 ms before the frame's own `receiveTime`; it is kept as
+    // firstFramePainted.
+    mark('firstFrame', metadata.presentationTime ?? now);
+    mark('firstFramePainted', now);
     marks.firstFrameCallback = performance.now();
-    bench.meta.frame = { width: metadata.width, height: metadata.height, presentedFrames: metadata.presentedFrames };
+    bench.meta.frame = {
+      width: metadata.width,
+      height: metadata.height,
+      presentedFrames: metadata.presentedFrames,
+      receiveTime: metadata.receiveTime,
+      processingDuration: metadata.processingDuration,
+      presentationTime: metadata.presentationTime,
+      expectedDisplayTime: metadata.expectedDisplayTime,
+      now,
+    };
     finish({ timedOut: false });
   });
 }

@@ -16,6 +16,19 @@ widget.getUserMedia = timedGetUserMedia;
 widget.createPeerConnection = (configuration) => instrumentPc(new RTCPeerConnection(configuration));
 document.body.append(widget);
 
+// Lit updates (render + commit) on this page's main thread, [start, duration]
+// ms: the bench reports how much of the click → frame window they take.
+bench.meta.updates = [];
+const performUpdate = widget.performUpdate;
+widget.performUpdate = function () {
+  const start = performance.now();
+  try {
+    return performUpdate.call(this);
+  } finally {
+    if (bench.meta.updates.length < 500) bench.meta.updates.push([start, performance.now() - start]);
+  }
+};
+
 const watched = new WeakSet();
 const scan = () => {
   for (const video of widget.shadowRoot.querySelectorAll('video[part~="remote-video"]')) {
