@@ -4,17 +4,37 @@
  * puppeteer-core with fake camera and microphone (flags from shared/PLATFORM.md).
  */
 import { esbuildPlugin } from '@web/dev-server-esbuild';
-import { chromeLauncher } from '@web/test-runner-chrome';
-import type { TestRunnerConfig } from '@web/test-runner';
+import { chromeLauncher, type ChromeLauncher } from '@web/test-runner-chrome';
+import type { TestRunnerConfig, TestRunnerPlugin } from '@web/test-runner';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/support/harness.ts';
 
 /** Per-test timeout, ms: a whole two-peer call set-up takes about 0.4 s here; 20 s is generous but bounded. */
 const TEST_TIMEOUT_MS = 20_000;
 
+/**
+ * `executeServerCommand('set-permission', {names, setting})`: sets the test
+ * page's origin's permissions (`camera`, `microphone`) to `granted`,
+ * `denied` or `prompt` in the real browser (puppeteer's
+ * `BrowserContext.setPermission`, the DevTools protocol's
+ * `Browser.setPermission`): what a user does in the site settings.
+ */
+const setPermission: TestRunnerPlugin = {
+  name: 'set-permission',
+  async executeCommand({ command, payload, session }) {
+    if (command !== 'set-permission') return undefined;
+    const { names, setting } = payload as { names: string[]; setting: 'granted' | 'denied' | 'prompt' };
+    const page = (session.browser as ChromeLauncher).getPage(session.id);
+    await page
+      .browserContext()
+      .setPermission(new URL(page.url()).origin, ...names.map((name) => ({ permission: { name }, state: setting })));
+    return true;
+  },
+};
+
 const config: TestRunnerConfig = {
   files: ['test/browser/**/*.test.ts'],
   nodeResolve: true,
-  plugins: [esbuildPlugin({ ts: true, target: 'es2022', tsconfig: 'tsconfig.json' })],
+  plugins: [esbuildPlugin({ ts: true, target: 'es2022', tsconfig: 'tsconfig.json' }), setPermission],
   browsers: [
     chromeLauncher({
       launchOptions: {

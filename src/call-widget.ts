@@ -92,6 +92,9 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @csspart mic-button - the microphone toggle.
  * @csspart camera-button - the camera toggle.
  * @csspart hangup-button - the hang-up button.
+ * @csspart audio-only-button - after `device-not-found`: join without the camera.
+ * @csspart receive-only-button - after `device-not-found`, `permission-denied` or `permission-policy-blocked`: join without camera or microphone, to see and hear the others.
+ * @csspart dismiss-button - leaves the `failed` state for `idle` without retrying.
  * @csspart invite-button - the copy-invite-link button.
  * @csspart connection-lost - the "connection lost" note over a remote tile whose media path is down.
  * @csspart signaling-hint - the discreet "reconnecting to the room" note shown while media still flows.
@@ -211,6 +214,8 @@ export class CallWidget extends LitElement {
   /** Ids of the knockers already announced (`call-knock` fires once per knock). */
   #knownKnockers: string[] = [];
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Aborts the watch on a refused camera/microphone permission (see `#retryWhenGranted`). */
+  #permissionWatch: AbortController | null = null;
   /** Settles when the camera is up or the negotiation grace is over. */
   #negotiationGate: Promise<void> = Promise.resolve();
   /** The lobby chunk's controller while the lobby is open. */
@@ -361,6 +366,7 @@ export class CallWidget extends LitElement {
     this.#lobby = null;
     clearTimeout(this.#joinTimer);
     clearInterval(this.#ticker);
+    this.#permissionWatch?.abort();
     this.#intent = 'idle';
   }
 
@@ -369,11 +375,21 @@ export class CallWidget extends LitElement {
    * whoever is there (negotiation runs while the camera starts). Resolves once
    * local media is up. It does not reject: failures set `state` to `failed`
    * and fire `call-error`.
+   *
+   * `options.video: false` joins without the camera (audio only);
+   * `{audio: false, video: false}` joins without camera or microphone, to
+   * see and hear the others only (the microphone button then asks for one).
+   * What the pre-join lobby chose wins over both.
    */
-  async join(): Promise<void> {
+  async join(options: { audio?: boolean; video?: boolean } = {}): Promise<void> {
     if (this.#intent === 'join' || !this.#supported()) return;
     // From the lobby the camera is already up, with the user's toggles and devices.
-    if (this.#intent !== 'lobby') this.#media.videoEnabled = this.video !== 'off';
+    if (this.#intent !== 'lobby') {
+      this.#media.videoEnabled = this.video !== 'off' && options.video !== false;
+      this.#media.captureAudio = options.audio !== false;
+      this.#media.audioEnabled = this.#media.captureAudio;
+    }
+    this.#permissionWatch?.abort();
     this.#closeLobby();
     this.#intent = 'join';
     this.#error = null;
@@ -457,6 +473,16 @@ export class CallWidget extends LitElement {
     }
   }
 
+  /** Leave the `failed` state without retrying: back to `idle`, the error cleared. */
+  dismiss(): void {
+    if (this.#intent !== 'failed') return;
+    this.#permissionWatch?.abort();
+    this.#intent = 'idle';
+    this.#error = null;
+    this.#connectSignaling();
+    this.requestUpdate();
+  }
+
   /** Leave the call: stop every local track, close the peer connections and the room socket. */
   hangup(): void {
     if (this.#intent !== 'join') return;
@@ -465,8 +491,18 @@ export class CallWidget extends LitElement {
     this.#end();
   }
 
-  /** Mute or unmute the microphone. */
+  /** Mute or unmute the microphone (after joining without one: ask for it). */
   toggleMic(): void {
+    if (!this.#media.captureAudio && this.#media.stream) {
+      this.#media.captureAudio = true;
+      this.#media.audioEnabled = true;
+      this.#media.useDevice('audio', this.#media.deviceIds.audio).catch((error: CallError) => {
+        this.#media.captureAudio = this.#media.audioEnabled = false;
+        this.#report(error);
+      });
+      this.#peers.setMediaState(true, this.#media.videoEnabled);
+      return;
+    }
     this.#media.setAudioEnabled(!this.#media.audioEnabled);
     this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
   }
@@ -666,6 +702,35 @@ export class CallWidget extends LitElement {
     this.#media.stop();
     this.#intent = 'failed';
     this.#report(error);
+    if (error.code === 'permission-denied') this.#retryWhenGranted();
+  }
+
+  /**
+   * After a refused permission, watch it (Permissions API): once the user
+   * allows the camera or microphone in the browser's settings, join again by
+   * itself. Browsers that cannot query these permissions just keep the retry
+   * button.
+   */
+  #retryWhenGranted(): void {
+    this.#permissionWatch?.abort();
+    const watch = new AbortController();
+    this.#permissionWatch = watch;
+    const names = this.#media.videoEnabled ? ['microphone', 'camera'] : ['microphone'];
+    for (const name of names) {
+      navigator.permissions?.query({ name: name as PermissionName }).then(
+        (status) =>
+          status.addEventListener(
+            'change',
+            () => {
+              if (status.state !== 'granted' || this.#error?.code !== 'permission-denied') return;
+              watch.abort();
+              this.#handleJoin();
+            },
+            { signal: watch.signal },
+          ),
+        () => undefined, // a permission name this browser cannot query
+      );
+    }
   }
 
   #report(error: CallError): void {
@@ -719,6 +784,9 @@ export class CallWidget extends LitElement {
 
   #handleJoin = (): void => void (this.skipLobby || this.#intent === 'lobby' ? this.join() : this.openLobby());
   #handleLeaveLobby = (): void => this.leaveLobby();
+  #handleAudioOnly = (): void => void this.join({ video: false });
+  #handleReceiveOnly = (): void => void this.join({ audio: false, video: false });
+  #handleDismiss = (): void => this.dismiss();
   #handleHangup = (): void => this.hangup();
   #handleMic = (): void => this.toggleMic();
   #handleCamera = (): void => this.toggleCamera();
@@ -907,8 +975,20 @@ export class CallWidget extends LitElement {
 
   #renderPlaceholder(): TemplateResult {
     const error = this.#error;
+    // Ways out of a failure: other ways to join, or back to idle.
+    const failed = this.#intent === 'failed';
+    const code = failed ? error?.code : undefined;
     return html`<div class="tile placeholder">
       ${error ? html`<p class="error" role="alert">${this.#t(`error-${error.code}`)}</p>` : nothing}
+      ${code === 'device-not-found' && this.video !== 'off'
+        ? html`<button part="button audio-only-button" @click=${this.#handleAudioOnly}>${this.#t('joinAudioOnly')}</button>`
+        : nothing}
+      ${code === 'device-not-found' || code === 'permission-denied' || code === 'permission-policy-blocked'
+        ? html`<button part="button receive-only-button" @click=${this.#handleReceiveOnly}>
+            ${this.#t('joinReceiveOnly')}
+          </button>`
+        : nothing}
+      ${failed && error ? html`<button part="button dismiss-button" @click=${this.#handleDismiss}>${this.#t('dismiss')}</button>` : nothing}
       ${this.#inviteFallback
         ? html`<label
             >${this.#t('inviteManual')}

@@ -67,7 +67,14 @@ export class MediaController implements ReactiveController {
   /** The local stream while media is up; its tracks change as the camera is toggled. */
   stream: MediaStream | null = null;
   audioEnabled = true;
+  /** Whether the camera is captured at all; off stops its track (the light goes out). */
   videoEnabled = true;
+  /**
+   * Whether a microphone is captured at all (false: receive-only audio, as
+   * after "join without camera or microphone"). Unlike `audioEnabled` (mute),
+   * turning it back on asks for a microphone.
+   */
+  captureAudio = true;
   /**
    * The chosen microphone and camera (`MediaDeviceInfo.deviceId`), asked for
    * as `deviceId: {exact}`; '' is the browser's default.
@@ -113,10 +120,7 @@ export class MediaController implements ReactiveController {
     this.error = null;
     this.#host.requestUpdate();
     try {
-      const stream = await this.#getUserMedia({
-        audio: this.#constraints('audio'),
-        video: this.videoEnabled && this.#constraints('video'),
-      });
+      const stream = await this.#request();
       if (generation !== this.#generation) {
         stopTracks(stream);
         throw new CallError('media-failed', 'media was released while it was being acquired');
@@ -135,6 +139,37 @@ export class MediaController implements ReactiveController {
       throw error;
     } finally {
       this.#host.requestUpdate();
+    }
+  }
+
+  /**
+   * One getUserMedia for what is wanted (nothing asked for, with neither:
+   * an empty stream, to receive only). A device that cannot meet the
+   * constraints (`OverconstrainedError`: a chosen device gone, a frame rate
+   * it cannot do) gets one more try with the browser's default devices and
+   * no resolution or frame rate; the choice of devices is then forgotten.
+   * A refusal where the page's permissions policy blocks the device (an
+   * iframe without `allow="camera; microphone"`) is `permission-policy-blocked`.
+   */
+  async #request(): Promise<MediaStream> {
+    const audio = this.captureAudio;
+    const video = this.videoEnabled;
+    if (!audio && !video) return new MediaStream();
+    try {
+      return await this.#getUserMedia({
+        audio: audio && this.#constraints('audio'),
+        video: video && this.#constraints('video'),
+      });
+    } catch (error) {
+      const name = (error as { name?: unknown } | null)?.name;
+      if (name === 'NotAllowedError' && blockedByPolicy(audio, video)) {
+        throw new CallError('permission-policy-blocked', 'camera/microphone blocked by permissions policy', {
+          cause: error,
+        });
+      }
+      if (name !== 'OverconstrainedError') throw error;
+      this.deviceIds.audio = this.deviceIds.video = '';
+      return this.#getUserMedia({ audio: audio && AUDIO_CONSTRAINTS, video });
     }
   }
 
@@ -267,6 +302,19 @@ export class MediaController implements ReactiveController {
     }
     return navigator.mediaDevices.getUserMedia(constraints);
   }
+}
+
+/**
+ * The page's permissions policy forbids a wanted device here: a cross-origin
+ * iframe whose `allow` attribute lacks `camera` or `microphone` (Permissions
+ * Policy §"allowsFeature", Chromium's `document.featurePolicy`). False where
+ * the browser cannot tell.
+ */
+function blockedByPolicy(audio: boolean, video: boolean): boolean {
+  const policy = (globalThis.document as { featurePolicy?: { allowsFeature(feature: string): boolean } } | undefined)
+    ?.featurePolicy;
+  if (!policy) return false;
+  return (audio && !policy.allowsFeature('microphone')) || (video && !policy.allowsFeature('camera'));
 }
 
 export function stopTracks(stream: MediaStream): void {

@@ -19,7 +19,7 @@ import { CALL_STATES } from '../../src/call-state.ts';
 import ar from '../../src/i18n/ar.ts';
 import es from '../../src/i18n/es.ts';
 import { en } from '../../src/i18n/messages.ts';
-import { emulateMedia, sendKeys } from '@web/test-runner-commands';
+import { emulateMedia, executeServerCommand, sendKeys } from '@web/test-runner-commands';
 import { PEER_ID_PATTERN, ROOM_ID_PATTERN } from '../../src/protocol.ts';
 import { randomId } from '../../src/random-id.ts';
 import { canvasGetUserMedia } from '../support/canvas-media.ts';
@@ -958,3 +958,244 @@ describe('<call-widget> pre-join lobby and devices', () => {
   });
 });
 
+
+describe('<call-widget> media errors and their ways out', () => {
+  /** getUserMedia that fails with `name` whenever `fails(constraints)` (default: always), else canvas media. */
+  function failingMedia(name: string, fails: (c: MediaStreamConstraints) => boolean = () => true) {
+    const working = recordingMedia();
+    const calls: MediaStreamConstraints[] = [];
+    const getUserMedia: GetUserMedia = (constraints) => {
+      calls.push(constraints);
+      return fails(constraints) ? Promise.reject(new DOMException(`fake ${name}`, name)) : working.getUserMedia(constraints);
+    };
+    return { getUserMedia, calls, working };
+  }
+
+  async function failedWidget(getUserMedia: GetUserMedia, rooms = new InMemoryRooms(), room = newRoomId()) {
+    const el = widget({ rooms, room, name: 'Alice', getUserMedia });
+    const log = record(el);
+    await mount(el);
+    button(el, 'join-button').click();
+    await reach(el, 'failed');
+    return { el, log };
+  }
+
+  const CASES: [string, string][] = [
+    ['NotAllowedError', 'permission-denied'],
+    ['NotFoundError', 'device-not-found'],
+    ['NotReadableError', 'device-in-use'],
+    ['AbortError', 'device-in-use'],
+    ['OverconstrainedError', 'constraints-unsatisfied'],
+    ['SecurityError', 'permission-policy-blocked'],
+    ['UnknownError', 'media-failed'],
+  ];
+  for (const [name, code] of CASES) {
+    it(`${name} → ${code}: its message, a retry button, and dismiss goes back to idle`, async () => {
+      const media = failingMedia(name);
+      const { el, log } = await failedWidget(media.getUserMedia);
+      expect(log.errors.map((e) => e.code)).to.deep.equal([code]);
+      expect(el.shadowRoot!.querySelector('[role="alert"]')?.textContent?.trim()).to.equal(
+        en[`error-${code}` as keyof typeof en],
+      );
+      expect(textOf(el, 'join-button')).to.equal(en.retry);
+      await expect(el).to.be.accessible();
+
+      button(el, 'dismiss-button').click();
+      await reach(el, 'idle');
+      expect(el.error).to.equal(null);
+      expect(el.shadowRoot!.querySelector('[role="alert"]')).to.equal(null);
+      expect(textOf(el, 'join-button')).to.equal(en.join);
+      expect(media.working.tracks().every((t) => t.readyState === 'ended')).to.equal(true);
+    });
+  }
+
+  it('OverconstrainedError: one more try with the default devices and no resolution, which joins', async () => {
+    const media = failingMedia('OverconstrainedError', (c) => typeof c.video === 'object' && 'deviceId' in c.video);
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice', getUserMedia: media.getUserMedia });
+    const log = record(el);
+    await mount(el);
+    await el.useDevice('video', 'a-camera-that-is-gone'); // no media yet: only remembered
+    button(el, 'join-button').click();
+    await reach(el, 'waiting');
+    expect(media.calls).to.have.length(2);
+    expect((media.calls[0]!.video as MediaTrackConstraints).deviceId).to.deep.equal({ exact: 'a-camera-that-is-gone' });
+    expect(media.calls[1]!.video, 'relaxed: any camera, any mode').to.equal(true);
+    expect(media.calls[1]!.audio).to.deep.include({ echoCancellation: true }).and.not.have.property('deviceId');
+    expect(el.localStream?.getVideoTracks()).to.have.length(1);
+    expect(log.errors).to.have.length(0);
+  });
+
+  it('device-not-found: "audio only" joins with the microphone alone', async () => {
+    const media = failingMedia('NotFoundError', (c) => !!c.video);
+    const { el, log } = await failedWidget(media.getUserMedia);
+    expect(log.errors.map((e) => e.code)).to.deep.equal(['device-not-found']);
+    button(el, 'audio-only-button').click();
+    await reach(el, 'waiting');
+    expect(media.calls.at(-1)!.video).to.equal(false);
+    expect(el.localStream?.getAudioTracks()).to.have.length(1);
+    expect(el.localStream?.getVideoTracks()).to.have.length(0);
+    expect(button(el, 'camera-button').getAttribute('aria-pressed'), 'camera shown as off').to.equal('true');
+  });
+
+  it('device-not-found: "without camera or microphone" asks for nothing, still sees and hears the peer, and the mic button asks for a microphone', async () => {
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const alice = widget({ rooms, room, name: 'Alice', getUserMedia: recordingMedia({ label: 'Alice' }).getUserMedia });
+    await mount(alice);
+    button(alice, 'join-button').click();
+    await reach(alice, 'waiting');
+
+    const media = failingMedia('NotFoundError');
+    const { el: bob } = await failedWidget(media.getUserMedia, rooms, room);
+    button(bob, 'receive-only-button').click();
+    await reach(bob, 'connected');
+    await reach(alice, 'connected');
+    expect(media.calls, 'no further getUserMedia').to.have.length(1);
+    expect(bob.localStream?.getTracks()).to.have.length(0);
+    const frames = await videoFrames(remoteVideo(bob), 3);
+    expect(frames.at(-1)!.width).to.be.greaterThan(0);
+    expect(button(bob, 'mic-button').getAttribute('aria-pressed')).to.equal('true');
+
+    // A microphone turns up: the mic button asks for it, and it goes out on the existing sender.
+    bob.getUserMedia = recordingMedia().getUserMedia;
+    button(bob, 'mic-button').click();
+    await until(() => bob.localStream?.getAudioTracks().length === 1, 'a microphone track');
+    await bob.updateComplete;
+    expect(button(bob, 'mic-button').getAttribute('aria-pressed')).to.equal('false');
+    const sender = peerConnections
+      .get(bob)!
+      .at(-1)!
+      .getSenders()
+      .find((s) => s.track?.kind === 'audio');
+    expect(sender?.track).to.equal(bob.localStream!.getAudioTracks()[0]);
+  });
+
+  it('insecure-context when navigator.mediaDevices is missing; unsupported-browser without RTCPeerConnection', async () => {
+    Object.defineProperty(navigator, 'mediaDevices', { value: undefined, configurable: true });
+    try {
+      const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+      el.getUserMedia = undefined;
+      const log = record(el);
+      await mount(el);
+      button(el, 'join-button').click();
+      await reach(el, 'failed');
+      expect(log.errors.map((e) => e.code)).to.deep.equal(['insecure-context']);
+      expect(el.shadowRoot!.querySelector('[role="alert"]')?.textContent?.trim()).to.equal(en['error-insecure-context']);
+    } finally {
+      delete (navigator as { mediaDevices?: unknown }).mediaDevices;
+    }
+    expect(navigator.mediaDevices, 'restored').to.be.instanceOf(MediaDevices);
+
+    const saved = globalThis.RTCPeerConnection;
+    (globalThis as { RTCPeerConnection?: unknown }).RTCPeerConnection = undefined;
+    try {
+      const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+      el.createPeerConnection = undefined;
+      const log = record(el);
+      await mount(el);
+      button(el, 'join-button').click();
+      await reach(el, 'failed');
+      expect(log.errors.map((e) => e.code)).to.deep.equal(['unsupported-browser']);
+      expect(el.localStream, 'no camera asked for').to.equal(null);
+    } finally {
+      globalThis.RTCPeerConnection = saved;
+    }
+  });
+});
+
+describe('<call-widget> in a cross-origin iframe', () => {
+  /** The fixture page on the other one of localhost / 127.0.0.1, in an iframe with `allow`. */
+  async function inIframe(allow: string | null) {
+    const url = new URL('/test/browser/fixtures/iframe-widget.html', location.href);
+    url.hostname = url.hostname === 'localhost' ? '127.0.0.1' : 'localhost';
+    const frame = document.createElement('iframe');
+    if (allow !== null) frame.allow = allow;
+    const ready = new Promise<void>((resolve) => {
+      const onReady = (event: MessageEvent) => {
+        if (event.source !== frame.contentWindow || event.data !== 'ready') return;
+        removeEventListener('message', onReady);
+        resolve();
+      };
+      addEventListener('message', onReady);
+    });
+    frame.src = url.href;
+    document.body.append(frame);
+    try {
+      await ready;
+      const answer = new Promise<{ state: string; code: string | null; tracks: string[] }>((resolve) => {
+        const onAnswer = (event: MessageEvent) => {
+          if (event.source !== frame.contentWindow) return;
+          removeEventListener('message', onAnswer);
+          resolve(event.data);
+        };
+        addEventListener('message', onAnswer);
+      });
+      frame.contentWindow!.postMessage('join', url.origin);
+      return await answer;
+    } finally {
+      frame.remove();
+    }
+  }
+
+  it('without allow="camera; microphone" fails with permission-policy-blocked; with it, gets media', async () => {
+    expect(await inIframe(null)).to.deep.equal({ state: 'failed', code: 'permission-policy-blocked', tracks: [] });
+    const allowed = await inIframe('camera; microphone');
+    expect(allowed.code).to.equal(null);
+    expect(allowed.tracks.sort()).to.deep.equal(['audio', 'video']);
+  });
+});
+
+describe('<call-widget> and the browser’s permission settings', () => {
+  const setPermission = (setting: 'granted' | 'denied') =>
+    executeServerCommand('set-permission', { names: ['camera', 'microphone'], setting });
+  afterEach(() => setPermission('granted'));
+
+  /**
+   * The browser's getUserMedia behind the browser's permission rule: this
+   * Chromium runs with --use-fake-ui-for-media-stream, which grants every
+   * request whatever the site setting says, so the rule (a denied camera or
+   * microphone refuses with NotAllowedError) is put back here. The setting
+   * itself, and its change events, are the browser's own.
+   */
+  const gatedGetUserMedia = async (constraints: MediaStreamConstraints) => {
+    for (const name of ['camera', 'microphone']) {
+      const status = await navigator.permissions.query({ name: name as PermissionName });
+      if (status.state === 'denied') throw new DOMException('Permission denied', 'NotAllowedError');
+    }
+    return navigator.mediaDevices.getUserMedia(constraints);
+  };
+
+  it('refused, then allowed in the browser’s settings: it joins by itself (Permissions API change event)', async () => {
+    await setPermission('denied');
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    el.getUserMedia = gatedGetUserMedia;
+    const log = record(el);
+    await mount(el);
+    button(el, 'join-button').click();
+    await reach(el, 'failed');
+    expect(log.errors.map((e) => e.code)).to.deep.equal(['permission-denied']);
+
+    await setPermission('granted');
+    await reach(el, 'waiting');
+    const tracks = el.localStream!.getTracks();
+    expect(tracks.map((t) => t.kind).sort()).to.deep.equal(['audio', 'video']);
+    expect(transitions(log.states)).to.deep.equal(['idle→joining', 'joining→failed', 'failed→joining', 'joining→waiting']);
+    el.remove();
+    expect(tracks.every((t) => t.readyState === 'ended')).to.equal(true);
+  });
+
+  it('dismissed meanwhile: allowing it later does not join', async () => {
+    await setPermission('denied');
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    el.getUserMedia = gatedGetUserMedia;
+    await mount(el);
+    button(el, 'join-button').click();
+    await reach(el, 'failed');
+    button(el, 'dismiss-button').click();
+    await reach(el, 'idle');
+    await setPermission('granted');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(el.state).to.equal('idle');
+    expect(el.localStream).to.equal(null);
+  });
+});
