@@ -46,17 +46,24 @@ export class CallError extends Error {
 }
 
 /**
- * Map a getUserMedia failure to a {@link CallError}. This is the one place
+ * Map a getUserMedia failure to a {@link CallError}; `blockedByPolicy`: the
+ * page's permissions policy forbids a requested device, which turns a
+ * `NotAllowedError` into `permission-policy-blocked`. This is the one place
  * where `DOMException` names become codes (names from the Media Capture and
  * Streams spec, §"MediaDevices.getUserMedia").
  */
-export function mediaError(error: unknown): CallError {
+export function mediaError(error: unknown, blockedByPolicy = false): CallError {
   if (error instanceof CallError) return error;
   const name = (error as { name?: unknown } | null)?.name;
   const detail = (error as { message?: unknown } | null)?.message;
   const text = typeof detail === 'string' && detail ? `: ${detail}` : '';
   switch (name) {
     case 'NotAllowedError':
+      if (blockedByPolicy) {
+        return new CallError('permission-policy-blocked', `camera/microphone blocked by permissions policy${text}`, {
+          cause: error,
+        });
+      }
       return new CallError('permission-denied', `camera/microphone permission denied${text}`, { cause: error });
     case 'SecurityError':
       return new CallError('permission-policy-blocked', `camera/microphone blocked by permissions policy${text}`, {

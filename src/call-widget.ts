@@ -386,8 +386,11 @@ export class CallWidget extends LitElement {
     // From the lobby the camera is already up, with the user's toggles and devices.
     if (this.#intent !== 'lobby') {
       this.#media.videoEnabled = this.video !== 'off' && options.video !== false;
-      this.#media.captureAudio = options.audio !== false;
-      this.#media.audioEnabled = this.#media.captureAudio;
+      const captureAudio = options.audio !== false;
+      // Mute carries over from the last call; joining without a microphone
+      // shows it muted, and joining with one again after that unmuted.
+      if (captureAudio !== this.#media.captureAudio) this.#media.audioEnabled = captureAudio;
+      this.#media.captureAudio = captureAudio;
     }
     this.#permissionWatch?.abort();
     this.#closeLobby();
@@ -500,8 +503,7 @@ export class CallWidget extends LitElement {
         this.#media.captureAudio = this.#media.audioEnabled = false;
         this.#report(error);
       });
-      this.#peers.setMediaState(true, this.#media.videoEnabled);
-      return;
+      return; // the peer hears of it with the track (onTrackChange)
     }
     this.#media.setAudioEnabled(!this.#media.audioEnabled);
     this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);

@@ -160,14 +160,9 @@ export class MediaController implements ReactiveController {
         audio: audio && this.#constraints('audio'),
         video: video && this.#constraints('video'),
       });
-    } catch (error) {
-      const name = (error as { name?: unknown } | null)?.name;
-      if (name === 'NotAllowedError' && blockedByPolicy(audio, video)) {
-        throw new CallError('permission-policy-blocked', 'camera/microphone blocked by permissions policy', {
-          cause: error,
-        });
-      }
-      if (name !== 'OverconstrainedError') throw error;
+    } catch (cause) {
+      const error = mediaError(cause, blockedByPolicy(audio, video));
+      if (error.code !== 'constraints-unsatisfied') throw error;
       this.deviceIds.audio = this.deviceIds.video = '';
       return this.#getUserMedia({ audio: audio && AUDIO_CONSTRAINTS, video });
     }
