@@ -2,8 +2,9 @@
  * The room's rules, free of the PartyKit runtime so they can be unit-tested
  * with plain objects: admission (capacity), identity (server-assigned peer
  * ids), membership announcements, validation, rate limiting and relaying of
- * negotiation signals to exactly one addressed peer in the same room, and
- * locked rooms: the host key, the lobby, admit and reject.
+ * negotiation signals to exactly one addressed peer in the same room, locked
+ * rooms (the host key, the lobby, admit and reject), and the 1:1 ring flow
+ * (who rang whom since when, accept, decline, missed, busy, glare).
  *
  * Nothing here throws on anything a client sends: every refusal is answered
  * with `{type: 'error', code, message}` and nothing is relayed.
@@ -14,6 +15,7 @@ import {
   PROTOCOL_VERSION,
   RESUME_GRACE_MS,
   decodeClientMessage,
+  type RingState,
   encodeMessage,
   type ClientMessage,
   type IceServer,
@@ -125,6 +127,22 @@ interface Knocker extends Bucket {
   session: Arrival['session'];
 }
 
+/**
+ * The room's ring (`mode="call"`), the authoritative record of a 1:1 call
+ * being set up: the caller is in the call from its `ring`; the callee (null
+ * until someone is in the room to ring) enters only with `accept`.
+ */
+interface Ring {
+  readonly caller: Member;
+  callee: Member | null;
+  /** When the caller rang, ms ({@link RoomOptions.now}). */
+  readonly since: number;
+  /** How long it may go unanswered, ms. */
+  readonly timeoutMs: number;
+  /** The callee accepted: the record stands for the call until either party goes. */
+  accepted: boolean;
+}
+
 const ROOM_UNAVAILABLE = 'this room is not available';
 
 export class Room {
@@ -144,6 +162,8 @@ export class Room {
   /** Sockets between acceptance and `welcome` (their ICE servers are being minted). */
   readonly #arriving = new Set<PeerSocket>();
   #locked = false;
+  /** The ring or the call it became; null when there is none. */
+  #ring: Ring | null = null;
   /** The host key, issued to the first member of the empty room; null while the room is empty. */
   #hostKey: string | null = null;
 
@@ -209,7 +229,7 @@ export class Room {
       return;
     }
     if (this.full) {
-      refuse(socket, 'room-full', 'this room is full', CloseCode.roomFull);
+      this.#refuseFull(socket);
       return;
     }
     this.#arriving.add(socket);
@@ -220,6 +240,12 @@ export class Room {
       return;
     }
     this.admit(socket, peerId, grant.iceServers, { iceTtl: grant.iceTtl, hostKey, session });
+  }
+
+  /** No room for `socket`: `busy` while two peers ring or talk in a ring's call, else `room-full`. */
+  #refuseFull(socket: PeerSocket): void {
+    if (this.#ring?.callee) refuse(socket, 'busy', 'the line is busy', CloseCode.busy);
+    else refuse(socket, 'room-full', 'this room is full', CloseCode.roomFull);
   }
 
   #idInUse(id: string): boolean {
@@ -242,6 +268,12 @@ export class Room {
     welcome.peers = this.peers().filter((p) => p.id !== member.id);
     send(socket, welcome);
     if (member.host && this.knocking().length) send(socket, { type: 'knocks', peers: this.knocking() });
+    // A ring still going on: where it stands, for this peer.
+    const ring = this.#ring;
+    if (ring && !ring.accepted) {
+      if (ring.caller === member) this.#sendRing(member, 'ringing', ring.callee);
+      else if (ring.callee === member) this.#sendRing(member, 'incoming', ring.caller);
+    }
   }
 
   #welcome(member: Member, grant: IceGrant, session: string | undefined): Extract<ServerMessage, { type: 'welcome' }> {
@@ -275,7 +307,7 @@ export class Room {
   ): boolean {
     if (this.#bySocket.has(socket)) return true;
     if (this.#members.size >= this.capacity) {
-      refuse(socket, 'room-full', 'this room is full', CloseCode.roomFull);
+      this.#refuseFull(socket);
       return false;
     }
     const others = this.peers();
@@ -303,6 +335,13 @@ export class Room {
     send(socket, welcome);
     if (host && this.knocking().length) send(socket, { type: 'knocks', peers: this.knocking() });
     this.#broadcast(member, { type: 'peer-joined', peer: info(member) });
+    // A ring waiting for someone to ring: this is them.
+    const ring = this.#ring;
+    if (ring && !ring.callee) {
+      ring.callee = member;
+      this.#sendRing(ring.caller, 'ringing', member);
+      this.#sendRing(member, 'incoming', ring.caller);
+    }
     return true;
   }
 
@@ -356,6 +395,8 @@ export class Room {
    */
   tick(): boolean {
     const now = this.#now();
+    const ring = this.#ring;
+    if (ring && !ring.accepted && now - ring.since >= ring.timeoutMs) this.#endRing('missed');
     for (const member of [...this.#members.values()]) {
       const silent = now - member.lastSeen;
       if (silent > this.#graceMs) {
@@ -381,6 +422,20 @@ export class Room {
   }
 
   #removeMember(member: Member, reason: 'hangup' | 'left'): void {
+    const ring = this.#ring;
+    if (ring?.caller === member) {
+      // The caller gave up (or went): for the callee that is a missed call.
+      if (ring.accepted) this.#ring = null;
+      else this.#endRing('missed', false);
+    } else if (ring?.callee === member) {
+      // The callee went before answering (a reload, say): the ring waits for
+      // the next to arrive, within the same timeout.
+      if (ring.accepted) this.#ring = null;
+      else {
+        ring.callee = null;
+        this.#sendRing(ring.caller, 'ringing', null);
+      }
+    }
     this.#members.delete(member.id);
     if (member.socket) this.#bySocket.delete(member.socket);
     for (const other of this.#members.values()) other.candidatesTo.delete(member.id);
@@ -391,6 +446,7 @@ export class Room {
   /** The room emptied: it unlocks, its host key is void and nobody is left to admit the lobby. */
   #reset(): void {
     this.#locked = false;
+    this.#ring = null;
     this.#hostKey = null;
     for (const knocker of [...this.#knockers.values()]) {
       this.#knockers.delete(knocker.socket);
@@ -432,7 +488,7 @@ export class Room {
   #admitFromLobby(knocker: Knocker): void {
     this.#knockers.delete(knocker.socket);
     if (this.full) {
-      refuse(knocker.socket, 'room-full', 'this room is full', CloseCode.roomFull);
+      this.#refuseFull(knocker.socket);
       return;
     }
     this.#arriving.add(knocker.socket);
@@ -463,11 +519,22 @@ export class Room {
   #handle(member: Member, socket: PeerSocket, message: ClientMessage): void {
     switch (message.type) {
       case 'join': {
-        member.name = message.name;
-        member.inCall = true;
-        const inCall = [...this.#members.values()].filter((m) => m !== member && m.inCall).map(info);
-        send(socket, { type: 'joined', peers: inCall });
-        this.#broadcast(member, { type: 'peer-updated', peer: info(member) });
+        const ring = this.#ring;
+        if (ring && ring.callee === member && !ring.accepted) this.#accept(member, message.name);
+        else if (ring && ring.caller !== member && ring.callee !== member) this.#sendRing(member, 'busy', null);
+        else this.#enterCall(member, message.name);
+        return;
+      }
+      case 'ring':
+        this.#ringFrom(member, message.name, message.timeoutMs);
+        return;
+      case 'accept':
+        this.#accept(member, message.name);
+        return;
+      case 'decline': {
+        const ring = this.#ring;
+        if (!ring || ring.callee !== member || ring.accepted) sendError(socket, 'no-call', 'no call is ringing for you');
+        else this.#endRing('declined');
         return;
       }
       case 'leave':
@@ -548,6 +615,90 @@ export class Room {
         });
         return;
     }
+  }
+
+  /** `member` takes part in the call as `name`: `joined` (with whom to offer to) and `peer-updated`. */
+  #enterCall(member: Member, name: string): void {
+    member.name = name;
+    member.inCall = true;
+    const inCall = [...this.#members.values()].filter((m) => m !== member && m.inCall).map(info);
+    if (member.socket) send(member.socket, { type: 'joined', peers: inCall });
+    this.#broadcast(member, { type: 'peer-updated', peer: info(member) });
+  }
+
+  /**
+   * `member` rings. One ring per room: from the callee of the ring going on
+   * it is an answer (glare: two rings crossing make one call); from anyone
+   * else, or while two others are in a call, the line is busy. Otherwise the
+   * caller enters the call and the other peer in the room (the first to
+   * arrive, if nobody is there yet) is rung.
+   */
+  #ringFrom(member: Member, name: string, timeoutMs: number): void {
+    const ring = this.#ring;
+    if (ring) {
+      if (ring.callee === member && !ring.accepted) this.#accept(member, name);
+      else if (ring.caller === member) {
+        member.name = name; // a repeat (a resend after a reconnect): where it stands
+        if (ring.accepted) this.#enterCall(member, name);
+        else this.#sendRing(member, 'ringing', ring.callee);
+      } else this.#sendRing(member, 'busy', null);
+      return;
+    }
+    const others = [...this.#members.values()].filter((m) => m !== member);
+    if (!member.inCall && others.filter((m) => m.inCall).length >= 2) {
+      this.#sendRing(member, 'busy', null);
+      return;
+    }
+    const callee = others.find((m) => m.socket) ?? others[0] ?? null;
+    this.#ring = { caller: member, callee, since: this.#now(), timeoutMs, accepted: false };
+    this.#enterCall(member, name);
+    this.#sendRing(member, 'ringing', callee);
+    if (!callee) return;
+    // Already in the call, waiting for anyone (`join`): no need to ask.
+    if (callee.inCall) this.#accept(callee, callee.name);
+    else this.#sendRing(callee, 'incoming', member);
+  }
+
+  /**
+   * `member` answers: if it is the callee of the ring going on, the ring
+   * becomes the call (`accepted` to both; the callee enters it and offers).
+   * A repeat after that just re-enters; with no ring for it, the ring it
+   * answers is over: `missed`.
+   */
+  #accept(member: Member, name: string): void {
+    const ring = this.#ring;
+    if (!ring || ring.callee !== member) {
+      this.#sendRing(member, 'missed', null);
+      return;
+    }
+    if (ring.accepted) {
+      this.#enterCall(member, name);
+      return;
+    }
+    ring.accepted = true;
+    this.#enterCall(member, name);
+    this.#sendRing(ring.caller, 'accepted', member);
+    this.#sendRing(member, 'accepted', ring.caller);
+  }
+
+  /**
+   * The ring ends without a call: both parties are told, and the caller is
+   * out of the call (unless `callerStays` is false: it is leaving the room,
+   * and the others hear `peer-left` next).
+   */
+  #endRing(state: 'declined' | 'missed', callerStays = true): void {
+    const ring = this.#ring;
+    if (!ring) return;
+    this.#ring = null;
+    ring.caller.inCall = false;
+    if (callerStays) this.#sendRing(ring.caller, state, ring.callee);
+    if (ring.callee) this.#sendRing(ring.callee, state, ring.caller);
+    if (callerStays) this.#broadcast(ring.caller, { type: 'peer-updated', peer: info(ring.caller) });
+  }
+
+  #sendRing(to: Member, state: RingState, peer: Member | null): void {
+    if (!to.socket) return;
+    send(to.socket, peer ? { type: 'call', state, peer: info(peer) } : { type: 'call', state });
   }
 
   #find(id: string): Member | undefined {

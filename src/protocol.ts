@@ -52,6 +52,11 @@ export const CloseCode = {
   roomUnavailable: 4002,
   /** The page's origin is not on the server's allow-list. */
   forbiddenOrigin: 4003,
+  /**
+   * A ring (`mode="call"`) is going on between the room's two peers, or they
+   * are in the call it started: the line is busy.
+   */
+  busy: 4004,
   /** The connection kept sending after being told it was rate-limited. */
   rateLimited: 4008,
 } as const;
@@ -64,6 +69,15 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
  * peers missing after a reconnect for as long.
  */
 export const RESUME_GRACE_MS = 20_000;
+
+/**
+ * How long a ring (`mode="call"`) may go unanswered before it is `missed`,
+ * ms: the `ring` message's `timeoutMs` must lie in `[min, max]`; the widget's
+ * `ring-timeout` attribute (s) defaults to `default / 1000`. The room server
+ * checks it on its housekeeping tick (every 250 ms), so a ring ends at most
+ * that much after its timeout.
+ */
+export const RING_TIMEOUT_MS = { min: 1000, max: 120_000, default: 30_000 } as const;
 
 /** Close codes after which the client must not reconnect. */
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set<number>(Object.values(CloseCode));
@@ -116,6 +130,8 @@ export type ServerErrorCode =
   | 'forbidden-origin'
   | 'not-host'
   | 'knocking'
+  | 'no-call'
+  | 'busy'
   | 'internal';
 
 /**
@@ -215,10 +231,20 @@ const IceTtlSchema = v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)));
  * Client → server messages.
  *
  * - `join`: enter the call (local media is ready); `name` is the display name.
- *   Answered with `joined`.
- * - `leave`: hang up; others receive `peer-left` with reason `hangup`.
- *   In a locked room, before admission, `join` is a knock: the host is asked.
- * - `leave`: hang up; others receive `peer-left` with reason `hangup`.
+ *   Answered with `joined`. In a locked room, before admission, `join` is a
+ *   knock: the host is asked. From the callee of a ring it is `accept`.
+ * - `ring` (the 1:1 ring flow, `mode="call"`): enter the call as `name` and
+ *   ring the other peer in the room (or the next to arrive), for at most
+ *   `timeoutMs` ({@link RING_TIMEOUT_MS}). Answered with `joined` and `call`
+ *   (`ringing`), or `call` (`busy`) when a ring or a call between others is
+ *   going on. From the callee of a ring it is `accept`: two rings crossing
+ *   (glare) make one call.
+ * - `accept` / `decline`: the callee answers the ring. `accept` enters the
+ *   call as `name` (answered with `joined`, the caller in `peers`: the callee
+ *   sends the first offer); `decline` ends the ring (`call` `declined` to
+ *   both). Nothing is relayed between the two before `accept`.
+ * - `leave`: hang up; others receive `peer-left` with reason `hangup`. From
+ *   the caller of an unanswered ring: the callee gets `call` `missed`.
  * - `signal`: relay `data` to peer `to` in the same room; the server stamps `from`.
  * - `lock` (host only): lock or unlock the room. Later arrivals to a locked
  *   room wait in its lobby until the host admits or rejects them.
@@ -233,6 +259,13 @@ const IceTtlSchema = v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)));
  */
 export const ClientMessageSchema = v.variant('type', [
   v.object({ type: v.literal('join'), name: DisplayNameSchema }),
+  v.object({
+    type: v.literal('ring'),
+    name: DisplayNameSchema,
+    timeoutMs: v.pipe(v.number(), v.integer(), v.minValue(RING_TIMEOUT_MS.min), v.maxValue(RING_TIMEOUT_MS.max)),
+  }),
+  v.object({ type: v.literal('accept'), name: DisplayNameSchema }),
+  v.object({ type: v.literal('decline') }),
   v.object({ type: v.literal('leave') }),
   v.object({ type: v.literal('signal'), to: PeerIdSchema, data: SignalDataSchema }),
   v.object({ type: v.literal('lock'), locked: v.boolean() }),
@@ -245,6 +278,9 @@ export const ClientMessageSchema = v.variant('type', [
 export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
 export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set([
   'join',
+  'ring',
+  'accept',
+  'decline',
   'leave',
   'signal',
   'lock',
@@ -256,6 +292,10 @@ export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 // ---------------------------------------------------------------- server → client
+
+/** The states of a ring, as the server's `call` message reports them. */
+export const RING_STATES = ['ringing', 'incoming', 'accepted', 'declined', 'missed', 'busy'] as const;
+export type RingState = (typeof RING_STATES)[number];
 
 /**
  * Server → client messages.
@@ -284,6 +324,13 @@ export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set([
  *   this peer now sends the first offer.
  * - `peer-joined` / `peer-updated` / `peer-left`: room membership changes.
  * - `signal`: relayed negotiation data from peer `from`.
+ * - `call`: the room's ring, as it concerns this peer. `ringing` (to the
+ *   caller; `peer` is the callee, absent until someone is there to ring),
+ *   `incoming` (to the callee; `peer` is the caller), `accepted` (to both),
+ *   and the ends of a ring that never became a call: `declined` and `missed`
+ *   (to both; `missed` when `timeoutMs` ran out or the caller left) and
+ *   `busy` (to a ringer when others are ringing or in a call). Sent again on
+ *   a resume while the ring lasts.
  * - `error`: a request was refused; nothing was relayed.
  */
 export const ServerMessageSchema = v.variant('type', [
@@ -311,6 +358,7 @@ export const ServerMessageSchema = v.variant('type', [
   v.object({ type: v.literal('peer-updated'), peer: PeerInfoSchema }),
   v.object({ type: v.literal('peer-left'), id: PeerIdSchema, reason: v.picklist(['hangup', 'left']) }),
   v.object({ type: v.literal('signal'), from: PeerIdSchema, data: SignalDataSchema }),
+  v.object({ type: v.literal('call'), state: v.picklist(RING_STATES), peer: v.optional(PeerInfoSchema) }),
   v.object({ type: v.literal('error'), code: v.string(), message: v.string() }),
 ]);
 export type ServerMessage = v.InferOutput<typeof ServerMessageSchema>;
@@ -383,6 +431,7 @@ export const SERVER_MESSAGE_TYPES: ReadonlySet<ServerMessage['type']> = new Set<
   'peer-updated',
   'peer-left',
   'signal',
+  'call',
   'error',
 ]);
 
@@ -468,6 +517,9 @@ export function parseServerFrame(frame: unknown): ServerMessage | null {
       break;
     case 'signal':
       ok = isString(m.from) && isSignalData(m.data);
+      break;
+    case 'call':
+      ok = (RING_STATES as readonly unknown[]).includes(m.state) && optional(m.peer, isPeer);
       break;
     case 'error':
       ok = isString(m.code) && isString(m.message);

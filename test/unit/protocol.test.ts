@@ -13,6 +13,8 @@ import {
   decodeServerMessage,
   encodeMessage,
   parseServerFrame,
+  RING_STATES,
+  RING_TIMEOUT_MS,
   SERVER_MESSAGE_TYPES,
   type ClientMessage,
   type Decoded,
@@ -111,6 +113,13 @@ const serverMessages: [string, ServerMessage][] = [
       data: { kind: 'candidate', candidate: { candidate: CANDIDATE, sdpMid: 'audio', sdpMLineIndex: 1, usernameFragment: null } },
     },
   ],
+  ['call ringing', { type: 'call', state: 'ringing', peer }],
+  ['call ringing (nobody there yet)', { type: 'call', state: 'ringing' }],
+  ['call incoming', { type: 'call', state: 'incoming', peer: { id: BOB, name: 'Bob', inCall: true } }],
+  ['call accepted', { type: 'call', state: 'accepted', peer }],
+  ['call declined', { type: 'call', state: 'declined', peer }],
+  ['call missed', { type: 'call', state: 'missed' }],
+  ['call busy', { type: 'call', state: 'busy' }],
   ['error', { type: 'error', code: 'no-peer', message: 'no such peer in this call' }],
 ];
 
@@ -149,6 +158,10 @@ describe('round trips: decode(encode(m)) is m', () => {
     ['admit', { type: 'admit', id: BOB }],
     ['reject', { type: 'reject', id: BOB }],
     ['ice-refresh', { type: 'ice-refresh' }],
+    ['ring', { type: 'ring', name: 'Alice', timeoutMs: 30_000 }],
+    ['ring (shortest)', { type: 'ring', name: '', timeoutMs: RING_TIMEOUT_MS.min }],
+    ['accept', { type: 'accept', name: 'Bob' }],
+    ['decline', { type: 'decline' }],
     ['bye', { type: 'bye' }],
     ['ping', { type: 'ping' }],
   ];
@@ -310,6 +323,13 @@ describe('field validation → bad-message', () => {
     ['candidate sdpMLineIndex 256', candidateFrame({ candidate: '', sdpMLineIndex: 256 })],
     ['candidate sdpMLineIndex as string', candidateFrame({ candidate: '', sdpMLineIndex: '0' })],
     ['candidate usernameFragment too long', candidateFrame({ candidate: '', usernameFragment: 'u'.repeat(257) })],
+    ['ring without timeout', JSON.stringify({ type: 'ring', name: 'A' })],
+    ['ring with a timeout under 1 s', JSON.stringify({ type: 'ring', name: 'A', timeoutMs: 999 })],
+    ['ring with a timeout over 120 s', JSON.stringify({ type: 'ring', name: 'A', timeoutMs: 120_001 })],
+    ['ring with a fractional timeout', JSON.stringify({ type: 'ring', name: 'A', timeoutMs: 1500.5 })],
+    ['ring with a string timeout', JSON.stringify({ type: 'ring', name: 'A', timeoutMs: '30000' })],
+    ['ring with a bidi-override name', JSON.stringify({ type: 'ring', name: 'A\u202e', timeoutMs: 30_000 })],
+    ['accept without name', JSON.stringify({ type: 'accept' })],
   ];
   for (const [name, frame] of cases) {
     test(name, () => expectRefused(decodeClientMessage(frame), 'bad-message'));
@@ -564,6 +584,7 @@ const ServerShape = v.variant('type', [
       v.object({ kind: v.literal('candidate'), candidate: v.object({ candidate: v.string() }) }),
     ]),
   }),
+  v.object({ type: v.literal('call'), state: v.picklist(RING_STATES), peer: v.optional(PeerShape) }),
   v.object({ type: v.literal('error'), code: v.string(), message: v.string() }),
 ]);
 
@@ -615,6 +636,8 @@ describe('parseServerFrame (the client\'s check of server frames)', () => {
       { type: 'signal', from: ALICE, data: { kind: 'candidate', candidate: { candidate: 42 } } },
       { type: 'signal', from: ALICE, data: { kind: 'telepathy' } },
       { type: 'peer-joined', peer: null },
+      { type: 'call', state: 'answered' },
+      { type: 'call', state: 'incoming', peer: { id: ALICE } },
     ];
     for (const frame of frames) assert.equal(parseServerFrame(JSON.stringify(frame)), null, JSON.stringify(frame));
   });
@@ -636,7 +659,7 @@ describe('parseServerFrame (the client\'s check of server frames)', () => {
           assert.ok(shape.success, `accepted a frame of the wrong shape: ${frame.slice(0, 300)}`);
         },
       ),
-      { seed: 20261123, numRuns: 5000 },
+      { seed: 20261123, numRuns: 6000 },
     );
     assert.ok(accepted > 500, `the property exercised too few accepted frames (${accepted})`);
   });

@@ -17,6 +17,7 @@ import {
   decodeServerMessage,
   type IceServer,
   type PeerInfo,
+  type RingState,
   type ServerMessage,
 } from '../../src/protocol.ts';
 import { FakeSocket, PEER_IDS } from './fake-socket.ts';
@@ -84,10 +85,23 @@ const joinArb = fc.record({
   name: fc.oneof(fc.string({ maxLength: 70 }), fc.string({ unit: 'binary', maxLength: 12 }), fc.constant(' Alice\u202e ')),
 });
 
+const ringArb = fc.record({
+  type: fc.constant('ring'),
+  name: fc.oneof(fc.constant('caller'), fc.string({ maxLength: 70 })),
+  timeoutMs: fc.oneof(fc.integer({ min: 1000, max: 120_000 }), fc.integer(), fc.double()),
+});
+
+const answerArb = fc.oneof(
+  fc.record({ type: fc.constant('accept'), name: fc.oneof(fc.constant('callee'), fc.string({ maxLength: 70 })) }),
+  fc.constant({ type: 'decline' }),
+);
+
 /** Messages that are valid or nearly so. */
 const messageArb: fc.Arbitrary<Record<string, Json>> = fc.oneof(
   { weight: 12, arbitrary: signalArb },
   { weight: 3, arbitrary: joinArb },
+  { weight: 2, arbitrary: ringArb },
+  { weight: 2, arbitrary: answerArb },
   { weight: 1, arbitrary: fc.constant({ type: 'leave' }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('lock'), locked: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constantFrom('admit', 'reject'), id: toArb }) },
@@ -231,6 +245,16 @@ interface Peer {
 
 const info = (p: Peer): PeerInfo => ({ id: p.id, name: p.name, inCall: p.inCall });
 
+/** The model of the room's ring. */
+interface RingModel {
+  caller: Peer;
+  callee: Peer | null;
+  accepted: boolean;
+}
+
+const ringMessage = (state: RingState, peer: Peer | null): ServerMessage =>
+  peer ? { type: 'call', state, peer: info(peer) } : { type: 'call', state };
+
 /**
  * A 2-peer room under test, a sentinel room beside it, and a model of the
  * state the room should be in.
@@ -244,6 +268,7 @@ class Harness {
   departed: Peer[] = [];
   /** Candidates relayed from→to since the last description, by `${from}>${to}`. */
   readonly candidates = new Map<string, number>();
+  ring: RingModel | null = null;
   #next = 0;
 
   constructor(options: { rateLimit: RateLimit; now?: () => number }, joined: readonly boolean[] = [false, false]) {
@@ -274,13 +299,20 @@ class Harness {
     assert.equal(this.room.admit(peer.socket, id, ICE), true);
     this.members.push(peer);
     const [welcome, ...rest] = peer.socket.take();
-    assert.deepEqual(rest, []);
     assert.equal(welcome?.type, 'welcome');
     assert.deepEqual(welcome?.type === 'welcome' && welcome.peers, others.map(info));
     peer.host = welcome?.type === 'welcome' && welcome.hostKey !== undefined;
     // Only the first member of the empty room is the host.
     assert.equal(peer.host, others.length === 0 && this.departed.length === 0);
-    for (const o of others) assert.deepEqual(o.socket.take(), [{ type: 'peer-joined', peer: info(peer) }]);
+    // A ring that lost its callee rings the newcomer.
+    const ring = this.ring && !this.ring.callee ? this.ring : null;
+    if (ring) ring.callee = peer;
+    assert.deepEqual(rest, ring ? [ringMessage('incoming', ring.caller)] : []);
+    for (const o of others) {
+      const expected: ServerMessage[] = [{ type: 'peer-joined', peer: info(peer) }];
+      if (o === ring?.caller) expected.push(ringMessage('ringing', peer));
+      assert.deepEqual(o.socket.take(), expected);
+    }
     return peer;
   }
 
@@ -347,18 +379,81 @@ function expectedFor(h: Harness, sender: Peer, frame: Frame): { out: Map<FakeSoc
   if (!decoded.ok) return error(decoded.code);
   const message = decoded.message;
   const others = h.members.filter((m) => m !== sender);
+  const push = (to: Peer, m: ServerMessage) => out.set(to.socket, [...(out.get(to.socket) ?? []), m]);
+  const enterCall = (p: Peer, name: string) => {
+    p.name = name;
+    p.inCall = true;
+    push(p, { type: 'joined', peers: h.members.filter((m) => m !== p && m.inCall).map(info) });
+    for (const o of h.members) if (o !== p) push(o, { type: 'peer-updated', peer: info(p) });
+  };
+  const accept = (p: Peer, name: string) => {
+    const ring = h.ring;
+    if (!ring || ring.callee !== p) return push(p, ringMessage('missed', null));
+    if (ring.accepted) return enterCall(p, name);
+    ring.accepted = true;
+    enterCall(p, name);
+    push(ring.caller, ringMessage('accepted', p));
+    push(p, ringMessage('accepted', ring.caller));
+  };
+  const endRing = (state: 'declined' | 'missed', callerStays: boolean) => {
+    const ring = h.ring!;
+    h.ring = null;
+    ring.caller.inCall = false;
+    if (callerStays) push(ring.caller, ringMessage(state, ring.callee));
+    if (ring.callee) push(ring.callee, ringMessage(state, ring.caller));
+    if (callerStays) for (const o of h.members) if (o !== ring.caller) push(o, { type: 'peer-updated', peer: info(ring.caller) });
+  };
   switch (message.type) {
     case 'join': {
-      sender.inCall = true;
-      sender.name = message.name;
-      out.set(sender.socket, [{ type: 'joined', peers: others.filter((m) => m.inCall).map(info) }]);
-      for (const o of others) out.set(o.socket, [{ type: 'peer-updated', peer: info(sender) }]);
+      const ring = h.ring;
+      if (ring && ring.callee === sender && !ring.accepted) accept(sender, message.name);
+      else if (ring && ring.caller !== sender && ring.callee !== sender) push(sender, ringMessage('busy', null));
+      else enterCall(sender, message.name);
       return { out, closed: false };
     }
+    case 'ring': {
+      const ring = h.ring;
+      if (ring) {
+        if (ring.callee === sender && !ring.accepted) accept(sender, message.name);
+        else if (ring.caller === sender) {
+          sender.name = message.name;
+          if (ring.accepted) enterCall(sender, message.name);
+          else push(sender, ringMessage('ringing', ring.callee));
+        } else push(sender, ringMessage('busy', null));
+      } else if (!sender.inCall && others.filter((m) => m.inCall).length >= 2) {
+        push(sender, ringMessage('busy', null));
+      } else {
+        const callee = others[0] ?? null;
+        h.ring = { caller: sender, callee, accepted: false };
+        enterCall(sender, message.name);
+        push(sender, ringMessage('ringing', callee));
+        if (callee?.inCall) accept(callee, callee.name);
+        else if (callee) push(callee, ringMessage('incoming', sender));
+      }
+      return { out, closed: false };
+    }
+    case 'accept':
+      accept(sender, message.name);
+      return { out, closed: false };
+    case 'decline':
+      if (!h.ring || h.ring.callee !== sender || h.ring.accepted) return error('no-call');
+      endRing('declined', true);
+      return { out, closed: false };
     case 'leave':
     case 'bye': {
       const reason = message.type === 'leave' ? 'hangup' : 'left';
-      for (const o of others) out.set(o.socket, [{ type: 'peer-left', id: sender.id, reason }]);
+      const ring = h.ring;
+      if (ring?.caller === sender) {
+        if (ring.accepted) h.ring = null;
+        else endRing('missed', false);
+      } else if (ring?.callee === sender) {
+        if (ring.accepted) h.ring = null;
+        else {
+          ring.callee = null;
+          push(ring.caller, ringMessage('ringing', null));
+        }
+      }
+      for (const o of others) push(o, { type: 'peer-left', id: sender.id, reason });
       return { out, closed: true };
     }
     case 'ping':
@@ -438,7 +533,7 @@ function classify(h: Harness, sender: Peer, frame: Frame, out: Map<FakeSocket, S
   }
   const decoded = decodeClientMessage(frame);
   assert.ok(
-    decoded.ok && ['join', 'leave', 'bye'].includes(decoded.message.type),
+    decoded.ok && ['join', 'leave', 'bye', 'ring', 'accept', 'decline'].includes(decoded.message.type),
     `unexpected deliveries for ${describeFrame(frame)}`,
   );
   return decoded.message.type;
@@ -502,6 +597,10 @@ test('fuzz: every frame is relayed to exactly the addressed peer or answered wit
     'error:binary-unsupported',
     'error:no-peer',
     'error:not-in-call',
+    'ring',
+    'accept',
+    'decline',
+    'error:no-call',
   ]) {
     assert.ok((stats.get(outcome) ?? 0) > 0, `no frame ended as ${outcome}: ${JSON.stringify(Object.fromEntries(stats))}`);
   }

@@ -981,3 +981,272 @@ describe('drops, resume and heartbeats', () => {
     assert.equal(room.tick(), false);
   });
 });
+
+// ------------------------------------------------------------------ ring flow
+
+describe('ring flow (mode="call")', () => {
+  const RING = 30_000;
+  const ring = (room: Room, from: FakeSocket, name = from.label, timeoutMs = RING) =>
+    send(room, from, { type: 'ring', name, timeoutMs });
+  const accept = (room: Room, from: FakeSocket, name = from.label) => send(room, from, { type: 'accept', name });
+  const decline = (room: Room, from: FakeSocket) => send(room, from, { type: 'decline' });
+  const calls = (s: FakeSocket) => s.take().filter((m) => m.type === 'call').map((m) => m.type === 'call' && m.state);
+
+  /** Two present peers on a fake clock; nobody in the call yet. */
+  function pair(options: RoomOptions = {}) {
+    const clock = { t: 1_000_000 };
+    const { room, peers } = roomOf([ALICE, BOB], { now: () => clock.t, ...options });
+    const [a, b] = peers as [FakeSocket, FakeSocket];
+    return { room, clock, a, b };
+  }
+
+  test('ring: the caller enters the call and hears ringing; the callee hears who calls, and nothing else', () => {
+    const { room, a, b } = pair();
+    ring(room, a, 'Alice');
+    assert.deepEqual(a.take(), [
+      { type: 'joined', peers: [] },
+      { type: 'call', state: 'ringing', peer: { id: BOB, name: '', inCall: false } },
+    ]);
+    assert.deepEqual(b.take(), [
+      { type: 'peer-updated', peer: { id: ALICE, name: 'Alice', inCall: true } },
+      { type: 'call', state: 'incoming', peer: { id: ALICE, name: 'Alice', inCall: true } },
+    ]);
+  });
+
+  test('before accept nothing is relayed either way: no SDP, no ICE candidate reaches the caller', () => {
+    const { room, a, b } = pair();
+    ring(room, a);
+    a.take();
+    b.take();
+    send(room, b, candidate(ALICE));
+    send(room, b, offer(ALICE));
+    assert.deepEqual(errorCodes(b.take()), ['not-in-call', 'not-in-call']);
+    send(room, a, offer(BOB));
+    assert.deepEqual(errorCodes(a.take()), ['no-peer']);
+    assert.deepEqual(a.take(), []);
+  });
+
+  test('accept: the callee enters the call with the caller to offer to; both hear accepted; signals flow', () => {
+    const { room, a, b } = pair();
+    ring(room, a, 'Alice');
+    a.take();
+    b.take();
+    accept(room, b, 'Bob');
+    assert.deepEqual(b.take(), [
+      { type: 'joined', peers: [{ id: ALICE, name: 'Alice', inCall: true }] },
+      { type: 'call', state: 'accepted', peer: { id: ALICE, name: 'Alice', inCall: true } },
+    ]);
+    assert.deepEqual(a.take(), [
+      { type: 'peer-updated', peer: { id: BOB, name: 'Bob', inCall: true } },
+      { type: 'call', state: 'accepted', peer: { id: BOB, name: 'Bob', inCall: true } },
+    ]);
+    send(room, b, offer(ALICE));
+    assert.deepEqual(a.take().map((m) => m.type), ['signal']);
+    // Accepting again (a resend after a reconnect) just re-enters.
+    accept(room, b, 'Bob');
+    assert.deepEqual(b.take().map((m) => m.type), ['joined']);
+  });
+
+  test('decline: both hear declined, the caller is out of the call, and the ring is over', () => {
+    const { room, a, b } = pair();
+    ring(room, a, 'Alice');
+    a.take();
+    b.take();
+    decline(room, b);
+    assert.deepEqual(a.take(), [{ type: 'call', state: 'declined', peer: { id: BOB, name: '', inCall: false } }]);
+    assert.deepEqual(b.take(), [
+      { type: 'call', state: 'declined', peer: { id: ALICE, name: 'Alice', inCall: false } },
+      { type: 'peer-updated', peer: { id: ALICE, name: 'Alice', inCall: false } },
+    ]);
+    send(room, a, offer(BOB));
+    assert.deepEqual(errorCodes(a.take()), ['not-in-call']);
+    decline(room, b);
+    assert.deepEqual(errorCodes(b.take()), ['no-call']);
+    // A late accept of the finished ring: it was missed.
+    accept(room, b);
+    assert.deepEqual(b.take(), [{ type: 'call', state: 'missed' }]);
+    // The room can ring again, either way.
+    ring(room, b, 'Bob');
+    assert.deepEqual(calls(b), ['ringing']);
+    assert.deepEqual(calls(a), ['incoming']);
+  });
+
+  test('only the callee may decline or accept', () => {
+    const { room, a, b } = pair();
+    ring(room, a);
+    a.take();
+    b.take();
+    decline(room, a);
+    assert.deepEqual(errorCodes(a.take()), ['no-call']);
+    accept(room, a);
+    assert.deepEqual(calls(a), ['missed']);
+    assert.deepEqual(b.take(), [], 'the callee still rings');
+  });
+
+  test('no answer within timeoutMs: both hear missed (the housekeeping tick ends it)', () => {
+    const { room, clock, a, b } = pair();
+    ring(room, a, 'Alice', 2000);
+    a.take();
+    b.take();
+    clock.t += 1999;
+    room.tick();
+    assert.deepEqual([a.take(), b.take()], [[], []]);
+    clock.t += 1;
+    room.tick();
+    assert.deepEqual(calls(a), ['missed']);
+    assert.deepEqual(calls(b), ['missed']);
+    room.tick();
+    assert.deepEqual([a.take(), b.take()], [[], []], 'once');
+    send(room, b, offer(ALICE));
+    assert.deepEqual(errorCodes(b.take()), ['not-in-call']);
+  });
+
+  test('the caller hangs up (or leaves) before an answer: the callee missed the call', () => {
+    const { room, a, b } = pair();
+    ring(room, a, 'Alice');
+    a.take();
+    b.take();
+    send(room, a, { type: 'leave' });
+    assert.deepEqual(b.take(), [
+      { type: 'call', state: 'missed', peer: { id: ALICE, name: 'Alice', inCall: false } },
+      { type: 'peer-left', id: ALICE, reason: 'hangup' },
+    ]);
+    assert.deepEqual(a.take(), [], 'nothing more to the caller, who is gone');
+  });
+
+  test('the callee reloads while it rings: the ring waits and rings it again when it is back', () => {
+    const { room, clock, a, b } = pair();
+    ring(room, a, 'Alice', 10_000);
+    a.take();
+    b.take();
+    send(room, b, { type: 'bye' });
+    assert.deepEqual(a.take(), [{ type: 'call', state: 'ringing' }, { type: 'peer-left', id: BOB, reason: 'left' }]);
+    clock.t += 3000;
+    const b2 = socket('b2');
+    room.admit(b2, CAROL, ICE);
+    assert.deepEqual(b2.take().slice(1), [{ type: 'call', state: 'incoming', peer: { id: ALICE, name: 'Alice', inCall: true } }]);
+    assert.deepEqual(a.take(), [
+      { type: 'peer-joined', peer: { id: CAROL, name: '', inCall: false } },
+      { type: 'call', state: 'ringing', peer: { id: CAROL, name: '', inCall: false } },
+    ]);
+    // The timeout still counts from the ring.
+    clock.t += 7000;
+    room.tick();
+    assert.deepEqual(calls(b2), ['missed']);
+  });
+
+  test('a ring into an empty room rings the first to arrive', () => {
+    const { room, peers } = roomOf([ALICE]);
+    const [a] = peers as [FakeSocket];
+    ring(room, a, 'Alice');
+    assert.deepEqual(a.take(), [{ type: 'joined', peers: [] }, { type: 'call', state: 'ringing' }]);
+    const b = socket('b');
+    room.admit(b, BOB, ICE);
+    assert.deepEqual(b.take().map((m) => (m.type === 'call' ? m.state : m.type)), ['welcome', 'incoming']);
+    assert.deepEqual(calls(a), ['ringing']);
+  });
+
+  test('glare: two rings crossing make exactly one call, whichever the room hears first', () => {
+    for (const first of [0, 1]) {
+      const { room, a, b } = pair();
+      const [x, y] = first ? [b, a] : [a, b];
+      ring(room, x, x.label);
+      ring(room, y, y.label);
+      const [xs, ys] = [x.take(), y.take()];
+      // The second ring is an accept: the second ringer offers to the first.
+      assert.deepEqual(
+        ys.filter((m) => m.type === 'joined' || m.type === 'call').map((m) => (m.type === 'call' ? m.state : m.type)),
+        ['incoming', 'joined', 'accepted'],
+      );
+      assert.deepEqual(
+        xs.filter((m) => m.type === 'joined' || m.type === 'call').map((m) => (m.type === 'call' ? m.state : m.type)),
+        ['joined', 'ringing', 'accepted'],
+      );
+      assert.deepEqual(room.peers().map((p) => p.inCall), [true, true]);
+      send(room, y, offer(x === a ? ALICE : BOB));
+      assert.deepEqual(x.take().map((m) => m.type), ['signal']);
+    }
+  });
+
+  test('a ring to a peer already waiting in the call (join) connects at once', () => {
+    const { room, a, b } = pair();
+    join(room, b, 'Bob');
+    a.take();
+    b.take();
+    ring(room, a, 'Alice');
+    assert.deepEqual(calls(a), ['ringing', 'accepted']);
+    assert.deepEqual(calls(b), ['accepted']);
+  });
+
+  test('busy: a third arrival while two ring or talk is refused with busy; a full room without a ring stays room-full', async () => {
+    const { room, a, b } = pair();
+    const early = socket('early');
+    await room.arrive(early, CAROL);
+    assert.deepEqual(errorCodes(early.take()), ['room-full']);
+    assert.deepEqual(early.closes, [{ code: CloseCode.roomFull, reason: 'room-full' }]);
+    ring(room, a);
+    const third = socket('third');
+    await room.arrive(third, CAROL);
+    assert.deepEqual(errorCodes(third.take()), ['busy']);
+    assert.deepEqual(third.closes, [{ code: CloseCode.busy, reason: 'busy' }]);
+    accept(room, b);
+    const fourth = socket('fourth');
+    await room.arrive(fourth, DAVE);
+    assert.deepEqual(errorCodes(fourth.take()), ['busy']);
+  });
+
+  test('busy: with room for three, a third member who rings or joins while two ring or talk hears busy and stays out', () => {
+    const { room, peers } = roomOf([ALICE, BOB, CAROL]);
+    const [a, b, c] = peers as [FakeSocket, FakeSocket, FakeSocket];
+    ring(room, a);
+    a.take();
+    b.take();
+    c.take();
+    ring(room, c);
+    assert.deepEqual(c.take(), [{ type: 'call', state: 'busy' }]);
+    join(room, c);
+    assert.deepEqual(c.take(), [{ type: 'call', state: 'busy' }]);
+    accept(room, b);
+    c.take();
+    ring(room, c);
+    assert.deepEqual(c.take(), [{ type: 'call', state: 'busy' }]);
+    assert.deepEqual(room.peers().map((p) => p.inCall), [true, true, false]);
+  });
+
+  test('a resumed callee hears incoming again; a resumed caller hears ringing', async () => {
+    const clock = { t: 1_000_000 };
+    const room = new Room({ rateLimit: NO_RATE_LIMIT, now: () => clock.t });
+    const [a, b] = [socket('a'), socket('b')];
+    await room.arrive(a, ALICE);
+    await room.arrive(b, BOB);
+    ring(room, a, 'Alice');
+    a.take();
+    b.take();
+    room.drop(b);
+    const b2 = socket('b2');
+    await room.arrive(b2, CAROL, { resumeId: BOB });
+    assert.deepEqual(b2.take().map((m) => (m.type === 'call' ? m.state : m.type)), ['welcome', 'incoming']);
+    room.drop(a);
+    const a2 = socket('a2');
+    await room.arrive(a2, DAVE, { resumeId: ALICE });
+    assert.deepEqual(a2.take().map((m) => (m.type === 'call' ? m.state : m.type)), ['welcome', 'ringing']);
+    assert.deepEqual([a.take(), b.take()], [[], []]);
+  });
+
+  test('after the call, either party leaving ends it: the room can ring again', () => {
+    const { room, a, b } = pair();
+    ring(room, a);
+    accept(room, b);
+    a.take();
+    b.take();
+    send(room, b, { type: 'leave' });
+    assert.deepEqual(a.take(), [{ type: 'peer-left', id: BOB, reason: 'hangup' }]);
+    const c = socket('c');
+    room.admit(c, CAROL, ICE);
+    assert.deepEqual(c.take().map((m) => m.type), ['welcome'], 'no ring left over');
+    ring(room, c);
+    // Alice is still in the call, waiting (a widget leaves on remote hang-up;
+    // this one did not): a ring to her connects at once.
+    assert.deepEqual(calls(c), ['ringing', 'accepted']);
+  });
+});
