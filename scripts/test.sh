@@ -21,12 +21,12 @@ step 'build (dist/call-widget.js bundle, dist/npm entry + declarations; npm run 
 npx vite build --logLevel warn
 npx vite build --mode npm --logLevel warn
 # Size ratchet of dist/call-widget.js (gzip -9): fails the run if the bundle
-# grows past 21.5 KiB. Issue 6's budget is 16 KiB and is NOT met yet (21.1 KiB);
-# this check keeps it from drifting further until it is. Raised from 21 KiB
-# for the media-error ways out (audio-only / receive-only join, dismiss, the
-# Permissions API re-try, the permissions-policy check, the relaxed retry):
-# +575 B.
-node scripts/size.mjs 21.5KiB
+# grows past 22.25 KiB. Issue 6's budget is 16 KiB and is NOT met yet
+# (22.1 KiB); this check keeps it from drifting further until it is. Raised
+# from 21 KiB for the media-error ways out (+575 B), then from 21.5 KiB for
+# the ring flow (mode="call": ring/accept/decline, the incoming and ringing
+# views, five states in three languages): +1,012 B.
+node scripts/size.mjs 22.25KiB
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

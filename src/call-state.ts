@@ -8,41 +8,63 @@
  * - `lobby`: the pre-join lobby: camera preview, device choice, microphone
  *   level, display name; nothing is sent to the room yet.
  * - `joining`: join pressed; waiting for camera/microphone and the room.
+ * - `ringing`: (`mode="call"`) we rang; waiting for the other side to answer.
+ * - `incoming`: someone rings us; accept or decline.
  * - `knocking`: the room is locked; waiting for its host to let us in.
  * - `waiting`: in the room and in the call, no other peer in the call yet.
  * - `connecting`: negotiating with a peer (SDP offer/answer, ICE, DTLS).
  * - `connected`: media flows with at least one peer.
  * - `reconnecting`: a link dropped and is being re-established.
  * - `ended`: the call is over (hang up, or the peer hung up).
+ * - `declined`: the ring was declined (by the callee; both sides).
+ * - `missed`: the ring went unanswered (timeout, or the caller gave up; both sides).
+ * - `busy`: the other side is ringing or talking with someone else.
  * - `failed`: the call cannot go on (an error; retry is offered).
  */
 export type CallState =
   | 'idle'
   | 'lobby'
   | 'joining'
+  | 'ringing'
+  | 'incoming'
   | 'knocking'
   | 'waiting'
   | 'connecting'
   | 'connected'
   | 'reconnecting'
   | 'ended'
+  | 'declined'
+  | 'missed'
+  | 'busy'
   | 'failed';
 
 export const CALL_STATES: readonly CallState[] = [
   'idle',
   'lobby',
   'joining',
+  'ringing',
+  'incoming',
   'knocking',
   'waiting',
   'connecting',
   'connected',
   'reconnecting',
   'ended',
+  'declined',
+  'missed',
+  'busy',
   'failed',
 ];
 
 /** What the user asked for, and the terminal outcomes. */
-export type CallIntent = 'idle' | 'lobby' | 'join' | 'ended' | 'failed';
+export type CallIntent = 'idle' | 'lobby' | 'join' | 'ended' | 'declined' | 'missed' | 'busy' | 'failed';
+/** Terminal outcomes: the state is the intent. */
+const OUTCOMES: ReadonlySet<CallIntent> = new Set<CallIntent>(['idle', 'ended', 'declined', 'missed', 'busy', 'failed']);
+/**
+ * Where the room's ring stands for us: `ringing` (we rang), `incoming` (we
+ * are rung), `accepted` (it became the call), `none`.
+ */
+export type RingStatus = 'none' | 'ringing' | 'incoming' | 'accepted';
 export type MediaStatus = 'idle' | 'acquiring' | 'ready' | 'failed';
 /** `lobby`: the socket waits in a locked room's lobby for the host's decision. */
 export type SignalingStatus = 'idle' | 'connecting' | 'open' | 'lobby' | 'reconnecting' | 'closed';
@@ -55,14 +77,19 @@ export interface CallStateInputs {
   inCall: boolean;
   /** `RTCPeerConnection.connectionState` of the link to each remote peer in the call. */
   links: readonly RTCPeerConnectionState[];
+  /** The ring flow (`mode="call"`); `none` in a plain room. */
+  ring?: RingStatus;
 }
 
-export function deriveCallState({ intent, media, signaling, inCall, links }: CallStateInputs): CallState {
-  if (intent === 'idle' || intent === 'ended' || intent === 'failed') return intent;
+export function deriveCallState({ intent, media, signaling, inCall, links, ring = 'none' }: CallStateInputs): CallState {
+  // Rung while not in a call (idle, in the lobby, after one): answer it.
+  if (ring === 'incoming' && intent !== 'join') return 'incoming';
+  if (OUTCOMES.has(intent)) return intent as CallState;
   if (media === 'failed') return 'failed';
   if (intent === 'lobby') return 'lobby';
   if (signaling === 'lobby') return 'knocking';
   if (media !== 'ready' || !inCall) return 'joining';
+  if (ring === 'ringing') return 'ringing';
   const open = links.filter((s) => s !== 'closed');
   if (open.some((s) => s === 'connected')) return 'connected';
   if (open.some((s) => s === 'disconnected' || s === 'failed')) return 'reconnecting';

@@ -1,6 +1,6 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { CallError, type CallErrorCode } from './call-error.ts';
-import { deriveCallState, type CallIntent, type CallState } from './call-state.ts';
+import { deriveCallState, type CallIntent, type CallState, type RingStatus } from './call-state.ts';
 import { MediaController, type GetUserMedia } from './controllers/media-controller.ts';
 import { PeerController, type PeerLink } from './controllers/peer-controller.ts';
 import {
@@ -20,7 +20,14 @@ import {
 } from './events.ts';
 import { directionOf, languageOf, localeFor, LOCALES, type Locale } from './i18n/locale.ts';
 import { en, format, type MessageKey, type Messages } from './i18n/messages.ts';
-import { CloseCode, RESUME_GRACE_MS, cleanDisplayName, type PeerInfo, type ServerMessage } from './protocol.ts';
+import {
+  CloseCode,
+  RESUME_GRACE_MS,
+  RING_TIMEOUT_MS,
+  cleanDisplayName,
+  type PeerInfo,
+  type ServerMessage,
+} from './protocol.ts';
 import type { Lobby } from './lobby.ts';
 import type { MediaKind } from './peer/peer-session.ts';
 import { randomId } from './random-id.ts';
@@ -34,6 +41,7 @@ export * from './events.ts';
 /** Close codes → error codes. */
 const CLOSE_ERRORS: Record<number, CallErrorCode> = {
   [CloseCode.roomFull]: 'room-full',
+  [CloseCode.busy]: 'room-full',
   [CloseCode.roomUnavailable]: 'room-unavailable',
   [CloseCode.forbiddenOrigin]: 'forbidden-origin',
   [CloseCode.rateLimited]: 'rate-limited',
@@ -69,7 +77,7 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @fires {CallPeerJoinedEvent} call-peer-joined - another peer entered the room; `event.peer` is `{id, name, inCall}`.
  * @fires {CallPeerLeftEvent} call-peer-left - another peer left; `event.peer`, and `event.reason` is `hangup` or `left`.
  * @fires {CallReconnectEvent} call-reconnect - a recovery step started; `event.attempt` (from 1), `event.cause` (`signaling`, `ice-disconnected`, `ice-failed`, `network-change`, `rebuild`), `event.peerId`.
- * @fires {CallEndedEvent} call-ended - the call (or the attempt) is over: `event.durationMs` (from the first `connected`, 0 if never) and `event.reason` (`hangup`, `remote-hangup`, `failed`, `room-full`).
+ * @fires {CallEndedEvent} call-ended - the call (or the attempt) is over: `event.durationMs` (from the first `connected`, 0 if never) and `event.reason` (`hangup`, `remote-hangup`, `declined`, `missed`, `busy`, `failed`, `room-full`).
  * @fires {CallKnockEvent} call-knock - (host only) someone knocks at the locked room; `event.peer` is `{id, name}`: call `admit(id)` or `reject(id)`.
  *
  * @slot brand - a logo or name, shown in the top corner (inline end) of the video area.
@@ -91,7 +99,10 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @csspart join-button - the join (or rejoin / try again) button.
  * @csspart mic-button - the microphone toggle.
  * @csspart camera-button - the camera toggle.
- * @csspart hangup-button - the hang-up button.
+ * @csspart hangup-button - the hang-up button (while `ringing`: stop ringing).
+ * @csspart accept-button - (state `incoming`) answers the call.
+ * @csspart decline-button - (state `incoming`) turns the call down.
+ * @csspart ring-note - who is calling (`incoming`) or being called (`ringing`).
  * @csspart audio-only-button - after `device-not-found`: join without the camera.
  * @csspart receive-only-button - after `device-not-found`, `permission-denied` or `permission-policy-blocked`: join without camera or microphone, to see and hear the others.
  * @csspart dismiss-button - leaves the `failed` state for `idle` without retrying.
@@ -126,6 +137,8 @@ export class CallWidget extends LitElement {
     video: { type: String },
     videoQuality: { type: String, attribute: 'video-quality' },
     skipLobby: { type: Boolean, attribute: 'skip-lobby' },
+    mode: { type: String },
+    ringTimeout: { type: Number, attribute: 'ring-timeout' },
     speakerId: { type: String, attribute: false },
     messages: { attribute: false },
   };
@@ -169,6 +182,22 @@ export class CallWidget extends LitElement {
    * and camera toggles that carry into the call.
    */
   declare skipLobby: boolean;
+  /**
+   * `room` (the default): join and connect with whoever is in the room.
+   * `call`: a 1:1 call that rings. Joining rings the other peer in the room
+   * (or the next to open the link) and shows `ringing`; the other side sees
+   * `incoming` with the caller's name and answers with `accept()` or
+   * `decline()`. Nothing of the callee (camera, microphone, network
+   * addresses) reaches the caller before it accepts. Unanswered rings end as
+   * `missed`, turned-down ones as `declined`, and a ring to someone ringing or
+   * talking with another as `busy`. A widget in either mode answers rings.
+   */
+  declare mode: 'room' | 'call';
+  /**
+   * (`mode="call"`) How long a ring may go unanswered before it is `missed`,
+   * s (default 30; 1–120, the room server's bounds: `RING_TIMEOUT_MS`).
+   */
+  declare ringTimeout: number;
   /**
    * The speaker the other side's audio plays on (`MediaDeviceInfo.deviceId`
    * of an `audiooutput`; '' for the default), applied at once through
@@ -218,6 +247,10 @@ export class CallWidget extends LitElement {
   #permissionWatch: AbortController | null = null;
   /** Settles when the camera is up or the negotiation grace is over. */
   #negotiationGate: Promise<void> = Promise.resolve();
+  /** The room's ring, as it concerns us. */
+  #ring: RingStatus = 'none';
+  /** The other party of the ring: who calls us, or whom we ring (null until someone is there). */
+  #ringPeer: PeerInfo | null = null;
   /** The lobby chunk's controller while the lobby is open. */
   #lobby: Lobby | null = null;
   /** Remote `<video>` elements by peer id (see `#remoteVideo`). */
@@ -244,7 +277,16 @@ export class CallWidget extends LitElement {
   readonly #signaling = new SignalingController(this, {
     createSocket: () => this.createSocket,
     onMessage: (message) => this.#handleServerMessage(message),
-    onTerminalClose: (code) => this.#fail(new CallError(CLOSE_ERRORS[code] ?? 'room-unavailable', `room closed (${code})`)),
+    onTerminalClose: (code) => {
+      // A call-mode room that will not have us is a busy line: news only to
+      // a caller; a widget that was just listening stays idle, and its next
+      // ring tries again.
+      if (this.mode === 'call' && (code === CloseCode.busy || code === CloseCode.roomFull)) {
+        if (this.#intent === 'join') this.#ringEnded('busy');
+        return;
+      }
+      this.#fail(new CallError(CLOSE_ERRORS[code] ?? 'room-unavailable', `room closed (${code})`));
+    },
     onIceServers: (iceServers) => this.#peers.setConfiguration({ iceServers }),
     onReconnecting: (attempt) => {
       if (this.#intent === 'join') this.dispatchEvent(new CallReconnectEvent(attempt, 'signaling'));
@@ -271,6 +313,8 @@ export class CallWidget extends LitElement {
     this.video = 'on';
     this.videoQuality = 'medium';
     this.skipLobby = false;
+    this.mode = 'room';
+    this.ringTimeout = RING_TIMEOUT_MS.default / 1000;
     this.speakerId = '';
     this.messages = undefined;
   }
@@ -288,6 +332,15 @@ export class CallWidget extends LitElement {
   /** The local camera/microphone stream while in a call. */
   get localStream(): MediaStream | null {
     return this.#media.stream;
+  }
+
+  /**
+   * The other party of the ring (`mode="call"`): who calls us (state
+   * `incoming`), or whom we ring (`ringing`; null until someone is in the
+   * room to ring). `{id, name, inCall}`; null when there is no ring.
+   */
+  get ringPeer(): PeerInfo | null {
+    return this.#ring === 'none' ? null : this.#ringPeer;
   }
 
   /** We hold the room's host key: we may lock it and admit or reject who knocks. */
@@ -343,6 +396,7 @@ export class CallWidget extends LitElement {
     super.connectedCallback();
     globalThis.addEventListener?.('online', this.#handleNetworkChange);
     globalThis.addEventListener?.('pagehide', this.#handlePageHide);
+    globalThis.addEventListener?.('pageshow', this.#handlePageShow);
     networkInformation()?.addEventListener('change', this.#handleNetworkChange);
     if (!this.room) {
       const fromPage = new URL(globalThis.location.href).searchParams.get('room');
@@ -361,6 +415,7 @@ export class CallWidget extends LitElement {
   override disconnectedCallback(): void {
     globalThis.removeEventListener?.('online', this.#handleNetworkChange);
     globalThis.removeEventListener?.('pagehide', this.#handlePageHide);
+    globalThis.removeEventListener?.('pageshow', this.#handlePageShow);
     networkInformation()?.removeEventListener('change', this.#handleNetworkChange);
     super.disconnectedCallback(); // controllers release camera, peer connections, socket and lobby
     this.#lobby = null;
@@ -410,7 +465,19 @@ export class CallWidget extends LitElement {
       ),
       new Promise<void>((resolve) => setTimeout(resolve, NEGOTIATION_GRACE_MS)),
     ]);
-    this.#signaling.join(cleanDisplayName(this.name));
+    const name = cleanDisplayName(this.name);
+    if (this.#ring === 'incoming') {
+      this.#ring = 'accepted';
+      this.#signaling.accept(name);
+    }
+    else if (this.mode === 'call') {
+      // Ringing from now (the room confirms, or says busy): never a flash of `waiting`.
+      this.#ring = 'ringing';
+      this.#ringPeer = null;
+      const ms = Math.round(this.ringTimeout * 1000);
+      const timeoutMs = Number.isFinite(ms) ? ms : RING_TIMEOUT_MS.default;
+      this.#signaling.ring(name, Math.min(RING_TIMEOUT_MS.max, Math.max(RING_TIMEOUT_MS.min, timeoutMs)));
+    } else this.#signaling.join(name);
     this.requestUpdate();
     let stream: MediaStream;
     try {
@@ -425,13 +492,29 @@ export class CallWidget extends LitElement {
   }
 
   /**
+   * Answer the ring (state `incoming`): camera and microphone are asked for
+   * now, not before, and the call is set up. Failures are as for `join()`;
+   * a ring that ended meanwhile gives `missed`.
+   */
+  accept(): Promise<void> {
+    return this.#ring === 'incoming' ? this.join() : Promise.resolve();
+  }
+
+  /** Turn the ring down (state `incoming`): both sides see `declined`. */
+  decline(): void {
+    if (this.#ring !== 'incoming' || this.#intent === 'join') return;
+    this.#signaling.decline();
+    this.#ringEnded('declined');
+  }
+
+  /**
    * Open the pre-join lobby (call it from a user gesture: it asks for camera
    * and microphone). Its code loads on demand, next to the script. Media
    * failures set `state` to `failed` and fire `call-error`; `join()` enters
    * the call from here, `leaveLobby()` goes back.
    */
   async openLobby(): Promise<void> {
-    if ((this.#intent !== 'idle' && this.#intent !== 'ended' && this.#intent !== 'failed') || !this.#supported()) return;
+    if (this.#intent === 'join' || this.#intent === 'lobby' || !this.#supported()) return;
     this.#intent = 'lobby';
     this.#error = null;
     this.#media.videoEnabled = this.video !== 'off';
@@ -492,6 +575,7 @@ export class CallWidget extends LitElement {
     this.#endReason = 'hangup';
     this.#signaling.leave();
     this.#end();
+    this.#listen();
   }
 
   /** Mute or unmute the microphone (after joining without one: ask for it). */
@@ -542,6 +626,7 @@ export class CallWidget extends LitElement {
       signaling: this.#signaling.status,
       inCall: this.#signaling.inCall,
       links: this.#peers.states,
+      ring: this.#ring,
     });
     this.#hadFocus = this.shadowRoot?.activeElement != null;
     const previous = this.#state;
@@ -554,15 +639,19 @@ export class CallWidget extends LitElement {
       clearInterval(this.#ticker);
       this.#ticker = setInterval(() => this.requestUpdate(), 1000);
     }
-    const over = next === 'ended' || next === 'failed';
+    const over = OUTCOMES.has(next);
     if (over) {
       clearInterval(this.#ticker);
       this.#duration = this.#connectedAt === null ? 0 : Date.now() - this.#connectedAt;
       this.#connectedAt = null;
     }
-    this.#announce(this.#t(`state-${next}`));
+    this.#announce(
+      next === 'incoming'
+        ? format(this.#t('callingYou'), { name: this.#displayName(this.#ringPeer?.name ?? '') })
+        : this.#t(`state-${next}`),
+    );
     this.dispatchEvent(new CallStateChangeEvent(previous, next));
-    if (over && previous !== 'ended' && previous !== 'failed') {
+    if (over && !OUTCOMES.has(previous)) {
       this.dispatchEvent(new CallEndedEvent(this.#duration, this.#endReason));
     }
   }
@@ -573,6 +662,11 @@ export class CallWidget extends LitElement {
 
   #connectSignaling(): void {
     if (this.isConnected && this.room) this.#signaling.connect(this.#address());
+  }
+
+  /** After a call in `mode="call"`: stay in the room (socket only), to hear the next ring. */
+  #listen(): void {
+    if (this.mode === 'call') this.#connectSignaling();
   }
 
   #startJoinTimer(): void {
@@ -638,6 +732,7 @@ export class CallWidget extends LitElement {
           this.#endReason = 'remote-hangup';
           this.#signaling.disconnect();
           this.#end();
+          this.#listen();
         }
         return;
       }
@@ -658,6 +753,25 @@ export class CallWidget extends LitElement {
       }
       case 'lock-changed':
         this.#announce(this.#t(message.locked ? 'roomLocked' : 'roomUnlocked'));
+        return;
+      case 'call':
+        switch (message.state) {
+          case 'incoming':
+            // Rung while we ring or talk ourselves: the room makes it one call
+            // (crossing rings) or tells the other side we are busy.
+            if (this.#intent === 'join') return;
+            this.#ring = 'incoming';
+            this.#ringPeer = message.peer ?? null;
+            return;
+          case 'ringing':
+          case 'accepted':
+            if (this.#intent !== 'join') return;
+            this.#ring = message.state;
+            this.#ringPeer = message.peer ?? null;
+            return;
+          default:
+            this.#ringEnded(message.state);
+        }
         return;
       case 'error':
         // Refusals of our own requests (a peer that just left, …) need no action;
@@ -687,7 +801,25 @@ export class CallWidget extends LitElement {
     this.#lobby = null;
   }
 
+  /**
+   * The ring we made or heard ended without a call (`declined`, `missed`,
+   * `busy`): our camera and microphone (if any) stop at once, and the
+   * outcome is the state.
+   */
+  #ringEnded(outcome: 'declined' | 'missed' | 'busy'): void {
+    const rung = this.#ring === 'incoming';
+    this.#ring = 'none';
+    if (this.#intent !== 'join' && !rung) return;
+    this.#endReason = outcome;
+    this.#closeLobby();
+    this.#peers.closeAll();
+    this.#media.stop();
+    this.#intent = outcome;
+    this.requestUpdate();
+  }
+
   #end(): void {
+    this.#ring = 'none';
     this.#peers.closeAll();
     this.#media.stop();
     this.#intent = 'ended';
@@ -698,6 +830,7 @@ export class CallWidget extends LitElement {
     // Leave the room without "hanging up": the other side sees `peer-left`
     // (reason `left`) and waits for us to come back; retry reconnects.
     this.#endReason = error.code === 'room-full' ? 'room-full' : 'failed';
+    this.#ring = 'none';
     this.#signaling.disconnect();
     this.#closeLobby();
     this.#peers.closeAll();
@@ -785,6 +918,8 @@ export class CallWidget extends LitElement {
   }
 
   #handleJoin = (): void => void (this.skipLobby || this.#intent === 'lobby' ? this.join() : this.openLobby());
+  #handleAccept = (): void => void this.accept();
+  #handleDecline = (): void => this.decline();
   #handleLeaveLobby = (): void => this.leaveLobby();
   #handleAudioOnly = (): void => void this.join({ video: false });
   #handleReceiveOnly = (): void => void this.join({ audio: false, video: false });
@@ -800,10 +935,16 @@ export class CallWidget extends LitElement {
   };
   /** The page is going away: tell the room at once (`bye`), stop the camera. */
   #handlePageHide = (): void => {
+    // Out of a call too: our place in the room is freed at once, or a reload
+    // would find it held for the resume grace (and a 1:1 room full).
+    this.#signaling.disconnect();
     if (this.#intent !== 'join') return;
     this.#endReason = 'hangup';
-    this.#signaling.disconnect();
     this.#end();
+  };
+  /** Back from the back/forward cache: in the room again, to be found (and rung). */
+  #handlePageShow = (event: PageTransitionEvent): void => {
+    if (event.persisted && (this.#intent === 'idle' || this.mode === 'call')) this.#connectSignaling();
   };
 
   override render(): TemplateResult {
@@ -853,7 +994,10 @@ export class CallWidget extends LitElement {
         <div part="brand" class="brand"><slot name="brand"></slot></div>
       </div>
       <div part="controls" role="group" aria-label=${this.#t('controls')}>
-        ${inCall || inLobby
+        ${state === 'incoming'
+          ? html`<button part="button accept-button" @click=${this.#handleAccept}>${this.#t('accept')}</button>
+              <button part="button decline-button" @click=${this.#handleDecline}>${this.#t('decline')}</button>`
+          : inCall || inLobby
           ? html`
               <button
                 part="button mic-button"
@@ -872,7 +1016,9 @@ export class CallWidget extends LitElement {
                     ${this.#t('cameraOff')}
                   </button>`}
               ${inLobby
-                ? html`<button part="button join-button" @click=${this.#handleJoin}>${this.#t('joinNow')}</button>
+                ? html`<button part="button join-button" @click=${this.#handleJoin}>
+                      ${this.#t(this.mode === 'call' ? 'call' : 'joinNow')}
+                    </button>
                     <button part="button cancel-button" @click=${this.#handleLeaveLobby}>${this.#t('cancel')}</button>
                     <slot name="controls"></slot>`
                 : html`${this.isHost
@@ -888,7 +1034,7 @@ export class CallWidget extends LitElement {
                     <button part="button hangup-button" @click=${this.#handleHangup}>${this.#t('hangup')}</button>`}
             `
           : html`<button part="button join-button" @click=${this.#handleJoin}>
-                ${this.#t(state === 'failed' ? 'retry' : state === 'ended' ? 'rejoin' : 'join')}
+                ${this.#t(this.#joinLabel(state))}
               </button>
               <slot name="controls"></slot>`}
         <button part="button invite-button" @click=${this.#handleInvite}>${this.#t('copyInvite')}</button>
@@ -898,15 +1044,23 @@ export class CallWidget extends LitElement {
     </div>`;
   }
 
+  /** The join button's words: join, call, try again, join or call again. */
+  #joinLabel(state: CallState): MessageKey {
+    if (state === 'failed') return 'retry';
+    const again = state !== 'idle';
+    if (this.mode === 'call') return again ? 'callAgain' : 'call';
+    return again ? 'rejoin' : 'join';
+  }
+
   /**
    * Keyboard focus never falls out of the widget: when the control that had
    * it is replaced (join → in-call controls, hang-up or an error → join
    * again), it moves to the control that now leads: the microphone toggle in
-   * a call, the join (retry) button out of one.
+   * a call, accept when rung, the join (retry) button out of one.
    */
   protected override updated(): void {
     if (!this.#hadFocus || this.shadowRoot?.activeElement) return;
-    const next = this.#intent === 'join' ? 'mic-button' : 'join-button';
+    const next = this.#state === 'incoming' ? 'accept-button' : this.#intent === 'join' ? 'mic-button' : 'join-button';
     this.renderRoot.querySelector<HTMLElement>(`[part~="${next}"]`)?.focus();
   }
 
@@ -980,7 +1134,18 @@ export class CallWidget extends LitElement {
     // Ways out of a failure: other ways to join, or back to idle.
     const failed = this.#intent === 'failed';
     const code = failed ? error?.code : undefined;
+    const ring = this.#state === 'incoming' || this.#state === 'ringing';
+    const peerName = this.#displayName(this.#ringPeer?.name ?? '');
     return html`<div class="tile placeholder">
+      ${ring
+        ? html`<p part="ring-note" class="ring">
+            ${this.#state === 'incoming'
+              ? format(this.#t('callingYou'), { name: peerName })
+              : this.#ringPeer?.name
+                ? format(this.#t('ringingPeer'), { name: peerName })
+                : this.#t(this.#ringPeer ? 'ringingAnonymous' : 'ringingNobody')}
+          </p>`
+        : nothing}
       ${error ? html`<p class="error" role="alert">${this.#t(`error-${error.code}`)}</p>` : nothing}
       ${code === 'device-not-found' && this.video !== 'off'
         ? html`<button part="button audio-only-button" @click=${this.#handleAudioOnly}>${this.#t('joinAudioOnly')}</button>`
@@ -1000,6 +1165,9 @@ export class CallWidget extends LitElement {
     </div>`;
   }
 }
+
+/** States that end a call or an attempt at one (`call-ended` fires on entering them). */
+const OUTCOMES: ReadonlySet<CallState> = new Set<CallState>(['ended', 'declined', 'missed', 'busy', 'failed']);
 
 /** `navigator.connection` (Network Information API), where the browser has it. */
 function networkInformation(): EventTarget | undefined {

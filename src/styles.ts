@@ -206,16 +206,22 @@ export const styles = css`
     background: var(--_fg);
     color: var(--_bg);
   }
-  [part~='join-button'] {
+  [part~='join-button'],
+  [part~='accept-button'] {
     background: var(--_accent);
     color: #fff;
   }
-  [part~='hangup-button'] {
+  [part~='hangup-button'],
+  [part~='decline-button'] {
     background: var(--_danger);
     color: #fff;
   }
   .error {
     max-width: 36ch;
+  }
+  .ring {
+    font-size: 1.25em;
+    text-align: center;
   }
   [part~='knocks'] {
     display: grid;

@@ -324,3 +324,81 @@ export const Rejected: Story = {
     await expect(guest.error?.code).toBe('room-unavailable');
   },
 };
+
+// ------------------------------------------------------------------ the ring flow (mode="call")
+
+/** `mode="call"`: Ada calls a room nobody has opened yet; it rings whoever opens the link first. */
+export const Ringing: Story = {
+  args: { mode: 'call' },
+  play: async ({ canvasElement }) => {
+    const widget = widgetIn(canvasElement);
+    await press(widget, 'join-button');
+    await expectState(widget, 'ringing');
+  },
+};
+
+/** Ada calls Grace: Ada hears it ring; Grace sees who calls, with Accept and Decline, and nothing of hers is captured yet. */
+export const Incoming: Story = {
+  args: { mode: 'call' },
+  render: renderPair,
+  play: async (context) => {
+    const [ada, grace] = widgetsIn(context.canvasElement) as [CallWidget, CallWidget];
+    await press(ada, 'join-button');
+    await expectState(ada, 'ringing');
+    await expectState(grace, 'incoming');
+    await expect(grace.ringPeer?.name).toBe('Ada');
+    await expect(grace.localStream).toBeNull();
+  },
+};
+
+/** Grace accepts: the ring becomes the call. */
+export const Accepted: Story = {
+  args: { mode: 'call' },
+  render: renderPair,
+  play: async (context) => {
+    await Incoming.play!(context);
+    const [ada, grace] = widgetsIn(context.canvasElement) as [CallWidget, CallWidget];
+    await press(grace, 'accept-button');
+    for (const widget of [ada, grace]) await expectState(widget, 'connected');
+  },
+};
+
+/** Grace declines: both see it, and Ada's camera is released. */
+export const Declined: Story = {
+  args: { mode: 'call' },
+  render: renderPair,
+  play: async (context) => {
+    await Incoming.play!(context);
+    const [ada, grace] = widgetsIn(context.canvasElement) as [CallWidget, CallWidget];
+    await press(grace, 'decline-button');
+    for (const widget of [ada, grace]) await expectState(widget, 'declined');
+    await expect(ada.localStream).toBeNull();
+  },
+};
+
+/** Nobody answers within `ring-timeout` (1 s here): a missed call on both sides. */
+export const Missed: Story = {
+  args: { mode: 'call', ringTimeout: 1 },
+  render: renderPair,
+  play: async (context) => {
+    await Incoming.play!(context);
+    for (const widget of widgetsIn(context.canvasElement)) await expectState(widget, 'missed');
+  },
+};
+
+/** Ada and Grace are in a call; Linus rings: the line is busy, and their call goes on. */
+export const Busy: Story = {
+  args: { mode: 'call' },
+  render: renderPair,
+  play: async (context) => {
+    await context.step('Ada calls Grace, who accepts', () => Accepted.play!(context));
+    await context.step('Linus opens the same link and calls', async () => {
+      const linus = createWidget({ ...context.args, name: 'Linus', rooms: roomsOf(context), hue: 120 });
+      widgetsIn(context.canvasElement).at(-1)!.after(linus);
+      await expectState(linus, 'idle');
+      await press(linus, 'join-button');
+      await expectState(linus, 'busy');
+    });
+    for (const widget of widgetsIn(context.canvasElement).slice(0, 2)) await expectState(widget, 'connected');
+  },
+};

@@ -12,7 +12,7 @@ import { canvasGetUserMedia } from '../test/support/canvas-media.ts';
 import { InMemoryRooms } from '../test/support/in-memory-room.ts';
 
 /** The element's attributes that the stories expose as args. */
-export type WidgetArgs = Partial<Pick<CallWidget, 'host' | 'party' | 'room' | 'name' | 'theme' | 'lang' | 'video' | 'videoQuality' | 'skipLobby'>>;
+export type WidgetArgs = Partial<Pick<CallWidget, 'host' | 'party' | 'room' | 'name' | 'theme' | 'lang' | 'video' | 'videoQuality' | 'skipLobby' | 'mode' | 'ringTimeout'>>;
 
 /** Per-story data from {@link loadRooms}. */
 export interface Loaded {
@@ -105,7 +105,15 @@ export function widgetIn(canvasElement: HTMLElement): CallWidget {
  */
 export async function press(
   widget: CallWidget,
-  part: 'join-button' | 'hangup-button' | 'lock-button' | 'admit-button' | 'reject-button' | 'mic-button',
+  part:
+    | 'join-button'
+    | 'hangup-button'
+    | 'lock-button'
+    | 'admit-button'
+    | 'reject-button'
+    | 'mic-button'
+    | 'accept-button'
+    | 'decline-button',
 ): Promise<void> {
   await waitFor(() => expect(widget.shadowRoot?.querySelector(`[part~="${part}"]`)).toBeTruthy());
   await widget.updateComplete;

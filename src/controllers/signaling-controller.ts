@@ -24,6 +24,7 @@ import {
   type ClientMessage,
   type IceServer,
   type PeerInfo,
+  type RingState,
   type ServerMessage,
   type SignalData,
 } from '../protocol.ts';
@@ -121,6 +122,12 @@ function socketProtocol(host: string): 'ws' | 'wss' {
   return /^(localhost|127\.0\.0\.1|\[::1\]|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host) ? 'ws' : 'wss';
 }
 
+/** The messages that put a peer in the call. */
+type EnterMessage = Extract<ClientMessage, { type: 'join' | 'ring' | 'accept' }>;
+
+/** Ring states that end a ring without a call. */
+const RING_ENDS: ReadonlySet<RingState> = new Set<RingState>(['declined', 'missed', 'busy']);
+
 export class SignalingController implements ReactiveController {
   status: SignalingStatus = 'idle';
   /** Our peer id, assigned by the server in `welcome`. */
@@ -146,7 +153,12 @@ export class SignalingController implements ReactiveController {
   #socket: SignalingSocket | null = null;
   #address: RoomAddress | null = null;
   #politeToward = new Set<string>();
-  #joinName: string | null = null;
+  /**
+   * The message that puts us in the call (`join`, `ring` or `accept`), sent
+   * when the room welcomes us and again after every reconnect; null when we
+   * are not entering or in the call.
+   */
+  #enter: EnterMessage | null = null;
   #iceRefreshTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #lastHeard = 0;
@@ -198,8 +210,39 @@ export class SignalingController implements ReactiveController {
    * locked room's lobby this is the knock: the host sees `name` and decides.
    */
   join(name: string): void {
-    this.#joinName = name;
-    if (this.status === 'open' || this.status === 'lobby') this.#send({ type: 'join', name });
+    this.#enterCall({ type: 'join', name });
+  }
+
+  /**
+   * Enter the call as `name` and ring the other peer in the room (the ring
+   * flow, `mode="call"`); unanswered for `timeoutMs` it is `missed`. The
+   * room's `call` messages tell how it goes.
+   */
+  ring(name: string, timeoutMs: number): void {
+    this.#enterCall({ type: 'ring', name, timeoutMs });
+  }
+
+  /** Answer the ring we are hearing, entering the call as `name`. */
+  accept(name: string): void {
+    this.#enterCall({ type: 'accept', name });
+  }
+
+  /** Turn down the ring we are hearing. */
+  decline(): void {
+    this.#send({ type: 'decline' });
+  }
+
+  #enterCall(message: EnterMessage): void {
+    this.#enter = message;
+    this.#sendEnter();
+  }
+
+  /** (Re)send our way into the call; a locked room's lobby takes only `join` (the knock). */
+  #sendEnter(): void {
+    const enter = this.#enter;
+    if (!enter) return;
+    if (this.status === 'open') this.#send(enter);
+    else if (this.status === 'lobby') this.#send({ type: 'join', name: enter.name });
   }
 
   /** Lock or unlock the room (host only; the server refuses others). */
@@ -224,7 +267,7 @@ export class SignalingController implements ReactiveController {
 
   /** Hang up: tell the room, then close the socket. */
   leave(): void {
-    if (this.status === 'open' && this.inCall) this.#send({ type: 'leave' });
+    if (this.status === 'open' && (this.inCall || this.#enter)) this.#send({ type: 'leave' });
     this.disconnect(false);
   }
 
@@ -252,7 +295,7 @@ export class SignalingController implements ReactiveController {
     if (bye && (this.status === 'open' || this.status === 'lobby')) socket?.send(encodeMessage({ type: 'bye' }));
     this.#socket = null;
     this.#address = null;
-    this.#joinName = null;
+    this.#enter = null;
     this.#session = null;
     clearInterval(this.#heartbeat);
     this.#reconnectAttempt = 0;
@@ -307,7 +350,7 @@ export class SignalingController implements ReactiveController {
     switch (message.type) {
       case 'lobby':
         this.status = 'lobby';
-        if (this.#joinName !== null) this.#send({ type: 'join', name: this.#joinName });
+        this.#sendEnter();
         break;
       case 'knocks':
         this.knocking = message.peers;
@@ -349,7 +392,7 @@ export class SignalingController implements ReactiveController {
         }
         // Known peers not back yet (the room server restarted) keep their roles for when they are.
         for (const id of wasPolite) if (!this.roster.has(id)) this.#politeToward.add(id);
-        if (this.#joinName !== null) this.#send({ type: 'join', name: this.#joinName });
+        this.#sendEnter();
         break;
       }
       case 'joined':
@@ -362,6 +405,16 @@ export class SignalingController implements ReactiveController {
         break;
       case 'peer-left':
         // Keep the entry until the handler has read it; it is removed below.
+        break;
+      case 'call':
+        if (message.state === 'accepted' && this.#enter) {
+          // The ring is the call now: after a reconnect we simply re-enter it.
+          this.#enter = { type: 'join', name: this.#enter.name };
+        } else if (RING_ENDS.has(message.state)) {
+          // The ring we made or answered is over: we are out of the call.
+          this.inCall = false;
+          this.#enter = null;
+        }
         break;
     }
     this.#options.onMessage(message);

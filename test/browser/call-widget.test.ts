@@ -1199,3 +1199,149 @@ describe('<call-widget> and the browser’s permission settings', () => {
     expect(el.localStream).to.equal(null);
   });
 });
+
+describe('<call-widget> ring flow (mode="call")', () => {
+  /** Caller and callee in one room, both in call mode; resolves when both sockets are welcomed. */
+  async function ringPair(options: { callerName?: string; ringTimeout?: number } = {}) {
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const callerMedia = recordingMedia({ label: 'caller', hue: 210 });
+    const calleeMedia = recordingMedia({ label: 'callee', hue: 30 });
+    const caller = widget({ rooms, room, name: options.callerName ?? 'Alice', getUserMedia: callerMedia.getUserMedia });
+    const callee = widget({ rooms, room, name: 'Bob', getUserMedia: calleeMedia.getUserMedia });
+    for (const w of [caller, callee]) {
+      w.mode = 'call';
+      if (options.ringTimeout !== undefined) w.ringTimeout = options.ringTimeout;
+    }
+    const calleeLog = record(callee);
+    const joined = new Promise((resolve) => caller.addEventListener('call-peer-joined', resolve, { once: true }));
+    const root = await mount(caller, callee);
+    await joined;
+    return { rooms, room, root, caller, callee, callerMedia, calleeMedia, calleeLog };
+  }
+
+  it('the caller’s name is shown as text; focus moves to Accept; the live region says who calls; axe passes', async () => {
+    const name = '<img src=x onerror="window.__pwned=1">';
+    const { caller, callee } = await ringPair({ callerName: name });
+    button(callee, 'join-button').focus();
+    button(caller, 'join-button').click();
+    await reach(callee, 'incoming');
+    await reach(caller, 'ringing');
+    expect(textOf(callee, 'ring-note')).to.equal(`${name} is calling`);
+    expect(callee.shadowRoot!.querySelector('img'), 'no element made from the name').to.equal(null);
+    expect((window as { __pwned?: number }).__pwned).to.equal(undefined);
+    expect(callee.ringPeer?.name).to.equal(name);
+    expect(callee.shadowRoot!.activeElement?.getAttribute('part'), 'focus follows the controls').to.equal('button accept-button');
+    expect(callee.shadowRoot!.querySelector('[aria-live]')?.textContent).to.equal(`${name} is calling`);
+    expect(part(callee, 'join-button'), 'no join button while rung').to.equal(null);
+    expect(textOf(callee, 'status-badge')).to.equal(en['state-incoming']);
+    expect(textOf(caller, 'status-badge')).to.equal(en['state-ringing']);
+    await expect(callee).to.be.accessible();
+    await expect(caller).to.be.accessible();
+  });
+
+  it('Enter on Accept answers: camera asked for only then; call-state-change covers incoming', async () => {
+    const { caller, callee, calleeMedia, calleeLog } = await ringPair();
+    button(caller, 'join-button').click();
+    await reach(callee, 'incoming');
+    expect(calleeMedia.calls, 'nothing captured while rung').to.deep.equal([]);
+    expect(peerConnections.get(callee), 'no peer connection while rung').to.deep.equal([]);
+    button(callee, 'accept-button').focus();
+    await sendKeys({ press: 'Enter' });
+    await reach(callee, 'connected');
+    await reach(caller, 'connected');
+    expect(calleeMedia.calls.length).to.equal(1);
+    expect(transitions(calleeLog.states)[0]).to.equal('idle→incoming');
+    expect(calleeLog.states.at(-1)!.state).to.equal('connected');
+    await videoFrames(remoteVideo(caller), 3);
+  });
+
+  it('declined, missed and busy end the attempt with call-ended; the join button then reads "Call again"', async () => {
+    const { root, rooms, room, caller, callee, callerMedia } = await ringPair({ ringTimeout: 1 });
+    const ended: [string, string, number][] = [];
+    for (const w of [caller, callee]) w.addEventListener('call-ended', (e) => ended.push([w.name, e.reason, e.durationMs]));
+
+    button(caller, 'join-button').click();
+    await reach(callee, 'incoming');
+    button(callee, 'decline-button').click();
+    await reach(caller, 'declined');
+    await reach(callee, 'declined');
+    expect(callerMedia.tracks().map((t) => t.readyState), 'the caller’s camera released').to.deep.equal(['ended', 'ended']);
+    expect(textOf(caller, 'join-button')).to.equal(en.callAgain);
+
+    // Ring again and let it go unanswered (ring-timeout 1 s).
+    button(caller, 'join-button').click();
+    await reach(callee, 'incoming');
+    await reach(caller, 'missed', 4000);
+    await reach(callee, 'missed', 1000);
+    expect(callerMedia.tracks().every((t) => t.readyState === 'ended')).to.equal(true);
+
+    // Bob calls back and Alice takes it; then Carol rings and hears busy.
+    button(callee, 'join-button').click();
+    await reach(caller, 'incoming');
+    button(caller, 'accept-button').click();
+    await reach(caller, 'connected');
+    const carol = widget({ rooms, room, name: 'Carol' });
+    carol.mode = 'call';
+    carol.addEventListener('call-ended', (e) => ended.push([carol.name, e.reason, e.durationMs]));
+    root.append(carol);
+    await carol.updateComplete;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(carol.state, 'a full line is not an error before ringing').to.equal('idle');
+    button(carol, 'join-button').click();
+    await reach(carol, 'busy');
+    expect(carol.localStream).to.equal(null);
+    expect([...ended].sort()).to.deep.equal(
+      [
+        ['Alice', 'declined', 0],
+        ['Bob', 'declined', 0],
+        ['Alice', 'missed', 0],
+        ['Bob', 'missed', 0],
+        ['Carol', 'busy', 0],
+      ].sort(),
+    );
+    expect(caller.state).to.equal('connected');
+  });
+
+  it('removing the ringing caller ends its tracks within 500 ms; the callee sees missed', async () => {
+    const { caller, callee, callerMedia } = await ringPair();
+    button(caller, 'join-button').click();
+    await reach(caller, 'ringing');
+    await reach(callee, 'incoming');
+    caller.remove();
+    await until(() => callerMedia.tracks().every((t) => t.readyState === 'ended'), 'tracks ended', { timeoutMs: 500 });
+    await reach(callee, 'missed', 2000);
+  });
+
+  it('ring-timeout out of the server’s range is clamped (1–120 s), not refused', async () => {
+    const sent: string[] = [];
+    for (const [timeout, expected] of [
+      [500, 120_000],
+      [0.2, 1000],
+      [Number.NaN, 30_000],
+      [7.5, 7500],
+    ] as const) {
+      const rooms = new InMemoryRooms();
+      const el = widget({ rooms, room: newRoomId(), name: 'A' });
+      el.mode = 'call';
+      el.ringTimeout = timeout;
+      el.createSocket = (address) => {
+        const socket = rooms.socketFactory(address);
+        const send = socket.send.bind(socket);
+        socket.send = (data) => {
+          sent.push(data);
+          send(data);
+        };
+        return socket;
+      };
+      await mount(el);
+      await settled(el);
+      sent.length = 0;
+      button(el, 'join-button').click();
+      await reach(el, 'ringing');
+      const ring = sent.map((f) => JSON.parse(f) as { type: string; timeoutMs?: number }).find((m) => m.type === 'ring');
+      expect(ring?.timeoutMs, `ring-timeout ${timeout}`).to.equal(expected);
+      el.remove();
+    }
+  });
+});

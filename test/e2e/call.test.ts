@@ -15,7 +15,7 @@ import {
   type PartyServer,
   type StaticServer,
 } from '../support/harness.ts';
-import { clickJoin, openWidgetPage, remoteFrames, waitForState } from '../support/widget-page.ts';
+import { clickJoin, openWidgetPage, recordCapturedTracks, remoteFrames, waitForState } from '../support/widget-page.ts';
 
 let party: PartyServer;
 let web: StaticServer;
@@ -51,19 +51,6 @@ const events = (page: Page) => page.evaluate(() => (window as unknown as { callE
 const localTrackStates = (page: Page) =>
   page.evaluate(() => (window as unknown as { capturedTracks?: MediaStreamTrack[] }).capturedTracks?.map((t) => t.readyState));
 
-/** Record every track getUserMedia hands out, to check later that all were stopped. */
-async function recordCapturedTracks(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    const w = window as unknown as { capturedTracks: MediaStreamTrack[] };
-    w.capturedTracks = [];
-    const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-    navigator.mediaDevices.getUserMedia = async (constraints) => {
-      const stream = await original(constraints);
-      w.capturedTracks.push(...stream.getTracks());
-      return stream;
-    };
-  });
-}
 
 async function closeAll(...pages: Page[]): Promise<void> {
   await Promise.all(pages.map((p) => p.context().close()));

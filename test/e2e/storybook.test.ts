@@ -66,6 +66,12 @@ describe('Storybook: every story plays without camera or server', () => {
       'themed-dark',
       'themed-light',
       'right-to-left-arabic',
+      'ringing',
+      'incoming',
+      'accepted',
+      'declined',
+      'missed',
+      'busy',
     ]) {
       assert.ok(names.has(required), `no story ${required} (have: ${[...names].join(', ')})`);
     }

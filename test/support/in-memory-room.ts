@@ -69,9 +69,22 @@ class InMemorySocket implements SignalingSocket {
 
 export class InMemoryRooms {
   readonly rooms = new Map<string, Room>();
+  #ticker: ReturnType<typeof setInterval> | undefined;
   constructor(
     readonly options: RoomOptions & { latencyMs?: number } = {},
   ) {}
+
+  /** The rooms' housekeeping (ring timeouts, heartbeats), as the server runs it: every 250 ms while any room has members. */
+  #startTicking(): void {
+    if (this.#ticker !== undefined) return;
+    this.#ticker = setInterval(() => {
+      let alive = false;
+      for (const room of this.rooms.values()) alive = room.tick() || alive;
+      if (alive) return;
+      clearInterval(this.#ticker);
+      this.#ticker = undefined;
+    }, 250);
+  }
 
   room(address: RoomAddress): Room {
     const key = `${address.party}/${address.room}`;
@@ -83,7 +96,10 @@ export class InMemoryRooms {
   /** A `createSocket` for `<call-widget>`. */
   readonly socketFactory: SocketFactory = (address) => {
     const socket = new InMemorySocket(this.room(address), this.options.latencyMs ?? 1);
-    setTimeout(() => socket.connect(), this.options.latencyMs ?? 1);
+    setTimeout(() => {
+      socket.connect();
+      this.#startTicking();
+    }, this.options.latencyMs ?? 1);
     return socket;
   };
 }

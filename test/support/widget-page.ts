@@ -45,6 +45,23 @@ export async function joinInTurn(first: Page, second: Page, timeoutMs = 10_000):
   await Promise.all([waitForState(first, 'connected', timeoutMs), waitForState(second, 'connected', timeoutMs)]);
 }
 
+/**
+ * Record every track `getUserMedia` hands out (on `window.capturedTracks`),
+ * to check later that none was captured, or that all were stopped.
+ */
+export async function recordCapturedTracks(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { capturedTracks: MediaStreamTrack[] };
+    w.capturedTracks = [];
+    const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = async (constraints) => {
+      const stream = await original(constraints);
+      w.capturedTracks.push(...stream.getTracks());
+      return stream;
+    };
+  });
+}
+
 /** Wait until the page's widget reflects `state`. */
 export async function waitForState(page: Page, state: string, timeoutMs = 10_000): Promise<void> {
   await page.waitForFunction((s) => document.querySelector('call-widget')?.getAttribute('state') === s, state, {

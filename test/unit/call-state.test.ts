@@ -72,6 +72,26 @@ const rows: Row[] = [
   ['alone, socket closed', { signaling: 'closed' }, 'reconnecting'],
   ['alone, socket idle', { signaling: 'idle' }, 'reconnecting'],
   ['only closed links, socket closed', { signaling: 'closed', links: ['closed'] }, 'reconnecting'],
+
+  // 8. The ring flow (mode="call").
+  ['rung while idle', { intent: 'idle', media: 'idle', inCall: false, ring: 'incoming' }, 'incoming'],
+  ['rung in the pre-join lobby', { intent: 'lobby', ring: 'incoming', inCall: false }, 'incoming'],
+  ['rung after a call ended', { intent: 'ended', media: 'idle', inCall: false, ring: 'incoming' }, 'incoming'],
+  ['rung after a missed call', { intent: 'missed', media: 'idle', inCall: false, ring: 'incoming' }, 'incoming'],
+  ['rung while joining ourselves (glare: the room makes one call)', { media: 'acquiring', inCall: false, ring: 'incoming' }, 'joining'],
+  ['rung while in a call', { ...LIVE, ring: 'incoming' }, 'connected'],
+  ['we rang: in the call, nobody answered yet', { ring: 'ringing' }, 'ringing'],
+  ['we rang, socket reconnecting', { ring: 'ringing', signaling: 'reconnecting' }, 'ringing'],
+  ['we rang, camera still starting', { ring: 'ringing', media: 'acquiring' }, 'joining'],
+  ['we rang, ring not acknowledged yet', { ring: 'ringing', inCall: false }, 'joining'],
+  ['media failure while ringing', { ring: 'ringing', media: 'failed' }, 'failed'],
+  ['accepted, negotiating', { ring: 'accepted', links: ['connecting'] }, 'connecting'],
+  ['accepted, media flowing', { ...LIVE, ring: 'accepted' }, 'connected'],
+  ['accepted, the answerer not there yet', { ring: 'accepted' }, 'waiting'],
+  ['declined', { intent: 'declined', media: 'idle', inCall: false }, 'declined'],
+  ['missed', { intent: 'missed', media: 'idle', inCall: false }, 'missed'],
+  ['busy', { intent: 'busy', media: 'idle', inCall: false, signaling: 'closed' }, 'busy'],
+  ['busy wins over a leftover link', { ...LIVE, intent: 'busy' }, 'busy'],
 ];
 
 describe('deriveCallState', () => {
@@ -89,17 +109,22 @@ describe('deriveCallState', () => {
     );
   });
 
-  test('CALL_STATES lists the ten states once each', () => {
+  test('CALL_STATES lists the fifteen states once each', () => {
     assert.deepEqual([...CALL_STATES].sort(), [
+      'busy',
       'connected',
       'connecting',
+      'declined',
       'ended',
       'failed',
       'idle',
+      'incoming',
       'joining',
       'knocking',
       'lobby',
+      'missed',
       'reconnecting',
+      'ringing',
       'waiting',
     ]);
   });

@@ -1,10 +1,13 @@
 // Creates one <call-widget> from the query string: ?host=…&room=…&name=…
-// and records its events on window.callEvents for the test to read.
+// (and optionally &mode=call&ring-timeout=s) and records its events on
+// window.callEvents for the test to read.
 const params = new URLSearchParams(location.search);
 const widget = document.createElement('call-widget');
 widget.host = params.get('host') ?? '';
 widget.room = params.get('room') ?? '';
 widget.name = params.get('name') ?? '';
+if (params.has('mode')) widget.mode = params.get('mode');
+if (params.has('ring-timeout')) widget.ringTimeout = Number(params.get('ring-timeout'));
 window.callEvents = [];
 // Every peer connection the widget makes, for tests that inspect or restart it.
 window.peerConnections = [];
@@ -13,7 +16,7 @@ widget.createPeerConnection = (configuration) => {
   window.peerConnections.push(pc);
   return pc;
 };
-for (const type of ['call-state-change', 'call-error', 'call-peer-joined', 'call-peer-left', 'call-knock', 'call-reconnect']) {
+for (const type of ['call-state-change', 'call-error', 'call-peer-joined', 'call-peer-left', 'call-knock', 'call-reconnect', 'call-ended']) {
   widget.addEventListener(type, (event) => {
     window.callEvents.push({
       type,
@@ -25,6 +28,7 @@ for (const type of ['call-state-change', 'call-error', 'call-peer-joined', 'call
       peer: event.peer && { id: event.peer.id, name: event.peer.name },
       attempt: event.attempt,
       cause: event.cause,
+      durationMs: event.durationMs,
     });
   });
 }
