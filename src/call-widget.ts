@@ -99,6 +99,7 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @csspart join-button - the join (or rejoin / try again) button.
  * @csspart mic-button - the microphone toggle.
  * @csspart camera-button - the camera toggle.
+ * @csspart switch-camera-button - turns to the camera facing the other way (front ↔ back); shown only where the camera says which way it faces and there is another one.
  * @csspart hangup-button - the hang-up button (while `ringing`: stop ringing).
  * @csspart accept-button - (state `incoming`) answers the call.
  * @csspart decline-button - (state `incoming`) turns the call down.
@@ -559,6 +560,21 @@ export class CallWidget extends LitElement {
     }
   }
 
+  /**
+   * Turn to the camera facing the other way (front ↔ back, `facingMode`
+   * `user` ↔ `environment`), in the lobby or mid-call, on devices that have
+   * both: the current camera is released first, the other one replaces it on
+   * the existing sender (no renegotiation). A failure fires `call-error` and
+   * brings the first camera back.
+   */
+  async switchCamera(): Promise<void> {
+    try {
+      await this.#media.switchFacing();
+    } catch (error) {
+      this.#report(error as CallError);
+    }
+  }
+
   /** Leave the `failed` state without retrying: back to `idle`, the error cleared. */
   dismiss(): void {
     if (this.#intent !== 'failed') return;
@@ -927,6 +943,7 @@ export class CallWidget extends LitElement {
   #handleHangup = (): void => this.hangup();
   #handleMic = (): void => this.toggleMic();
   #handleCamera = (): void => this.toggleCamera();
+  #handleSwitchCamera = (): void => void this.switchCamera();
   #handleInvite = (): void => void this.copyInviteLink();
   #handleLock = (): void => (this.locked ? this.unlock() : this.lock());
   /** The network came back or changed: restart ICE now instead of waiting for consent timeouts. */
@@ -1015,6 +1032,11 @@ export class CallWidget extends LitElement {
                   >
                     ${this.#t('cameraOff')}
                   </button>`}
+              ${this.#media.videoEnabled && this.#media.canSwitchFacing
+                ? html`<button part="button switch-camera-button" @click=${this.#handleSwitchCamera}>
+                    ${this.#t('switchCamera')}
+                  </button>`
+                : nothing}
               ${inLobby
                 ? html`<button part="button join-button" @click=${this.#handleJoin}>
                       ${this.#t(this.mode === 'call' ? 'call' : 'joinNow')}

@@ -80,6 +80,14 @@ export class MediaController implements ReactiveController {
    * as `deviceId: {exact}`; '' is the browser's default.
    */
   readonly deviceIds: Record<MediaKind, string> = { audio: '', video: '' };
+  /**
+   * Which way the camera is asked to face (`MediaTrackConstraints.facingMode`,
+   * as `{exact}`): `user` (front), `environment` (back); '' for whichever the
+   * chosen device is. Set by {@link switchFacing}, cleared by choosing a camera.
+   */
+  facingMode: 'user' | 'environment' | '' = '';
+  /** Cameras the browser lists (`enumerateDevices`), counted when media starts and on `devicechange`. */
+  cameras = 0;
   readonly #host: ReactiveControllerHost;
   readonly #options: MediaControllerOptions;
   /** Bumped by `stop` so a getUserMedia that resolves afterwards is discarded. */
@@ -93,11 +101,58 @@ export class MediaController implements ReactiveController {
     host.addController(this);
   }
 
-  hostConnected(): void {}
+  hostConnected(): void {
+    globalThis.navigator?.mediaDevices?.addEventListener?.('devicechange', this.#countCameras);
+  }
 
   hostDisconnected(): void {
+    globalThis.navigator?.mediaDevices?.removeEventListener?.('devicechange', this.#countCameras);
     this.stop();
   }
+
+  /**
+   * The camera faces a known way (`MediaTrackSettings.facingMode`) and there
+   * is another camera: a front/back switch makes sense (phones, tablets).
+   */
+  get canSwitchFacing(): boolean {
+    const facing = this.stream?.getVideoTracks()[0]?.getSettings().facingMode;
+    return this.cameras > 1 && (facing === 'user' || facing === 'environment');
+  }
+
+  /**
+   * Turn to the camera facing the other way (`user` ↔ `environment`). The
+   * current camera is released first (phones seldom open two at once), then
+   * the other one replaces it on the stream and the sender (no
+   * renegotiation). If it cannot be had, the first camera comes back and
+   * this rejects with a {@link CallError}.
+   */
+  async switchFacing(): Promise<void> {
+    const track = this.stream?.getVideoTracks()[0];
+    const facing = this.facingMode || track?.getSettings().facingMode;
+    const before = { facingMode: this.facingMode, deviceId: this.deviceIds.video };
+    this.facingMode = facing === 'environment' ? 'user' : 'environment';
+    this.deviceIds.video = '';
+    if (!track || !this.videoEnabled) return;
+    track.stop();
+    try {
+      await this.#acquireTrack('video');
+    } catch (error) {
+      this.facingMode = before.facingMode;
+      this.deviceIds.video = before.deviceId;
+      await this.#acquireTrack('video').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  #countCameras = (): void => {
+    globalThis.navigator?.mediaDevices?.enumerateDevices?.().then(
+      (devices) => {
+        this.cameras = devices.filter((d) => d.kind === 'videoinput').length;
+        this.#host.requestUpdate();
+      },
+      () => undefined,
+    );
+  };
 
   /**
    * Ask for camera and microphone (call it from a user gesture).
@@ -129,6 +184,7 @@ export class MediaController implements ReactiveController {
       for (const track of stream.getAudioTracks()) track.enabled = this.audioEnabled;
       this.stream = stream;
       this.status = 'ready';
+      this.#countCameras();
       return stream;
     } catch (cause) {
       const error = mediaError(cause);
@@ -213,6 +269,7 @@ export class MediaController implements ReactiveController {
    */
   async useDevice(kind: MediaKind, deviceId: string): Promise<void> {
     this.deviceIds[kind] = deviceId;
+    if (kind === 'video') this.facingMode = '';
     if (kind === 'audio' || this.videoEnabled) await this.#acquireTrack(kind);
   }
 
@@ -284,6 +341,7 @@ export class MediaController implements ReactiveController {
     return {
       ...(kind === 'audio' ? AUDIO_CONSTRAINTS : videoConstraints(this.#options.videoQuality?.() ?? 'medium')),
       ...(id && { deviceId: { exact: id } }),
+      ...(kind === 'video' && !id && this.facingMode && { facingMode: { exact: this.facingMode } }),
     };
   }
 

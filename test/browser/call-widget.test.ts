@@ -940,6 +940,56 @@ describe('<call-widget> pre-join lobby and devices', () => {
     expect(alice.state).to.equal('connected');
   });
 
+  it('front/back: a camera that says which way it faces, with another camera, gets Switch camera; it turns facingMode around on the same sender', async () => {
+    // A phone: two cameras, and tracks that report the facingMode they were asked for.
+    const enumerateDevices = navigator.mediaDevices.enumerateDevices;
+    const camera = (deviceId: string) => ({ kind: 'videoinput', deviceId, label: deviceId, groupId: '', toJSON: () => ({}) });
+    navigator.mediaDevices.enumerateDevices = async () => [camera('front'), camera('back')] as MediaDeviceInfo[];
+    try {
+      const phone = recordingMedia({ label: 'phone', hue: 120 });
+      const facing: GetUserMedia = async (constraints) => {
+        const stream = await phone.getUserMedia(constraints);
+        const asked = (constraints.video as MediaTrackConstraints | undefined)?.facingMode as { exact?: string } | undefined;
+        for (const track of stream.getVideoTracks()) {
+          const settings = track.getSettings();
+          track.getSettings = () => ({ ...settings, facingMode: asked?.exact ?? 'user' });
+        }
+        return stream;
+      };
+      const rooms = new InMemoryRooms();
+      const room = newRoomId();
+      const alice = widget({ rooms, room, name: 'Alice', getUserMedia: facing });
+      const bob = widget({ rooms, room, name: 'Bob' });
+      await mount(alice, bob);
+      button(alice, 'join-button').click();
+      await reach(alice, 'waiting');
+      button(bob, 'join-button').click();
+      await reach(alice, 'connected');
+      await reach(bob, 'connected');
+      await until(() => !!part(alice, 'switch-camera-button'), 'the switch is offered');
+      expect(part(bob, 'switch-camera-button'), 'not for a camera that does not say which way it faces').to.equal(null);
+
+      const negotiations = countNegotiations(alice, bob);
+      const sender = peerConnections.get(alice)!.at(-1)!.getSenders().find((s) => s.track?.kind === 'video')!;
+      const front = sender.track!;
+      button(alice, 'switch-camera-button').click();
+      await until(() => alice.localStream!.getVideoTracks()[0] !== front, 'the back camera');
+      const back = alice.localStream!.getVideoTracks()[0]!;
+      expect(front.readyState, 'the front camera released').to.equal('ended');
+      expect((phone.calls.at(-1)!.video as MediaTrackConstraints).facingMode).to.deep.equal({ exact: 'environment' });
+      await until(() => sender.track === back, 'same sender, new track (replaceTrack)');
+      await videoFrames(remoteVideo(bob), 10);
+
+      await alice.switchCamera();
+      expect((phone.calls.at(-1)!.video as MediaTrackConstraints).facingMode, 'and back').to.deep.equal({ exact: 'user' });
+      expect(back.readyState).to.equal('ended');
+      expect(negotiations(), 'no offer or answer').to.equal(0);
+      expect(alice.state).to.equal('connected');
+    } finally {
+      navigator.mediaDevices.enumerateDevices = enumerateDevices;
+    }
+  });
+
   it('a device that goes away falls back to the default and says so; the call goes on', async () => {
     const { alice, bob } = await call();
     const negotiations = countNegotiations(alice, bob);
