@@ -58,8 +58,11 @@ export const CALL_STATES: readonly CallState[] = [
 
 /** What the user asked for, and the terminal outcomes. */
 export type CallIntent = 'idle' | 'lobby' | 'join' | 'ended' | 'declined' | 'missed' | 'busy' | 'failed';
-/** Terminal outcomes: the state is the intent. */
-const OUTCOMES: ReadonlySet<CallIntent> = new Set<CallIntent>(['idle', 'ended', 'declined', 'missed', 'busy', 'failed']);
+/**
+ * The states that end a call, or an attempt at one; as intents, they are the
+ * state itself (`call-ended` fires on entering one).
+ */
+export const CALL_OUTCOMES: ReadonlySet<CallState> = new Set<CallState>(['ended', 'declined', 'missed', 'busy', 'failed']);
 /**
  * Where the room's ring stands for us: `ringing` (we rang), `incoming` (we
  * are rung), `accepted` (it became the call), `none`.
@@ -84,7 +87,7 @@ export interface CallStateInputs {
 export function deriveCallState({ intent, media, signaling, inCall, links, ring = 'none' }: CallStateInputs): CallState {
   // Rung while not in a call (idle, in the lobby, after one): answer it.
   if (ring === 'incoming' && intent !== 'join') return 'incoming';
-  if (OUTCOMES.has(intent)) return intent as CallState;
+  if (intent === 'idle' || CALL_OUTCOMES.has(intent as CallState)) return intent as CallState;
   if (media === 'failed') return 'failed';
   if (intent === 'lobby') return 'lobby';
   if (signaling === 'lobby') return 'knocking';

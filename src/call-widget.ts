@@ -1,6 +1,6 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { CallError, type CallErrorCode } from './call-error.ts';
-import { deriveCallState, type CallIntent, type CallState, type RingStatus } from './call-state.ts';
+import { CALL_OUTCOMES, deriveCallState, type CallIntent, type CallState, type RingStatus } from './call-state.ts';
 import { MediaController, type GetUserMedia } from './controllers/media-controller.ts';
 import { PeerController, type PeerLink } from './controllers/peer-controller.ts';
 import {
@@ -655,7 +655,7 @@ export class CallWidget extends LitElement {
       clearInterval(this.#ticker);
       this.#ticker = setInterval(() => this.requestUpdate(), 1000);
     }
-    const over = OUTCOMES.has(next);
+    const over = CALL_OUTCOMES.has(next);
     if (over) {
       clearInterval(this.#ticker);
       this.#duration = this.#connectedAt === null ? 0 : Date.now() - this.#connectedAt;
@@ -667,7 +667,7 @@ export class CallWidget extends LitElement {
         : this.#t(`state-${next}`),
     );
     this.dispatchEvent(new CallStateChangeEvent(previous, next));
-    if (over && !OUTCOMES.has(previous)) {
+    if (over && !CALL_OUTCOMES.has(previous)) {
       this.dispatchEvent(new CallEndedEvent(this.#duration, this.#endReason));
     }
   }
@@ -1187,9 +1187,6 @@ export class CallWidget extends LitElement {
     </div>`;
   }
 }
-
-/** States that end a call or an attempt at one (`call-ended` fires on entering them). */
-const OUTCOMES: ReadonlySet<CallState> = new Set<CallState>(['ended', 'declined', 'missed', 'busy', 'failed']);
 
 /** `navigator.connection` (Network Information API), where the browser has it. */
 function networkInformation(): EventTarget | undefined {
