@@ -55,8 +55,40 @@ function minifyTemplates(): Plugin {
  * `@__PURE__` annotations in ES output (for a consumer's bundler to
  * tree-shake); nothing re-bundles this file, so it is minified fully.
  */
+/**
+ * A last pass of terser (3 compress passes) over each built chunk, after
+ * Rolldown's own minifier: measured 263 B less gzip on dist/call-widget.js
+ * (22,915 vs 23,178 B). The source maps are carried through (terser composes
+ * its map with Rolldown's).
+ */
+function terserPasses(): Plugin {
+  return {
+    name: 'call-widget:terser',
+    apply: 'build',
+    async generateBundle(_options, bundle) {
+      const { minify } = await import('terser');
+      for (const chunk of Object.values(bundle)) {
+        if (chunk.type !== 'chunk') continue;
+        const map = bundle[`${chunk.fileName}.map`];
+        const result = await minify(chunk.code, {
+          ecma: 2020,
+          module: true,
+          compress: { passes: 3 },
+          sourceMap: chunk.map ? {
+            content: JSON.stringify(chunk.map),
+            url: `${chunk.fileName.split('/').pop()}.map`,
+            includeSources: true,
+          } : false,
+        });
+        chunk.code = result.code!;
+        if (map?.type === 'asset' && typeof result.map === 'string') map.source = result.map;
+      }
+    },
+  };
+}
+
 const bundle: UserConfig = {
-  plugins: [minifyTemplates()],
+  plugins: [minifyTemplates(), terserPasses()],
   server: {
     host: true,
     proxy: {
