@@ -100,6 +100,15 @@ export const NEGOTIATION_GRACE_MS = 60;
  * @csspart mic-button - the microphone toggle.
  * @csspart camera-button - the camera toggle.
  * @csspart switch-camera-button - turns to the camera facing the other way (front ↔ back); shown only where the camera says which way it faces and there is another one.
+ * @csspart devices-button - (in a call) opens and closes the device panel (`aria-expanded`).
+ * @csspart devices - the call's device panel: the camera, microphone and speaker selectors and the level meter (Escape closes it).
+ * @csspart lobby - the pre-join lobby form beside the preview.
+ * @csspart name-input - (lobby) the display-name field.
+ * @csspart camera-select - (lobby, device panel) the camera selector.
+ * @csspart microphone-select - (lobby, device panel) the microphone selector.
+ * @csspart speaker-select - (lobby, device panel) the speaker selector; only where `HTMLMediaElement.setSinkId` exists.
+ * @csspart level-meter - (lobby, device panel) the live microphone level, a `<meter>` from 0 to 1.
+ * @csspart cancel-button - (lobby) leaves the lobby, releasing the camera and microphone.
  * @csspart hangup-button - the hang-up button (while `ringing`: stop ringing).
  * @csspart accept-button - (state `incoming`) answers the call.
  * @csspart decline-button - (state `incoming`) turns the call down.
@@ -252,8 +261,10 @@ export class CallWidget extends LitElement {
   #ring: RingStatus = 'none';
   /** The other party of the ring: who calls us, or whom we ring (null until someone is there). */
   #ringPeer: PeerInfo | null = null;
-  /** The lobby chunk's controller while the lobby is open. */
+  /** The lobby chunk's controller while the lobby or the call's device panel is open. */
   #lobby: Lobby | null = null;
+  /** Whether the call's device panel is open (see `#handleDevices`). */
+  #devicesOpen = false;
   /** Remote `<video>` elements by peer id (see `#remoteVideo`). */
   readonly #videos = new Map<string, HTMLVideoElement>();
 
@@ -520,16 +531,7 @@ export class CallWidget extends LitElement {
     this.#error = null;
     this.#media.videoEnabled = this.video !== 'off';
     const media = this.#media.start();
-    import('./lobby.ts').then(
-      ({ Lobby }) => {
-        if (this.#intent !== 'lobby' || this.#lobby) return;
-        this.#lobby = new Lobby(this, (key) => this.#t(key));
-        this.requestUpdate();
-      },
-      // The chunk did not load (offline, a changed deployment): the lobby
-      // still offers the preview, the toggles and Join.
-      () => undefined,
-    );
+    this.#loadLobby(() => this.#intent === 'lobby');
     try {
       await media;
     } catch (error) {
@@ -812,7 +814,23 @@ export class CallWidget extends LitElement {
     return false;
   }
 
+  /** Load the lobby chunk and start its controller, if `wanted()` still holds once it is here. */
+  #loadLobby(wanted: () => boolean): void {
+    import('./lobby.ts').then(
+      ({ Lobby }) => {
+        if (!wanted() || this.#lobby) return;
+        this.#lobby = new Lobby(this, (key) => this.#t(key));
+        this.requestUpdate();
+      },
+      // The chunk did not load (offline, a changed deployment): the lobby
+      // still offers the preview, the toggles and Join; the device panel stays empty.
+      () => undefined,
+    );
+  }
+
+  /** Close the lobby's controller and the call's device panel (device listener, level meter). */
   #closeLobby(): void {
+    this.#devicesOpen = false;
     this.#lobby?.dispose();
     this.#lobby = null;
   }
@@ -836,6 +854,7 @@ export class CallWidget extends LitElement {
 
   #end(): void {
     this.#ring = 'none';
+    this.#closeLobby();
     this.#peers.closeAll();
     this.#media.stop();
     this.#intent = 'ended';
@@ -944,6 +963,27 @@ export class CallWidget extends LitElement {
   #handleMic = (): void => this.toggleMic();
   #handleCamera = (): void => this.toggleCamera();
   #handleSwitchCamera = (): void => void this.switchCamera();
+  /**
+   * Open or close the call's device panel: the lobby's camera, microphone and
+   * speaker selectors (its chunk loads on first use), which follow
+   * `devicechange`; a choice applies at once (see `useDevice`).
+   */
+  #handleDevices = (): void => {
+    if (this.#devicesOpen) this.#closeLobby();
+    else {
+      this.#devicesOpen = true;
+      this.#loadLobby(() => this.#devicesOpen);
+    }
+    this.requestUpdate();
+  };
+  /** Escape in the device panel: close it, focus back on its button. */
+  #closeDevices = (): void => {
+    this.#closeLobby();
+    this.requestUpdate();
+    void this.updateComplete.then(() =>
+      this.renderRoot.querySelector<HTMLElement>('[part~="devices-button"]')?.focus(),
+    );
+  };
   #handleInvite = (): void => void this.copyInviteLink();
   #handleLock = (): void => (this.locked ? this.unlock() : this.lock());
   /** The network came back or changed: restart ICE now instead of waiting for consent timeouts. */
@@ -1037,6 +1077,17 @@ export class CallWidget extends LitElement {
                     ${this.#t('switchCamera')}
                   </button>`
                 : nothing}
+              ${inLobby
+                ? nothing
+                : html`<button
+                      part="button devices-button"
+                      aria-expanded=${String(this.#devicesOpen)}
+                      aria-controls=${this.#devicesOpen ? 'devices' : nothing}
+                      @click=${this.#handleDevices}
+                    >
+                      ${this.#t('devices')}
+                    </button>
+                    ${this.#devicesOpen && this.#lobby ? this.#lobby.renderDevices(this.#closeDevices) : nothing}`}
               ${inLobby
                 ? html`<button part="button join-button" @click=${this.#handleJoin}>
                       ${this.#t(this.mode === 'call' ? 'call' : 'joinNow')}

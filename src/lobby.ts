@@ -2,8 +2,8 @@
  * The pre-join lobby ("green room") and the device choice: camera,
  * microphone and speaker selectors and a live microphone level meter. A
  * separate chunk, loaded when a user opens the lobby (a click: camera and
- * microphone are never asked for on page load), so embeds that skip it do
- * not download it.
+ * microphone are never asked for on page load) or the device panel of a
+ * call, so embeds that use neither do not download it.
  *
  * Device lists come from `enumerateDevices` (labels appear once the page has
  * camera/microphone permission) and refresh on `devicechange`, so a device
@@ -120,9 +120,6 @@ export class Lobby implements ReactiveController {
   /** The lobby panel: name field, device selectors, level meter. */
   render(): TemplateResult {
     const host = this.#host;
-    const stream = host.localStream;
-    const current = (kind: MediaKind) =>
-      stream?.getTracks().find((t) => t.kind === kind)?.getSettings().deviceId ?? '';
     return html`<form part="lobby" class="lobby" aria-label=${this.#t('lobby')} @submit=${(e: Event) => e.preventDefault()}>
       <label
         >${this.#t('yourName')}
@@ -133,7 +130,38 @@ export class Lobby implements ReactiveController {
           .value=${host.name}
           @input=${(e: Event) => (host.name = (e.target as HTMLInputElement).value)}
       /></label>
-      ${this.#select('camera-select', 'camera', 'videoinput', current('video'), (id) => void host.useDevice('video', id))}
+      ${this.#devices()}
+    </form>`;
+  }
+
+  /**
+   * The device panel of a call (`id="devices"`, part `devices`): the lobby's
+   * selectors and level meter, without the name. Escape calls `close`.
+   */
+  renderDevices(close: () => void): TemplateResult {
+    return html`<form
+      id="devices"
+      part="devices"
+      class="lobby devices"
+      aria-label=${this.#t('lobby')}
+      @submit=${(e: Event) => e.preventDefault()}
+      @keydown=${(e: KeyboardEvent) => {
+        if (e.key === 'Escape') close();
+      }}
+    >
+      ${this.#devices()}
+    </form>`;
+  }
+
+  /** Camera, microphone and speaker selectors (the devices in use selected) and the level meter. */
+  #devices(): TemplateResult {
+    const host = this.#host;
+    const stream = host.localStream;
+    const current = (kind: MediaKind) =>
+      stream?.getTracks().find((t) => t.kind === kind)?.getSettings().deviceId ?? '';
+    return html`${this.#select('camera-select', 'camera', 'videoinput', current('video'), (id) =>
+        void host.useDevice('video', id),
+      )}
       ${this.#select('microphone-select', 'microphone', 'audioinput', current('audio'), (id) =>
         void host.useDevice('audio', id),
       )}
@@ -143,8 +171,7 @@ export class Lobby implements ReactiveController {
       <label
         >${this.#t('micLevel')}
         <meter part="level-meter" min="0" max="1" low="0.05" high="0.9" optimum="0.3" .value=${this.level}></meter>
-      </label>
-    </form>`;
+      </label>`;
   }
 
   #select(

@@ -111,6 +111,20 @@ export const styles = css`
     min-height: 32px;
     font: inherit;
   }
+  /* The call's device panel opens above the control bar, over the videos. */
+  .devices {
+    position: absolute;
+    bottom: 100%;
+    inset-inline-end: 8px;
+    z-index: 1;
+    width: min(320px, calc(100% - 16px));
+    max-height: 60vh;
+    box-sizing: border-box;
+    padding: 12px;
+    border-radius: var(--_radius);
+    background: var(--_bg);
+    box-shadow: 0 2px 12px rgb(0 0 0 / 40%);
+  }
   .placeholder {
     display: grid;
     place-items: center;
@@ -180,6 +194,7 @@ export const styles = css`
     font-size: 1em;
   }
   [part~='controls'] {
+    position: relative;
     display: flex;
     flex-wrap: wrap;
     justify-content: center;

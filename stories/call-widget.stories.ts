@@ -95,6 +95,21 @@ export const Waiting: Story = {
   },
 };
 
+/**
+ * In a call, the device panel open: the lobby's camera, microphone and
+ * speaker selectors (the browser's devices; labels once camera permission is
+ * granted) and the microphone level. A choice applies at once; Escape closes it.
+ */
+export const Devices: Story = {
+  play: async ({ canvasElement }) => {
+    const widget = widgetIn(canvasElement);
+    await press(widget, 'join-button');
+    await expectState(widget, 'waiting');
+    await press(widget, 'devices-button');
+    await waitFor(() => expect(widget.shadowRoot?.querySelector('[part~="level-meter"]')).toBeTruthy());
+  },
+};
+
 /** Two visitors of one room both join: their peer connections connect over loopback. */
 export const Connected: Story = {
   render: renderPair,

@@ -113,6 +113,7 @@ export async function press(
     | 'reject-button'
     | 'mic-button'
     | 'accept-button'
+    | 'devices-button'
     | 'decline-button',
 ): Promise<void> {
   await waitFor(() => expect(widget.shadowRoot?.querySelector(`[part~="${part}"]`)).toBeTruthy());

@@ -19,6 +19,7 @@ const messages: Messages = {
   yourName: 'اسمك',
   micLevel: 'مستوى الميكروفون',
   deviceLost: 'انقطع اتصال {device}؛ يُستخدم {fallback}',
+  devices: 'الأجهزة',
   switchCamera: 'تبديل الكاميرا',
   call: 'اتصال',
   callAgain: 'معاودة الاتصال',

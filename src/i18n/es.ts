@@ -17,6 +17,7 @@ const messages: Messages = {
   yourName: 'Tu nombre',
   micLevel: 'Nivel del micrófono',
   deviceLost: 'Se desconectó {device}; se usa {fallback}',
+  devices: 'Dispositivos',
   switchCamera: 'Cambiar de cámara',
   call: 'Llamar',
   callAgain: 'Volver a llamar',

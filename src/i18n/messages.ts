@@ -50,6 +50,7 @@ export const en = {
   joinAudioOnly: 'Join with audio only',
   joinReceiveOnly: 'Join without camera or microphone',
   dismiss: 'Dismiss',
+  devices: 'Devices',
   switchCamera: 'Switch camera',
   call: 'Call',
   callAgain: 'Call again',

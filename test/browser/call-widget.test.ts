@@ -678,6 +678,8 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     await sendKeys({ press: 'Tab' });
     expect(focused()).to.equal('button camera-button');
     await sendKeys({ press: 'Tab' });
+    expect(focused()).to.equal('button devices-button');
+    await sendKeys({ press: 'Tab' });
     expect(focused()).to.equal('button lock-button');
     await sendKeys({ press: 'Tab' });
     expect(focused()).to.equal('button hangup-button');
@@ -938,6 +940,74 @@ describe('<call-widget> pre-join lobby and devices', () => {
     await videoFrames(remoteVideo(bob), 10);
     expect(negotiations(), 'no offer or answer').to.equal(0);
     expect(alice.state).to.equal('connected');
+  });
+
+  it('in a call, Devices opens the selectors: a camera chosen there goes onto the same sender, a plugged-in microphone appears, Escape and hang-up close it', async () => {
+    const enumerateDevices = navigator.mediaDevices.enumerateDevices;
+    const device = (kind: MediaDeviceKind, deviceId: string) => ({ kind, deviceId, label: deviceId, groupId: '', toJSON: () => ({}) });
+    let listed = [device('videoinput', 'desk-camera'), device('videoinput', 'usb-camera'), device('audioinput', 'desk-mic')];
+    navigator.mediaDevices.enumerateDevices = async () => listed as MediaDeviceInfo[];
+    try {
+      const { alice, bob, aliceMedia } = await call();
+      const options = (name: string) => [...(part<HTMLSelectElement>(alice, name)?.options ?? [])].map((o) => o.value);
+      const toggle = button(alice, 'devices-button');
+      expect(part(alice, 'devices'), 'closed to start with').to.equal(null);
+      expect(toggle.getAttribute('aria-expanded')).to.equal('false');
+      toggle.focus();
+      toggle.click();
+      await until(() => options('camera-select').length > 0, 'the panel and its selectors (the lobby chunk)');
+      expect(toggle.getAttribute('aria-expanded')).to.equal('true');
+      expect(toggle.getAttribute('aria-controls')).to.equal(part(alice, 'devices')!.id);
+      expect(options('camera-select')).to.deep.equal(['desk-camera', 'usb-camera']);
+      expect(options('microphone-select')).to.deep.equal(['desk-mic']);
+      expect(!!part(alice, 'level-meter')).to.equal(true);
+      await expect(alice).to.be.accessible();
+
+      const negotiations = countNegotiations(alice, bob);
+      const sender = peerConnections.get(alice)!.at(-1)!.getSenders().find((s) => s.track?.kind === 'video')!;
+      const before = sender.track!;
+      const select = part<HTMLSelectElement>(alice, 'camera-select')!;
+      select.value = 'usb-camera';
+      select.dispatchEvent(new Event('change'));
+      await until(() => sender.track !== before && sender.track === alice.localStream!.getVideoTracks()[0], 'replaceTrack');
+      expect((aliceMedia.calls.at(-1)!.video as MediaTrackConstraints).deviceId).to.deep.equal({ exact: 'usb-camera' });
+      expect(before.readyState, 'the old camera is released').to.equal('ended');
+      await videoFrames(remoteVideo(bob), 10);
+      expect(negotiations(), 'no offer or answer').to.equal(0);
+      expect(alice.state).to.equal('connected');
+
+      // A headset plugged in mid-call shows up at once.
+      listed = [...listed, device('audioinput', 'headset-mic')];
+      navigator.mediaDevices.dispatchEvent(new Event('devicechange'));
+      await until(() => options('microphone-select').includes('headset-mic'), 'the new microphone listed');
+
+      part(alice, 'devices')!.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true, composed: true }));
+      await until(() => !part(alice, 'devices'), 'Escape closes the panel');
+      expect(toggle.getAttribute('aria-expanded')).to.equal('false');
+      await until(() => alice.shadowRoot!.activeElement === toggle, 'focus back on Devices');
+
+      toggle.click();
+      await until(() => !!part(alice, 'devices'), 'open again');
+      // The meter's audio graph: the one context that makes an analyser.
+      const meters: BaseAudioContext[] = [];
+      const createAnalyser = BaseAudioContext.prototype.createAnalyser;
+      BaseAudioContext.prototype.createAnalyser = function (this: BaseAudioContext) {
+        meters.push(this);
+        return createAnalyser.call(this);
+      };
+      try {
+        await until(() => part<HTMLMeterElement>(alice, 'level-meter')!.value > 0, 'the meter runs on the call microphone');
+      } finally {
+        BaseAudioContext.prototype.createAnalyser = createAnalyser;
+      }
+      expect(meters).to.have.length(1);
+      button(alice, 'hangup-button').click();
+      await reach(alice, 'ended');
+      await until(() => meters[0]!.state === 'closed', 'the hang-up closes the meter', { timeoutMs: 500 });
+      expect(part(alice, 'devices-button'), 'no Devices out of a call').to.equal(null);
+    } finally {
+      navigator.mediaDevices.enumerateDevices = enumerateDevices;
+    }
   });
 
   it('front/back: a camera that says which way it faces, with another camera, gets Switch camera; it turns facingMode around on the same sender', async () => {

@@ -72,6 +72,8 @@ describe('Storybook: every story plays without camera or server', () => {
       'declined',
       'missed',
       'busy',
+      'lobby',
+      'devices',
     ]) {
       assert.ok(names.has(required), `no story ${required} (have: ${[...names].join(', ')})`);
     }
