@@ -441,6 +441,24 @@ export class Room {
     for (const other of this.#members.values()) other.candidatesTo.delete(member.id);
     this.#broadcast(member, { type: 'peer-left', id: member.id, reason });
     if (this.#members.size === 0) this.#reset();
+    else if (member.host) this.#handOverHost();
+  }
+
+  /**
+   * The host left for good: unless another member holds the key, the one
+   * longest in the room becomes host (`host`, then the knocks waiting), so a
+   * locked room never keeps its lobby waiting for nobody. The key stays the
+   * same: the old host may still come back with it. A member who is away
+   * gets it in the `welcome` of its resume.
+   */
+  #handOverHost(): void {
+    const members = [...this.#members.values()];
+    const next = members[0];
+    if (!next || this.#hostKey === null || members.some((m) => m.host)) return;
+    next.host = true;
+    if (!next.socket) return;
+    send(next.socket, { type: 'host', hostKey: this.#hostKey });
+    if (this.knocking().length) send(next.socket, { type: 'knocks', peers: this.knocking() });
   }
 
   /** The room emptied: it unlocks, its host key is void and nobody is left to admit the lobby. */

@@ -355,7 +355,11 @@ export class CallWidget extends LitElement {
     return this.#ring === 'none' ? null : this.#ringPeer;
   }
 
-  /** We hold the room's host key: we may lock it and admit or reject who knocks. */
+  /**
+   * We hold the room's host key: we may lock it and admit or reject who
+   * knocks. The first member of an empty room is host; when the host leaves
+   * for good, the member longest in the room becomes host.
+   */
   get isHost(): boolean {
     return this.#signaling.hostKey !== null;
   }

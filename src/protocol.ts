@@ -318,6 +318,10 @@ export type RingState = (typeof RING_STATES)[number];
  *   indistinguishable from a room that does not exist).
  * - `knocks` (to the host): the peers waiting in the lobby, whenever that changes.
  * - `lock-changed`: the host locked or unlocked the room.
+ * - `host`: the room's host left for good (`bye`, `leave`, or silent past the
+ *   resume grace) and no other host is here: this peer, the longest in the
+ *   room, is the host now; `hostKey` as in `welcome`. So a locked room always
+ *   has someone to admit its lobby.
  * - `ice-servers`: the answer to `ice-refresh`.
  * - `pong`: the answer to `ping`.
  * - `joined`: the answer to `join`; `peers` are those already in the call, to whom
@@ -352,6 +356,7 @@ export const ServerMessageSchema = v.variant('type', [
   v.object({ type: v.literal('lobby') }),
   v.object({ type: v.literal('knocks'), peers: v.array(PeerInfoSchema) }),
   v.object({ type: v.literal('lock-changed'), locked: v.boolean() }),
+  v.object({ type: v.literal('host'), hostKey: v.pipe(v.string(), v.regex(SECRET_PATTERN)) }),
   v.object({ type: v.literal('ice-servers'), iceServers: v.array(IceServerSchema), iceTtl: IceTtlSchema }),
   v.object({ type: v.literal('joined'), peers: v.array(PeerInfoSchema) }),
   v.object({ type: v.literal('peer-joined'), peer: PeerInfoSchema }),
@@ -425,6 +430,7 @@ export const SERVER_MESSAGE_TYPES: ReadonlySet<ServerMessage['type']> = new Set<
   'lobby',
   'knocks',
   'lock-changed',
+  'host',
   'ice-servers',
   'joined',
   'peer-joined',
@@ -504,6 +510,9 @@ export function parseServerFrame(frame: unknown): ServerMessage | null {
       break;
     case 'lock-changed':
       ok = isBoolean(m.locked);
+      break;
+    case 'host':
+      ok = isString(m.hostKey);
       break;
     case 'ice-servers':
       ok = arrayOf(m.iceServers, isIceServer) && optional(m.iceTtl, isNumber);

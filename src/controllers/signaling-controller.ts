@@ -358,6 +358,9 @@ export class SignalingController implements ReactiveController {
       case 'lock-changed':
         this.locked = message.locked;
         break;
+      case 'host':
+        this.hostKey = message.hostKey;
+        break;
       case 'ice-servers':
         this.iceServers = message.iceServers;
         this.#scheduleIceRefresh(message.iceTtl);

@@ -1,6 +1,7 @@
 /**
  * End to end, in Debian's Chromium against the real `partykit dev`: a host
- * locks its room, a second widget knocks, the host admits or rejects it; and
+ * locks its room, a second widget knocks, the host admits or rejects it; the
+ * host role passes on when the host leaves; and
  * display names full of markup reach the other side as inert text.
  */
 import assert from 'node:assert/strict';
@@ -103,6 +104,41 @@ describe('locked rooms in the widget (real partykit dev, real Chromium)', { time
     assert.deepEqual(await shadowTexts(host, '.label'), [HOSTILE_NAMES[0]]);
     await assertInert(host);
     await closeAll(host, guest);
+  });
+
+  test('the host closes its tab: the other member is host now, the room stays locked, and the next knock is admitted', async () => {
+    const room = randomId();
+    const locked = () => (document.querySelector('call-widget') as unknown as { locked: boolean }).locked;
+    const host = await openWidget(room, 'Host');
+    await clickJoin(host);
+    await waitForState(host, 'waiting');
+    await widget(host).locator('[part~="lock-button"]').click();
+    await host.waitForFunction(locked);
+    const bea = await openWidget(room, 'Bea');
+    await clickJoin(bea);
+    await waitForState(bea, 'knocking');
+    await widget(host).locator('[part~="admit-button"]').click();
+    await Promise.all([waitForState(host, 'connected', 15_000), waitForState(bea, 'connected', 15_000)]);
+    const beaLock = widget(bea).locator('[part~="lock-button"]');
+    assert.equal(await beaLock.count(), 0, 'not the host yet');
+
+    // The host closes its tab (its widget says `bye` on pagehide): Bea, still in the room, is host now.
+    await host.close();
+    await beaLock.waitFor({ timeout: 5000 });
+    assert.equal(await beaLock.getAttribute('aria-pressed'), 'true', 'still locked');
+    assert.equal(await widget(bea).evaluate((w) => (w as unknown as { isHost: boolean }).isHost), true);
+
+    const cy = await openWidget(room, 'Cy');
+    await clickJoin(cy);
+    await waitForState(cy, 'knocking');
+    const knock = widget(bea).locator('[part~="knock"]');
+    await knock.waitFor();
+    assert.deepEqual(await shadowTexts(bea, '.knock-name'), ['Cy wants to join']);
+    await knock.locator('[part~="admit-button"]').click();
+    await Promise.all([waitForState(bea, 'connected', 15_000), waitForState(cy, 'connected', 15_000)]);
+    await Promise.all([remoteFrames(bea), remoteFrames(cy)]);
+    await closeAll(bea, cy);
+    await host.context().close();
   });
 
   test('the host page rejects through the call-knock event: the knocker fails as for a missing room and releases its camera', async () => {

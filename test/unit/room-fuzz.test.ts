@@ -269,6 +269,8 @@ class Harness {
   /** Candidates relayed from→to since the last description, by `${from}>${to}`. */
   readonly candidates = new Map<string, number>();
   ring: RingModel | null = null;
+  /** The host key the first member was given. */
+  hostKey: string | null = null;
   #next = 0;
 
   constructor(options: { rateLimit: RateLimit; now?: () => number }, joined: readonly boolean[] = [false, false]) {
@@ -304,6 +306,7 @@ class Harness {
     peer.host = welcome?.type === 'welcome' && welcome.hostKey !== undefined;
     // Only the first member of the empty room is the host.
     assert.equal(peer.host, others.length === 0 && this.departed.length === 0);
+    if (peer.host && welcome?.type === 'welcome') this.hostKey = welcome.hostKey!;
     // A ring that lost its callee rings the newcomer.
     const ring = this.ring && !this.ring.callee ? this.ring : null;
     if (ring) ring.callee = peer;
@@ -319,6 +322,14 @@ class Harness {
   depart(peer: Peer): void {
     this.members = this.members.filter((m) => m !== peer);
     this.departed.push(peer);
+  }
+
+  /** What `peer` leaving for good hands over: to the next member in, the host role, if `peer` held it alone. */
+  hostHandOver(peer: Peer): [Peer, ServerMessage] | null {
+    const next = this.members.find((m) => m !== peer);
+    if (!peer.host || !next || next.host) return null;
+    next.host = true;
+    return [next, { type: 'host', hostKey: this.hostKey! }];
   }
 
   resolve(frame: Frame, sender: Peer): Frame {
@@ -454,6 +465,8 @@ function expectedFor(h: Harness, sender: Peer, frame: Frame): { out: Map<FakeSoc
         }
       }
       for (const o of others) push(o, { type: 'peer-left', id: sender.id, reason });
+      const handOver = h.hostHandOver(sender);
+      if (handOver) push(...handOver);
       return { out, closed: true };
     }
     case 'ping':
@@ -663,6 +676,8 @@ test('fuzz: the rate limiter follows a token-bucket model (20/s, burst 50, close
           if (model.streak >= closeAfter) {
             expected.set(sender.socket, [{ type: 'error', code: 'rate-limited', message: '' }]);
             for (const o of h.members) if (o !== sender) expected.set(o.socket, [{ type: 'peer-left', id: sender.id, reason: 'left' }]);
+            const handOver = h.hostHandOver(sender);
+            if (handOver) expected.get(handOver[0].socket)!.push(handOver[1]);
             assertDeliveries(actual, expected, frame);
             assert.deepEqual(sender.socket.closes, [{ code: CloseCode.rateLimited, reason: 'rate-limited' }]);
             stats.closed++;

@@ -47,6 +47,13 @@ function roomOf(ids: readonly string[], options: RoomOptions = {}) {
   return { room, peers };
 }
 
+/** `frames` end with the host role handed over (`host` with a key): the frames before it. */
+function handedHost(frames: ServerMessage[]): ServerMessage[] {
+  const last = frames.at(-1);
+  assert.ok(last?.type === 'host' && SECRET_PATTERN.test(last.hostKey), `no host hand-over at the end of ${JSON.stringify(frames)}`);
+  return frames.slice(0, -1);
+}
+
 const send = (room: Room, from: FakeSocket, message: unknown) => room.receive(from, JSON.stringify(message));
 const join = (room: Room, from: FakeSocket, name = from.label) => send(room, from, { type: 'join', name });
 const offer = (to: string, sdp = 'v=0\r\n') => ({
@@ -360,7 +367,8 @@ describe('leave and remove', () => {
     join(room, b);
     for (const s of [a, b, c]) s.take();
     send(room, a, { type: 'leave' });
-    assert.deepEqual(b.take(), [{ type: 'peer-left', id: ALICE, reason: 'hangup' }]);
+    // Alice, the first, was the host: Bob, next in, is now.
+    assert.deepEqual(handedHost(b.take()), [{ type: 'peer-left', id: ALICE, reason: 'hangup' }]);
     assert.deepEqual(c.take(), [{ type: 'peer-left', id: ALICE, reason: 'hangup' }]);
     assert.deepEqual(a.take(), []);
     assert.deepEqual(a.closes, [{ code: 1000, reason: 'left' }]);
@@ -381,7 +389,7 @@ describe('leave and remove', () => {
     const { room, peers: [a, b] } = roomOf([ALICE, BOB]);
     room.remove(a);
     room.remove(a);
-    assert.deepEqual(b.take(), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
+    assert.deepEqual(handedHost(b.take()), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
     assert.deepEqual(a.take(), []);
     assert.deepEqual(a.closes, []);
     assert.equal(room.size, 1);
@@ -508,7 +516,7 @@ describe('rate limit (default 20/s, burst 50, close after 50 refused)', () => {
     assert.deepEqual(errorCodes(a.take()), ['rate-limited']);
     assert.deepEqual(a.closes, [{ code: CloseCode.rateLimited, reason: 'rate-limited' }]);
     assert.equal(room.size, 1);
-    assert.deepEqual(b.take(), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
+    assert.deepEqual(handedHost(b.take()), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
     // Further frames and the runtime's close event change nothing.
     room.receive(a, '{}');
     room.remove(a);
@@ -641,6 +649,61 @@ describe('locked rooms', () => {
       { type: 'knocks', peers: [{ id: BOB, name: 'Bob <img src=x onerror=alert(1)>', inCall: false }] },
     ]);
     assert.deepEqual(k.take(), []);
+  });
+
+  test('the host leaves a locked room: the next member in becomes host with the same key, hears the knocks and admits', async () => {
+    const { room, host, hostKey } = await hostedRoom({ capacity: 4 });
+    const b = socket('b');
+    const c = socket('c');
+    await room.arrive(b, BOB);
+    await room.arrive(c, CAROL);
+    send(room, host, { type: 'lock', locked: true });
+    const k = socket('knocker');
+    await room.arrive(k, DAVE);
+    join(room, k, 'Dave');
+    for (const s of [host, b, c, k]) s.take();
+
+    send(room, host, { type: 'leave' });
+    assert.deepEqual(b.take(), [
+      { type: 'peer-left', id: ALICE, reason: 'hangup' },
+      { type: 'host', hostKey },
+      { type: 'knocks', peers: [{ id: DAVE, name: 'Dave', inCall: false }] },
+    ]);
+    assert.deepEqual(c.take(), [{ type: 'peer-left', id: ALICE, reason: 'hangup' }], 'one new host only');
+    assert.equal(room.locked, true, 'still locked');
+    send(room, c, { type: 'admit', id: DAVE });
+    assert.deepEqual(errorCodes(c.take()), ['not-host']);
+    send(room, b, { type: 'admit', id: DAVE });
+    await settle();
+    assert.equal(k.take()[0]?.type, 'welcome');
+
+    // The old host, back with its key, is host again beside the new one; nobody else is told.
+    b.take();
+    c.take();
+    send(room, b, { type: 'leave' });
+    const back = socket('back');
+    await room.arrive(back, ALICE, { hostKey });
+    const [welcome] = back.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.hostKey, hostKey);
+    assert.deepEqual(c.take(), [
+      { type: 'peer-left', id: BOB, reason: 'hangup' },
+      { type: 'host', hostKey },
+      { type: 'peer-joined', peer: { id: ALICE, name: '', inCall: false } },
+    ]);
+  });
+
+  test('a host away within the resume grace keeps the role: nobody is handed it', async () => {
+    const clock = { t: 1_000_000 };
+    const { room, host } = await hostedRoom({ now: () => clock.t });
+    const b = socket('b');
+    await room.arrive(b, BOB);
+    b.take();
+    room.drop(host);
+    clock.t += 5_000;
+    send(room, b, { type: 'ping' });
+    room.tick();
+    assert.deepEqual(b.take(), [{ type: 'pong' }]);
   });
 
   test('admit: the knocker is welcomed into the room; the host hears the lobby emptied', async () => {
@@ -922,7 +985,7 @@ describe('drops, resume and heartbeats', () => {
     assert.deepEqual(b.take(), [{ type: 'pong' }, { type: 'pong' }], '19 s after its last frame: still held');
     clock.t += 1_500;
     room.tick();
-    assert.deepEqual(b.take(), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
+    assert.deepEqual(handedHost(b.take()), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
     assert.equal(room.size, 1);
     const late = socket('late');
     await room.arrive(late, CAROL, { resumeId: ALICE, session });
@@ -951,13 +1014,13 @@ describe('drops, resume and heartbeats', () => {
     send(room, b, { type: 'ping' });
     b.take();
     room.tick();
-    assert.deepEqual(b.take(), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
+    assert.deepEqual(handedHost(b.take()), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
   });
 
   test('bye: the others get peer-left (left) at once; leave says hangup', async () => {
     const { room, a, b } = await callOfTwo();
     send(room, a, { type: 'bye' });
-    assert.deepEqual(b.take(), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
+    assert.deepEqual(handedHost(b.take()), [{ type: 'peer-left', id: ALICE, reason: 'left' }]);
     assert.deepEqual(a.closes, [{ code: 1000, reason: 'left' }]);
     assert.equal(room.size, 1);
   });
@@ -1107,7 +1170,7 @@ describe('ring flow (mode="call")', () => {
     a.take();
     b.take();
     send(room, a, { type: 'leave' });
-    assert.deepEqual(b.take(), [
+    assert.deepEqual(handedHost(b.take()), [
       { type: 'call', state: 'missed', peer: { id: ALICE, name: 'Alice', inCall: false } },
       { type: 'peer-left', id: ALICE, reason: 'hangup' },
     ]);
