@@ -18,7 +18,7 @@ import {
   CallReconnectEvent,
   CallStateChangeEvent,
 } from './events.ts';
-import { directionOf, languageOf, localeFor, LOCALES, type Locale } from './i18n/locale.ts';
+import { directionOf, inheritedAttribute, languageOf, localeFor, LOCALES, type Locale } from './i18n/locale.ts';
 import { en, format, type MessageKey, type Messages } from './i18n/messages.ts';
 import {
   CloseCode,
@@ -929,7 +929,7 @@ export class CallWidget extends LitElement {
    */
   #resolveLanguage(): void {
     const lang = languageOf(this);
-    const dirAttribute = this.closest('[dir]')?.getAttribute('dir');
+    const dirAttribute = inheritedAttribute(this, 'dir');
     this.#dir = dirAttribute === 'rtl' || dirAttribute === 'ltr' ? dirAttribute : directionOf(lang);
     this.#lang = lang;
     const locale = localeFor(lang);

@@ -41,14 +41,22 @@ export function directionOf(tag: string): 'ltr' | 'rtl' {
 }
 
 /**
- * The language an element should speak: its own `lang` or its nearest
- * ancestor's (shadow hosts included), else the document's, else the
- * browser's first preference, else English.
+ * The value of attribute `name` on `element` or its nearest ancestor that
+ * sets it, crossing shadow roots to their hosts (an embed inside another
+ * component's shadow DOM inherits the page's `lang` and `dir`); null if none.
  */
-export function languageOf(element: Element): string {
+export function inheritedAttribute(element: Element, name: string): string | null {
   for (let node: Node | null = element; node; ) {
-    if (node instanceof Element && node.getAttribute('lang')) return node.getAttribute('lang')!;
+    if (node instanceof Element && node.getAttribute(name)) return node.getAttribute(name);
     node = node.parentNode ?? (node instanceof ShadowRoot ? node.host : null);
   }
-  return globalThis.navigator?.language || 'en';
+  return null;
 }
+
+/**
+ * The language an element should speak: its own `lang` or its nearest
+ * ancestor's (shadow hosts included), else the browser's first preference,
+ * else English.
+ */
+export const languageOf = (element: Element): string =>
+  inheritedAttribute(element, 'lang') || globalThis.navigator?.language || 'en';

@@ -549,6 +549,16 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     expect(part(el, 'base')!.getAttribute('dir')).to.equal('ltr');
   });
 
+  it('inside another component’s shadow DOM: lang and dir come from across the shadow boundary', async () => {
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    const page = await fixture<HTMLElement>(html`<div dir="rtl" lang="es"><section></section></div>`);
+    const shadow = page.querySelector('section')!.attachShadow({ mode: 'open' });
+    shadow.append(el);
+    await settled(el);
+    expect(textOf(el, 'join-button')).to.equal(es.join);
+    expect(part(el, 'base')!.getAttribute('dir'), 'Spanish, but the page says rtl').to.equal('rtl');
+  });
+
   it('the host page overrides any string through the messages property', async () => {
     const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
     el.setAttribute('lang', 'es');
