@@ -881,27 +881,30 @@ export class CallWidget extends LitElement {
 
   /**
    * After a refused permission, watch it (Permissions API): once the user
-   * allows the camera or microphone in the browser's settings, join again by
-   * itself. Browsers that cannot query these permissions just keep the retry
-   * button.
+   * allows the camera or microphone in the browser's settings and neither is
+   * refused any more, join again by itself. Browsers that cannot query these
+   * permissions just keep the retry button.
    */
   #retryWhenGranted(): void {
     this.#permissionWatch?.abort();
     const watch = new AbortController();
     this.#permissionWatch = watch;
     const names = this.#media.videoEnabled ? ['microphone', 'camera'] : ['microphone'];
+    const statuses: PermissionStatus[] = [];
+    // Retry once one is allowed and none is still refused: a user who allows
+    // the camera, then the microphone, sees one retry, not a second refusal.
+    const check = (): void => {
+      if (this.#error?.code !== 'permission-denied') return;
+      if (!statuses.some((s) => s.state === 'granted') || statuses.some((s) => s.state === 'denied')) return;
+      watch.abort();
+      this.#handleJoin();
+    };
     for (const name of names) {
       navigator.permissions?.query({ name: name as PermissionName }).then(
-        (status) =>
-          status.addEventListener(
-            'change',
-            () => {
-              if (status.state !== 'granted' || this.#error?.code !== 'permission-denied') return;
-              watch.abort();
-              this.#handleJoin();
-            },
-            { signal: watch.signal },
-          ),
+        (status) => {
+          statuses.push(status);
+          status.addEventListener('change', check, { signal: watch.signal });
+        },
         () => undefined, // a permission name this browser cannot query
       );
     }

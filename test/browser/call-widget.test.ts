@@ -1276,8 +1276,8 @@ describe('<call-widget> in a cross-origin iframe', () => {
 });
 
 describe('<call-widget> and the browser’s permission settings', () => {
-  const setPermission = (setting: 'granted' | 'denied') =>
-    executeServerCommand('set-permission', { names: ['camera', 'microphone'], setting });
+  const setPermission = (setting: 'granted' | 'denied', names = ['camera', 'microphone']) =>
+    executeServerCommand('set-permission', { names, setting });
   afterEach(() => setPermission('granted'));
 
   /**
@@ -1305,7 +1305,11 @@ describe('<call-widget> and the browser’s permission settings', () => {
     await reach(el, 'failed');
     expect(log.errors.map((e) => e.code)).to.deep.equal(['permission-denied']);
 
-    await setPermission('granted');
+    // The camera allowed first: with the microphone still refused, a retry would only fail again.
+    await setPermission('granted', ['camera']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(transitions(log.states), 'no retry while the microphone is refused').to.deep.equal(['idle→joining', 'joining→failed']);
+    await setPermission('granted', ['microphone']);
     await reach(el, 'waiting');
     const tracks = el.localStream!.getTracks();
     expect(tracks.map((t) => t.kind).sort()).to.deep.equal(['audio', 'video']);
