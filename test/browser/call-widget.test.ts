@@ -1020,6 +1020,47 @@ describe('<call-widget> pre-join lobby and devices', () => {
     }
   });
 
+  it('a speaker chosen in the device panel plays the remote side at once (setSinkId on the remote media element); one that fails falls back to the default', async () => {
+    const enumerateDevices = navigator.mediaDevices.enumerateDevices;
+    const device = (kind: MediaDeviceKind, deviceId: string) => ({ kind, deviceId, label: deviceId, groupId: '', toJSON: () => ({}) });
+    navigator.mediaDevices.enumerateDevices = async () =>
+      [device('videoinput', 'cam'), device('audiooutput', 'default'), device('audiooutput', 'headphones'), device('audiooutput', 'gone')] as MediaDeviceInfo[];
+    // The Audio Output Devices API, recorded: which element was sent where.
+    const setSinkId = HTMLMediaElement.prototype.setSinkId;
+    const sinkIdGetter = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'sinkId')!;
+    const sinks = new WeakMap<HTMLMediaElement, string>();
+    const calls: [HTMLMediaElement, string][] = [];
+    HTMLMediaElement.prototype.setSinkId = async function (this: HTMLMediaElement, id: string) {
+      calls.push([this, id]);
+      if (id === 'gone') throw new DOMException('Requested device not found', 'NotFoundError');
+      sinks.set(this, id);
+    };
+    Object.defineProperty(HTMLMediaElement.prototype, 'sinkId', { configurable: true, get() { return sinks.get(this) ?? ''; } });
+    try {
+      const { alice } = await call();
+      button(alice, 'devices-button').click();
+      await until(() => !!part(alice, 'speaker-select'), 'the speaker list');
+      const speakers = part<HTMLSelectElement>(alice, 'speaker-select')!;
+      expect([...speakers.options].map((o) => o.value)).to.deep.equal(['default', 'headphones', 'gone']);
+      const remote = remoteVideo(alice);
+      speakers.value = 'headphones';
+      speakers.dispatchEvent(new Event('change'));
+      expect(alice.speakerId).to.equal('headphones');
+      await alice.updateComplete;
+      expect(calls.at(-1), 'the remote element, in the same update').to.deep.equal([remote, 'headphones']);
+      await until(() => remote.sinkId === 'headphones', 'playing on the headphones');
+
+      speakers.value = 'gone';
+      speakers.dispatchEvent(new Event('change'));
+      await until(() => alice.speakerId === '', 'a speaker that cannot be used: back to the default');
+      await until(() => remote.sinkId === '', 'the remote side on the default output');
+    } finally {
+      HTMLMediaElement.prototype.setSinkId = setSinkId;
+      Object.defineProperty(HTMLMediaElement.prototype, 'sinkId', sinkIdGetter);
+      navigator.mediaDevices.enumerateDevices = enumerateDevices;
+    }
+  });
+
   it('front/back: a camera that says which way it faces, with another camera, gets Switch camera; it turns facingMode around on the same sender', async () => {
     // A phone: two cameras, and tracks that report the facingMode they were asked for.
     const enumerateDevices = navigator.mediaDevices.enumerateDevices;
