@@ -446,14 +446,15 @@ export class Room {
 
   /**
    * The host left for good: unless another member holds the key, the one
-   * longest in the room becomes host (`host`, then the knocks waiting), so a
-   * locked room never keeps its lobby waiting for nobody. The key stays the
-   * same: the old host may still come back with it. A member who is away
-   * gets it in the `welcome` of its resume.
+   * longest in the call becomes host (`host`, then the knocks waiting), so a
+   * locked room never keeps its lobby waiting for nobody. Someone present and
+   * in the call first (the one who sees the knocks), else present, else the
+   * longest in the room, who gets the key in the `welcome` of its resume.
+   * The key stays the same: the old host may still come back with it.
    */
   #handOverHost(): void {
     const members = [...this.#members.values()];
-    const next = members[0];
+    const next = members.find((m) => m.socket && m.inCall) ?? members.find((m) => m.socket) ?? members[0];
     if (!next || this.#hostKey === null || members.some((m) => m.host)) return;
     next.host = true;
     if (!next.socket) return;

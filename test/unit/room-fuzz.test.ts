@@ -324,9 +324,10 @@ class Harness {
     this.departed.push(peer);
   }
 
-  /** What `peer` leaving for good hands over: to the next member in, the host role, if `peer` held it alone. */
+  /** What `peer` leaving for good hands over: the host role, if `peer` held it alone, to the first in the call, else the first in. */
   hostHandOver(peer: Peer): [Peer, ServerMessage] | null {
-    const next = this.members.find((m) => m !== peer);
+    const others = this.members.filter((m) => m !== peer);
+    const next = others.find((m) => m.inCall) ?? others[0];
     if (!peer.host || !next || next.host) return null;
     next.host = true;
     return [next, { type: 'host', hostKey: this.hostKey! }];

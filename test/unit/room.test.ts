@@ -693,6 +693,33 @@ describe('locked rooms', () => {
     ]);
   });
 
+  test('the role goes to a member in the call before an idle one, and to one who is here before one who is away', async () => {
+    const clock = { t: 1_000_000 };
+    const session = async (id: string) => `${id}.${'s'.repeat(43)}`;
+    const room = new Room({ capacity: 4, rateLimit: NO_RATE_LIMIT, now: () => clock.t });
+    const [a, b, c, d] = [socket('a'), socket('b'), socket('c'), socket('d')];
+    await room.arrive(a, ALICE);
+    const [welcome] = a.take();
+    assert.ok(welcome?.type === 'welcome' && welcome.hostKey);
+    const hostKey = welcome.hostKey;
+    await room.arrive(b, BOB, { session }); // idle: the socket is open, no join
+    await room.arrive(c, CAROL, { session });
+    await room.arrive(d, DAVE);
+    join(room, a, 'Alice');
+    join(room, c, 'Carol');
+    join(room, d, 'Dave');
+    room.drop(c); // Carol is away (her socket dropped), within the grace
+    for (const s of [a, b, c, d]) s.take();
+
+    send(room, a, { type: 'leave' });
+    assert.deepEqual(d.take(), [{ type: 'peer-left', id: ALICE, reason: 'hangup' }, { type: 'host', hostKey }], 'Dave: here and in the call');
+    assert.deepEqual(b.take(), [{ type: 'peer-left', id: ALICE, reason: 'hangup' }], 'not idle Bob, though in before Dave');
+
+    // With nobody else in the call, the one here comes before the one away.
+    send(room, d, { type: 'leave' });
+    assert.deepEqual(b.take(), [{ type: 'peer-left', id: DAVE, reason: 'hangup' }, { type: 'host', hostKey }]);
+  });
+
   test('a host away within the resume grace keeps the role: nobody is handed it', async () => {
     const clock = { t: 1_000_000 };
     const { room, host } = await hostedRoom({ now: () => clock.t });
