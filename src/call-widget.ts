@@ -265,6 +265,8 @@ export class CallWidget extends LitElement {
   #lobby: Lobby | null = null;
   /** Whether the call's device panel is open (see `#handleDevices`). */
   #devicesOpen = false;
+  /** The part that takes focus once it is rendered (the device panel just opened, or its button after Escape). */
+  #focusNext: 'devices' | 'devices-button' | null = null;
   /** Remote `<video>` elements by peer id (see `#remoteVideo`). */
   readonly #videos = new Map<string, HTMLVideoElement>();
 
@@ -434,7 +436,7 @@ export class CallWidget extends LitElement {
     globalThis.removeEventListener?.('pageshow', this.#handlePageShow);
     networkInformation()?.removeEventListener('change', this.#handleNetworkChange);
     super.disconnectedCallback(); // controllers release camera, peer connections, socket and lobby
-    this.#lobby = null;
+    this.#closeLobby();
     clearTimeout(this.#joinTimer);
     clearInterval(this.#ticker);
     this.#permissionWatch?.abort();
@@ -827,8 +829,12 @@ export class CallWidget extends LitElement {
         this.requestUpdate();
       },
       // The chunk did not load (offline, a changed deployment): the lobby
-      // still offers the preview, the toggles and Join; the device panel stays empty.
-      () => undefined,
+      // still offers the preview, the toggles and Join; the device panel closes.
+      () => {
+        if (!this.#devicesOpen || this.#lobby) return;
+        this.#devicesOpen = false;
+        this.requestUpdate();
+      },
     );
   }
 
@@ -979,17 +985,19 @@ export class CallWidget extends LitElement {
     if (this.#devicesOpen) this.#closeLobby();
     else {
       this.#devicesOpen = true;
-      this.#loadLobby(() => this.#devicesOpen);
+      this.#focusNext = 'devices';
+      this.#loadLobby(() => this.#devicesOpen && this.#intent === 'join' && this.isConnected);
     }
     this.requestUpdate();
   };
-  /** Escape in the device panel: close it, focus back on its button. */
-  #closeDevices = (): void => {
+  /** Escape while the device panel is open (in it, or on its button): close it, focus back on the button; the page does not see the key. */
+  #handleKeydown = (event: KeyboardEvent): void => {
+    if (event.key !== 'Escape' || !this.#devicesOpen) return;
+    event.stopPropagation();
+    event.preventDefault();
     this.#closeLobby();
+    this.#focusNext = 'devices-button';
     this.requestUpdate();
-    void this.updateComplete.then(() =>
-      this.renderRoot.querySelector<HTMLElement>('[part~="devices-button"]')?.focus(),
-    );
   };
   #handleInvite = (): void => void this.copyInviteLink();
   #handleLock = (): void => (this.locked ? this.unlock() : this.lock());
@@ -1022,7 +1030,8 @@ export class CallWidget extends LitElement {
         this.#videos.delete(id);
       }
     }
-    return html`<div part="base" class="base" dir=${this.#dir} lang=${this.#lang}>
+    const devices = this.#devicesOpen ? this.#lobby : null;
+    return html`<div part="base" class="base" dir=${this.#dir} lang=${this.#lang} @keydown=${this.#handleKeydown}>
       <div class=${inLobby ? 'view in-lobby' : 'view'}>
         <div part="stage" class="stage">
           ${links.length
@@ -1056,6 +1065,7 @@ export class CallWidget extends LitElement {
             : nothing}
         </div>
         <div part="brand" class="brand"><slot name="brand"></slot></div>
+        ${devices ? devices.renderDevices() : nothing}
       </div>
       <div part="controls" role="group" aria-label=${this.#t('controls')}>
         ${state === 'incoming'
@@ -1087,14 +1097,13 @@ export class CallWidget extends LitElement {
               ${inLobby
                 ? nothing
                 : html`<button
-                      part="button devices-button"
-                      aria-expanded=${String(this.#devicesOpen)}
-                      aria-controls=${this.#devicesOpen ? 'devices' : nothing}
-                      @click=${this.#handleDevices}
-                    >
-                      ${this.#t('devices')}
-                    </button>
-                    ${this.#devicesOpen && this.#lobby ? this.#lobby.renderDevices(this.#closeDevices) : nothing}`}
+                    part="button devices-button"
+                    aria-expanded=${String(this.#devicesOpen)}
+                    aria-controls=${devices ? 'devices' : nothing}
+                    @click=${this.#handleDevices}
+                  >
+                    ${this.#t('devices')}
+                  </button>`}
               ${inLobby
                 ? html`<button part="button join-button" @click=${this.#handleJoin}>
                       ${this.#t(this.mode === 'call' ? 'call' : 'joinNow')}
@@ -1139,6 +1148,11 @@ export class CallWidget extends LitElement {
    * a call, accept when rung, the join (retry) button out of one.
    */
   protected override updated(): void {
+    const wanted = this.#focusNext && this.renderRoot.querySelector<HTMLElement>(`[part~="${this.#focusNext}"]`);
+    if (wanted) {
+      this.#focusNext = null;
+      wanted.focus();
+    }
     if (!this.#hadFocus || this.shadowRoot?.activeElement) return;
     const next = this.#state === 'incoming' ? 'accept-button' : this.#intent === 'join' ? 'mic-button' : 'join-button';
     this.renderRoot.querySelector<HTMLElement>(`[part~="${next}"]`)?.focus();

@@ -135,19 +135,18 @@ export class Lobby implements ReactiveController {
   }
 
   /**
-   * The device panel of a call (`id="devices"`, part `devices`): the lobby's
-   * selectors and level meter, without the name. Escape calls `close`.
+   * The device panel of a call (`id="devices"`, part `devices`, focusable so
+   * that opening it can move focus there): the lobby's selectors and level
+   * meter, without the name.
    */
-  renderDevices(close: () => void): TemplateResult {
+  renderDevices(): TemplateResult {
     return html`<form
       id="devices"
       part="devices"
       class="lobby devices"
+      tabindex="-1"
       aria-label=${this.#t('lobby')}
       @submit=${(e: Event) => e.preventDefault()}
-      @keydown=${(e: KeyboardEvent) => {
-        if (e.key === 'Escape') close();
-      }}
     >
       ${this.#devices()}
     </form>`;

@@ -111,14 +111,15 @@ export const styles = css`
     min-height: 32px;
     font: inherit;
   }
-  /* The call's device panel opens above the control bar, over the videos. */
+  /* The call's device panel opens over the videos, at the inline end above
+     the control bar, and never taller than the video area (it scrolls). */
   .devices {
     position: absolute;
-    bottom: 100%;
+    bottom: 8px;
     inset-inline-end: 8px;
     z-index: 1;
     width: min(320px, calc(100% - 16px));
-    max-height: 60vh;
+    max-height: calc(100% - 16px);
     box-sizing: border-box;
     padding: 12px;
     border-radius: var(--_radius);
@@ -194,7 +195,6 @@ export const styles = css`
     font-size: 1em;
   }
   [part~='controls'] {
-    position: relative;
     display: flex;
     flex-wrap: wrap;
     justify-content: center;
@@ -213,7 +213,9 @@ export const styles = css`
     cursor: pointer;
   }
   button:focus-visible,
-  input:focus-visible {
+  input:focus-visible,
+  select:focus-visible,
+  .devices:focus-visible {
     outline: 3px solid var(--_focus);
     outline-offset: 2px;
   }

@@ -968,6 +968,10 @@ describe('<call-widget> pre-join lobby and devices', () => {
       await until(() => options('camera-select').length > 0, 'the panel and its selectors (the lobby chunk)');
       expect(toggle.getAttribute('aria-expanded')).to.equal('true');
       expect(toggle.getAttribute('aria-controls')).to.equal(part(alice, 'devices')!.id);
+      expect(alice.shadowRoot!.activeElement, 'focus moves into the panel').to.equal(part(alice, 'devices'));
+      const panel = part(alice, 'devices')!.getBoundingClientRect();
+      const view = alice.shadowRoot!.querySelector('.view')!.getBoundingClientRect();
+      expect(panel.top >= view.top && panel.bottom <= view.bottom, 'the panel fits in the video area').to.equal(true);
       expect(options('camera-select')).to.deep.equal(['desk-camera', 'usb-camera']);
       expect(options('microphone-select')).to.deep.equal(['desk-mic']);
       expect(!!part(alice, 'level-meter')).to.equal(true);
@@ -991,10 +995,24 @@ describe('<call-widget> pre-join lobby and devices', () => {
       navigator.mediaDevices.dispatchEvent(new Event('devicechange'));
       await until(() => options('microphone-select').includes('headset-mic'), 'the new microphone listed');
 
-      part(alice, 'devices')!.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true, composed: true }));
+      const escapes: Event[] = [];
+      const onPage = (e: Event) => escapes.push(e);
+      document.addEventListener('keydown', onPage);
+      const escape = new KeyboardEvent('keydown', { key: 'Escape', bubbles: true, composed: true, cancelable: true });
+      part<HTMLSelectElement>(alice, 'camera-select')!.dispatchEvent(escape);
+      document.removeEventListener('keydown', onPage);
       await until(() => !part(alice, 'devices'), 'Escape closes the panel');
       expect(toggle.getAttribute('aria-expanded')).to.equal('false');
+      expect(toggle.hasAttribute('aria-controls'), 'no reference to a panel that is not there').to.equal(false);
+      expect(escapes, 'the page (a dialog around the widget, say) does not see that Escape').to.have.length(0);
+      expect(escape.defaultPrevented).to.equal(true);
       await until(() => alice.shadowRoot!.activeElement === toggle, 'focus back on Devices');
+
+      // Escape on the button itself closes it too.
+      toggle.click();
+      await until(() => !!part(alice, 'devices'), 'open again');
+      toggle.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true, composed: true }));
+      await until(() => !part(alice, 'devices'), 'closed from its button');
 
       toggle.click();
       await until(() => !!part(alice, 'devices'), 'open again');
@@ -1015,6 +1033,27 @@ describe('<call-widget> pre-join lobby and devices', () => {
       await reach(alice, 'ended');
       await until(() => meters[0]!.state === 'closed', 'the hang-up closes the meter', { timeoutMs: 500 });
       expect(part(alice, 'devices-button'), 'no Devices out of a call').to.equal(null);
+    } finally {
+      navigator.mediaDevices.enumerateDevices = enumerateDevices;
+    }
+  });
+
+  it('the widget removed just after Devices is pressed: the panel never starts (no device listener, no meter left behind)', async () => {
+    const { alice, bob } = await call();
+    bob.remove(); // its own device listener would count too
+    let listed = 0;
+    const enumerateDevices = navigator.mediaDevices.enumerateDevices;
+    navigator.mediaDevices.enumerateDevices = async () => {
+      listed++;
+      return [];
+    };
+    try {
+      button(alice, 'devices-button').click();
+      alice.remove(); // before the lobby chunk's import() settles
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      navigator.mediaDevices.dispatchEvent(new Event('devicechange'));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(listed, 'nothing lists devices for a widget that is gone').to.equal(0);
     } finally {
       navigator.mediaDevices.enumerateDevices = enumerateDevices;
     }
