@@ -3,16 +3,32 @@
  * builds just before these tests) runs in Chromium with no camera and no room
  * server: the element is defined, the story's `play` function finishes (its
  * own assertions pass: each drives a widget to the state it is named after),
- * and nothing throws.
+ * nothing throws, and axe-core finds no accessibility violation in the state
+ * the story ends in (the stories cover every visible state).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { ROOT, launchChromium, newContext, startStatic, type StaticServer } from '../support/harness.ts';
 
 const STATIC = join(ROOT, 'storybook-static');
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/**
+ * axe rules about a whole page (landmarks, a main heading), not about a
+ * component on it: a story's page is Storybook's bare iframe.
+ */
+const PAGE_RULES = ['region', 'landmark-one-main', 'page-has-heading-one'];
+
+interface Violation {
+  id: string;
+  impact: string | null;
+  help: string;
+  targets: unknown[];
+}
 
 /** How long one story may take to play, ms (a two-widget call set-up takes about 1 s). */
 const STORY_TIMEOUT_MS = 30_000;
@@ -84,6 +100,8 @@ describe('Storybook: every story plays without camera or server', () => {
     try {
       for (const story of stories) {
         const page = await context.newPage();
+        // Colours are checked as they are at that instant: no fade half-way through.
+        await page.emulateMedia({ reducedMotion: 'reduce' });
         const errors: string[] = [];
         page.on('pageerror', (error) => errors.push(error.message));
         await page.goto(`${site.origin}/storybook-static/iframe.html?id=${story.id}&viewMode=story`);
@@ -107,6 +125,16 @@ describe('Storybook: every story plays without camera or server', () => {
         assert.ok(widgets.defined, `${story.id}: <call-widget> is not defined`);
         assert.ok(widgets.states.length > 0 && widgets.states.every(Boolean), `${story.id}: ${JSON.stringify(widgets.states)}`);
         assert.deepEqual(errors, [], `${story.id}: page errors`);
+        await page.addScriptTag({ path: AXE });
+        const violations = await page.evaluate(async (disabled) => {
+          const axe = (window as unknown as { axe: { run: (context: Element, options: object) => Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[] }> } }).axe;
+          const result = await axe.run(document.querySelector('#storybook-root') ?? document.body, {
+            resultTypes: ['violations'],
+            rules: Object.fromEntries(disabled.map((id) => [id, { enabled: false }])),
+          });
+          return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target) }));
+        }, PAGE_RULES);
+        assert.deepEqual(violations, [] as Violation[], `${story.id}: axe violations`);
         await page.close();
       }
     } finally {
