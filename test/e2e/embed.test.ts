@@ -51,10 +51,12 @@ const PAGES = join(ROOT, 'test/e2e/pages');
 const escapeAttribute = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
 /**
- * The third-party site: `/call-widget.js` is the built bundle, `/<page>.html`
- * and `/<page>.js` come from `test/e2e/pages/`. HTML pages get the strict CSP,
- * and `%HOST%` / `%NAME%` in them are filled in from the room server and the
- * `name` query parameter, as a server-rendered embed would be. `?csp=` picks
+ * The third-party site: `/call-widget.js` is the built bundle and
+ * `/call-widget-*.js` its lazy chunks (served beside it, as a deployment of
+ * `dist/` does); `/<page>.html` and `/<page>.js` come from
+ * `test/e2e/pages/`. HTML pages get the strict CSP, and `%HOST%` / `%NAME%`
+ * in them are filled in from the room server and the `name` query
+ * parameter, as a server-rendered embed would be. `?csp=` picks
  * the policy: `strict` (the default), `allow-duplicates`, or `none`.
  */
 async function startEmbeddingSite(party: PartyServer): Promise<EmbeddingSite> {
@@ -62,12 +64,11 @@ async function startEmbeddingSite(party: PartyServer): Promise<EmbeddingSite> {
   const cspAllowingDuplicates = strictCsp(`ws://${party.host}`, { allowDuplicates: true });
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://site');
-    const file =
-      url.pathname === '/call-widget.js'
-        ? join(ROOT, 'dist/call-widget.js')
-        : /^\/[a-z-]+\.(html|js)$/.test(url.pathname)
-          ? join(PAGES, url.pathname)
-          : null;
+    const file = /^\/call-widget(-[\w-]+)?\.js$/.test(url.pathname)
+      ? join(ROOT, 'dist', url.pathname)
+      : /^\/[a-z-]+\.(html|js)$/.test(url.pathname)
+        ? join(PAGES, url.pathname)
+        : null;
     let body: string;
     try {
       if (req.method !== 'GET' || !file) throw new Error('not found');
@@ -204,7 +205,10 @@ describe('embedding under a strict CSP', () => {
     assert.equal(await alice.page.locator('script').count(), 1, 'one script tag embeds the widget');
 
     await Promise.all([waitForState(alice.page, 'idle'), waitForState(bob.page, 'idle')]);
-    await clickJoin(alice.page);
+    // Alice through the lobby, its chunk and its stylesheet loaded (an adopted sheet, not an inline style).
+    await alice.page.locator('call-widget [part~="join-button"]').click();
+    await alice.page.locator('call-widget [part~="lobby"]').waitFor();
+    await alice.page.locator('call-widget [part~="join-button"]').click();
     await waitForState(alice.page, 'waiting');
     await clickJoin(bob.page);
     await Promise.all([waitForState(alice.page, 'connected'), waitForState(bob.page, 'connected')]);
@@ -221,8 +225,16 @@ describe('embedding under a strict CSP', () => {
     // The names came through the server-rendered attributes and the room.
     assert.match((await alice.page.locator('call-widget [part~="remote-tile"]').textContent()) ?? '', /Bob/);
 
-    // Mute, camera off and on, hang up: the rest of the widget's paths run too.
+    // Mute, the device panel, camera off and on, hang up: the rest of the widget's paths run too.
     await alice.page.locator('call-widget [part~="mic-button"]').click();
+    await alice.page.locator('call-widget [part~="devices-button"]').click();
+    await alice.page.locator('call-widget [part~="devices"]').waitFor();
+    assert.equal(
+      await alice.page.locator('call-widget [part~="devices"]').evaluate((panel) => getComputedStyle(panel).position),
+      'absolute',
+      "the panel's stylesheet applies under the policy",
+    );
+    await alice.page.keyboard.press('Escape');
     await alice.page.locator('call-widget [part~="camera-button"]').click();
     await alice.page.locator('call-widget [part~="camera-button"]').click();
     await alice.page.locator('call-widget [part~="hangup-button"]').click();
