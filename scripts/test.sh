@@ -21,15 +21,16 @@ step 'build (dist/call-widget.js bundle, dist/npm entry + declarations; npm run 
 npx vite build --logLevel warn
 npx vite build --mode npm --logLevel warn
 # Size ratchet of dist/call-widget.js (gzip -9): fails the run if the bundle
-# grows past 22.5 KiB. Issue 6's budget is 16 KiB and is NOT met yet
-# (23,027 B); this check keeps it from drifting further until it is. Raised
+# grows past 22.4 KiB. Issue 6's budget is 16 KiB and is NOT met yet
+# (22,860 B); this check keeps it from drifting further until it is. Raised
 # from 21 KiB for the media-error ways out (+575 B), then from 21.5 KiB for
 # the ring flow (mode="call": ring/accept/decline, the incoming and ringing
 # views, five states in three languages: +1,012 B) and the front/back camera
 # switch (+328 B); then a terser pass over Rolldown's output (-263 B) paid for
 # the call's device panel (+206 B, +73 B for its focus and Escape handling)
-# and the host hand-over message (+14 B).
-node scripts/size.mjs 22.5KiB
+# and the host hand-over message (+14 B). Lowered to 22.4 KiB when the
+# lobby's and the device panel's CSS moved into their chunk (-167 B).
+node scripts/size.mjs 22.4KiB
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -10,7 +10,7 @@
  * plugged in shows up at once. The speaker list is shown only where
  * `HTMLMediaElement.setSinkId` exists (Audio Output Devices API).
  */
-import { html, nothing, type ReactiveController, type ReactiveControllerHost, type TemplateResult } from 'lit';
+import { css, html, nothing, type ReactiveController, type ReactiveControllerHost, type TemplateResult } from 'lit';
 import type { MediaKind } from './peer/peer-session.ts';
 import type { MessageKey } from './i18n/messages.ts';
 
@@ -48,6 +48,57 @@ export function level(samples: Float32Array): number {
   return samples.length ? Math.min(1, Math.SQRT2 * Math.sqrt(sum / samples.length)) : 0;
 }
 
+/**
+ * The lobby's and the device panel's styles, in this chunk with them: added
+ * to the widget's shadow root (`adoptedStyleSheets`, allowed by a strict
+ * `style-src`) when the chunk first runs there.
+ */
+export const lobbyStyles = css`
+  /* The lobby form fills the view beside the preview inset. */
+  .in-lobby .stage {
+    inset-inline-end: calc(min(30%, 200px) + 12px);
+  }
+  .lobby {
+    display: grid;
+    align-content: start;
+    gap: 8px;
+    padding: 44px 12px 12px;
+    overflow: auto;
+  }
+  .lobby label {
+    display: grid;
+    gap: 2px;
+  }
+  .lobby input,
+  .lobby select,
+  .lobby meter {
+    box-sizing: border-box;
+    width: 100%;
+    min-height: 32px;
+    font: inherit;
+  }
+  /* The call's device panel opens over the videos, at the inline end above
+     the control bar, and never taller than the video area (it scrolls). */
+  .devices {
+    position: absolute;
+    bottom: 8px;
+    inset-inline-end: 8px;
+    z-index: 1;
+    width: min(320px, calc(100% - 16px));
+    max-height: calc(100% - 16px);
+    box-sizing: border-box;
+    padding: 12px;
+    border-radius: var(--_radius);
+    background: var(--_bg);
+    box-shadow: 0 2px 12px rgb(0 0 0 / 40%);
+  }
+  .lobby select:focus-visible,
+  .devices:focus-visible {
+    outline: 3px solid var(--_focus);
+    outline-offset: 2px;
+  }
+`;
+
 export class Lobby implements ReactiveController {
   /** Known devices, by kind, in the browser's order. */
   devices: MediaDeviceInfo[] = [];
@@ -64,6 +115,11 @@ export class Lobby implements ReactiveController {
   constructor(host: LobbyHost, t: (key: MessageKey) => string) {
     this.#host = host;
     this.#t = t;
+    const root = host.renderRoot;
+    const sheet = lobbyStyles.styleSheet;
+    if (sheet && root instanceof ShadowRoot && !root.adoptedStyleSheets.includes(sheet)) {
+      root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
+    }
     host.addController(this);
     navigator.mediaDevices?.addEventListener('devicechange', this.#refresh);
     void this.#refresh();

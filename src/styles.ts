@@ -88,44 +88,6 @@ export const styles = css`
     place-items: center;
     background: var(--_surface);
   }
-  /* The lobby form fills the view beside the preview inset. */
-  .in-lobby .stage {
-    inset-inline-end: calc(min(30%, 200px) + 12px);
-  }
-  .lobby {
-    display: grid;
-    align-content: start;
-    gap: 8px;
-    padding: 44px 12px 12px;
-    overflow: auto;
-  }
-  .lobby label {
-    display: grid;
-    gap: 2px;
-  }
-  .lobby input,
-  .lobby select,
-  .lobby meter {
-    box-sizing: border-box;
-    width: 100%;
-    min-height: 32px;
-    font: inherit;
-  }
-  /* The call's device panel opens over the videos, at the inline end above
-     the control bar, and never taller than the video area (it scrolls). */
-  .devices {
-    position: absolute;
-    bottom: 8px;
-    inset-inline-end: 8px;
-    z-index: 1;
-    width: min(320px, calc(100% - 16px));
-    max-height: calc(100% - 16px);
-    box-sizing: border-box;
-    padding: 12px;
-    border-radius: var(--_radius);
-    background: var(--_bg);
-    box-shadow: 0 2px 12px rgb(0 0 0 / 40%);
-  }
   .placeholder {
     display: grid;
     place-items: center;
@@ -213,9 +175,7 @@ export const styles = css`
     cursor: pointer;
   }
   button:focus-visible,
-  input:focus-visible,
-  select:focus-visible,
-  .devices:focus-visible {
+  input:focus-visible {
     outline: 3px solid var(--_focus);
     outline-offset: 2px;
   }
