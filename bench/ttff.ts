@@ -3,7 +3,7 @@
  * the built `<call-widget>` against a minimal hand-written WebRTC page, in the
  * same Chromium, interleaved run by run (widget, minimal, widget, minimal, …).
  *
- *   npm run build && npm run bench:ttff -- [--runs 20] [--warmup 1] [--settle 500] [--json out.json]
+ *   npm run build && npm run bench:ttff -- [--runs 20] [--warmup 1] [--settle 500] [--json out.json] [--baseline-dc]
  *
  * Each run: a fresh room, two isolated browser contexts. Page A joins first
  * and waits; page B loads, learns that A is there, and after `--settle` ms
@@ -24,7 +24,10 @@
  * The widget is instrumented only through its injectable `getUserMedia` and
  * `createPeerConnection` (see bench/pages/widget.js). The baseline
  * (bench/pages/minimal.js) uses a plain RTCPeerConnection and a plain WebSocket
- * to a bare relay run here. Runs over 15 s are failures and are reported.
+ * to a bare relay run here; with `--baseline-dc` it also negotiates the data
+ * channel the widget opens in its first offer (its control channel: media
+ * state and liveness), so that the two set up the same transports. Runs over
+ * 15 s are failures and are reported.
  * After the calls, a probe times one signal hop (Node ws client → server →
  * Node ws client) through `partykit dev` and through the bare relay, so that
  * server latency can be told apart from client-side work in the phase split.
@@ -59,8 +62,11 @@ const { values: options } = parseArgs({
     warmup: { type: 'string', default: '1' },
     settle: { type: 'string', default: '500' },
     json: { type: 'string' },
+    'baseline-dc': { type: 'boolean', default: false },
   },
 });
+/** The baseline negotiates the widget's data channel too (a negotiated `control` channel, id 0). */
+const BASELINE_DC = options['baseline-dc'] === true;
 const RUNS = positiveInt(options.runs, 'runs');
 const WARMUP = positiveInt(options.warmup, 'warmup', true);
 const SETTLE_MS = positiveInt(options.settle, 'settle', true);
@@ -162,7 +168,10 @@ const JOIN_SELECTOR: Record<Variant, string> = {
 function pageUrl(env: Env, variant: Variant, room: string, name: string): string {
   const query = new URLSearchParams({ room, name, limit: String(RUN_LIMIT_MS) });
   if (variant === 'widget') query.set('host', env.party.host);
-  else query.set('relay', env.relayUrl);
+  else {
+    query.set('relay', env.relayUrl);
+    if (BASELINE_DC) query.set('dc', '1');
+  }
   return `${env.web.origin}/bench/pages/${variant}.html?${query}`;
 }
 
@@ -446,6 +455,7 @@ function report(
   out.push(
     `runs:     ${RUNS} per variant, interleaved widget/minimal, ${WARMUP} warm-up pair(s) not counted; settle ${SETTLE_MS} ms before each click; limit ${RUN_LIMIT_MS} ms`,
     `load:     1-min load average ${fmt(loadBefore[0], 2)} before, ${fmt(loadavg()[0], 2)} after; wall time ${(wallMs / 1000).toFixed(0)} s`,
+    `baseline: ${BASELINE_DC ? "media plus the widget's negotiated data channel (--baseline-dc)" : 'media only (the widget also negotiates a data channel; --baseline-dc adds it here)'}`,
     '',
   );
 

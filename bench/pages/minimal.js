@@ -6,7 +6,8 @@
 // the call answers `ready` (and says `ready` when it joins). On join a page
 // gets camera+mic; if the other side is already in the call it creates the
 // peer connection, adds its tracks and sends the offer; the other side
-// answers. Trickle ICE both ways. Same constraints as the widget.
+// answers. Trickle ICE both ways. Same constraints as the widget. With
+// ?dc=1 it also negotiates the widget's data channel (bench --baseline-dc).
 import { bench, instrumentPc, timedGetUserMedia, watchFirstFrame } from './instrument.js';
 
 const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
@@ -28,6 +29,8 @@ let queue = Promise.resolve();
 function createPc() {
   const connection = instrumentPc(new RTCPeerConnection());
   for (const track of stream.getTracks()) connection.addTrack(track, stream);
+  // ?dc=1: the widget's control channel too (negotiated, id 0), in the first offer.
+  if (params.get('dc') === '1') connection.createDataChannel('control', { negotiated: true, id: 0 });
   connection.onicecandidate = ({ candidate }) => candidate && send({ type: 'candidate', candidate });
   connection.ontrack = ({ streams }) => {
     if (remoteVideo.srcObject !== streams[0]) remoteVideo.srcObject = streams[0];
