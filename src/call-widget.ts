@@ -825,7 +825,7 @@ export class CallWidget extends LitElement {
     import('./lobby.ts').then(
       ({ Lobby }) => {
         if (!wanted() || this.#lobby) return;
-        this.#lobby = new Lobby(this, (key) => this.#t(key));
+        this.#lobby = new Lobby(this, (key) => this.#t(key), { html, nothing });
         this.requestUpdate();
       },
       // The chunk did not load (offline, a changed deployment): the lobby

@@ -9,8 +9,13 @@
  * camera/microphone permission) and refresh on `devicechange`, so a device
  * plugged in shows up at once. The speaker list is shown only where
  * `HTMLMediaElement.setSinkId` exists (Audio Output Devices API).
+ *
+ * The chunk imports nothing at run time: it renders with the widget's own Lit
+ * ({@link LitParts}, handed to it). An import of Lit would be an import of the
+ * entry script, by its bare URL: a page that embeds `call-widget.js?v=3`
+ * would then download and run the whole entry a second time for the lobby.
  */
-import { css, html, nothing, type ReactiveController, type ReactiveControllerHost, type TemplateResult } from 'lit';
+import type { html as litHtml, nothing as litNothing, ReactiveController, ReactiveControllerHost, TemplateResult } from 'lit';
 import type { MediaKind } from './peer/peer-session.ts';
 import type { MessageKey } from './i18n/messages.ts';
 
@@ -26,6 +31,12 @@ export interface LobbyHost extends ReactiveControllerHost {
   speakerId: string;
   /** Switch a microphone or camera (see `CallWidget.useDevice`). */
   useDevice(kind: MediaKind, deviceId: string): Promise<void>;
+}
+
+/** The parts of the widget's Lit the lobby renders with. */
+export interface LitParts {
+  html: typeof litHtml;
+  nothing: typeof litNothing;
 }
 
 /**
@@ -48,12 +59,16 @@ export function level(samples: Float32Array): number {
   return samples.length ? Math.min(1, Math.SQRT2 * Math.sqrt(sum / samples.length)) : 0;
 }
 
+/** Tags CSS text, so that the build minifies it like Lit's `css` (minify-literals). */
+const css = String.raw;
+
 /**
- * The lobby's and the device panel's styles, in this chunk with them: added
- * to the widget's shadow root (`adoptedStyleSheets`, allowed by a strict
- * `style-src`) when the chunk first runs there.
+ * The lobby's and the device panel's styles, in this chunk with them: a
+ * constructed sheet added to the widget's shadow root (`adoptedStyleSheets`,
+ * which a strict `style-src` allows, as for Lit's own styles) when a lobby
+ * first starts there.
  */
-export const lobbyStyles = css`
+export const LOBBY_CSS = css`
   /* The lobby form fills the view beside the preview inset. */
   .in-lobby .stage {
     inset-inline-end: calc(min(30%, 200px) + 12px);
@@ -99,12 +114,24 @@ export const lobbyStyles = css`
   }
 `;
 
+let sheet: CSSStyleSheet | undefined;
+
+/** {@link LOBBY_CSS} as one constructed sheet, shared by every widget on the page. */
+function lobbySheet(): CSSStyleSheet {
+  if (!sheet) {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(LOBBY_CSS);
+  }
+  return sheet;
+}
+
 export class Lobby implements ReactiveController {
   /** Known devices, by kind, in the browser's order. */
   devices: MediaDeviceInfo[] = [];
   /** The latest microphone level, 0–1 (see {@link level}). */
   level = 0;
   readonly #host: LobbyHost;
+  readonly #lit: LitParts;
   /** A string of the widget's catalog. */
   readonly #t: (key: MessageKey) => string;
   #audio: { context: AudioContext; analyser: AnalyserNode; track: MediaStreamTrack; samples: Float32Array<ArrayBuffer> } | null =
@@ -112,13 +139,13 @@ export class Lobby implements ReactiveController {
   #timer: ReturnType<typeof setInterval> | undefined;
   #disposed = false;
 
-  constructor(host: LobbyHost, t: (key: MessageKey) => string) {
+  constructor(host: LobbyHost, t: (key: MessageKey) => string, lit: LitParts) {
     this.#host = host;
     this.#t = t;
+    this.#lit = lit;
     const root = host.renderRoot;
-    const sheet = lobbyStyles.styleSheet;
-    if (sheet && root instanceof ShadowRoot && !root.adoptedStyleSheets.includes(sheet)) {
-      root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
+    if (root instanceof ShadowRoot && !root.adoptedStyleSheets.includes(lobbySheet())) {
+      root.adoptedStyleSheets = [...root.adoptedStyleSheets, lobbySheet()];
     }
     host.addController(this);
     navigator.mediaDevices?.addEventListener('devicechange', this.#refresh);
@@ -175,6 +202,7 @@ export class Lobby implements ReactiveController {
 
   /** The lobby panel: name field, device selectors, level meter. */
   render(): TemplateResult {
+    const { html } = this.#lit;
     const host = this.#host;
     return html`<form part="lobby" class="lobby" aria-label=${this.#t('lobby')} @submit=${(e: Event) => e.preventDefault()}>
       <label
@@ -196,6 +224,7 @@ export class Lobby implements ReactiveController {
    * meter, without the name.
    */
   renderDevices(): TemplateResult {
+    const { html } = this.#lit;
     return html`<form
       id="devices"
       part="devices"
@@ -210,6 +239,7 @@ export class Lobby implements ReactiveController {
 
   /** Camera, microphone and speaker selectors (the devices in use selected) and the level meter. */
   #devices(): TemplateResult {
+    const { html, nothing } = this.#lit;
     const host = this.#host;
     const stream = host.localStream;
     const current = (kind: MediaKind) =>
@@ -235,9 +265,10 @@ export class Lobby implements ReactiveController {
     kind: MediaDeviceKind,
     selected: string,
     choose: (deviceId: string) => void,
-  ): TemplateResult | typeof nothing {
+  ): TemplateResult | typeof litNothing {
+    const { html } = this.#lit;
     const devices = this.devices.filter((d) => d.kind === kind);
-    if (!devices.length) return nothing;
+    if (!devices.length) return this.#lit.nothing;
     return html`<label
       >${this.#t(label)}
       <select part=${part} @change=${(e: Event) => choose((e.target as HTMLSelectElement).value)}>

@@ -171,6 +171,16 @@ async function openPage(browser: Browser, url: string): Promise<OpenedPage> {
   return { page, csp: watch, header: response?.headers()['content-security-policy'], sockets };
 }
 
+/** Every `/call-widget*.js` the page fetched (path and query), sorted: the entry and its chunks. */
+const widgetScripts = (page: Page): Promise<string[]> =>
+  page.evaluate(() =>
+    performance
+      .getEntriesByType('resource')
+      .map((e) => new URL(e.name).pathname + new URL(e.name).search)
+      .filter((path) => path.startsWith('/call-widget'))
+      .sort(),
+  );
+
 async function assertNoViolations(name: string, watch: CspWatch): Promise<void> {
   assert.deepEqual(await watch.violations(), [], `${name}: securitypolicyviolation events`);
   assert.deepEqual(watch.console, [], `${name}: CSP console reports`);
@@ -265,6 +275,31 @@ describe('embedding under a strict CSP', () => {
     await Promise.all([alice.page.context().close(), bob.page.context().close()]);
   });
 
+  test('a versioned script URL (call-widget.js?v=3): the lobby chunk loads without a second copy of the entry', { timeout: 30_000 }, async () => {
+    const room = randomId(16);
+    const { page, csp: watch } = await openPage(browser, `${site.origin}/embed-versioned.html?${new URLSearchParams({ room, name: 'Ada' })}`);
+    await waitForState(page, 'idle');
+    await page.locator('call-widget [part~="join-button"]').click();
+    await page.locator('call-widget [part~="lobby"]').waitFor();
+    const scripts = await widgetScripts(page);
+    assert.equal(scripts.length, 2, `the entry and the lobby chunk, once each: ${scripts.join(', ')}`);
+    assert.deepEqual(
+      scripts.filter((path) => path.startsWith('/call-widget.js')),
+      ['/call-widget.js?v=3'],
+      'the entry once, by the URL the page gave',
+    );
+    assert.ok(scripts.some((path) => /^\/call-widget-lobby-[\w-]+\.js$/.test(path)), scripts.join(', '));
+    assert.equal(
+      await page.locator('call-widget [part~="lobby"]').evaluate((form) => getComputedStyle(form).display),
+      'grid',
+      "the lobby's stylesheet applies",
+    );
+    await page.locator('call-widget [part~="cancel-button"]').click();
+    await waitForState(page, 'idle');
+    await assertNoViolations('versioned', watch);
+    await page.context().close();
+  });
+
   // Two copies of Lit under `trusted-types lit-html` cannot both create their
   // `lit-html` policy: the second copy throws at load (the first, and so the
   // element, keeps working). A page that may load the bundle twice, or the
@@ -274,13 +309,7 @@ describe('embedding under a strict CSP', () => {
       const { page, csp: watch } = await openPage(browser, `${site.origin}/twice.html?csp=${csp}`);
       await page.waitForLoadState('load');
       // Both module instances ran (two URLs, two evaluations)…
-      const scripts = await page.evaluate(() =>
-        performance
-          .getEntriesByType('resource')
-          .map((e) => new URL(e.name).pathname + new URL(e.name).search)
-          .filter((path) => path.startsWith('/call-widget.js'))
-          .sort(),
-      );
+      const scripts = await widgetScripts(page);
       assert.deepEqual(scripts, ['/call-widget.js', '/call-widget.js?twice']);
       // …the element is defined once, and it works.
       const upgraded = await page.evaluate((host) => {
