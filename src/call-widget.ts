@@ -28,6 +28,8 @@ import {
   type PeerInfo,
   type ServerMessage,
 } from './protocol.ts';
+import type { ChunkContext } from './chunk.ts';
+import type { renderKnocks } from './knocks.ts';
 import type { Lobby } from './lobby.ts';
 import type { MediaKind } from './peer/peer-session.ts';
 import { randomId } from './random-id.ts';
@@ -267,6 +269,16 @@ export class CallWidget extends LitElement {
   #devicesOpen = false;
   /** The part that takes focus once it is rendered (the device panel just opened, or its button after Escape). */
   #focusNext: 'devices' | 'devices-button' | null = null;
+  /** The knock list's chunk, once a knock brought it (see `#loadKnocks`). */
+  #knocks: { renderKnocks: typeof renderKnocks } | null = null;
+  #knocksLoading = false;
+  /** What the lazy chunks render with (see src/chunk.ts). */
+  readonly #chunk: ChunkContext = {
+    html,
+    nothing,
+    adopt: (cssText) => adopt(this.renderRoot, cssText),
+    t: (key, values) => format(this.#t(key), values),
+  };
   /** Remote `<video>` elements by peer id (see `#remoteVideo`). */
   readonly #videos = new Map<string, HTMLVideoElement>();
 
@@ -766,6 +778,7 @@ export class CallWidget extends LitElement {
         }
         return;
       case 'knocks': {
+        if (message.peers.length) this.#loadKnocks();
         const known = new Set(this.#knownKnockers);
         this.#knownKnockers = message.peers.map((p) => p.id);
         for (const peer of message.peers) {
@@ -825,7 +838,7 @@ export class CallWidget extends LitElement {
     import('./lobby.ts').then(
       ({ Lobby }) => {
         if (!wanted() || this.#lobby) return;
-        this.#lobby = new Lobby(this, (key) => this.#t(key), { html, nothing });
+        this.#lobby = new Lobby(this, this.#chunk);
         this.requestUpdate();
       },
       // The chunk did not load (offline, a changed deployment): the lobby
@@ -835,6 +848,22 @@ export class CallWidget extends LitElement {
         this.#devicesOpen = false;
         this.requestUpdate();
       },
+    );
+  }
+
+  /** Load the knock list's chunk (once; again after a failure, with the next knock). */
+  #loadKnocks(): void {
+    if (this.#knocks || this.#knocksLoading) return;
+    this.#knocksLoading = true;
+    import('./knocks.ts').then(
+      (knocks) => {
+        this.#knocks = knocks;
+        this.#chunk.adopt(knocks.KNOCKS_CSS);
+        this.requestUpdate();
+      },
+      // Not loaded (offline, a changed deployment): `call-knock` still fires
+      // for the page, and the next knock tries again.
+      () => (this.#knocksLoading = false),
     );
   }
 
@@ -1128,7 +1157,7 @@ export class CallWidget extends LitElement {
               <slot name="controls"></slot>`}
         <button part="button invite-button" @click=${this.#handleInvite}>${this.#t('copyInvite')}</button>
       </div>
-      ${inCall && this.knocking.length ? this.#renderKnocks() : nothing}
+      ${inCall && this.knocking.length && this.#knocks ? this.#knocks.renderKnocks(this.#chunk, this, this.#displayName) : nothing}
       <div class="sr-only" aria-live="polite">${this.#announcement}</div>
     </div>`;
   }
@@ -1156,31 +1185,6 @@ export class CallWidget extends LitElement {
     if (!this.#hadFocus || this.shadowRoot?.activeElement) return;
     const next = this.#state === 'incoming' ? 'accept-button' : this.#intent === 'join' ? 'mic-button' : 'join-button';
     this.renderRoot.querySelector<HTMLElement>(`[part~="${next}"]`)?.focus();
-  }
-
-  #renderKnocks(): TemplateResult {
-    return html`<ul part="knocks" class="knocks" aria-label=${this.#t('knocks')}>
-      ${this.knocking.map((peer) => {
-          const name = this.#displayName(peer.name);
-          return html`<li part="knock">
-            <span class="knock-name">${format(this.#t('knocking'), { name })}</span>
-            <button
-              part="button admit-button"
-              aria-label=${format(this.#t('admitName'), { name })}
-              @click=${() => this.admit(peer.id)}
-            >
-              ${this.#t('admit')}
-            </button>
-            <button
-              part="button reject-button"
-              aria-label=${format(this.#t('rejectName'), { name })}
-              @click=${() => this.reject(peer.id)}
-            >
-              ${this.#t('reject')}
-            </button>
-          </li>`;
-      })}
-    </ul>`;
   }
 
   #renderRemote(link: PeerLink): TemplateResult {
@@ -1276,6 +1280,22 @@ function clock(ms: number): string {
 function initials(name: string): string {
   const words = name.trim().split(/\s+/).filter(Boolean);
   return words.length ? words.slice(0, 2).map((w) => [...w][0]!.toUpperCase()).join('') : '?';
+}
+
+/** Constructed sheets of the chunks' CSS, by text: one per page, shared by every widget (like Lit's own). */
+const sheets = new Map<string, CSSStyleSheet>();
+
+/** Add `cssText` to `root` (a shadow root) once, as a constructed sheet (which a strict `style-src` allows). */
+function adopt(root: HTMLElement | DocumentFragment, cssText: string): void {
+  let sheet = sheets.get(cssText);
+  if (!sheet) {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(cssText);
+    sheets.set(cssText, sheet);
+  }
+  if (root instanceof ShadowRoot && !root.adoptedStyleSheets.includes(sheet)) {
+    root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
+  }
 }
 
 function selectAll(event: FocusEvent): void {

@@ -11,11 +11,10 @@
  * `HTMLMediaElement.setSinkId` exists (Audio Output Devices API).
  *
  * The chunk imports nothing at run time: it renders with the widget's own Lit
- * ({@link LitParts}, handed to it). An import of Lit would be an import of the
- * entry script, by its bare URL: a page that embeds `call-widget.js?v=3`
- * would then download and run the whole entry a second time for the lobby.
+ * and adds its CSS through the {@link ChunkContext} handed to it.
  */
-import type { html as litHtml, nothing as litNothing, ReactiveController, ReactiveControllerHost, TemplateResult } from 'lit';
+import type { nothing, ReactiveController, ReactiveControllerHost, TemplateResult } from 'lit';
+import type { ChunkContext } from './chunk.ts';
 import type { MediaKind } from './peer/peer-session.ts';
 import type { MessageKey } from './i18n/messages.ts';
 
@@ -31,12 +30,6 @@ export interface LobbyHost extends ReactiveControllerHost {
   speakerId: string;
   /** Switch a microphone or camera (see `CallWidget.useDevice`). */
   useDevice(kind: MediaKind, deviceId: string): Promise<void>;
-}
-
-/** The parts of the widget's Lit the lobby renders with. */
-export interface LitParts {
-  html: typeof litHtml;
-  nothing: typeof litNothing;
 }
 
 /**
@@ -62,12 +55,7 @@ export function level(samples: Float32Array): number {
 /** Tags CSS text, so that the build minifies it like Lit's `css` (minify-literals). */
 const css = String.raw;
 
-/**
- * The lobby's and the device panel's styles, in this chunk with them: a
- * constructed sheet added to the widget's shadow root (`adoptedStyleSheets`,
- * which a strict `style-src` allows, as for Lit's own styles) when a lobby
- * first starts there.
- */
+/** The lobby's and the device panel's styles, in this chunk with them, added to the widget when a lobby starts. */
 export const LOBBY_CSS = css`
   /* The lobby form fills the view beside the preview inset. */
   .in-lobby .stage {
@@ -114,39 +102,25 @@ export const LOBBY_CSS = css`
   }
 `;
 
-let sheet: CSSStyleSheet | undefined;
-
-/** {@link LOBBY_CSS} as one constructed sheet, shared by every widget on the page. */
-function lobbySheet(): CSSStyleSheet {
-  if (!sheet) {
-    sheet = new CSSStyleSheet();
-    sheet.replaceSync(LOBBY_CSS);
-  }
-  return sheet;
-}
-
 export class Lobby implements ReactiveController {
   /** Known devices, by kind, in the browser's order. */
   devices: MediaDeviceInfo[] = [];
   /** The latest microphone level, 0–1 (see {@link level}). */
   level = 0;
   readonly #host: LobbyHost;
-  readonly #lit: LitParts;
+  readonly #lit: ChunkContext;
   /** A string of the widget's catalog. */
-  readonly #t: (key: MessageKey) => string;
+  readonly #t: ChunkContext['t'];
   #audio: { context: AudioContext; analyser: AnalyserNode; track: MediaStreamTrack; samples: Float32Array<ArrayBuffer> } | null =
     null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #disposed = false;
 
-  constructor(host: LobbyHost, t: (key: MessageKey) => string, lit: LitParts) {
+  constructor(host: LobbyHost, chunk: ChunkContext) {
     this.#host = host;
-    this.#t = t;
-    this.#lit = lit;
-    const root = host.renderRoot;
-    if (root instanceof ShadowRoot && !root.adoptedStyleSheets.includes(lobbySheet())) {
-      root.adoptedStyleSheets = [...root.adoptedStyleSheets, lobbySheet()];
-    }
+    this.#t = chunk.t;
+    this.#lit = chunk;
+    chunk.adopt(LOBBY_CSS);
     host.addController(this);
     navigator.mediaDevices?.addEventListener('devicechange', this.#refresh);
     void this.#refresh();
@@ -265,7 +239,7 @@ export class Lobby implements ReactiveController {
     kind: MediaDeviceKind,
     selected: string,
     choose: (deviceId: string) => void,
-  ): TemplateResult | typeof litNothing {
+  ): TemplateResult | typeof nothing {
     const { html } = this.#lit;
     const devices = this.devices.filter((d) => d.kind === kind);
     if (!devices.length) return this.#lit.nothing;

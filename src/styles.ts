@@ -200,31 +200,6 @@ export const styles = css`
     font-size: 1.25em;
     text-align: center;
   }
-  [part~='knocks'] {
-    display: grid;
-    gap: 6px;
-    margin: 0;
-    padding: 0 8px 10px;
-    list-style: none;
-  }
-  [part~='knock'] {
-    display: flex;
-    flex-wrap: wrap;
-    align-items: center;
-    gap: 8px;
-    padding-block: 6px;
-    padding-inline: 12px 6px;
-    border-radius: var(--_radius);
-    background: var(--_surface);
-  }
-  .knock-name {
-    flex: 1 1 12ch;
-    overflow-wrap: anywhere;
-  }
-  [part~='admit-button'] {
-    background: var(--_accent);
-    color: #fff;
-  }
   .invite {
     width: min(100%, 36ch);
     font: inherit;

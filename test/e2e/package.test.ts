@@ -63,10 +63,11 @@ test('every file the exports map names was built', () => {
     /^import .* from "partysocket\/ws";$/m,
   );
   assert.match(readFileSync(join(ROOT, 'dist/npm/protocol.js'), 'utf8'), /^import .* from "valibot";$/m);
-  // The script's lazy chunks (other languages) sit next to it and ship in the package.
+  // The script's lazy chunks (other languages, the lobby, the knock list) sit
+  // next to it and ship in the package.
   const script = readFileSync(join(ROOT, 'dist/call-widget.js'), 'utf8');
   const chunks = [...new Set([...script.matchAll(/import\((["'`])\.\/([^"'`]+)\1\)/g)].map((m) => `dist/${m[2]}`))];
-  for (const name of ['ar', 'es', 'lobby']) {
+  for (const name of ['ar', 'es', 'lobby', 'knocks']) {
     assert.ok(
       chunks.some((chunk) => chunk.startsWith(`dist/call-widget-${name}-`)),
       `expected the ${name} chunk among ${chunks.join(', ')}`,
@@ -74,6 +75,9 @@ test('every file the exports map names was built', () => {
   }
   for (const chunk of chunks) {
     assert.ok(existsSync(join(ROOT, chunk)), `${chunk} is missing`);
+    // No chunk imports anything (src/chunk.ts): an import of the entry by its
+    // bare URL would load it twice for a page that versions the script URL.
+    assert.doesNotMatch(readFileSync(join(ROOT, chunk), 'utf8'), /\bimport\s*[{("'`*]|\bfrom\s*["'`]/, `${chunk} imports`);
     assert.ok(
       pkg.files.some((pattern: string) => new RegExp(`^${pattern.replaceAll('.', '\\.').replaceAll('*', '[^/]*')}$`).test(chunk)),
       `${chunk} is not in package.json "files"`,

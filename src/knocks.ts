@@ -1,0 +1,68 @@
+/**
+ * The host's list of the people knocking at its locked room, each with Admit
+ * and Reject. A separate chunk, loaded when the first knock reaches a host:
+ * most calls never lock their room. Like the lobby it imports nothing at run
+ * time (see {@link ChunkContext}); the names are network text, rendered as
+ * text.
+ */
+import type { TemplateResult } from 'lit';
+import type { ChunkContext } from './chunk.ts';
+import type { PeerInfo } from './protocol.ts';
+
+/** Tags CSS text so that the build minifies it (minify-literals knows `css`). */
+const css = String.raw;
+
+/** The knock list's styles, added to the widget with the first knock. */
+export const KNOCKS_CSS = css`
+  [part~='knocks'] {
+    display: grid;
+    gap: 6px;
+    margin: 0;
+    padding: 0 8px 10px;
+    list-style: none;
+  }
+  [part~='knock'] {
+    display: flex;
+    flex-wrap: wrap;
+    align-items: center;
+    gap: 8px;
+    padding-block: 6px;
+    padding-inline: 12px 6px;
+    border-radius: var(--_radius);
+    background: var(--_surface);
+  }
+  .knock-name {
+    flex: 1 1 12ch;
+    overflow-wrap: anywhere;
+  }
+  [part~='admit-button'] {
+    background: var(--_accent);
+    color: #fff;
+  }
+`;
+
+/** The widget, as the knock list sees it (its public host API). */
+export interface KnocksHost {
+  readonly knocking: readonly PeerInfo[];
+  admit(peerId: string): void;
+  reject(peerId: string): void;
+}
+
+/** The list (`part="knocks"`), one `knock` per person, names shown through `displayName`. */
+export function renderKnocks(chunk: ChunkContext, host: KnocksHost, displayName: (name: string) => string): TemplateResult {
+  const { html, t } = chunk;
+  return html`<ul part="knocks" class="knocks" aria-label=${t('knocks')}>
+    ${host.knocking.map((peer) => {
+      const name = displayName(peer.name);
+      return html`<li part="knock">
+        <span class="knock-name">${t('knocking', { name })}</span>
+        <button part="button admit-button" aria-label=${t('admitName', { name })} @click=${() => host.admit(peer.id)}>
+          ${t('admit')}
+        </button>
+        <button part="button reject-button" aria-label=${t('rejectName', { name })} @click=${() => host.reject(peer.id)}>
+          ${t('reject')}
+        </button>
+      </li>`;
+    })}
+  </ul>`;
+}
