@@ -13,6 +13,8 @@ type Listener = (event: Event) => void;
 class InMemorySocket implements SignalingSocket {
   #listeners = new Map<string, Set<Listener>>();
   #open = false;
+  /** Closed by the client, perhaps before it connected: it never connects then. */
+  #closed = false;
   constructor(
     readonly room: Room,
     readonly latencyMs: number,
@@ -35,6 +37,7 @@ class InMemorySocket implements SignalingSocket {
 
   /** Client closes. */
   close(code = 1000, reason = ''): void {
+    this.#closed = true;
     if (!this.#open) return;
     this.#open = false;
     setTimeout(() => this.room.remove(this.serverSide), this.latencyMs);
@@ -56,6 +59,8 @@ class InMemorySocket implements SignalingSocket {
   };
 
   connect(): void {
+    // Closed before it connected (a widget that failed at once): the room never sees it.
+    if (this.#closed) return;
     this.#open = true;
     this.#emit(new Event('open'));
     // As the real server: a full room answers room-full and closes; a locked one puts us in its lobby.
