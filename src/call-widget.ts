@@ -862,7 +862,8 @@ export class CallWidget extends LitElement {
         this.requestUpdate();
       },
       // Not loaded (offline, a changed deployment): `call-knock` still fires
-      // for the page, and the next knock tries again.
+      // for the page, which can admit or reject; the next knock tries again
+      // (browsers may remember a failed import() until the page reloads).
       () => (this.#knocksLoading = false),
     );
   }
@@ -870,6 +871,7 @@ export class CallWidget extends LitElement {
   /** Close the lobby's controller and the call's device panel (device listener, level meter). */
   #closeLobby(): void {
     this.#devicesOpen = false;
+    this.#focusNext = null;
     this.#lobby?.dispose();
     this.#lobby = null;
   }
@@ -1022,6 +1024,8 @@ export class CallWidget extends LitElement {
   /** Escape while the device panel is open (in it, or on its button): close it, focus back on the button; the page does not see the key. */
   #handleKeydown = (event: KeyboardEvent): void => {
     if (event.key !== 'Escape' || !this.#devicesOpen) return;
+    // Only from the panel or its button: Escape in page content slotted into the widget is the page's.
+    if (!event.composedPath().some((node) => (node as Element).matches?.('[part~=devices],[part~=devices-button]'))) return;
     event.stopPropagation();
     event.preventDefault();
     this.#closeLobby();
@@ -1157,7 +1161,7 @@ export class CallWidget extends LitElement {
               <slot name="controls"></slot>`}
         <button part="button invite-button" @click=${this.#handleInvite}>${this.#t('copyInvite')}</button>
       </div>
-      ${inCall && this.knocking.length && this.#knocks ? this.#knocks.renderKnocks(this.#chunk, this, this.#displayName) : nothing}
+      ${inCall && this.knocking.length && this.#knocks ? this.#knocks.renderKnocks(this.#chunk, this, (name) => this.#displayName(name)) : nothing}
       <div class="sr-only" aria-live="polite">${this.#announcement}</div>
     </div>`;
   }
@@ -1177,10 +1181,13 @@ export class CallWidget extends LitElement {
    * a call, accept when rung, the join (retry) button out of one.
    */
   protected override updated(): void {
-    const wanted = this.#focusNext && this.renderRoot.querySelector<HTMLElement>(`[part~="${this.#focusNext}"]`);
+    const target = this.#focusNext;
+    const wanted = target && this.renderRoot.querySelector<HTMLElement>(`[part~="${target}"]`);
     if (wanted) {
       this.#focusNext = null;
-      wanted.focus();
+      // Into the panel only if focus is still on its button (a slow chunk must
+      // not pull focus from wherever the user went meanwhile).
+      if (target === 'devices-button' || this.shadowRoot?.activeElement?.matches('[part~=devices-button]')) wanted.focus();
     }
     if (!this.#hadFocus || this.shadowRoot?.activeElement) return;
     const next = this.#state === 'incoming' ? 'accept-button' : this.#intent === 'join' ? 'mic-button' : 'join-button';

@@ -18,7 +18,7 @@ import {
 import { CALL_STATES } from '../../src/call-state.ts';
 import ar from '../../src/i18n/ar.ts';
 import es from '../../src/i18n/es.ts';
-import { en } from '../../src/i18n/messages.ts';
+import { en, format } from '../../src/i18n/messages.ts';
 import { emulateMedia, executeServerCommand, sendKeys } from '@web/test-runner-commands';
 import { PEER_ID_PATTERN, ROOM_ID_PATTERN } from '../../src/protocol.ts';
 import { randomId } from '../../src/random-id.ts';
@@ -751,6 +751,33 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
   });
 });
 
+describe('<call-widget> locked rooms: the host’s knock list', () => {
+  it('a guest with no name knocks: the host lists “Guest”, admits, and its widget keeps rendering', async () => {
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const host = widget({ rooms, room, name: 'Host' });
+    const guest = widget({ rooms, room, name: '' });
+    const root = await mount(host);
+    button(host, 'join-button').click();
+    await reach(host, 'waiting');
+    button(host, 'lock-button').click();
+    await until(() => host.locked, 'locked');
+    root.append(guest);
+    await guest.updateComplete;
+    button(guest, 'join-button').click();
+    await reach(guest, 'knocking');
+    await until(() => !!part(host, 'knock'), 'the knock is listed (its chunk loaded)');
+    expect(host.shadowRoot!.querySelector('.knock-name')!.textContent!.trim()).to.equal(format(en.knocking, { name: en.guest }));
+    expect(button(host, 'admit-button').getAttribute('aria-label')).to.equal(format(en.admitName, { name: en.guest }));
+    expect(getComputedStyle(part(host, 'knocks')!).display, 'its stylesheet applies').to.equal('grid');
+    await expect(host).to.be.accessible();
+    button(host, 'admit-button').click();
+    await reach(host, 'connected');
+    await reach(guest, 'connected');
+    await until(() => !part(host, 'knock'), 'the list empties');
+  });
+});
+
 describe('<call-widget> call lifecycle: timer, call-ended, audio-only, video quality', () => {
   it('a timer runs while connected; hang-up fires call-ended with the duration on both sides', async () => {
     const { alice, bob } = await call();
@@ -1008,9 +1035,32 @@ describe('<call-widget> pre-join lobby and devices', () => {
       expect(escape.defaultPrevented).to.equal(true);
       await until(() => alice.shadowRoot!.activeElement === toggle, 'focus back on Devices');
 
-      // Escape on the button itself closes it too.
+      // Opened while focus is elsewhere (a field of the page): the panel does not take it.
+      const field = document.createElement('input');
+      field.setAttribute('aria-label', 'page field');
+      document.body.append(field);
+      field.focus();
       toggle.click();
       await until(() => !!part(alice, 'devices'), 'open again');
+      await alice.updateComplete;
+      expect(document.activeElement, 'focus stays in the page').to.equal(field);
+      field.remove();
+
+      // Escape from page content slotted into the widget is the page's: the panel stays open.
+      const extra = document.createElement('button');
+      extra.slot = 'controls';
+      extra.textContent = 'Raise hand';
+      alice.append(extra);
+      const heard: Event[] = [];
+      const listen = (e: Event) => heard.push(e);
+      document.addEventListener('keydown', listen);
+      extra.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true, composed: true }));
+      document.removeEventListener('keydown', listen);
+      extra.remove();
+      expect(heard, 'the page hears it').to.have.length(1);
+      expect(!!part(alice, 'devices'), 'still open').to.equal(true);
+
+      // Escape on the button itself closes it.
       toggle.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true, composed: true }));
       await until(() => !part(alice, 'devices'), 'closed from its button');
 
