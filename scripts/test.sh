@@ -22,7 +22,7 @@ npx vite build --logLevel warn
 npx vite build --mode npm --logLevel warn
 # Size ratchet of dist/call-widget.js (gzip -9): fails the run if the bundle
 # grows past 22.4 KiB. Issue 6's budget is 16 KiB and is NOT met yet
-# (22,875 B); this check keeps it from drifting further until it is. Raised
+# (22,934 B); this check keeps it from drifting further until it is. Raised
 # from 21 KiB for the media-error ways out (+575 B), then from 21.5 KiB for
 # the ring flow (mode="call": ring/accept/decline, the incoming and ringing
 # views, five states in three languages: +1,012 B) and the front/back camera
