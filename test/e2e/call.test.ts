@@ -3,33 +3,13 @@
  * and mic), isolated browser contexts, and the real `partykit dev` room server.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { randomId } from '../../src/random-id.ts';
-import {
-  launchChromium,
-  newContext,
-  requireBuild,
-  startParty,
-  startStatic,
-  type PartyServer,
-  type StaticServer,
-} from '../support/harness.ts';
+import { newContext, widgetServers } from '../support/harness.ts';
 import { clickJoin, openWidgetPage, recordCapturedTracks, remoteFrames, waitForState } from '../support/widget-page.ts';
 
-let party: PartyServer;
-let web: StaticServer;
-let browser: Browser;
-
-before(async () => {
-  requireBuild();
-  [party, web, browser] = await Promise.all([startParty(), startStatic(), launchChromium()]);
-});
-
-after(async () => {
-  await browser?.close();
-  await Promise.all([party?.stop(), web?.stop()]);
-});
+const servers = widgetServers();
 
 interface RecordedEvent {
   type: string;
@@ -40,7 +20,7 @@ interface RecordedEvent {
   reason?: string;
 }
 
-const openWidget = (room: string, name: string) => openWidgetPage(browser, { party, web }, room, name);
+const openWidget = (room: string, name: string) => openWidgetPage(servers.browser, servers, room, name);
 
 const stateOf = (page: Page) => page.locator('call-widget').getAttribute('state');
 
@@ -113,12 +93,12 @@ describe('1:1 call through partykit dev', () => {
       (window as unknown as { callEvents: RecordedEvent[] }).callEvents.some((e) => e.type === 'call-peer-joined'),
     );
 
-    const context = await newContext(browser);
+    const context = await newContext(servers.browser);
     const carol = await context.newPage();
     let sockets = 0;
     carol.on('websocket', () => sockets++);
-    const query = new URLSearchParams({ host: party.host, room, name: 'Carol' });
-    await carol.goto(`${web.origin}/test/e2e/pages/call.html?${query}`);
+    const query = new URLSearchParams({ host: servers.party.host, room, name: 'Carol' });
+    await carol.goto(`${servers.web.origin}/test/e2e/pages/call.html?${query}`);
     await waitForState(carol, 'failed');
     const error = (await events(carol)).find((e) => e.type === 'call-error');
     assert.equal(error?.code, 'room-full');

@@ -5,32 +5,13 @@
  * display names full of markup reach the other side as inert text.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { randomId } from '../../src/random-id.ts';
-import {
-  launchChromium,
-  requireBuild,
-  startParty,
-  startStatic,
-  type PartyServer,
-  type StaticServer,
-} from '../support/harness.ts';
+import { widgetServers } from '../support/harness.ts';
 import { clickJoin, openWidgetPage, remoteFrames, waitForState } from '../support/widget-page.ts';
 
-let party: PartyServer;
-let web: StaticServer;
-let browser: Browser;
-
-before(async () => {
-  requireBuild();
-  [party, web, browser] = await Promise.all([startParty(), startStatic(), launchChromium()]);
-});
-
-after(async () => {
-  await browser?.close();
-  await Promise.all([party?.stop(), web?.stop()]);
-});
+const servers = widgetServers();
 
 interface RecordedEvent {
   type: string;
@@ -47,7 +28,7 @@ const HOSTILE_NAMES = [
   '{{constructor.constructor("window.__xss=1")()}}',
 ];
 
-const openWidget = (room: string, name: string) => openWidgetPage(browser, { party, web }, room, name);
+const openWidget = (room: string, name: string) => openWidgetPage(servers.browser, servers, room, name);
 
 const widget = (page: Page) => page.locator('call-widget');
 const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: RecordedEvent[] }).callEvents);

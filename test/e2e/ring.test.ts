@@ -4,33 +4,13 @@
  * real `partykit dev` room server keeping the ring.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { randomId } from '../../src/random-id.ts';
-import {
-  launchChromium,
-  newContext,
-  requireBuild,
-  startParty,
-  startStatic,
-  type PartyServer,
-  type StaticServer,
-} from '../support/harness.ts';
+import { newContext, widgetServers } from '../support/harness.ts';
 import { clickJoin, recordCapturedTracks, remoteFrames, waitForState } from '../support/widget-page.ts';
 
-let party: PartyServer;
-let web: StaticServer;
-let browser: Browser;
-
-before(async () => {
-  requireBuild();
-  [party, web, browser] = await Promise.all([startParty(), startStatic(), launchChromium()]);
-});
-
-after(async () => {
-  await browser?.close();
-  await Promise.all([party?.stop(), web?.stop()]);
-});
+const servers = widgetServers();
 
 interface RecordedEvent {
   type: string;
@@ -47,14 +27,14 @@ interface Person {
 
 /** Open the test page in call mode for `room` as `name`, recording server frames and captured tracks. */
 async function open(room: string, name: string, ringTimeoutS?: number): Promise<Person> {
-  const page = await (await newContext(browser)).newPage();
+  const page = await (await newContext(servers.browser)).newPage();
   const frames: Person['frames'] = [];
   page.on('websocket', (ws) =>
     ws.on('framereceived', ({ payload }) => frames.push({ at: Date.now(), message: JSON.parse(String(payload)) })),
   );
-  const query = new URLSearchParams({ host: party.host, room, name, mode: 'call' });
+  const query = new URLSearchParams({ host: servers.party.host, room, name, mode: 'call' });
   if (ringTimeoutS !== undefined) query.set('ring-timeout', String(ringTimeoutS));
-  await page.goto(`${web.origin}/test/e2e/pages/call.html?${query}`);
+  await page.goto(`${servers.web.origin}/test/e2e/pages/call.html?${query}`);
   await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
   await recordCapturedTracks(page);
   return { page, frames };

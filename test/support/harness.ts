@@ -10,6 +10,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, connect } from 'node:net';
 import { extname, join, normalize, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type LaunchOptions } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -182,6 +183,32 @@ export function requireBuild(): void {
   if (!existsSync(join(ROOT, 'dist/call-widget.js'))) {
     throw new Error('dist/call-widget.js is missing: run `npm run build` first (npm test does).');
   }
+}
+
+/** What a widget end-to-end test file runs against. */
+export interface WidgetServers {
+  party: PartyServer;
+  web: StaticServer;
+  browser: Browser;
+}
+
+/**
+ * The real `partykit dev`, a static server for the built widget and Debian's
+ * Chromium, started before the calling test file's tests and stopped after
+ * them (node:test `before`/`after` hooks). The fields are set once `before`
+ * has run.
+ */
+export function widgetServers(): WidgetServers {
+  const servers = {} as WidgetServers;
+  before(async () => {
+    requireBuild();
+    [servers.party, servers.web, servers.browser] = await Promise.all([startParty(), startStatic(), launchChromium()]);
+  });
+  after(async () => {
+    await servers.browser?.close();
+    await Promise.all([servers.party?.stop(), servers.web?.stop()]);
+  });
+  return servers;
 }
 
 /**
