@@ -732,41 +732,37 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     await expect(alice).to.be.accessible();
 
     // Knocking at a locked room, and the host's list of knocks.
-    const rooms = new InMemoryRooms();
-    const room = newRoomId();
-    const host = widget({ rooms, room, name: 'Host' });
-    const guest = widget({ rooms, room, name: 'Guest' });
-    const hostRoot = await mount(host);
-    button(host, 'join-button').click();
-    await reach(host, 'waiting');
-    button(host, 'lock-button').click();
-    await until(() => host.locked, 'locked');
-    hostRoot.append(guest); // arrives after the lock
-    await guest.updateComplete;
-    button(guest, 'join-button').click();
-    await reach(guest, 'knocking');
-    await until(() => !!part(host, 'admit-button'), 'the knock is listed');
+    const { host, guest } = await knockingAtLockedRoom('Guest');
     await expect(guest).to.be.accessible();
     await expect(host).to.be.accessible();
   });
 });
 
+/**
+ * A host in the call locks its room; a guest called `guestName` arrives after
+ * the lock and knocks; resolves once the host lists the knock (its chunk loaded).
+ */
+async function knockingAtLockedRoom(guestName: string) {
+  const rooms = new InMemoryRooms();
+  const room = newRoomId();
+  const host = widget({ rooms, room, name: 'Host' });
+  const guest = widget({ rooms, room, name: guestName });
+  const root = await mount(host);
+  button(host, 'join-button').click();
+  await reach(host, 'waiting');
+  button(host, 'lock-button').click();
+  await until(() => host.locked, 'locked');
+  root.append(guest); // arrives after the lock
+  await guest.updateComplete;
+  button(guest, 'join-button').click();
+  await reach(guest, 'knocking');
+  await until(() => !!part(host, 'admit-button'), 'the knock is listed');
+  return { host, guest };
+}
+
 describe('<call-widget> locked rooms: the host’s knock list', () => {
   it('a guest with no name knocks: the host lists “Guest”, admits, and its widget keeps rendering', async () => {
-    const rooms = new InMemoryRooms();
-    const room = newRoomId();
-    const host = widget({ rooms, room, name: 'Host' });
-    const guest = widget({ rooms, room, name: '' });
-    const root = await mount(host);
-    button(host, 'join-button').click();
-    await reach(host, 'waiting');
-    button(host, 'lock-button').click();
-    await until(() => host.locked, 'locked');
-    root.append(guest);
-    await guest.updateComplete;
-    button(guest, 'join-button').click();
-    await reach(guest, 'knocking');
-    await until(() => !!part(host, 'knock'), 'the knock is listed (its chunk loaded)');
+    const { host, guest } = await knockingAtLockedRoom('');
     expect(host.shadowRoot!.querySelector('.knock-name')!.textContent!.trim()).to.equal(format(en.knocking, { name: en.guest }));
     expect(button(host, 'admit-button').getAttribute('aria-label')).to.equal(format(en.admitName, { name: en.guest }));
     expect(getComputedStyle(part(host, 'knocks')!).display, 'its stylesheet applies').to.equal('grid');
