@@ -28,9 +28,12 @@ export interface DecodedFrame {
 }
 
 /**
- * Wait for `count` video frames presented by `video` (which must be playing a
- * stream), and check that their `mediaTime`s increase. Resolves with the frames'
- * metadata; rejects after `timeoutMs`.
+ * Wait for `count` distinct video frames presented by `video` (which must be
+ * playing a stream): frames whose `mediaTime`s increase. A frame presented
+ * again with the same `mediaTime` (the compositor re-presents the current
+ * frame, e.g. when a loaded machine misses a decode deadline) is not counted
+ * as a new one; a `mediaTime` that goes backwards rejects. Resolves with the
+ * distinct frames' metadata; rejects after `timeoutMs`.
  */
 export function videoFrames(video: HTMLVideoElement, count = 5, timeoutMs = 10_000): Promise<DecodedFrame[]> {
   return new Promise((resolve, reject) => {
@@ -38,26 +41,28 @@ export function videoFrames(video: HTMLVideoElement, count = 5, timeoutMs = 10_0
     let handle = 0;
     const timer = setTimeout(() => {
       video.cancelVideoFrameCallback(handle);
-      reject(new Error(`only ${frames.length} of ${count} video frames in ${timeoutMs} ms`));
+      reject(new Error(`only ${frames.length} of ${count} distinct video frames in ${timeoutMs} ms`));
     }, timeoutMs);
     const onFrame: VideoFrameRequestCallback = (_now, metadata) => {
-      frames.push({
-        mediaTime: metadata.mediaTime,
-        presentedFrames: metadata.presentedFrames,
-        width: metadata.width,
-        height: metadata.height,
-      });
+      const last = frames.at(-1);
+      if (last && metadata.mediaTime < last.mediaTime) {
+        clearTimeout(timer);
+        reject(new Error(`mediaTime went backwards: ${[...frames.map((f) => f.mediaTime), metadata.mediaTime].join(', ')}`));
+        return;
+      }
+      if (!last || metadata.mediaTime > last.mediaTime) {
+        frames.push({
+          mediaTime: metadata.mediaTime,
+          presentedFrames: metadata.presentedFrames,
+          width: metadata.width,
+          height: metadata.height,
+        });
+      }
       if (frames.length < count) {
         handle = video.requestVideoFrameCallback(onFrame);
         return;
       }
       clearTimeout(timer);
-      for (let i = 1; i < frames.length; i++) {
-        if (!(frames[i]!.mediaTime > frames[i - 1]!.mediaTime)) {
-          reject(new Error(`mediaTime did not increase: ${frames.map((f) => f.mediaTime).join(', ')}`));
-          return;
-        }
-      }
       resolve(frames);
     };
     handle = video.requestVideoFrameCallback(onFrame);
