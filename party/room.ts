@@ -109,6 +109,13 @@ interface Member extends Bucket {
   socket: PeerSocket | null;
   /** When it last sent a frame, ms. */
   lastSeen: number;
+  /**
+   * It has sent a frame since its `welcome`, or it arrived with a session
+   * token: it holds a token to resume with. A member not yet heard from may
+   * never have read its `welcome` (a page that gave up while connecting), so
+   * holding its slot through a drop would only keep a ghost in the room.
+   */
+  heard: boolean;
   name: string;
   inCall: boolean;
   /** Holds the host key: may lock the room and admit or reject knocking peers. */
@@ -239,7 +246,7 @@ export class Room {
       refuse(socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
       return;
     }
-    this.admit(socket, peerId, grant.iceServers, { iceTtl: grant.iceTtl, hostKey, session });
+    this.admit(socket, peerId, grant.iceServers, { iceTtl: grant.iceTtl, hostKey, session, heard: resumeId !== null });
   }
 
   /** No room for `socket`: `busy` while two peers ring or talk in a ring's call, else `room-full`. */
@@ -261,6 +268,7 @@ export class Room {
     }
     member.socket = socket;
     member.lastSeen = this.#now();
+    member.heard = true; // it came back with its token
     member.candidatesTo.clear();
     this.#bySocket.set(socket, member);
     const welcome = this.#welcome(member, grant, session);
@@ -303,7 +311,7 @@ export class Room {
     socket: PeerSocket,
     id: string,
     iceServers: IceServer[],
-    options: { iceTtl?: number | undefined; hostKey?: string | null; session?: string | undefined } = {},
+    options: { iceTtl?: number | undefined; hostKey?: string | null; session?: string | undefined; heard?: boolean } = {},
   ): boolean {
     if (this.#bySocket.has(socket)) return true;
     if (this.#members.size >= this.capacity) {
@@ -322,6 +330,7 @@ export class Room {
       id,
       socket,
       lastSeen: this.#now(),
+      heard: options.heard ?? false,
       name: '',
       inCall: false,
       host,
@@ -355,6 +364,7 @@ export class Room {
     const member = this.#bySocket.get(socket);
     if (!member) return; // not admitted (refused, arriving, replaced, or closed already): ignore
     member.lastSeen = this.#now();
+    member.heard = true;
     if (!this.#takeToken(member, socket)) return;
     const decoded = decodeClientMessage(frame);
     if (!decoded.ok) {
@@ -378,11 +388,17 @@ export class Room {
    * The socket closed without a goodbye (`leave` or `bye`): a network drop or
    * a server-side restart of the connection. The member keeps its id and slot
    * for the grace period so it can resume; the others are told nothing yet.
+   * A member never heard from (see `heard`) cannot resume: it is removed at
+   * once, with `peer-left`, so its slot is free for the page's next try.
    */
   drop(socket: PeerSocket): void {
     if (this.#forgetVisitor(socket)) return;
     const member = this.#bySocket.get(socket);
     if (!member) return;
+    if (!member.heard) {
+      this.#removeMember(member, 'left');
+      return;
+    }
     this.#bySocket.delete(socket);
     member.socket = null;
   }

@@ -30,7 +30,9 @@ npx vite build --mode npm --logLevel warn
 # the call's device panel (+206 B, +73 B for its focus and Escape handling)
 # and the host hand-over message (+14 B). Lowered to 22.4 KiB when the
 # lobby's and the device panel's CSS moved into their chunk (-167 B).
-node scripts/size.mjs 22.4KiB
+# Raised by 4 B to 22,942 B for the ping that answers a welcome (a page that
+# never sent a frame is no longer held as a ghost by the room).
+node scripts/size.mjs 22942
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -237,12 +237,15 @@ export class SignalingController implements ReactiveController {
     this.#sendEnter();
   }
 
-  /** (Re)send our way into the call; a locked room's lobby takes only `join` (the knock). */
+  /**
+   * (Re)send our way into the call; a locked room's lobby takes only `join`
+   * (the knock). In the room with no way in to send, a `ping`: the room holds
+   * our slot through a drop only once it has heard from us (party/room.ts, `heard`).
+   */
   #sendEnter(): void {
     const enter = this.#enter;
-    if (!enter) return;
-    if (this.status === 'open') this.#send(enter);
-    else if (this.status === 'lobby') this.#send({ type: 'join', name: enter.name });
+    if (this.status === 'open') this.#send(enter ?? { type: 'ping' });
+    else if (this.status === 'lobby' && enter) this.#send({ type: 'join', name: enter.name });
   }
 
   /** Lock or unlock the room (host only; the server refuses others). */
@@ -395,7 +398,7 @@ export class SignalingController implements ReactiveController {
         }
         // Known peers not back yet (the room server restarted) keep their roles for when they are.
         for (const id of wasPolite) if (!this.roster.has(id)) this.#politeToward.add(id);
-        this.#sendEnter();
+        this.#sendEnter(); // at once, a ping if nothing else
         break;
       }
       case 'joined':

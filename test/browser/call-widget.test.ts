@@ -484,6 +484,38 @@ describe('<call-widget>', () => {
     ]);
     expect(log.errors, 'no further errors').to.have.length(1);
   });
+
+  it('an idle widget answers its welcome at once with a ping, so the room holds its slot through a drop', async () => {
+    // The room holds a dropped member for its resume only once it has heard
+    // from it (party/room.ts, `heard`): a widget that stayed silent until its
+    // first heartbeat would lose its slot, and its id, to a drop meanwhile.
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const el = widget({ rooms, room, name: 'A' });
+    const sent: string[] = [];
+    let serverSide: unknown;
+    el.createSocket = (address) => {
+      const socket = rooms.socketFactory(address);
+      serverSide = (socket as unknown as { serverSide: unknown }).serverSide;
+      const send = socket.send.bind(socket);
+      socket.send = (data) => {
+        sent.push(data);
+        send(data);
+      };
+      return socket;
+    };
+    const server = rooms.room({ host: '', party: 'main', room });
+    await mount(el);
+    await until(() => server.size === 1, 'the room admitted us');
+    // The welcome and its answer cross the in-memory socket (1 ms each way);
+    // the first heartbeat is HEARTBEAT.intervalMs (3 s) away.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(el.state).to.equal('idle');
+    expect(sent.map((f) => (JSON.parse(f) as { type: string }).type)).to.deep.equal(['ping']);
+    server.drop(serverSide as Parameters<typeof server.drop>[0]);
+    expect(server.size, 'held through the drop').to.equal(1);
+    el.remove();
+  });
 });
 
 /** The widget's visible text of `partName`, trimmed. */

@@ -957,6 +957,48 @@ describe('drops, resume and heartbeats', () => {
     assert.deepEqual(errorCodes(b.take()), ['no-peer']);
   });
 
+  test('a member never heard from is removed when its socket drops: peer-left, and its slot is free at once', async () => {
+    // A page that gave up while connecting (its socket closed before it read
+    // the welcome) has no session token: held, it could never come back, and
+    // its next try would find a 1:1 room full of its own ghost.
+    const room = new Room({ rateLimit: NO_RATE_LIMIT });
+    const [a, b] = [socket('a'), socket('b')];
+    await room.arrive(a, ALICE);
+    join(room, a, 'Alice');
+    await room.arrive(b, BOB);
+    a.take();
+    room.drop(b);
+    assert.deepEqual(a.take(), [{ type: 'peer-left', id: BOB, reason: 'left' }]);
+    assert.equal(room.size, 1);
+    const again = socket('b-again');
+    await room.arrive(again, CAROL);
+    assert.equal(again.take()[0]?.type, 'welcome');
+  });
+
+  test('one frame (the ping a client answers its welcome with), or a session token on arrival, is enough to be held', async () => {
+    const room = new Room({ rateLimit: NO_RATE_LIMIT });
+    const [a, b, c] = [socket('a'), socket('b'), socket('c')];
+    await room.arrive(a, ALICE);
+    await room.arrive(b, BOB);
+    send(room, b, { type: 'ping' });
+    a.take();
+    room.drop(b);
+    assert.deepEqual(a.take(), [], 'Bob is away, not gone');
+    assert.equal(room.size, 2);
+    room.remove(a);
+    // Dave's token names an id the room forgot (a restart): he gets it back, and has his token.
+    await room.arrive(c, CAROL, { resumeId: DAVE });
+    room.drop(c);
+    assert.equal(room.size, 2, 'Dave is held too');
+    // A new socket with Dave's token replaces his silent one: it has his token.
+    const other = new Room({ rateLimit: NO_RATE_LIMIT });
+    const [d, d2] = [socket('d'), socket('d2')];
+    await other.arrive(d, DAVE);
+    await other.arrive(d2, ALICE, { resumeId: DAVE });
+    other.drop(d2);
+    assert.equal(other.size, 1, 'Dave is held');
+  });
+
   test('resume within the grace: same id and slot, all others listed, resumed, nothing announced', async () => {
     const { room, clock, a, b, session } = await callOfTwo();
     room.drop(a);
@@ -1309,6 +1351,7 @@ describe('ring flow (mode="call")', () => {
     const [a, b] = [socket('a'), socket('b')];
     await room.arrive(a, ALICE);
     await room.arrive(b, BOB);
+    send(room, b, { type: 'ping' }); // what the client answers its welcome with
     ring(room, a, 'Alice');
     a.take();
     b.take();
