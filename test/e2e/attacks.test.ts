@@ -459,6 +459,9 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
     const room = randomId();
     const c = await open(room);
     const d = await open(room);
+    // As the widget does, c answers its welcome: the room has heard from it.
+    c.send({ type: 'ping' });
+    await c.next('pong');
     c.send('x'.repeat(1024 * 1024 + 1024));
     const { code } = await c.closed(10_000);
     assert.notEqual(code, 1000, 'a 1 MiB frame must not look like a clean close');
@@ -473,6 +476,20 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
     assert.equal(back.id, c.id);
     assert.equal(back.messages[0].resumed, true);
     assert.deepEqual(back.messages[0].peers.map((p: Msg) => p.id), [d.id]);
+  });
+
+  test('a socket that drops before it sent a frame is gone at once: peer-left, and its place is free', async () => {
+    // A page that gave up while connecting never read its welcome, so it has
+    // no session token to resume with: the room does not keep its ghost.
+    const room = randomId();
+    const a = await open(room);
+    const c = await open(room);
+    c.ws.terminate(); // no close frame, no bye
+    const left = await a.next('peer-left');
+    assert.equal(left.id, c.id);
+    assert.equal(left.reason, 'left');
+    const again = await open(room);
+    assert.notEqual(again.id, c.id);
   });
 
   test('malformed frames get their documented error codes and nothing is relayed', async () => {
