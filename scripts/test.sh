@@ -31,8 +31,10 @@ npx vite build --mode npm --logLevel warn
 # and the host hand-over message (+14 B). Lowered to 22.4 KiB when the
 # lobby's and the device panel's CSS moved into their chunk (-167 B).
 # Raised by 4 B to 22,942 B for the ping that answers a welcome (a page that
-# never sent a frame is no longer held as a ghost by the room).
-node scripts/size.mjs 22942
+# never sent a frame is no longer held as a ghost by the room), then by 18 B
+# to 22,960 B for assigning the local preview's stream only when it changes
+# (it was re-assigned, and the preview restarted, on every render).
+node scripts/size.mjs 22960
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

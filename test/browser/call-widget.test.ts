@@ -485,6 +485,28 @@ describe('<call-widget>', () => {
     expect(log.errors, 'no further errors').to.have.length(1);
   });
 
+  it('re-renders never reload the local preview: its srcObject is assigned once per stream', async () => {
+    const { alice } = await call();
+    const preview = part<HTMLVideoElement>(alice, 'local-video')!;
+    expect(preview.srcObject).to.equal(alice.localStream);
+    // Assigning srcObject, even the same stream, runs the load algorithm: loadstart (and emptied) again.
+    const reloads: string[] = [];
+    for (const type of ['loadstart', 'emptied']) preview.addEventListener(type, () => reloads.push(type));
+    for (let i = 0; i < 5; i++) {
+      alice.requestUpdate();
+      await alice.updateComplete;
+    }
+    alice.toggleMic();
+    await alice.updateComplete;
+    alice.toggleMic();
+    await alice.updateComplete;
+    await new Promise((resolve) => setTimeout(resolve, 50)); // those events are queued as tasks
+    expect(reloads).to.deep.equal([]);
+    alice.hangup();
+    await reach(alice, 'ended');
+    expect(preview.srcObject, 'no stream kept after hang-up').to.equal(null);
+  });
+
   it('an idle widget answers its welcome at once with a ping, so the room holds its slot through a drop', async () => {
     // The room holds a dropped member for its resume only once it has heard
     // from it (party/room.ts, `heard`): a widget that stayed silent until its
