@@ -98,7 +98,8 @@ export default class Server implements Party.Server {
 
   onClose(connection: Party.Connection): void {
     // No code reaches us here: a peer leaving on purpose says `leave` or
-    // `bye` first; anything else is a drop, and the member is held for resume.
+    // `bye` first; anything else is a drop, and the member is held for resume
+    // (if the room has heard from it: see Room.drop).
     this.roomRules.drop(connection);
     // Complete the close handshake (RFC 6455 §5.5.1): under this compatibility
     // date the runtime does not answer a client's close frame by itself, and

@@ -74,7 +74,8 @@ export interface RoomOptions {
   graceMs?: number;
   /**
    * A member whose socket sends nothing for this long is treated as cut off
-   * (its socket is closed, its slot held), ms (default {@link HEARTBEAT_TIMEOUT_MS}).
+   * (its socket is closed; its slot held as for a drop, see `drop`), ms
+   * (default {@link HEARTBEAT_TIMEOUT_MS}).
    */
   heartbeatTimeoutMs?: number;
 }
@@ -132,6 +133,8 @@ interface Knocker extends Bucket {
   /** It sent `join`: the host has been asked. */
   knocked: boolean;
   session: Arrival['session'];
+  /** It arrived with a session token: once admitted, held through a drop (see `Member.heard`). */
+  heard: boolean;
 }
 
 /**
@@ -222,6 +225,9 @@ export class Room {
     const { hostKey = null, resumeId = null } = arrival;
     const held = resumeId === null ? undefined : this.#members.get(resumeId);
     if (held) {
+      // Its verified token proves it read a welcome: a heartbeat timeout of
+      // its old socket while this one is admitted must hold it, not remove it.
+      held.heard = true;
       this.#arriving.add(socket);
       const [grant, session] = await Promise.all([this.#mintFor(held.id), arrival.session?.(held.id)]);
       if (!this.#arriving.delete(socket)) return;
@@ -232,7 +238,7 @@ export class Room {
     const peerId = resumeId !== null && !this.#idInUse(resumeId) ? resumeId : id;
     const keyHolder = hostKey !== null && this.#hostKey !== null && sameSecret(hostKey, this.#hostKey);
     if (this.#locked && !keyHolder) {
-      this.#enterLobby(socket, peerId, arrival.session);
+      this.#enterLobby(socket, peerId, arrival.session, resumeId !== null);
       return;
     }
     if (this.full) {
@@ -405,8 +411,9 @@ export class Room {
 
   /**
    * Housekeeping, to be called about once a second: sockets silent for the
-   * heartbeat timeout are closed (their members held), and members away past
-   * the grace period are removed with `peer-left`. Returns true while the
+   * heartbeat timeout are closed (their members held if the room has heard
+   * from them, else removed with `peer-left`), and members away past the
+   * grace period are removed with `peer-left`. Returns true while the
    * room has members (keep ticking).
    */
   tick(): boolean {
@@ -489,12 +496,12 @@ export class Room {
     }
   }
 
-  #enterLobby(socket: PeerSocket, id: string, session: Arrival['session']): void {
+  #enterLobby(socket: PeerSocket, id: string, session: Arrival['session'], heard: boolean): void {
     if (this.#knockers.size >= this.#maxKnocking) {
       refuse(socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
       return;
     }
-    this.#knockers.set(socket, { id, socket, name: '', knocked: false, session, ...this.#freshBucket() });
+    this.#knockers.set(socket, { id, socket, name: '', knocked: false, session, heard, ...this.#freshBucket() });
     send(socket, { type: 'lobby' });
   }
 
@@ -529,7 +536,7 @@ export class Room {
     this.#arriving.add(knocker.socket);
     void Promise.all([this.#mintFor(knocker.id), knocker.session?.(knocker.id)]).then(([grant, session]) => {
       if (!this.#arriving.delete(knocker.socket)) return;
-      this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl, session });
+      this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl, session, heard: knocker.heard });
     });
   }
 

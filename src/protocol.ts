@@ -64,7 +64,8 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 /**
  * How long the room server holds the id and slot of a peer whose socket
- * dropped, ms, counted from its last frame: within it the peer can resume
+ * dropped, ms, counted from its last frame (only a peer it has heard from:
+ * the client answers its `welcome` at once): within it the peer can resume
  * (`?session=`) and nobody sees it leave; the client keeps its links to
  * peers missing after a reconnect for as long.
  */

@@ -1,6 +1,6 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Room, type RoomOptions } from '../../party/room.ts';
+import { HEARTBEAT_TIMEOUT_MS, Room, type RoomOptions } from '../../party/room.ts';
 import {
   CloseCode,
   LIMITS,
@@ -973,6 +973,67 @@ describe('drops, resume and heartbeats', () => {
     const again = socket('b-again');
     await room.arrive(again, CAROL);
     assert.equal(again.take()[0]?.type, 'welcome');
+  });
+
+  test('a member never heard from and silent past the heartbeat timeout is removed, not held', async () => {
+    const clock = { t: 1_000_000 };
+    const room = new Room({ rateLimit: NO_RATE_LIMIT, now: () => clock.t });
+    const [a, b] = [socket('a'), socket('b')];
+    await room.arrive(a, ALICE);
+    await room.arrive(b, BOB);
+    a.take();
+    clock.t += HEARTBEAT_TIMEOUT_MS - 1_000;
+    send(room, a, { type: 'ping' });
+    clock.t += 2_000;
+    room.tick();
+    assert.deepEqual(a.take(), [{ type: 'pong' }, { type: 'peer-left', id: BOB, reason: 'left' }]);
+    assert.deepEqual(b.closes, [{ code: 4000, reason: 'silent' }]);
+    assert.equal(room.size, 1);
+  });
+
+  test('a resume that arrives while its old, never-heard socket times out still gets its place back', async () => {
+    // The ping answering the welcome was lost on a half-open socket; the
+    // client comes back with its token just as the heartbeat timeout fires.
+    const clock = { t: 1_000_000 };
+    let release = () => {};
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    let mints = 0;
+    const room = new Room({
+      rateLimit: NO_RATE_LIMIT,
+      now: () => clock.t,
+      mintIceServers: async () => {
+        if (mints++ === 1) await slow; // the resume's grant is slow
+        return { iceServers: [] };
+      },
+    });
+    const [a, back] = [socket('a'), socket('back')];
+    await room.arrive(a, ALICE);
+    const arriving = room.arrive(back, BOB, { resumeId: ALICE });
+    clock.t += HEARTBEAT_TIMEOUT_MS + 1_000;
+    room.tick();
+    release();
+    await arriving;
+    const [welcome] = back.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.id, ALICE);
+    assert.equal(welcome.resumed, true);
+  });
+
+  test('a knocker who arrived with a session token is held through a drop once admitted', async () => {
+    const { room, host } = await hostedRoom();
+    send(room, host, { type: 'lock', locked: true });
+    const [k, fresh] = [socket('k'), socket('fresh')];
+    await room.arrive(k, BOB, { resumeId: CAROL });
+    await room.arrive(fresh, DAVE);
+    join(room, k, 'Carol');
+    join(room, fresh, 'Dave');
+    send(room, host, { type: 'admit', id: CAROL });
+    send(room, host, { type: 'admit', id: DAVE });
+    await settle();
+    host.take();
+    room.drop(k);
+    room.drop(fresh);
+    assert.deepEqual(host.take(), [{ type: 'peer-left', id: DAVE, reason: 'left' }], 'Carol held, Dave (no token, never heard) gone');
   });
 
   test('one frame (the ping a client answers its welcome with), or a session token on arrival, is enough to be held', async () => {
