@@ -507,6 +507,37 @@ describe('<call-widget>', () => {
     expect(preview.srcObject, 'no stream kept after hang-up').to.equal(null);
   });
 
+  it('the preview shows the camera again after it is turned off and on, switched, or a new call, with or without a microphone', async () => {
+    // The stream object stays; its video track is removed and a new one added.
+    // With no microphone, turning the camera off leaves the stream inactive.
+    for (const audio of [true, false]) {
+      const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'A' });
+      await mount(el);
+      await el.join({ audio });
+      await reach(el, 'waiting');
+      const preview = part<HTMLVideoElement>(el, 'local-video')!;
+      await videoFrames(preview, 3);
+      el.toggleCamera();
+      await until(() => el.localStream!.getVideoTracks().length === 0, 'camera off');
+      el.toggleCamera();
+      await until(() => el.localStream!.getVideoTracks().length === 1, 'camera on');
+      await videoFrames(preview, 3);
+      const before = el.localStream!.getVideoTracks()[0];
+      await el.useDevice('video', '');
+      expect(el.localStream!.getVideoTracks()[0], 'a new camera track').to.not.equal(before);
+      await videoFrames(preview, 3);
+      expect(preview.srcObject, `audio: ${audio}`).to.equal(el.localStream);
+      // A new call, a new stream.
+      el.hangup();
+      await reach(el, 'ended');
+      await el.join({ audio });
+      await reach(el, 'waiting');
+      await videoFrames(preview, 3);
+      expect(preview.srcObject, `audio: ${audio}, joined again`).to.equal(el.localStream);
+      el.remove();
+    }
+  });
+
   it('an idle widget answers its welcome at once with a ping, so the room holds its slot through a drop', async () => {
     // The room holds a dropped member for its resume only once it has heard
     // from it (party/room.ts, `heard`): a widget that stayed silent until its
