@@ -3,7 +3,7 @@
  * the built `<call-widget>` against a minimal hand-written WebRTC page, in the
  * same Chromium, interleaved run by run (widget, minimal, widget, minimal, …).
  *
- *   npm run build && npm run bench:ttff -- [--runs 20] [--warmup 1] [--settle 500] [--json out.json] [--baseline-dc]
+ *   npm run build && npm run bench:ttff -- [--runs 20] [--warmup 1] [--settle 500] [--json out.json] [--baseline-dc] [--profile]
  *
  * Each run: a fresh room, two isolated browser contexts. Page A joins first
  * and waits; page B loads, learns that A is there, and after `--settle` ms
@@ -31,6 +31,11 @@
  * After the calls, a probe times one signal hop (Node ws client → server →
  * Node ws client) through `partykit dev` and through the bare relay, so that
  * server latency can be told apart from client-side work in the phase split.
+ * `--profile` samples both pages' main threads (DevTools protocol CPU
+ * profiler, every 100 µs) from the click to the first frame in every measured
+ * run and prints where the time went, by self time; sampling slows the pages,
+ * so the timings of such a run are not for the ratio. It is how a render that
+ * re-assigned the preview's `srcObject` every time was found.
  * A script that prints figures, not a test: it exits 0 whatever it measures.
  */
 import { execFileSync } from 'node:child_process';
@@ -39,7 +44,7 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, release, platform } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import {
   CHROMIUM_PATH,
@@ -63,8 +68,14 @@ const { values: options } = parseArgs({
     settle: { type: 'string', default: '500' },
     json: { type: 'string' },
     'baseline-dc': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
   },
 });
+const PROFILE = options.profile === true;
+/** Self time, ms, by function (`name file:line:column`), per variant and page ("widget B"), summed over the measured runs. */
+const selfTimes = new Map<string, Map<string, number>>();
+/** Profiling sample interval, µs. */
+const PROFILE_SAMPLE_US = 100;
 /** The baseline negotiates the widget's data channel too (a negotiated `control` channel, id 0). */
 const BASELINE_DC = options['baseline-dc'] === true;
 const RUNS = positiveInt(options.runs, 'runs');
@@ -196,6 +207,55 @@ const pageMarks = (page: Page): Promise<PageResult> =>
     return { marks: { ...bench.marks }, timeOrigin: performance.timeOrigin, ...bench.meta };
   });
 
+// ---------------------------------------------------------------- --profile
+
+type Profilers = Record<'A' | 'B', CDPSession>;
+
+async function startProfiling(pages: Record<'A' | 'B', Page>): Promise<Profilers> {
+  const sessions = {} as Profilers;
+  for (const side of ['A', 'B'] as const) {
+    const session = await pages[side].context().newCDPSession(pages[side]);
+    await session.send('Profiler.enable');
+    await session.send('Profiler.setSamplingInterval', { interval: PROFILE_SAMPLE_US });
+    await session.send('Profiler.start');
+    sessions[side] = session;
+  }
+  return sessions;
+}
+
+/** Stop both profilers and add each function's self time (time deltas of its samples) to {@link selfTimes}. */
+async function stopProfiling(sessions: Profilers, variant: Variant): Promise<void> {
+  for (const side of ['A', 'B'] as const) {
+    const { profile } = await sessions[side].send('Profiler.stop');
+    await sessions[side].detach();
+    const key = `${variant} ${side}`;
+    let byFunction = selfTimes.get(key);
+    if (!byFunction) selfTimes.set(key, (byFunction = new Map()));
+    const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+    const deltas = profile.timeDeltas ?? [];
+    (profile.samples ?? []).forEach((id, i) => {
+      const frame = frames.get(id);
+      if (!frame) return;
+      const file = frame.url.split('/').pop() ?? '';
+      const name = `${frame.functionName || '(anonymous)'}${file ? ` ${file}:${frame.lineNumber + 1}:${frame.columnNumber + 1}` : ''}`;
+      byFunction.set(name, (byFunction.get(name) ?? 0) + (deltas[i] ?? 0) / 1000);
+    });
+  }
+}
+
+/** The 15 functions with the most self time per variant and page, ms per run. */
+function profileReport(): string {
+  const measured = RUNS;
+  const out = [`\nmain-thread self time between click and first frame (--profile; ms per run, ${measured} runs):`];
+  for (const [key, byFunction] of [...selfTimes].sort(([a], [b]) => a.localeCompare(b))) {
+    const rows = [...byFunction].filter(([name]) => name !== '(idle)').sort((x, y) => y[1] - x[1]);
+    const busy = rows.reduce((sum, [, ms]) => sum + ms, 0);
+    out.push(`\n${key}: busy ${fmt(busy / measured, 1)} ms per run`);
+    out.push(table(['self ms', 'function'], rows.slice(0, 15).map(([name, ms]) => [fmt(ms / measured, 1), name]), ['r', 'l']));
+  }
+  return out.join('\n');
+}
+
 async function runOnce(env: Env, variant: Variant, index: number, warmup: boolean): Promise<Run> {
   const room = freshRoom();
   const errors: string[] = [];
@@ -223,8 +283,10 @@ async function runOnce(env: Env, variant: Variant, index: number, warmup: boolea
 
     stage = 'call';
     const result = pageResult(pageB);
+    const profilers = PROFILE && !warmup ? await startProfiling({ A: pageA, B: pageB }) : null;
     await pageB.locator(JOIN_SELECTOR[variant]).click({ timeout: RUN_LIMIT_MS });
     b = await withTimeout(result, RUN_LIMIT_MS + 5000, 'click → first frame');
+    if (profilers) await stopProfiling(profilers, variant);
     const a = await pageMarks(pageA);
     if (b.timedOut) {
       const state = await pageB.evaluate(() => (window as unknown as { bench: { state(): string } }).bench.state());
@@ -593,6 +655,7 @@ async function main(): Promise<void> {
   }
 
   console.log(report(runs, info, loadBefore, Date.now() - started, hops));
+  if (PROFILE) console.log(profileReport());
   if (options.json) {
     writeFileSync(options.json, JSON.stringify({ info, runs }, null, 2));
     console.log(`raw runs written to ${options.json}`);
