@@ -131,13 +131,19 @@ async function call(rooms = new InMemoryRooms()) {
   const bob = widget({ rooms, room, name: 'Bob', getUserMedia: bobMedia.getUserMedia });
   const aliceLog = record(alice);
   const bobLog = record(bob);
+  const root = await connectBoth(alice, bob);
+  return { root, room, alice, bob, aliceLog, bobLog, aliceMedia, bobMedia };
+}
+
+/** Mount two widgets; the first joins and waits, the second joins; both reach `connected`. */
+async function connectBoth(alice: CallWidget, bob: CallWidget): Promise<HTMLElement> {
   const root = await mount(alice, bob);
   button(alice, 'join-button').click();
   await reach(alice, 'waiting');
   button(bob, 'join-button').click();
   await reach(alice, 'connected');
   await reach(bob, 'connected');
-  return { root, room, alice, bob, aliceLog, bobLog, aliceMedia, bobMedia };
+  return root;
 }
 
 function remoteVideo(el: CallWidget): HTMLVideoElement {
@@ -916,12 +922,7 @@ describe('<call-widget> call lifecycle: timer, call-ended, audio-only, video qua
     const alice = widget({ rooms, room, name: 'Ada Lovelace', getUserMedia: aliceMedia.getUserMedia });
     const bob = widget({ rooms, room, name: 'Bob' });
     alice.video = 'off';
-    await mount(alice, bob);
-    button(alice, 'join-button').click();
-    await reach(alice, 'waiting');
-    button(bob, 'join-button').click();
-    await reach(alice, 'connected');
-    await reach(bob, 'connected');
+    await connectBoth(alice, bob);
     expect(aliceMedia.calls.map((c) => c.video)).to.deep.equal([false]);
     expect(aliceMedia.calls[0]!.audio).to.include({ echoCancellation: true, noiseSuppression: true, autoGainControl: true });
     expect(alice.localStream!.getVideoTracks()).to.have.length(0);
@@ -1251,12 +1252,7 @@ describe('<call-widget> pre-join lobby and devices', () => {
       const room = newRoomId();
       const alice = widget({ rooms, room, name: 'Alice', getUserMedia: facing });
       const bob = widget({ rooms, room, name: 'Bob' });
-      await mount(alice, bob);
-      button(alice, 'join-button').click();
-      await reach(alice, 'waiting');
-      button(bob, 'join-button').click();
-      await reach(alice, 'connected');
-      await reach(bob, 'connected');
+      await connectBoth(alice, bob);
       await until(() => !!part(alice, 'switch-camera-button'), 'the switch is offered');
       expect(part(bob, 'switch-camera-button'), 'not for a camera that does not say which way it faces').to.equal(null);
 
