@@ -71,12 +71,18 @@ function countFrames(page: Page): Promise<void> {
   });
 }
 
-/** Frames per second decoded between `from` and `to` (page clock, ms). */
-const frameRate = (page: Page, from: number, to: number) =>
+/**
+ * Decoded frames between `from` and `to` (page clock, ms): frames per second,
+ * and the longest wait for a frame in that window (from `from`, between
+ * frames, and up to `to`), ms.
+ */
+const frameFlow = (page: Page, from: number, to: number) =>
   page.evaluate(
     ([a, b]) => {
       const frames = (window as unknown as { __frames: number[] }).__frames.filter((t) => t >= a && t < b);
-      return (frames.length * 1000) / (b - a);
+      const times = [a, ...frames, b];
+      const longestGapMs = Math.max(...times.slice(1).map((t, i) => t - times[i]!));
+      return { fps: (frames.length * 1000) / (b - a), longestGapMs };
     },
     [from, to] as const,
   );
@@ -143,11 +149,18 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
       const rejoinMs = Date.now() - listening;
       assert.ok(rejoinMs <= 3000, `rejoined ${rejoinMs} ms after the server listened`);
 
-      // Frames kept coming during the outage at ≥ 90 % of the rate before it.
+      // Frames kept coming during the outage: never a wait of more than
+      // 500 ms for the next one (a torn-down or renegotiating connection
+      // stops them for seconds), and at least 75 % of the rate before it.
+      // (The rate alone was flaky: restarting partykit dev takes CPU from the
+      // two Chromiums on a 2-CPU machine, and the encoder lowers its frame
+      // rate under CPU load: 13.5 fps during vs 15.2 before, once.)
       for (const [i, page] of [alice, bob].entries()) {
-        const before = await frameRate(page, beforeKill[i]![0], beforeKill[i]![1]);
-        const during = await frameRate(page, killedAt[i]!, outageEnd[i]!);
-        assert.ok(during >= 0.9 * before, `${i ? 'bob' : 'alice'}: ${during.toFixed(1)} fps during vs ${before.toFixed(1)} before`);
+        const who = i ? 'bob' : 'alice';
+        const before = await frameFlow(page, beforeKill[i]![0], beforeKill[i]![1]);
+        const during = await frameFlow(page, killedAt[i]!, outageEnd[i]!);
+        assert.ok(during.longestGapMs <= 500, `${who}: waited ${during.longestGapMs.toFixed(0)} ms for a frame during the outage`);
+        assert.ok(during.fps >= 0.75 * before.fps, `${who}: ${during.fps.toFixed(1)} fps during vs ${before.fps.toFixed(1)} before`);
       }
 
       // Exactly two members: a third socket is refused as the room is full, and nobody left.
