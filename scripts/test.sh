@@ -21,8 +21,8 @@ step 'build (dist/call-widget.js bundle, dist/npm entry + declarations; npm run 
 npx vite build --logLevel warn
 npx vite build --mode npm --logLevel warn
 # Size ratchet of dist/call-widget.js (gzip -9): fails the run if the bundle
-# grows past 22.4 KiB. Issue 6's budget is 16 KiB and is NOT met yet
-# (22,934 B); this check keeps it from drifting further until it is. Raised
+# grows past its figure below. Issue 6's budget is 16 KiB and is NOT met
+# yet; this check keeps it from drifting further until it is. Raised
 # from 21 KiB for the media-error ways out (+575 B), then from 21.5 KiB for
 # the ring flow (mode="call": ring/accept/decline, the incoming and ringing
 # views, five states in three languages: +1,012 B) and the front/back camera
@@ -34,7 +34,10 @@ npx vite build --mode npm --logLevel warn
 # never sent a frame is no longer held as a ghost by the room), then by 18 B
 # to 22,960 B for assigning the local preview's stream only when it changes
 # (it was re-assigned, and the preview restarted, on every render).
-node scripts/size.mjs 22960
+# Lowered to 22,454 B (-506 B) when the error view (its words, the ways out,
+# the permission watch) became a chunk and the lobby's and knock list's
+# English moved into theirs.
+node scripts/size.mjs 22454
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -29,7 +29,6 @@ import {
   type ServerMessage,
 } from './protocol.ts';
 import type { ChunkContext } from './chunk.ts';
-import type { renderKnocks } from './knocks.ts';
 import type { Lobby } from './lobby.ts';
 import type { MediaKind } from './peer/peer-session.ts';
 import { randomId } from './random-id.ts';
@@ -63,6 +62,21 @@ export const JOIN_TIMEOUT_MS = 15_000;
  * 200 ms or more, a permission prompt seconds) is overlapped with negotiation.
  */
 export const NEGOTIATION_GRACE_MS = 60;
+
+/**
+ * The lazy chunks a widget loads with its first use of them, from next to
+ * the script (the lobby, with its own life cycle, and the catalogs of other
+ * languages load elsewhere). Each exports `MESSAGES`, the English of what it
+ * shows, and may export `CSS`, added to the shadow root as it arrives.
+ */
+const CHUNKS = {
+  /** The error view: its words, the ways out of a failure, the permission watch (src/failure.ts). */
+  failure: () => import('./failure.ts'),
+  /** The host's list of people knocking at a locked room (src/knocks.ts). */
+  knocks: () => import('./knocks.ts'),
+};
+type ChunkName = keyof typeof CHUNKS;
+type LoadedChunks = { [K in ChunkName]?: Awaited<ReturnType<(typeof CHUNKS)[K]>> };
 
 /**
  * An embeddable WebRTC video call. Drop it in a page, give it a room, and two
@@ -217,9 +231,9 @@ export class CallWidget extends LitElement {
    */
   declare speakerId: string;
   /**
-   * Host-page overrides of any user-visible string, by key (see
-   * `src/i18n/messages.ts`; `{name}` placeholders are filled in). They win over
-   * the catalog of the widget's language.
+   * Host-page overrides of any user-visible string, by key (see `Messages`
+   * in `src/i18n/messages.ts`; `{name}` placeholders are filled in). They
+   * win over the catalog of the widget's language.
    */
   declare messages: Partial<Messages> | undefined;
 
@@ -237,7 +251,9 @@ export class CallWidget extends LitElement {
   /** The language the widget speaks (BCP 47), its catalog and writing direction. */
   #lang = 'en';
   #locale: Locale = 'en';
-  #catalog: Messages = en;
+  #catalog: Partial<Messages> = en;
+  /** English: the entry's `en` and that of each lazy chunk loaded so far (see src/i18n/messages.ts). */
+  #english: Partial<Messages> = en;
   #dir: 'ltr' | 'rtl' = 'ltr';
   /** Settles when the catalog being loaded is in (renders wait for it: no flash of English). */
   #catalogLoad: Promise<void> | null = null;
@@ -269,9 +285,9 @@ export class CallWidget extends LitElement {
   #devicesOpen = false;
   /** The part that takes focus once it is rendered (the device panel just opened, or its button after Escape). */
   #focusNext: 'devices' | 'devices-button' | null = null;
-  /** The knock list's chunk, once a knock brought it (see `#loadKnocks`). */
-  #knocks: { renderKnocks: typeof renderKnocks } | null = null;
-  #knocksLoading = false;
+  /** The lazy chunks loaded so far, and those on their way (see `#need`). */
+  readonly #loaded: LoadedChunks = {};
+  readonly #loading = new Set<ChunkName>();
   /** What the lazy chunks render with (see src/chunk.ts). */
   readonly #chunk: ChunkContext = {
     html,
@@ -778,7 +794,6 @@ export class CallWidget extends LitElement {
         }
         return;
       case 'knocks': {
-        if (message.peers.length) this.#loadKnocks();
         const known = new Set(this.#knownKnockers);
         this.#knownKnockers = message.peers.map((p) => p.id);
         for (const peer of message.peers) {
@@ -836,7 +851,8 @@ export class CallWidget extends LitElement {
   /** Load the lobby chunk and start its controller, if `wanted()` still holds once it is here. */
   #loadLobby(wanted: () => boolean): void {
     import('./lobby.ts').then(
-      ({ Lobby }) => {
+      ({ Lobby, MESSAGES }) => {
+        this.#english = { ...this.#english, ...MESSAGES };
         if (!wanted() || this.#lobby) return;
         this.#lobby = new Lobby(this, this.#chunk);
         this.requestUpdate();
@@ -851,21 +867,30 @@ export class CallWidget extends LitElement {
     );
   }
 
-  /** Load the knock list's chunk (once; again after a failure, with the next knock). */
-  #loadKnocks(): void {
-    if (this.#knocks || this.#knocksLoading) return;
-    this.#knocksLoading = true;
-    import('./knocks.ts').then(
-      (knocks) => {
-        this.#knocks = knocks;
-        this.#chunk.adopt(knocks.KNOCKS_CSS);
-        this.requestUpdate();
-      },
-      // Not loaded (offline, a changed deployment): `call-knock` still fires
-      // for the page, which can admit or reject; the next knock tries again
-      // (browsers may remember a failed import() until the page reloads).
-      () => (this.#knocksLoading = false),
-    );
+  /**
+   * Lazy chunk `name` if it is here; else undefined, and it starts loading
+   * (one load at a time), with a render once it is here, its English and
+   * CSS added. Called from `render()` for the views it holds, so a chunk
+   * loads when its view is first shown. One that does not load (offline, a
+   * changed deployment) leaves its view out (the state badge, the events and
+   * the rest of the widget work without it) and is asked for again on the
+   * next render that needs it (browsers may remember a failed import() until
+   * the page reloads).
+   */
+  #need<K extends ChunkName>(name: K): LoadedChunks[K] {
+    const chunk = this.#loaded[name];
+    if (chunk || this.#loading.has(name)) return chunk;
+    this.#loading.add(name);
+    const loaded = (module: NonNullable<LoadedChunks[K]>): void => {
+      this.#loaded[name] = module;
+      this.#english = { ...this.#english, ...module.MESSAGES };
+      if ('CSS' in module) this.#chunk.adopt(module.CSS);
+      this.requestUpdate();
+    };
+    (CHUNKS[name] as () => Promise<unknown>)()
+      .then((module) => loaded(module as NonNullable<LoadedChunks[K]>), () => undefined)
+      .finally(() => this.#loading.delete(name));
+    return undefined;
   }
 
   /** Close the lobby's controller and the call's device panel (device listener, level meter). */
@@ -913,38 +938,22 @@ export class CallWidget extends LitElement {
     this.#media.stop();
     this.#intent = 'failed';
     this.#report(error);
-    if (error.code === 'permission-denied') this.#retryWhenGranted();
-  }
-
-  /**
-   * After a refused permission, watch it (Permissions API): once the user
-   * allows the camera or microphone in the browser's settings and neither is
-   * refused any more, join again by itself. Browsers that cannot query these
-   * permissions just keep the retry button.
-   */
-  #retryWhenGranted(): void {
+    if (error.code !== 'permission-denied') return;
+    // Watch the refused permissions (Permissions API, in the error chunk):
+    // once the user allows them in the browser's settings, join again by
+    // itself. Browsers that cannot query them just keep the retry button.
     this.#permissionWatch?.abort();
     const watch = new AbortController();
     this.#permissionWatch = watch;
-    const names = this.#media.videoEnabled ? ['microphone', 'camera'] : ['microphone'];
-    const statuses: PermissionStatus[] = [];
-    // Retry once one is allowed and none is still refused: a user who allows
-    // the camera, then the microphone, sees one retry, not a second refusal.
-    const check = (): void => {
-      if (this.#error?.code !== 'permission-denied') return;
-      if (!statuses.some((s) => s.state === 'granted') || statuses.some((s) => s.state === 'denied')) return;
-      watch.abort();
-      this.#handleJoin();
-    };
-    for (const name of names) {
-      navigator.permissions?.query({ name: name as PermissionName }).then(
-        (status) => {
-          statuses.push(status);
-          status.addEventListener('change', check, { signal: watch.signal });
-        },
-        () => undefined, // a permission name this browser cannot query
-      );
-    }
+    const names: PermissionName[] = this.#media.videoEnabled ? ['microphone', 'camera'] : ['microphone'];
+    CHUNKS.failure().then(
+      ({ retryWhenGranted }) => {
+        if (!watch.signal.aborted) {
+          retryWhenGranted(names, () => this.#error?.code === 'permission-denied', this.#handleJoin, watch);
+        }
+      },
+      () => undefined,
+    );
   }
 
   #report(error: CallError): void {
@@ -958,8 +967,9 @@ export class CallWidget extends LitElement {
     this.requestUpdate();
   }
 
+  /** The string `key` in the host page's overrides, else the catalog, else English ('' if no chunk loaded it yet). */
   #t(key: MessageKey): string {
-    return this.messages?.[key] ?? this.#catalog[key];
+    return this.messages?.[key] ?? this.#catalog[key] ?? this.#english[key] ?? '';
   }
 
   /**
@@ -1000,9 +1010,6 @@ export class CallWidget extends LitElement {
   #handleAccept = (): void => void this.accept();
   #handleDecline = (): void => this.decline();
   #handleLeaveLobby = (): void => this.leaveLobby();
-  #handleAudioOnly = (): void => void this.join({ video: false });
-  #handleReceiveOnly = (): void => void this.join({ audio: false, video: false });
-  #handleDismiss = (): void => this.dismiss();
   #handleHangup = (): void => this.hangup();
   #handleMic = (): void => this.toggleMic();
   #handleCamera = (): void => this.toggleCamera();
@@ -1160,7 +1167,9 @@ export class CallWidget extends LitElement {
               <slot name="controls"></slot>`}
         <button part="button invite-button" @click=${this.#handleInvite}>${this.#t('copyInvite')}</button>
       </div>
-      ${inCall && this.knocking.length && this.#knocks ? this.#knocks.renderKnocks(this.#chunk, this, (name) => this.#displayName(name)) : nothing}
+      ${inCall && this.knocking.length
+        ? this.#need('knocks')?.renderKnocks(this.#chunk, this, (name) => this.#displayName(name))
+        : nothing}
       <div class="sr-only" aria-live="polite">${this.#announcement}</div>
     </div>`;
   }
@@ -1242,9 +1251,6 @@ export class CallWidget extends LitElement {
 
   #renderPlaceholder(): TemplateResult {
     const error = this.#error;
-    // Ways out of a failure: other ways to join, or back to idle.
-    const failed = this.#intent === 'failed';
-    const code = failed ? error?.code : undefined;
     const ring = this.#state === 'incoming' || this.#state === 'ringing';
     const peerName = this.#displayName(this.#ringPeer?.name ?? '');
     return html`<div class="tile placeholder">
@@ -1257,16 +1263,15 @@ export class CallWidget extends LitElement {
                 : this.#t(this.#ringPeer ? 'ringingAnonymous' : 'ringingNobody')}
           </p>`
         : nothing}
-      ${error ? html`<p class="error" role="alert">${this.#t(`error-${error.code}`)}</p>` : nothing}
-      ${code === 'device-not-found' && this.video !== 'off'
-        ? html`<button part="button audio-only-button" @click=${this.#handleAudioOnly}>${this.#t('joinAudioOnly')}</button>`
+      ${error
+        ? this.#need('failure')?.renderFailure(this.#chunk, {
+            error,
+            failed: this.#intent === 'failed',
+            video: this.video,
+            join: (options) => void this.join(options),
+            dismiss: () => this.dismiss(),
+          })
         : nothing}
-      ${code === 'device-not-found' || code === 'permission-denied' || code === 'permission-policy-blocked'
-        ? html`<button part="button receive-only-button" @click=${this.#handleReceiveOnly}>
-            ${this.#t('joinReceiveOnly')}
-          </button>`
-        : nothing}
-      ${failed && error ? html`<button part="button dismiss-button" @click=${this.#handleDismiss}>${this.#t('dismiss')}</button>` : nothing}
       ${this.#inviteFallback
         ? html`<label
             >${this.#t('inviteManual')}

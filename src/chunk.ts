@@ -1,9 +1,11 @@
 /**
- * What the widget hands its lazy chunks (src/lobby.ts, src/knocks.ts): its own
- * Lit and a way to add their CSS. A chunk imports nothing at run time: an
- * import of Lit would be an import of the entry script by its bare URL, and a
- * page that embeds `call-widget.js?v=3` would then download and run the whole
- * entry a second time (under `trusted-types lit-html`, one that throws).
+ * What the widget hands its lazy chunks (src/lobby.ts, src/knocks.ts,
+ * src/failure.ts): its own Lit, a way to add their CSS and its strings
+ * (each chunk brings the English of its own views). A chunk imports nothing
+ * at run time: an import of Lit would be an import of the entry script by its
+ * bare URL, and a page that embeds `call-widget.js?v=3` would then download
+ * and run the whole entry a second time (under `trusted-types lit-html`, one
+ * that throws).
  * Types only: nothing here reaches a bundle.
  */
 import type { html, nothing } from 'lit';

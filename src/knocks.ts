@@ -12,8 +12,17 @@ import type { PeerInfo } from './protocol.ts';
 /** Tags CSS text so that the build minifies it (minify-literals knows `css`). */
 const css = String.raw;
 
+/** English for the knock list (see src/i18n/messages.ts). */
+export const MESSAGES = {
+  knocks: 'Waiting to join',
+  admit: 'Admit',
+  reject: 'Reject',
+  admitName: 'Admit {name}',
+  rejectName: 'Reject {name}',
+};
+
 /** The knock list's styles, added to the widget with the first knock. */
-export const KNOCKS_CSS = css`
+export const CSS = css`
   [part~='knocks'] {
     display: grid;
     gap: 6px;

@@ -32,6 +32,14 @@ export interface LobbyHost extends ReactiveControllerHost {
   useDevice(kind: MediaKind, deviceId: string): Promise<void>;
 }
 
+/** English for the lobby and the device panel (see src/i18n/messages.ts). */
+export const MESSAGES = {
+  lobby: 'Camera and microphone',
+  speaker: 'Speaker',
+  yourName: 'Your name',
+  micLevel: 'Microphone level',
+};
+
 /**
  * Level-meter refresh period, ms: 50 ms is the 20 Hz of a VU meter's
  * ballistics (IEC 60268-17 integrates over 300 ms; 20 Hz redraws are smooth).

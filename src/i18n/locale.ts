@@ -1,9 +1,9 @@
 /**
  * Which catalog a widget speaks, and loading it.
  *
- * English is built in; every other language is a separate chunk of
- * `dist/call-widget.js`, fetched from the script's own origin only when a
- * widget asks for it. A language is picked by its primary subtag (BCP 47,
+ * English is built in (the English of a lazy chunk's views comes with the
+ * chunk); every other language is a separate chunk of `dist/call-widget.js`,
+ * fetched from the script's own origin only when a widget asks for it. A language is picked by its primary subtag (BCP 47,
  * RFC 5646 §2.2.1): `ar-EG` → `ar`; anything without a catalog gets English.
  */
 import { en, type Messages } from './messages.ts';
@@ -13,7 +13,7 @@ export const LOCALES = {
   en: async () => en,
   ar: async () => (await import('./ar.ts')).default,
   es: async () => (await import('./es.ts')).default,
-} satisfies Record<string, () => Promise<Messages>>;
+} satisfies Record<string, () => Promise<Partial<Messages>>>;
 
 export type Locale = keyof typeof LOCALES;
 

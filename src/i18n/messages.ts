@@ -1,10 +1,16 @@
 /**
  * Every user-visible string of the widget, as a typed catalog. English is the
- * source; other languages and host-page overrides are partial catalogs
- * merged over it, so a missing key falls back to English.
+ * source: `en` here holds what the initial script shows, and each lazy chunk
+ * carries the English of its own views as `MESSAGES` (src/failure.ts,
+ * src/lobby.ts, src/knocks.ts), so the entry does not ship words for views
+ * most calls never show. Other languages are whole catalogs ({@link Messages},
+ * every key); host-page overrides are partial and win over both. A key
+ * missing from a catalog falls back to English.
  */
-import type { CallErrorCode } from '../call-error.ts';
 import type { CallState } from '../call-state.ts';
+import type { MESSAGES as FAILURE_MESSAGES } from '../failure.ts';
+import type { MESSAGES as KNOCKS_MESSAGES } from '../knocks.ts';
+import type { MESSAGES as LOBBY_MESSAGES } from '../lobby.ts';
 
 export const en = {
   join: 'Join call',
@@ -34,22 +40,10 @@ export const en = {
   lockRoom: 'Lock room',
   roomLocked: 'Room locked: new arrivals must knock',
   roomUnlocked: 'Room unlocked',
-  knocks: 'Waiting to join',
   knocking: '{name} wants to join',
-  admit: 'Admit',
-  reject: 'Reject',
-  admitName: 'Admit {name}',
-  rejectName: 'Reject {name}',
-  lobby: 'Camera and microphone',
   camera: 'Camera',
   microphone: 'Microphone',
-  speaker: 'Speaker',
-  yourName: 'Your name',
-  micLevel: 'Microphone level',
   deviceLost: '{device} was disconnected; using {fallback}',
-  joinAudioOnly: 'Join with audio only',
-  joinReceiveOnly: 'Join without camera or microphone',
-  dismiss: 'Dismiss',
   devices: 'Devices',
   switchCamera: 'Switch camera',
   call: 'Call',
@@ -75,26 +69,14 @@ export const en = {
   'state-missed': 'Missed call: no answer',
   'state-busy': 'Busy: on another call',
   'state-failed': 'Call failed',
-  'error-permission-denied':
-    'Camera and microphone access was denied. Allow it from the camera icon in the address bar, then try again.',
-  'error-device-not-found': 'No camera or microphone was found. Connect one, then try again.',
-  'error-device-in-use': 'Your camera or microphone is in use by another app. Close it, then try again.',
-  'error-constraints-unsatisfied': 'Your camera does not support the requested settings.',
-  'error-insecure-context': 'Calls need a secure page (HTTPS).',
-  'error-permission-policy-blocked': 'This page does not allow camera and microphone use (iframe "allow" attribute).',
-  'error-unsupported-browser': 'This browser cannot make video calls.',
-  'error-media-failed': 'The camera or microphone could not be started.',
-  'error-room-full': 'This call is full.',
-  'error-room-unavailable': 'This call is not available.',
-  'error-forbidden-origin': 'This page is not allowed to use the call server.',
-  'error-rate-limited': 'Too many requests; the call server disconnected you.',
-  'error-room-unreachable': 'The call server cannot be reached. Check your connection.',
-  'error-connection-failed': 'The connection to the other person failed.',
-} satisfies Record<string, string> &
-  Record<`state-${CallState}`, string> &
-  Record<`error-${CallErrorCode}`, string>;
+} satisfies Record<string, string> & Record<`state-${CallState}`, string>;
 
-export type MessageKey = keyof typeof en;
+/** Every string's key: the entry's and the lazy chunks'. */
+export type MessageKey =
+  | keyof typeof en
+  | keyof typeof FAILURE_MESSAGES
+  | keyof typeof LOBBY_MESSAGES
+  | keyof typeof KNOCKS_MESSAGES;
 export type Messages = Record<MessageKey, string>;
 
 /** Fill `{name}`-style placeholders; values are plain text (rendered as text by Lit). */

@@ -18,13 +18,26 @@ import {
 import { CALL_STATES } from '../../src/call-state.ts';
 import ar from '../../src/i18n/ar.ts';
 import es from '../../src/i18n/es.ts';
-import { en, format } from '../../src/i18n/messages.ts';
+import { MESSAGES as failureMessages } from '../../src/failure.ts';
+import { en as entryMessages, format } from '../../src/i18n/messages.ts';
+import { MESSAGES as knockMessages } from '../../src/knocks.ts';
+import { MESSAGES as lobbyMessages } from '../../src/lobby.ts';
 import { emulateMedia, executeServerCommand, sendKeys } from '@web/test-runner-commands';
 import { PEER_ID_PATTERN, ROOM_ID_PATTERN } from '../../src/protocol.ts';
 import { randomId } from '../../src/random-id.ts';
 import { canvasGetUserMedia } from '../support/canvas-media.ts';
 import { InMemoryRooms } from '../support/in-memory-room.ts';
 import { stopAll, until, videoFrames } from './helpers.ts';
+
+/** The widget's English: the entry's and that of its lazy chunks. */
+const en = { ...entryMessages, ...failureMessages, ...knockMessages, ...lobbyMessages };
+
+/** The text of `el`'s error alert, once its error view (a lazy chunk) shows it. */
+async function alertText(el: Element): Promise<string | undefined> {
+  const alert = (): Element | null | undefined => el.shadowRoot?.querySelector('[role="alert"]');
+  await until(() => !!alert()?.textContent?.trim(), 'the error alert is shown');
+  return alert()?.textContent?.trim();
+}
 
 type GetUserMedia = (constraints: MediaStreamConstraints) => Promise<MediaStream>;
 
@@ -426,7 +439,7 @@ describe('<call-widget>', () => {
     expect(carolLog.errors[0]!.bubbles && carolLog.errors[0]!.composed).to.equal(true);
     expect(carol.error?.code).to.equal('room-full');
     expect(carol.getAttribute('state')).to.equal('failed');
-    expect(carol.shadowRoot!.querySelector('[role="alert"]')?.textContent?.trim()).to.equal(en['error-room-full']);
+    expect(await alertText(carol)).to.equal(en['error-room-full']);
     expect(carolMedia.calls, 'no camera for a full room').to.have.length(0);
     expect(alice.state).to.equal('idle');
     expect(bob.state).to.equal('idle');
@@ -453,8 +466,8 @@ describe('<call-widget>', () => {
     expect(log.errors[0]!.message).to.be.a('string').and.not.equal('');
     expect(el.error?.code).to.equal('permission-denied');
     expect(el.getAttribute('state')).to.equal('failed');
+    expect(await alertText(el)).to.equal(en['error-permission-denied']);
     const alert = el.shadowRoot!.querySelector<HTMLElement>('[role="alert"]');
-    expect(alert?.textContent?.trim()).to.equal(en['error-permission-denied']);
     expect(alert!.getBoundingClientRect().height, 'the message is visible').to.be.greaterThan(0);
     expect(part(el, 'status-badge')?.textContent?.trim()).to.equal(en['state-failed']);
     expect(button(el, 'join-button').textContent?.trim()).to.equal(en.retry);
@@ -800,7 +813,7 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     await reach(el, 'failed');
     expect(el.shadowRoot!.activeElement?.getAttribute('part')).to.equal('button join-button');
     expect(textOf(el, 'join-button')).to.equal(en.retry);
-    expect(el.shadowRoot!.querySelector('[role="alert"]')?.textContent?.trim()).to.equal(en['error-permission-denied']);
+    expect(await alertText(el)).to.equal(en['error-permission-denied']);
   });
 
   it('axe passes in every state it can reach here: joining, connected, reconnecting, knocking, ended', async () => {
@@ -1314,6 +1327,7 @@ describe('<call-widget> media errors and their ways out', () => {
     await mount(el);
     button(el, 'join-button').click();
     await reach(el, 'failed');
+    await alertText(el);
     return { el, log };
   }
 
@@ -1331,9 +1345,7 @@ describe('<call-widget> media errors and their ways out', () => {
       const media = failingMedia(name);
       const { el, log } = await failedWidget(media.getUserMedia);
       expect(log.errors.map((e) => e.code)).to.deep.equal([code]);
-      expect(el.shadowRoot!.querySelector('[role="alert"]')?.textContent?.trim()).to.equal(
-        en[`error-${code}` as keyof typeof en],
-      );
+      expect(await alertText(el)).to.equal(en[`error-${code}` as keyof typeof en]);
       expect(textOf(el, 'join-button')).to.equal(en.retry);
       await expect(el).to.be.accessible();
 
@@ -1417,7 +1429,7 @@ describe('<call-widget> media errors and their ways out', () => {
       button(el, 'join-button').click();
       await reach(el, 'failed');
       expect(log.errors.map((e) => e.code)).to.deep.equal(['insecure-context']);
-      expect(el.shadowRoot!.querySelector('[role="alert"]')?.textContent?.trim()).to.equal(en['error-insecure-context']);
+      expect(await alertText(el)).to.equal(en['error-insecure-context']);
     } finally {
       delete (navigator as { mediaDevices?: unknown }).mediaDevices;
     }
@@ -1511,6 +1523,7 @@ describe('<call-widget> and the browser’s permission settings', () => {
     button(el, 'join-button').click();
     await reach(el, 'failed');
     expect(log.errors.map((e) => e.code)).to.deep.equal(['permission-denied']);
+    await alertText(el); // what the user reads before going to the settings
 
     // The camera allowed first: with the microphone still refused, a retry would only fail again.
     await setPermission('granted', ['camera']);
@@ -1532,6 +1545,7 @@ describe('<call-widget> and the browser’s permission settings', () => {
     await mount(el);
     button(el, 'join-button').click();
     await reach(el, 'failed');
+    await alertText(el);
     button(el, 'dismiss-button').click();
     await reach(el, 'idle');
     await setPermission('granted');

@@ -247,11 +247,27 @@ describe('embedding under a strict CSP', () => {
     await alice.page.keyboard.press('Escape');
     await alice.page.locator('call-widget [part~="camera-button"]').click();
     await alice.page.locator('call-widget [part~="camera-button"]').click();
+
+    // A third person opening the link finds the call full: the error view is
+    // a lazy chunk, and it loads and shows under the policy too.
+    const carol = await openPage(browser, `${site.origin}/embed-csp.html?${new URLSearchParams({ room, name: 'Carol' })}`);
+    await waitForState(carol.page, 'failed');
+    assert.match((await carol.page.locator('call-widget [role="alert"]').textContent()) ?? '', /full/i);
+    await assertNoViolations('carol', carol.csp);
+    const chunkNames = async (page: Page): Promise<string[]> =>
+      (await widgetScripts(page)).map((path) => path.replace(/-[\w-]{8}\.js$/, '.js'));
+    assert.deepEqual(await chunkNames(carol.page), ['/call-widget-failure.js', '/call-widget.js']);
+    await carol.page.context().close();
+
     await alice.page.locator('call-widget [part~="hangup-button"]').click();
     await Promise.all([waitForState(alice.page, 'ended'), waitForState(bob.page, 'ended')]);
 
     await assertNoViolations('alice', alice.csp);
     await assertNoViolations('bob', bob.csp);
+    // A call that went well (through the lobby) fetched the entry and the
+    // lobby chunk, nothing else: the error view, the knock list and the
+    // other languages stay on the server.
+    assert.deepEqual(await chunkNames(bob.page), ['/call-widget-lobby.js', '/call-widget.js']);
 
     // The recorders work and the policy is enforced: an inline style attribute
     // and a string assigned to innerHTML (a Trusted Types sink) are refused.

@@ -63,11 +63,11 @@ test('every file the exports map names was built', () => {
     /^import .* from "partysocket\/ws";$/m,
   );
   assert.match(readFileSync(join(ROOT, 'dist/npm/protocol.js'), 'utf8'), /^import .* from "valibot";$/m);
-  // The script's lazy chunks (other languages, the lobby, the knock list) sit
-  // next to it and ship in the package.
+  // The script's lazy chunks (other languages, the lobby, the knock list,
+  // the error view) sit next to it and ship in the package.
   const script = readFileSync(join(ROOT, 'dist/call-widget.js'), 'utf8');
   const chunks = [...new Set([...script.matchAll(/import\((["'`])\.\/([^"'`]+)\1\)/g)].map((m) => `dist/${m[2]}`))];
-  for (const name of ['ar', 'es', 'lobby', 'knocks']) {
+  for (const name of ['ar', 'es', 'lobby', 'knocks', 'failure']) {
     assert.ok(
       chunks.some((chunk) => chunk.startsWith(`dist/call-widget-${name}-`)),
       `expected the ${name} chunk among ${chunks.join(', ')}`,
