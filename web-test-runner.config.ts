@@ -31,10 +31,52 @@ const setPermission: TestRunnerPlugin = {
   },
 };
 
+/** Paths whose next request the dev server answers 503 (see {@link fetchOutage}), and the requests each path saw. */
+const outages = new Set<string>();
+const requests = new Map<string, number>();
+
+/**
+ * `executeServerCommand('fail-next-fetch', {path})`: the dev server answers
+ * the next request for `path` (a module, say `/src/failure.ts`) with 503
+ * Service Unavailable, as an origin does during a deploy; the browser's HTTP
+ * cache is cleared first, so that the request reaches the server even when
+ * an earlier test file loaded `path` (the runner marks files cacheable); and
+ * `executeServerCommand('fetch-count', {path})`: how many requests for
+ * `path` it has seen.
+ */
+const fetchOutage: TestRunnerPlugin = {
+  name: 'fetch-outage',
+  async executeCommand({ command, payload, session }) {
+    const { path } = (payload ?? {}) as { path: string };
+    if (command === 'fail-next-fetch') {
+      const cdp = await (session.browser as ChromeLauncher).getPage(session.id).createCDPSession();
+      await cdp.send('Network.clearBrowserCache');
+      await cdp.detach();
+      outages.add(path);
+      return true;
+    }
+    if (command === 'fetch-count') return requests.get(path) ?? 0;
+    return undefined;
+  },
+};
+
 const config: TestRunnerConfig = {
   files: ['test/browser/**/*.test.ts'],
   nodeResolve: true,
-  plugins: [esbuildPlugin({ ts: true, target: 'es2022', tsconfig: 'tsconfig.json' }), setPermission],
+  middleware: [
+    async (context, next) => {
+      requests.set(context.path, (requests.get(context.path) ?? 0) + 1);
+      if (!outages.delete(context.path)) return next();
+      context.status = 503;
+      context.body = 'Service Unavailable';
+      // Never reused from the browser's cache, as a real origin's 503 would
+      // not be: the test runner marks every file a year-long cacheable after
+      // this middleware, whatever its status, and a stored response whose
+      // Vary holds "*" always fails to match (RFC 9111 §4.1).
+      context.set('vary', '*');
+    },
+  ],
+  plugins: [esbuildPlugin({ ts: true, target: 'es2022', tsconfig: 'tsconfig.json' }), setPermission, fetchOutage],
   browsers: [
     chromeLauncher({
       launchOptions: {

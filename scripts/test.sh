@@ -36,8 +36,10 @@ npx vite build --mode npm --logLevel warn
 # (it was re-assigned, and the preview restarted, on every render).
 # Lowered to 22,454 B (-506 B) when the error view (its words, the ways out,
 # the permission watch) became a chunk and the lobby's and knock list's
-# English moved into theirs.
-node scripts/size.mjs 22454
+# English moved into theirs; raised by 74 B to 22,528 B for asking again
+# for a chunk that did not load (doubling waits from 1 s; it was left out
+# until the page reloaded).
+node scripts/size.mjs 22528
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -76,6 +76,14 @@ const CHUNKS = {
   knocks: () => import('./knocks.ts'),
 };
 type ChunkName = keyof typeof CHUNKS;
+
+/**
+ * Wait before a lazy chunk that did not load is asked for again, ms; it
+ * doubles with each failure in a row, up to 32 × this (32 s). A guess sized
+ * for a blip of the script's origin (a deploy, a flaky connection), not a
+ * measured figure.
+ */
+export const CHUNK_RETRY_MS = 1_000;
 type LoadedChunks = { [K in ChunkName]?: Awaited<ReturnType<(typeof CHUNKS)[K]>> };
 
 /**
@@ -288,6 +296,8 @@ export class CallWidget extends LitElement {
   /** The lazy chunks loaded so far, and those on their way (see `#need`). */
   readonly #loaded: LoadedChunks = {};
   readonly #loading = new Set<ChunkName>();
+  /** Failed loads of each lazy chunk in a row (its next try waits longer). */
+  readonly #chunkFailures = new Map<ChunkName, number>();
   /** What the lazy chunks render with (see src/chunk.ts). */
   readonly #chunk: ChunkContext = {
     html,
@@ -873,9 +883,11 @@ export class CallWidget extends LitElement {
    * CSS added. Called from `render()` for the views it holds, so a chunk
    * loads when its view is first shown. One that does not load (offline, a
    * changed deployment) leaves its view out (the state badge, the events and
-   * the rest of the widget work without it) and is asked for again on the
-   * next render that needs it (browsers may remember a failed import() until
-   * the page reloads).
+   * the rest of the widget work without it) and is asked for again by a
+   * render after {@link CHUNK_RETRY_MS} (doubling with each failure in a row,
+   * up to 32 s), while the widget is in the page and the view still wanted.
+   * Chromium fetches a failed dynamic import again; a browser that remembers
+   * the failure shows the view after a reload.
    */
   #need<K extends ChunkName>(name: K): LoadedChunks[K] {
     const chunk = this.#loaded[name];
@@ -887,8 +899,13 @@ export class CallWidget extends LitElement {
       if ('CSS' in module) this.#chunk.adopt(module.CSS);
       this.requestUpdate();
     };
+    const failed = (): void => {
+      const failures = Math.min((this.#chunkFailures.get(name) ?? 0) + 1, 6);
+      this.#chunkFailures.set(name, failures);
+      setTimeout(() => this.isConnected && this.requestUpdate(), CHUNK_RETRY_MS << (failures - 1));
+    };
     (CHUNKS[name] as () => Promise<unknown>)()
-      .then((module) => loaded(module as NonNullable<LoadedChunks[K]>), () => undefined)
+      .then((module) => loaded(module as NonNullable<LoadedChunks[K]>), failed)
       .finally(() => this.#loading.delete(name));
     return undefined;
   }

@@ -1,0 +1,54 @@
+/**
+ * The lazy chunks when the script's origin is briefly unavailable: the error
+ * view (src/failure.ts) answers 503 once. This file must not import
+ * src/failure.ts itself: the widget's dynamic import would then find it
+ * already loaded.
+ */
+import { expect, fixture, html } from '@open-wc/testing';
+import { executeServerCommand } from '@web/test-runner-commands';
+import '../../src/call-widget.ts';
+import { CHUNK_RETRY_MS, type CallErrorEvent } from '../../src/call-widget.ts';
+import { en } from '../../src/i18n/messages.ts';
+import { randomId } from '../../src/random-id.ts';
+import { InMemoryRooms } from '../support/in-memory-room.ts';
+import { sleep, until } from './helpers.ts';
+
+const FAILURE_CHUNK = '/src/failure.ts';
+
+it('the error view’s chunk unavailable once: the failure is still reported and retry works, and the view shows once the chunk loads', async () => {
+  await executeServerCommand('fail-next-fetch', { path: FAILURE_CHUNK });
+  const fetchesBefore = await executeServerCommand<number, { path: string }>('fetch-count', { path: FAILURE_CHUNK });
+  const el = document.createElement('call-widget');
+  el.skipLobby = true;
+  el.createSocket = new InMemoryRooms().socketFactory;
+  el.room = `wtr_${randomId(12)}`;
+  el.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+  const errors: CallErrorEvent[] = [];
+  el.addEventListener('call-error', (e) => errors.push(e));
+  await fixture(html`<div>${el}</div>`);
+  const alert = (): Element | null => el.shadowRoot!.querySelector('[role="alert"]');
+  const joinButton = (): HTMLButtonElement => el.shadowRoot!.querySelector('[part~="join-button"]')!;
+
+  joinButton().click();
+  await until(() => el.state === 'failed', 'the call fails');
+  // The chunk is asked for on the failure's render, and answered 503.
+  await sleep(CHUNK_RETRY_MS / 2);
+  expect(await executeServerCommand('fetch-count', { path: FAILURE_CHUNK })).to.equal(fetchesBefore + 1);
+  // Without its view the failure is still whole: the event, the error, the
+  // state in the badge, and the retry button, which works.
+  expect(errors.map((e) => e.code)).to.deep.equal(['permission-denied']);
+  expect(el.error?.code).to.equal('permission-denied');
+  expect(el.shadowRoot!.querySelector('[part~="status-badge"]')!.textContent!.trim()).to.equal(en['state-failed']);
+  expect(joinButton().textContent!.trim()).to.equal(en.retry);
+  expect(alert(), 'no view yet: its chunk did not load').to.equal(null);
+
+  // Asked for again after CHUNK_RETRY_MS: now it loads, and the view shows.
+  await until(() => !!alert()?.textContent?.trim(), 'the error view after the retry', { timeoutMs: CHUNK_RETRY_MS * 4 });
+  expect(alert()!.textContent).to.match(/denied/);
+  expect(el.shadowRoot!.querySelector('[part~="dismiss-button"]')).to.not.equal(null);
+  expect(await executeServerCommand('fetch-count', { path: FAILURE_CHUNK })).to.equal(fetchesBefore + 2);
+
+  joinButton().click();
+  await until(() => errors.length === 2, 'the retry runs and fails again');
+  expect(el.state).to.equal('failed');
+});
