@@ -38,8 +38,9 @@ npx vite build --mode npm --logLevel warn
 # the permission watch) became a chunk and the lobby's and knock list's
 # English moved into theirs; raised by 74 B to 22,528 B for asking again
 # for a chunk that did not load (doubling waits from 1 s; it was left out
-# until the page reloaded).
-node scripts/size.mjs 22528
+# until the page reloaded), and by 9 B to 22,537 B for starting the
+# permission watch when that retry brings the error chunk.
+node scripts/size.mjs 22537
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -885,7 +885,8 @@ export class CallWidget extends LitElement {
    * changed deployment) leaves its view out (the state badge, the events and
    * the rest of the widget work without it) and is asked for again by a
    * render after {@link CHUNK_RETRY_MS} (doubling with each failure in a row,
-   * up to 32 s), while the widget is in the page and the view still wanted.
+   * up to 32 s; renders meanwhile do not ask), while the widget is in the
+   * page and the view still wanted.
    * Chromium fetches a failed dynamic import again; a browser that remembers
    * the failure shows the view after a reload.
    */
@@ -897,16 +898,19 @@ export class CallWidget extends LitElement {
       this.#loaded[name] = module;
       this.#english = { ...this.#english, ...module.MESSAGES };
       if ('CSS' in module) this.#chunk.adopt(module.CSS);
+      if (name === 'failure') this.#watchPermissions();
       this.requestUpdate();
     };
+    // Still "loading" until the wait is over, so no render asks sooner.
     const failed = (): void => {
       const failures = Math.min((this.#chunkFailures.get(name) ?? 0) + 1, 6);
       this.#chunkFailures.set(name, failures);
-      setTimeout(() => this.isConnected && this.requestUpdate(), CHUNK_RETRY_MS << (failures - 1));
+      setTimeout(() => {
+        this.#loading.delete(name);
+        if (this.isConnected) this.requestUpdate();
+      }, CHUNK_RETRY_MS << (failures - 1));
     };
-    (CHUNKS[name] as () => Promise<unknown>)()
-      .then((module) => loaded(module as NonNullable<LoadedChunks[K]>), failed)
-      .finally(() => this.#loading.delete(name));
+    (CHUNKS[name] as () => Promise<unknown>)().then((module) => loaded(module as NonNullable<LoadedChunks[K]>), failed);
     return undefined;
   }
 
@@ -956,21 +960,22 @@ export class CallWidget extends LitElement {
     this.#intent = 'failed';
     this.#report(error);
     if (error.code !== 'permission-denied') return;
-    // Watch the refused permissions (Permissions API, in the error chunk):
-    // once the user allows them in the browser's settings, join again by
-    // itself. Browsers that cannot query them just keep the retry button.
     this.#permissionWatch?.abort();
-    const watch = new AbortController();
-    this.#permissionWatch = watch;
+    this.#permissionWatch = new AbortController();
+    this.#watchPermissions();
+  }
+
+  /**
+   * Watch the refused permissions (Permissions API, in the error chunk: now
+   * if it is here, else from `#need` once it arrives, retries included):
+   * once the user allows them in the browser's settings, join again by
+   * itself. Browsers that cannot query them just keep the retry button.
+   */
+  #watchPermissions(): void {
+    const watch = this.#permissionWatch;
+    if (!watch || watch.signal.aborted || !this.#loaded.failure) return;
     const names: PermissionName[] = this.#media.videoEnabled ? ['microphone', 'camera'] : ['microphone'];
-    CHUNKS.failure().then(
-      ({ retryWhenGranted }) => {
-        if (!watch.signal.aborted) {
-          retryWhenGranted(names, () => this.#error?.code === 'permission-denied', this.#handleJoin, watch);
-        }
-      },
-      () => undefined,
-    );
+    this.#loaded.failure.retryWhenGranted(names, () => this.#error?.code === 'permission-denied', this.#handleJoin, watch);
   }
 
   #report(error: CallError): void {

@@ -486,6 +486,7 @@ describe('<call-widget>', () => {
     await mount(el);
     button(el, 'join-button').click();
     await reach(el, 'failed');
+    await alertText(el);
 
     const working = recordingMedia();
     el.getUserMedia = working.getUserMedia;
