@@ -76,6 +76,7 @@ const CHUNKS = {
   knocks: () => import('./knocks.ts'),
 };
 type ChunkName = keyof typeof CHUNKS;
+type LoadedChunks = { [K in ChunkName]?: Awaited<ReturnType<(typeof CHUNKS)[K]>> };
 
 /**
  * Wait before a lazy chunk that did not load is asked for again, ms; it
@@ -84,7 +85,6 @@ type ChunkName = keyof typeof CHUNKS;
  * measured figure.
  */
 export const CHUNK_RETRY_MS = 1_000;
-type LoadedChunks = { [K in ChunkName]?: Awaited<ReturnType<(typeof CHUNKS)[K]>> };
 
 /**
  * An embeddable WebRTC video call. Drop it in a page, give it a room, and two
@@ -886,9 +886,8 @@ export class CallWidget extends LitElement {
    * the rest of the widget work without it) and is asked for again by a
    * render after {@link CHUNK_RETRY_MS} (doubling with each failure in a row,
    * up to 32 s; renders meanwhile do not ask), while the widget is in the
-   * page and the view still wanted.
-   * Chromium fetches a failed dynamic import again; a browser that remembers
-   * the failure shows the view after a reload.
+   * page and the view still wanted. Chromium fetches a failed dynamic import
+   * again; a browser that remembers the failure shows the view after a reload.
    */
   #need<K extends ChunkName>(name: K): LoadedChunks[K] {
     const chunk = this.#loaded[name];
