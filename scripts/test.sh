@@ -39,8 +39,10 @@ npx vite build --mode npm --logLevel warn
 # English moved into theirs; raised by 74 B to 22,528 B for asking again
 # for a chunk that did not load (doubling waits from 1 s; it was left out
 # until the page reloaded), and by 9 B to 22,537 B for starting the
-# permission watch when that retry brings the error chunk.
-node scripts/size.mjs 22537
+# permission watch when that retry brings the error chunk. Lowered by 37 B
+# to 22,500 B when the lobby's chunk came to load like the others (its own
+# loader, without the retry, went).
+node scripts/size.mjs 22500
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

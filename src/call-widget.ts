@@ -74,6 +74,8 @@ const CHUNKS = {
   failure: () => import('./failure.ts'),
   /** The host's list of people knocking at a locked room (src/knocks.ts). */
   knocks: () => import('./knocks.ts'),
+  /** The pre-join lobby and the call's device panel: device lists, level meter (src/lobby.ts). */
+  lobby: () => import('./lobby.ts'),
 };
 type ChunkName = keyof typeof CHUNKS;
 type LoadedChunks = { [K in ChunkName]?: Awaited<ReturnType<(typeof CHUNKS)[K]>> };
@@ -575,7 +577,6 @@ export class CallWidget extends LitElement {
     this.#error = null;
     this.#media.videoEnabled = this.video !== 'off';
     const media = this.#media.start();
-    this.#loadLobby(() => this.#intent === 'lobby');
     try {
       await media;
     } catch (error) {
@@ -681,6 +682,14 @@ export class CallWidget extends LitElement {
   protected override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has('host') || changed.has('party') || changed.has('room')) {
       if (this.#intent === 'idle' || this.#intent === 'join') this.#connectSignaling();
+    }
+    // The lobby's controller (device lists, level meter) while its view is
+    // wanted, from the update after its chunk is here: the pre-join lobby,
+    // or the call's device panel. Closed by `#closeLobby`.
+    const lobbyWanted = this.#intent === 'lobby' || (this.#devicesOpen && this.#intent === 'join');
+    if (lobbyWanted && !this.#lobby && this.isConnected) {
+      const chunk = this.#need('lobby');
+      if (chunk) this.#lobby = new chunk.Lobby(this, this.#chunk);
     }
     const next = deriveCallState({
       intent: this.#intent,
@@ -858,35 +867,18 @@ export class CallWidget extends LitElement {
     return false;
   }
 
-  /** Load the lobby chunk and start its controller, if `wanted()` still holds once it is here. */
-  #loadLobby(wanted: () => boolean): void {
-    import('./lobby.ts').then(
-      ({ Lobby, MESSAGES }) => {
-        this.#english = { ...this.#english, ...MESSAGES };
-        if (!wanted() || this.#lobby) return;
-        this.#lobby = new Lobby(this, this.#chunk);
-        this.requestUpdate();
-      },
-      // The chunk did not load (offline, a changed deployment): the lobby
-      // still offers the preview, the toggles and Join; the device panel closes.
-      () => {
-        if (!this.#devicesOpen || this.#lobby) return;
-        this.#devicesOpen = false;
-        this.requestUpdate();
-      },
-    );
-  }
-
   /**
    * Lazy chunk `name` if it is here; else undefined, and it starts loading
    * (one load at a time), with a render once it is here, its English and
-   * CSS added. Called from `render()` for the views it holds, so a chunk
-   * loads when its view is first shown. One that does not load (offline, a
-   * changed deployment) leaves its view out (the state badge, the events and
-   * the rest of the widget work without it) and is asked for again by a
-   * render after {@link CHUNK_RETRY_MS} (doubling with each failure in a row,
-   * up to 32 s; renders meanwhile do not ask), while the widget is in the
-   * page and the view still wanted. Chromium fetches a failed dynamic import
+   * CSS added. Called from `render()` (and `willUpdate()`, for the lobby's
+   * controller) for the views it holds, so a chunk loads when its view is
+   * first shown. One that does not load (offline, a changed deployment)
+   * leaves its view out (the state badge, the events and the rest of the
+   * widget work without it: the lobby without its chunk still has the
+   * preview, the toggles and Join) and is asked for again by a render after
+   * {@link CHUNK_RETRY_MS} (doubling with each failure in a row, up to 32 s;
+   * renders meanwhile do not ask), while the widget is in the page and the
+   * view still wanted. Chromium fetches a failed dynamic import
    * again; a browser that remembers the failure shows the view after a reload.
    */
   #need<K extends ChunkName>(name: K): LoadedChunks[K] {
@@ -1045,7 +1037,6 @@ export class CallWidget extends LitElement {
     else {
       this.#devicesOpen = true;
       this.#focusNext = 'devices';
-      this.#loadLobby(() => this.#devicesOpen && this.#intent === 'join' && this.isConnected);
     }
     this.requestUpdate();
   };

@@ -64,7 +64,7 @@ export function level(samples: Float32Array): number {
 const css = String.raw;
 
 /** The lobby's and the device panel's styles, in this chunk with them, added to the widget when a lobby starts. */
-export const LOBBY_CSS = css`
+export const CSS = css`
   /* The lobby form fills the view beside the preview inset. */
   .in-lobby .stage {
     inset-inline-end: calc(min(30%, 200px) + 12px);
@@ -128,7 +128,6 @@ export class Lobby implements ReactiveController {
     this.#host = host;
     this.#t = chunk.t;
     this.#lit = chunk;
-    chunk.adopt(LOBBY_CSS);
     host.addController(this);
     navigator.mediaDevices?.addEventListener('devicechange', this.#refresh);
     void this.#refresh();

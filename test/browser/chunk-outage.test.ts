@@ -1,8 +1,8 @@
 /**
  * The lazy chunks when the script's origin is briefly unavailable: the error
- * view (src/failure.ts) answers 503 once. This file must not import
- * src/failure.ts itself: the widget's dynamic import would then find it
- * already loaded.
+ * view (src/failure.ts) or the lobby (src/lobby.ts) answers 503 once. This
+ * file must not import either itself: the widget's dynamic import would then
+ * find it already loaded.
  */
 import { expect, fixture, html } from '@open-wc/testing';
 import { executeServerCommand } from '@web/test-runner-commands';
@@ -14,6 +14,7 @@ import { InMemoryRooms } from '../support/in-memory-room.ts';
 import { sleep, until } from './helpers.ts';
 
 const FAILURE_CHUNK = '/src/failure.ts';
+const LOBBY_CHUNK = '/src/lobby.ts';
 
 afterEach(() => executeServerCommand('set-permission', { names: ['camera', 'microphone'], setting: 'granted' }));
 
@@ -90,4 +91,36 @@ it('a refused permission, and the error chunk unavailable once: allowing it in t
   await until(() => el.state === 'waiting', `joins by itself once allowed (is ${el.state})`);
   el.localStream!.getTracks().forEach((t) => t.stop());
   el.remove();
+});
+
+it('the lobby’s chunk unavailable once: the lobby still offers the preview and Join, and its form shows once the chunk loads', async () => {
+  await executeServerCommand('fail-next-fetch', { path: LOBBY_CHUNK });
+  const fetchesBefore = await executeServerCommand<number, { path: string }>('fetch-count', { path: LOBBY_CHUNK });
+  const el = document.createElement('call-widget');
+  el.createSocket = new InMemoryRooms().socketFactory;
+  el.room = `wtr_${randomId(12)}`;
+  await fixture(html`<div>${el}</div>`);
+  const part = (name: string): Element | null => el.shadowRoot!.querySelector(`[part~="${name}"]`);
+
+  (part('join-button') as HTMLButtonElement).click();
+  await until(() => !!el.localStream, 'the preview’s camera and microphone');
+  for (let i = 0; i < 5; i++) {
+    await sleep(CHUNK_RETRY_MS / 10);
+    el.requestUpdate();
+  }
+  expect(await executeServerCommand('fetch-count', { path: LOBBY_CHUNK })).to.equal(fetchesBefore + 1);
+  expect(part('lobby'), 'no form yet: its chunk did not load').to.equal(null);
+  expect(el.state).to.equal('lobby');
+  expect(part('local-video')!.closest('[hidden]'), 'the preview shows').to.equal(null);
+  expect(part('join-button')!.textContent!.trim()).to.equal(en.joinNow);
+
+  // Asked for again after CHUNK_RETRY_MS: the form and its device lists show.
+  await until(() => !!part('camera-select'), 'the lobby’s form after the retry', { timeoutMs: CHUNK_RETRY_MS * 4 });
+  expect(part('lobby')).to.not.equal(null);
+  expect(await executeServerCommand('fetch-count', { path: LOBBY_CHUNK })).to.equal(fetchesBefore + 2);
+
+  (part('join-button') as HTMLButtonElement).click();
+  await until(() => el.state === 'waiting', 'joins from the lobby');
+  el.remove();
+  expect(el.localStream, 'tracks released with the widget').to.equal(null);
 });
