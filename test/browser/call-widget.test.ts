@@ -678,6 +678,28 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     expect(textOf(el, 'join-button')).to.equal(es.join);
   });
 
+  it('the strings of a lazy chunk (the error view) come in the widget’s language, and the host page overrides them too', async () => {
+    const el = widget({
+      rooms: new InMemoryRooms(),
+      room: newRoomId(),
+      name: 'Alice',
+      getUserMedia: () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError')),
+    });
+    el.setAttribute('lang', 'ar');
+    await mount(el);
+    await settled(el);
+    button(el, 'join-button').click();
+    await reach(el, 'failed');
+    expect(await alertText(el)).to.equal(ar['error-permission-denied']);
+    expect(textOf(el, 'dismiss-button')).to.equal(ar.dismiss);
+
+    el.messages = { 'error-permission-denied': 'Allow the camera, please', dismiss: 'Close' };
+    await el.updateComplete;
+    expect(await alertText(el)).to.equal('Allow the camera, please');
+    expect(textOf(el, 'dismiss-button')).to.equal('Close');
+    expect(textOf(el, 'join-button'), 'the rest from the catalog').to.equal(ar.retry);
+  });
+
   it('theme follows prefers-color-scheme; the theme attribute and --call-* properties override it', async () => {
     const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
     await mount(el);
