@@ -58,6 +58,13 @@ function minifyTemplates(): Plugin {
  * the lockfile pins, but a terser upgrade changes a chunk under the same name
  * (a deploy that caches chunks as immutable should clear them on upgrades).
  * The `.map` asset is replaced by terser's map composed with Rolldown's.
+ *
+ * It also drops partysocket's debug-log calls (`this._debug("connect", …)`,
+ * 18 of them with their messages): they log only with its `debug` option,
+ * which the widget never sets (src/controllers/signaling-controller.ts), so
+ * dropping them changes nothing at run time; measured 161 B less gzip
+ * (22,339 vs 22,500 B). Should partysocket rename the method, the name
+ * matches nothing and the calls simply stay.
  */
 function terserPasses(): Plugin {
   return {
@@ -71,7 +78,7 @@ function terserPasses(): Plugin {
         const result = await minify(chunk.code, {
           ecma: 2020,
           module: true,
-          compress: { passes: 3 },
+          compress: { passes: 3, pure_funcs: ['this._debug'] },
           sourceMap: chunk.map
             ? {
                 content: JSON.stringify(chunk.map),
