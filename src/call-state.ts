@@ -69,8 +69,8 @@ export const CALL_OUTCOMES: ReadonlySet<CallState> = new Set<CallState>(['ended'
  */
 export type RingStatus = 'none' | 'ringing' | 'incoming' | 'accepted';
 export type MediaStatus = 'idle' | 'acquiring' | 'ready' | 'failed';
-/** `lobby`: the socket waits in a locked room's lobby for the host's decision. */
-export type SignalingStatus = 'idle' | 'connecting' | 'open' | 'lobby' | 'reconnecting' | 'closed';
+/** `knocking`: the socket waits in a locked room's lobby (server frame `lobby`) for the host's decision. */
+export type SignalingStatus = 'idle' | 'connecting' | 'open' | 'knocking' | 'reconnecting' | 'closed';
 
 export interface CallStateInputs {
   intent: CallIntent;
@@ -90,7 +90,7 @@ export function deriveCallState({ intent, media, signaling, inCall, links, ring 
   if (intent === 'idle' || CALL_OUTCOMES.has(intent as CallState)) return intent as CallState;
   if (media === 'failed') return 'failed';
   if (intent === 'lobby') return 'lobby';
-  if (signaling === 'lobby') return 'knocking';
+  if (signaling === 'knocking') return 'knocking';
   if (media !== 'ready' || !inCall) return 'joining';
   if (ring === 'ringing') return 'ringing';
   const open = links.filter((s) => s !== 'closed');

@@ -245,7 +245,7 @@ export class SignalingController implements ReactiveController {
   #sendEnter(): void {
     const enter = this.#enter;
     if (this.status === 'open') this.#send(enter ?? { type: 'ping' });
-    else if (this.status === 'lobby' && enter) this.#send({ type: 'join', name: enter.name });
+    else if (this.status === 'knocking' && enter) this.#send({ type: 'join', name: enter.name });
   }
 
   /** Lock or unlock the room (host only; the server refuses others). */
@@ -295,7 +295,7 @@ export class SignalingController implements ReactiveController {
    */
   disconnect(bye = true): void {
     const socket = this.#socket;
-    if (bye && (this.status === 'open' || this.status === 'lobby')) socket?.send(encodeMessage({ type: 'bye' }));
+    if (bye && (this.status === 'open' || this.status === 'knocking')) socket?.send(encodeMessage({ type: 'bye' }));
     this.#socket = null;
     this.#address = null;
     this.#enter = null;
@@ -320,7 +320,7 @@ export class SignalingController implements ReactiveController {
   }
 
   #send(message: ClientMessage): void {
-    if (this.status === 'open' || (this.status === 'lobby' && message.type === 'join')) {
+    if (this.status === 'open' || (this.status === 'knocking' && message.type === 'join')) {
       this.#socket?.send(encodeMessage(message));
     }
   }
@@ -336,7 +336,7 @@ export class SignalingController implements ReactiveController {
     clearInterval(this.#heartbeat);
     this.#lastHeard = Date.now();
     this.#heartbeat = setInterval(() => {
-      if (this.status !== 'open' && this.status !== 'lobby') return;
+      if (this.status !== 'open' && this.status !== 'knocking') return;
       if (Date.now() - this.#lastHeard > HEARTBEAT.deadAfterMs) {
         this.#lastHeard = Date.now();
         this.#socket?.reconnect?.(4000, 'no heartbeat');
@@ -352,7 +352,7 @@ export class SignalingController implements ReactiveController {
     if (!message) return; // a frame we do not understand: ignore it
     switch (message.type) {
       case 'lobby':
-        this.status = 'lobby';
+        this.status = 'knocking';
         this.#sendEnter();
         break;
       case 'knocks':

@@ -42,9 +42,9 @@ const rows: Row[] = [
   ['not in the call hides a connected link', { ...LIVE, inCall: false }, 'joining'],
 
   // 3b. In a locked room's lobby, whatever the media is doing.
-  ['in the lobby, media ready', { signaling: 'lobby', inCall: false }, 'knocking'],
-  ['in the lobby, media acquiring', { signaling: 'lobby', media: 'acquiring', inCall: false }, 'knocking'],
-  ['media failure wins over the lobby', { signaling: 'lobby', media: 'failed', inCall: false }, 'failed'],
+  ['in the lobby, media ready', { signaling: 'knocking', inCall: false }, 'knocking'],
+  ['in the lobby, media acquiring', { signaling: 'knocking', media: 'acquiring', inCall: false }, 'knocking'],
+  ['media failure wins over the lobby', { signaling: 'knocking', media: 'failed', inCall: false }, 'failed'],
 
   // 4. At least one connected link.
   ['one connected link', { links: ['connected'] }, 'connected'],
