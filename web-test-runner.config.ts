@@ -5,7 +5,8 @@
  */
 import { esbuildPlugin } from '@web/dev-server-esbuild';
 import { chromeLauncher, type ChromeLauncher } from '@web/test-runner-chrome';
-import type { TestRunnerConfig, TestRunnerPlugin } from '@web/test-runner';
+import type { BasicTestSession, TestRunnerConfig, TestRunnerPlugin } from '@web/test-runner';
+import type { CDPSession } from 'puppeteer-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/support/harness.ts';
 
 /** Per-test timeout, ms: a whole two-peer call set-up takes about 0.4 s here; 20 s is generous but bounded. */
@@ -31,51 +32,79 @@ const setPermission: TestRunnerPlugin = {
   },
 };
 
-/** Paths whose next request the dev server answers 503 (see {@link fetchOutage}), and the requests each path saw. */
-const outages = new Set<string>();
-const requests = new Map<string, number>();
+/** A test page's watch on some of its requests (see {@link fetchOutage}). */
+interface FetchWatch {
+  cdp: CDPSession;
+  /** Watched paths, and the requests for each seen since the watch began. */
+  seen: Map<string, number>;
+  /** Paths whose next request fails. */
+  failNext: Set<string>;
+}
+/** By test session (one page per test file). */
+const fetchWatches = new Map<string, Promise<FetchWatch>>();
+
+/** The page's watch on its requests: its HTTP cache off, its requests for watched paths paused, counted and failed or let through. */
+function fetchWatch(session: BasicTestSession): Promise<FetchWatch> {
+  let watch = fetchWatches.get(session.id);
+  if (!watch) {
+    watch = (async () => {
+      const page = (session.browser as ChromeLauncher).getPage(session.id);
+      const cdp = await page.createCDPSession();
+      const state: FetchWatch = { cdp, seen: new Map(), failNext: new Set() };
+      cdp.on('Fetch.requestPaused', ({ requestId, request }) => {
+        const path = new URL(request.url).pathname;
+        state.seen.set(path, (state.seen.get(path) ?? 0) + 1);
+        const answer = state.failNext.delete(path)
+          ? cdp.send('Fetch.fulfillRequest', {
+              requestId,
+              responseCode: 503,
+              responseHeaders: [{ name: 'cache-control', value: 'no-store' }],
+              body: btoa('Service Unavailable'),
+            })
+          : cdp.send('Fetch.continueRequest', { requestId });
+        answer.catch(() => {}); // the page went away meanwhile
+      });
+      await cdp.send('Network.enable');
+      await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+      return state;
+    })();
+    fetchWatches.set(session.id, watch);
+  }
+  return watch;
+}
 
 /**
- * `executeServerCommand('fail-next-fetch', {path})`: the dev server answers
- * the next request for `path` (a module, say `/src/failure.ts`) with 503
- * Service Unavailable, as an origin does during a deploy; the browser's HTTP
- * cache is cleared first, so that the request reaches the server even when
- * an earlier test file loaded `path` (the runner marks files cacheable); and
+ * `executeServerCommand('fail-next-fetch', {path})`: the test page's next
+ * request for `path` (a module, say `/src/failure.ts`) is answered 503
+ * Service Unavailable, as an origin answers during a deploy; and
  * `executeServerCommand('fetch-count', {path})`: how many requests for
- * `path` it has seen.
+ * `path` the page made since its first `fail-next-fetch`. Through the
+ * DevTools protocol's Fetch domain on that page alone, so test files running
+ * side by side do not see each other's outages or requests; the page's HTTP
+ * cache is off meanwhile (the runner marks every file cacheable for a year,
+ * and a request answered from the cache would never reach the outage).
  */
 const fetchOutage: TestRunnerPlugin = {
   name: 'fetch-outage',
   async executeCommand({ command, payload, session }) {
-    const { path } = (payload ?? {}) as { path: string };
-    if (command === 'fail-next-fetch') {
-      const cdp = await (session.browser as ChromeLauncher).getPage(session.id).createCDPSession();
-      await cdp.send('Network.clearBrowserCache');
-      await cdp.detach();
-      outages.add(path);
-      return true;
+    if (command !== 'fail-next-fetch' && command !== 'fetch-count') return undefined;
+    const { path } = payload as { path: string };
+    const watch = await fetchWatch(session);
+    if (command === 'fetch-count') return watch.seen.get(path) ?? 0;
+    watch.failNext.add(path);
+    if (!watch.seen.has(path)) {
+      watch.seen.set(path, 0);
+      await watch.cdp.send('Fetch.enable', {
+        patterns: [...watch.seen.keys()].map((watched) => ({ urlPattern: `*${watched}*`, requestStage: 'Request' as const })),
+      });
     }
-    if (command === 'fetch-count') return requests.get(path) ?? 0;
-    return undefined;
+    return true;
   },
 };
 
 const config: TestRunnerConfig = {
   files: ['test/browser/**/*.test.ts'],
   nodeResolve: true,
-  middleware: [
-    async (context, next) => {
-      requests.set(context.path, (requests.get(context.path) ?? 0) + 1);
-      if (!outages.delete(context.path)) return next();
-      context.status = 503;
-      context.body = 'Service Unavailable';
-      // Never reused from the browser's cache, as a real origin's 503 would
-      // not be: the test runner marks every file a year-long cacheable after
-      // this middleware, whatever its status, and a stored response whose
-      // Vary holds "*" always fails to match (RFC 9111 §4.1).
-      context.set('vary', '*');
-    },
-  ],
   plugins: [esbuildPlugin({ ts: true, target: 'es2022', tsconfig: 'tsconfig.json' }), setPermission, fetchOutage],
   browsers: [
     chromeLauncher({
