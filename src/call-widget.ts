@@ -65,9 +65,9 @@ export const NEGOTIATION_GRACE_MS = 60;
 
 /**
  * The lazy chunks a widget loads with its first use of them, from next to
- * the script (the lobby, with its own life cycle, and the catalogs of other
- * languages load elsewhere). Each exports `MESSAGES`, the English of what it
- * shows, and may export `CSS`, added to the shadow root as it arrives.
+ * the script, through `#need` (the catalogs of other languages load
+ * elsewhere). Each exports `MESSAGES`, the English of what it shows, and may
+ * export `CSS`, added to the shadow root as it arrives.
  */
 const CHUNKS = {
   /** The error view: its words, the ways out of a failure, the permission watch (src/failure.ts). */
@@ -298,13 +298,14 @@ export class CallWidget extends LitElement {
   /** The lazy chunks loaded so far, and those on their way (see `#need`). */
   readonly #loaded: LoadedChunks = {};
   readonly #loading = new Set<ChunkName>();
+  /** Lazy chunks that did not load, until their next try (see `#need`, `#hurry`). */
+  readonly #retries = new Map<ChunkName, ReturnType<typeof setTimeout>>();
   /** Failed loads of each lazy chunk in a row (its next try waits longer). */
   readonly #chunkFailures = new Map<ChunkName, number>();
   /** What the lazy chunks render with (see src/chunk.ts). */
   readonly #chunk: ChunkContext = {
     html,
     nothing,
-    adopt: (cssText) => adopt(this.renderRoot, cssText),
     t: (key, values) => format(this.#t(key), values),
   };
   /** Remote `<video>` elements by peer id (see `#remoteVideo`). */
@@ -575,6 +576,7 @@ export class CallWidget extends LitElement {
     if (this.#intent === 'join' || this.#intent === 'lobby' || !this.#supported()) return;
     this.#intent = 'lobby';
     this.#error = null;
+    this.#hurry('lobby');
     this.#media.videoEnabled = this.video !== 'off';
     const media = this.#media.start();
     try {
@@ -690,6 +692,9 @@ export class CallWidget extends LitElement {
     if (lobbyWanted && !this.#lobby && this.isConnected) {
       const chunk = this.#need('lobby');
       if (chunk) this.#lobby = new chunk.Lobby(this, this.#chunk);
+      // The device panel has nothing to show without its chunk: it closes
+      // (its button says so), and opening it again asks for the chunk at once.
+      else if (this.#devicesOpen && this.#retries.has('lobby')) this.#closeLobby();
     }
     const next = deriveCallState({
       intent: this.#intent,
@@ -877,32 +882,43 @@ export class CallWidget extends LitElement {
    * widget work without it: the lobby without its chunk still has the
    * preview, the toggles and Join) and is asked for again by a render after
    * {@link CHUNK_RETRY_MS} (doubling with each failure in a row, up to 32 s;
-   * renders meanwhile do not ask), while the widget is in the page and the
-   * view still wanted. Chromium fetches a failed dynamic import
-   * again; a browser that remembers the failure shows the view after a reload.
+   * renders meanwhile do not ask; a user who opens the view ends the wait,
+   * see `#hurry`), while the widget is in the page and the view still
+   * wanted. Chromium fetches a failed dynamic import again; a browser that
+   * remembers the failure shows the view after a reload.
    */
   #need<K extends ChunkName>(name: K): LoadedChunks[K] {
     const chunk = this.#loaded[name];
-    if (chunk || this.#loading.has(name)) return chunk;
+    if (chunk || this.#loading.has(name) || this.#retries.has(name)) return chunk;
     this.#loading.add(name);
     const loaded = (module: NonNullable<LoadedChunks[K]>): void => {
+      this.#loading.delete(name);
+      this.#chunkFailures.delete(name);
       this.#loaded[name] = module;
       this.#english = { ...this.#english, ...module.MESSAGES };
-      if ('CSS' in module) this.#chunk.adopt(module.CSS);
+      if ('CSS' in module) adopt(this.renderRoot, module.CSS);
       if (name === 'failure') this.#watchPermissions();
       this.requestUpdate();
     };
-    // Still "loading" until the wait is over, so no render asks sooner.
     const failed = (): void => {
+      this.#loading.delete(name);
       const failures = Math.min((this.#chunkFailures.get(name) ?? 0) + 1, 6);
       this.#chunkFailures.set(name, failures);
-      setTimeout(() => {
-        this.#loading.delete(name);
+      const retry = setTimeout(() => {
+        this.#retries.delete(name);
         if (this.isConnected) this.requestUpdate();
       }, CHUNK_RETRY_MS << (failures - 1));
+      this.#retries.set(name, retry);
+      this.requestUpdate();
     };
     (CHUNKS[name] as () => Promise<unknown>)().then((module) => loaded(module as NonNullable<LoadedChunks[K]>), failed);
     return undefined;
+  }
+
+  /** The user asked for chunk `name`'s view (opened the lobby, or the device panel): the wait before its next try is over. */
+  #hurry(name: ChunkName): void {
+    clearTimeout(this.#retries.get(name));
+    this.#retries.delete(name);
   }
 
   /** Close the lobby's controller and the call's device panel (device listener, level meter). */
@@ -1037,6 +1053,7 @@ export class CallWidget extends LitElement {
     else {
       this.#devicesOpen = true;
       this.#focusNext = 'devices';
+      this.#hurry('lobby');
     }
     this.requestUpdate();
   };

@@ -10,8 +10,9 @@
  * plugged in shows up at once. The speaker list is shown only where
  * `HTMLMediaElement.setSinkId` exists (Audio Output Devices API).
  *
- * The chunk imports nothing at run time: it renders with the widget's own Lit
- * and adds its CSS through the {@link ChunkContext} handed to it.
+ * The chunk imports nothing at run time: it renders with the widget's own Lit,
+ * from the {@link ChunkContext} handed to it; the widget adds its `CSS` when
+ * the chunk arrives.
  */
 import type { nothing, ReactiveController, ReactiveControllerHost, TemplateResult } from 'lit';
 import type { ChunkContext } from './chunk.ts';
@@ -63,7 +64,7 @@ export function level(samples: Float32Array): number {
 /** Tags CSS text, so that the build minifies it like Lit's `css` (minify-literals). */
 const css = String.raw;
 
-/** The lobby's and the device panel's styles, in this chunk with them, added to the widget when a lobby starts. */
+/** The lobby's and the device panel's styles, in this chunk with them, added to the widget when the chunk arrives. */
 export const CSS = css`
   /* The lobby form fills the view beside the preview inset. */
   .in-lobby .stage {
