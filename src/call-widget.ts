@@ -694,7 +694,7 @@ export class CallWidget extends LitElement {
       if (chunk) this.#lobby = new chunk.Lobby(this, this.#chunk);
       // The device panel has nothing to show without its chunk: it closes
       // (its button says so), and opening it again asks for the chunk at once.
-      else if (this.#devicesOpen && this.#retries.has('lobby')) this.#closeLobby();
+      else if (chunk === null && this.#devicesOpen) this.#closeLobby();
     }
     const next = deriveCallState({
       intent: this.#intent,
@@ -873,7 +873,8 @@ export class CallWidget extends LitElement {
   }
 
   /**
-   * Lazy chunk `name` if it is here; else undefined, and it starts loading
+   * Lazy chunk `name` if it is here; else undefined (null while a failed
+   * load waits for its next try), and it starts loading
    * (one load at a time), with a render once it is here, its English and
    * CSS added. Called from `render()` (and `willUpdate()`, for the lobby's
    * controller) for the views it holds, so a chunk loads when its view is
@@ -887,9 +888,10 @@ export class CallWidget extends LitElement {
    * wanted. Chromium fetches a failed dynamic import again; a browser that
    * remembers the failure shows the view after a reload.
    */
-  #need<K extends ChunkName>(name: K): LoadedChunks[K] {
+  #need<K extends ChunkName>(name: K): LoadedChunks[K] | null {
     const chunk = this.#loaded[name];
-    if (chunk || this.#loading.has(name) || this.#retries.has(name)) return chunk;
+    if (this.#retries.has(name)) return null;
+    if (chunk || this.#loading.has(name)) return chunk;
     this.#loading.add(name);
     const loaded = (module: NonNullable<LoadedChunks[K]>): void => {
       this.#loading.delete(name);
