@@ -47,6 +47,23 @@ export function stopOnSignals(what: string): void {
 /** Set on SIGINT/SIGTERM: no further runs should start. */
 export const interrupted = (): boolean => interruptedBySignal;
 
+/**
+ * Run a bench's `main`, then {@link cleanup}, and exit: 0 when `main`
+ * resolved, 1 (after printing the error) when it threw. The exit is explicit
+ * because a browser or server left half-stopped must not keep Node alive.
+ */
+export async function runMain(main: () => Promise<void>): Promise<never> {
+  let code = 0;
+  try {
+    await main();
+  } catch (error) {
+    console.error(error);
+    code = 1;
+  }
+  await cleanup();
+  process.exit(code);
+}
+
 // ---------------------------------------------------------------- small helpers
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

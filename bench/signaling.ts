@@ -63,7 +63,7 @@ import { parseArgs } from 'node:util';
 import { WebSocket, type RawData } from 'ws';
 import { ROOT, startParty, type PartyServer } from '../test/support/harness.ts';
 import { startRelayProcess } from './relay.ts';
-import { cleanup, cleanups, fmt, freshRoom, interrupted, median, quantile, sleep, stopOnSignals, table, withTimeout } from './common.ts';
+import { cleanups, runMain, fmt, freshRoom, interrupted, median, quantile, sleep, stopOnSignals, table, withTimeout } from './common.ts';
 
 // ---------------------------------------------------------------- options
 
@@ -1419,12 +1419,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-  await cleanup();
-  process.exit(0);
-} catch (error) {
-  console.error(error);
-  await cleanup();
-  process.exit(1);
-}
+await runMain(main);

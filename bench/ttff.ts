@@ -57,7 +57,7 @@ import {
   type StaticServer,
 } from '../test/support/harness.ts';
 import { startRelay } from './relay.ts';
-import { cleanup, cleanups, fmt, freshRoom, interrupted, median, quantile, sleep, stopOnSignals, table, withTimeout } from './common.ts';
+import { cleanups, runMain, fmt, freshRoom, interrupted, median, quantile, sleep, stopOnSignals, table, withTimeout } from './common.ts';
 
 // ---------------------------------------------------------------- options
 
@@ -662,12 +662,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-  await cleanup();
-  process.exit(0);
-} catch (error) {
-  console.error(error);
-  await cleanup();
-  process.exit(1);
-}
+await runMain(main);

@@ -97,6 +97,12 @@ function widget({ rooms, room, name, getUserMedia, lobby = false }: WidgetOption
 }
 
 /** Everything a widget fired, in order. */
+/** Alice alone in a fresh in-memory room, her camera and microphone refused (NotAllowedError). */
+function deniedWidget(): CallWidget {
+  const denied = recordingMedia({ error: new DOMException('Permission denied', 'NotAllowedError') });
+  return widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice', getUserMedia: denied.getUserMedia });
+}
+
 function record(el: HTMLElement) {
   const log = {
     states: [] as CallStateChangeEvent[],
@@ -447,13 +453,7 @@ describe('<call-widget>', () => {
   });
 
   it('permission denied fails with call-error permission-denied and a visible, accessible message', async () => {
-    const denied = recordingMedia({ error: new DOMException('Permission denied', 'NotAllowedError') });
-    const el = widget({
-      rooms: new InMemoryRooms(),
-      room: newRoomId(),
-      name: 'Alice',
-      getUserMedia: denied.getUserMedia,
-    });
+    const el = deniedWidget();
     const log = record(el);
     await mount(el);
 
@@ -475,13 +475,7 @@ describe('<call-widget>', () => {
   });
 
   it('retry after permission denied reaches waiting with working media', async () => {
-    const denied = recordingMedia({ error: new DOMException('Permission denied', 'NotAllowedError') });
-    const el = widget({
-      rooms: new InMemoryRooms(),
-      room: newRoomId(),
-      name: 'Alice',
-      getUserMedia: denied.getUserMedia,
-    });
+    const el = deniedWidget();
     const log = record(el);
     await mount(el);
     button(el, 'join-button').click();
@@ -679,12 +673,7 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
   });
 
   it('the strings of a lazy chunk (the error view) come in the widget’s language, and the host page overrides them too', async () => {
-    const el = widget({
-      rooms: new InMemoryRooms(),
-      room: newRoomId(),
-      name: 'Alice',
-      getUserMedia: () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError')),
-    });
+    const el = deniedWidget();
     el.setAttribute('lang', 'ar');
     await mount(el);
     await settled(el);
@@ -827,8 +816,7 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
   });
 
   it('an error moves focus to the retry button, and the message is an alert', async () => {
-    const denied = recordingMedia({ error: new DOMException('Permission denied', 'NotAllowedError') });
-    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice', getUserMedia: denied.getUserMedia });
+    const el = deniedWidget();
     await mount(el);
     await settled(el);
     button(el, 'join-button').focus();
