@@ -265,8 +265,8 @@ export class CallWidget extends LitElement {
   /** English: the entry's `en` and that of each lazy chunk loaded so far (see src/i18n/messages.ts). */
   #english: Partial<Messages> = en;
   #dir: 'ltr' | 'rtl' = 'ltr';
-  /** Settles when the catalog being loaded is in (renders wait for it: no flash of English). */
-  #catalogLoad: Promise<void> | null = null;
+  /** The latest catalog load; settles once it is in or has failed (the first render waits for it). */
+  #catalogLoad: Promise<void> | undefined;
   /** When media first flowed in this call (`Date.now()`, ms), for the timer and `call-ended`. */
   #connectedAt: number | null = null;
   /** The call's length once it ended, ms. */
@@ -301,7 +301,7 @@ export class CallWidget extends LitElement {
   /** Lazy chunks that did not load, until their next try (see `#need`, `#hurry`). */
   readonly #retries = new Map<ChunkName, ReturnType<typeof setTimeout>>();
   /** Failed loads of each lazy chunk in a row (its next try waits longer). */
-  readonly #chunkFailures = new Map<ChunkName, number>();
+  readonly #chunkFailures = new Map<ChunkName | Locale, number>();
   /** What the lazy chunks render with (see src/chunk.ts). */
   readonly #chunk: ChunkContext = {
     html,
@@ -675,9 +675,13 @@ export class CallWidget extends LitElement {
     }
   }
 
-  /** Renders wait for a catalog still loading, so a translated widget never shows English first. */
+  /**
+   * The first render waits for the catalog, so a translated widget never
+   * shows English first. Later ones do not: after a language change the
+   * widget speaks the old one until the new catalog is in.
+   */
   protected override async scheduleUpdate(): Promise<void> {
-    if (this.#catalogLoad) await this.#catalogLoad;
+    if (!this.hasUpdated) await this.#catalogLoad;
     super.scheduleUpdate();
   }
 
@@ -904,17 +908,28 @@ export class CallWidget extends LitElement {
     };
     const failed = (): void => {
       this.#loading.delete(name);
-      const failures = Math.min((this.#chunkFailures.get(name) ?? 0) + 1, 6);
-      this.#chunkFailures.set(name, failures);
-      const retry = setTimeout(() => {
-        this.#retries.delete(name);
-        if (this.isConnected) this.requestUpdate();
-      }, CHUNK_RETRY_MS << (failures - 1));
-      this.#retries.set(name, retry);
+      this.#retries.set(
+        name,
+        this.#nextTry(name, () => {
+          this.#retries.delete(name);
+          if (this.isConnected) this.requestUpdate();
+        }),
+      );
       this.requestUpdate();
     };
     (CHUNKS[name] as () => Promise<unknown>)().then((module) => loaded(module as NonNullable<LoadedChunks[K]>), failed);
     return undefined;
+  }
+
+  /**
+   * After a failed load of chunk or catalog `name`: run `retry` after
+   * {@link CHUNK_RETRY_MS}, doubled with each failure in a row, up to 32 s.
+   * A load that succeeds resets the count.
+   */
+  #nextTry(name: ChunkName | Locale, retry: () => void): ReturnType<typeof setTimeout> {
+    const failures = Math.min((this.#chunkFailures.get(name) ?? 0) + 1, 6);
+    this.#chunkFailures.set(name, failures);
+    return setTimeout(retry, CHUNK_RETRY_MS << (failures - 1));
   }
 
   /** The user asked for chunk `name`'s view (opened the lobby, or the device panel): the wait before its next try is over. */
@@ -1016,21 +1031,33 @@ export class CallWidget extends LitElement {
     const locale = localeFor(lang);
     if (locale !== this.#locale) {
       this.#locale = locale;
-      const load: Promise<void> = LOCALES[locale]()
-        .then(
-          (catalog) => {
-            if (this.#locale === locale) this.#catalog = catalog;
-          },
-          () => {
-            if (this.#locale === locale) this.#catalog = en;
-          },
-        )
-        .finally(() => {
-          if (this.#catalogLoad === load) this.#catalogLoad = null;
-        });
-      this.#catalogLoad = load;
+      this.#catalogLoad = this.#loadCatalog(locale);
     }
     this.requestUpdate();
+  }
+
+  /**
+   * Load the catalog of `locale` and speak it, if it is still the one
+   * wanted. One that does not load leaves English (`#locale` says so) and is
+   * asked for again like a chunk (see `#nextTry`), or when the widget is put
+   * back in the page.
+   */
+  #loadCatalog(locale: Locale): Promise<void> {
+    return LOCALES[locale]().then(
+      (catalog) => {
+        if (this.#locale !== locale) return;
+        this.#chunkFailures.delete(locale);
+        this.#catalog = catalog;
+        this.requestUpdate();
+      },
+      () => {
+        if (this.#locale !== locale) return;
+        this.#locale = 'en';
+        this.#catalog = en;
+        this.#nextTry(locale, () => this.isConnected && this.#resolveLanguage());
+        this.requestUpdate();
+      },
+    );
   }
 
   #displayName(name: string): string {

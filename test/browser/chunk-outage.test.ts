@@ -1,8 +1,8 @@
 /**
  * The lazy chunks when the script's origin is briefly unavailable: the error
- * view (src/failure.ts) or the lobby (src/lobby.ts) answers 503 once. This
- * file must not import either itself: the widget's dynamic import would then
- * find it already loaded.
+ * view (src/failure.ts), the lobby (src/lobby.ts) or the Arabic catalog
+ * (src/i18n/ar.ts, es.ts) answers 503 once. This file must not import any of them
+ * itself: the widget's dynamic import would then find it already loaded.
  */
 import { expect, fixture, html } from '@open-wc/testing';
 import { executeServerCommand } from '@web/test-runner-commands';
@@ -15,6 +15,8 @@ import { sleep, until } from './helpers.ts';
 
 const FAILURE_CHUNK = '/src/failure.ts';
 const LOBBY_CHUNK = '/src/lobby.ts';
+const ARABIC_CATALOG = '/src/i18n/ar.ts';
+const SPANISH_CATALOG = '/src/i18n/es.ts';
 
 afterEach(() => executeServerCommand('set-permission', { names: ['camera', 'microphone'], setting: 'granted' }));
 
@@ -126,4 +128,46 @@ it('the lobby’s chunk unavailable once: the lobby still offers the preview and
   await until(() => el.state === 'waiting', 'joins from the lobby');
   el.remove();
   expect(el.localStream, 'tracks released with the widget').to.equal(null);
+});
+
+it('a language’s catalog unavailable once: English meanwhile (already right to left), the language after the next try', async () => {
+  await executeServerCommand('fail-next-fetch', { path: ARABIC_CATALOG });
+  const fetches = () => executeServerCommand<number, { path: string }>('fetch-count', { path: ARABIC_CATALOG });
+  const fetchesBefore = await fetches();
+  const el = document.createElement('call-widget');
+  el.createSocket = new InMemoryRooms().socketFactory;
+  el.room = `wtr_${randomId(12)}`;
+  el.setAttribute('lang', 'ar');
+  await fixture(html`<div>${el}</div>`);
+  const joinText = (): string | undefined => el.shadowRoot!.querySelector('[part~="join-button"]')?.textContent?.trim();
+
+  await until(() => joinText() === en.join, 'English while the catalog is out');
+  expect(el.shadowRoot!.querySelector('[part~="base"]')!.getAttribute('dir')).to.equal('rtl');
+  expect(await fetches()).to.equal(fetchesBefore + 1);
+
+  await until(() => /[\u0600-\u06ff]/.test(joinText() ?? ''), 'Arabic after the retry', { timeoutMs: CHUNK_RETRY_MS * 4 });
+  expect(await fetches()).to.equal(fetchesBefore + 2);
+  el.remove();
+});
+
+it('a language’s catalog unavailable, and the widget taken out of the page meanwhile: put back, it asks again', async () => {
+  await executeServerCommand('fail-next-fetch', { path: SPANISH_CATALOG });
+  const fetches = () => executeServerCommand<number, { path: string }>('fetch-count', { path: SPANISH_CATALOG });
+  const fetchesBefore = await fetches();
+  const el = document.createElement('call-widget');
+  el.createSocket = new InMemoryRooms().socketFactory;
+  el.room = `wtr_${randomId(12)}`;
+  el.setAttribute('lang', 'es');
+  const page = await fixture<HTMLElement>(html`<div></div>`);
+  page.append(el);
+  const joinText = (): string | undefined => el.shadowRoot!.querySelector('[part~="join-button"]')?.textContent?.trim();
+  await until(() => joinText() === en.join, 'English while the catalog is out');
+  el.remove();
+  await sleep(CHUNK_RETRY_MS * 1.5);
+  expect(await fetches(), 'no tries while out of the page').to.equal(fetchesBefore + 1);
+
+  page.append(el);
+  await until(() => joinText() !== en.join, 'Spanish once back in the page');
+  expect(await fetches()).to.equal(fetchesBefore + 2);
+  el.remove();
 });
