@@ -100,7 +100,7 @@ export const CHUNK_RETRY_MS = 1_000;
  *
  * @fires {CallStateChangeEvent} call-state-change - `state` changed; `event.previous` and `event.state` are `CallState`s.
  * @fires {CallErrorEvent} call-error - something failed; `event.code` is a `CallErrorCode`, `event.message` a sentence.
- * @fires {CallPeerJoinedEvent} call-peer-joined - another peer entered the room; `event.peer` is `{id, name, inCall}`.
+ * @fires {CallPeerJoinedEvent} call-peer-joined - another peer's page entered the room (not yet the call: `event.peer` is `{id, name, inCall}` with `name` '' and `inCall` false; the widget says their name when they join the call). Not fired for those already in the room when we arrived.
  * @fires {CallPeerLeftEvent} call-peer-left - another peer left; `event.peer`, and `event.reason` is `hangup` or `left`.
  * @fires {CallReconnectEvent} call-reconnect - a recovery step started; `event.attempt` (from 1), `event.cause` (`signaling`, `ice-disconnected`, `ice-failed`, `network-change`, `rebuild`), `event.peerId`.
  * @fires {CallEndedEvent} call-ended - the call (or the attempt) is over: `event.durationMs` (from the first `connected`, 0 if never) and `event.reason` (`hangup`, `remote-hangup`, `declined`, `missed`, `busy`, `failed`, `room-full`).
@@ -257,7 +257,10 @@ export class CallWidget extends LitElement {
   #state: CallState = 'idle';
   #intent: CallIntent = 'idle';
   #error: CallError | null = null;
-  #announcement = '';
+  /** What the live region says: the announcements of the latest update that made any. */
+  #announcements: string[] = [];
+  /** The announcements have been rendered: the next one starts a new list. */
+  #announced = false;
   /** The language the widget speaks (BCP 47), its catalog and writing direction. */
   #lang = 'en';
   #locale: Locale = 'en';
@@ -331,7 +334,7 @@ export class CallWidget extends LitElement {
 
   readonly #signaling = new SignalingController(this, {
     createSocket: () => this.createSocket,
-    onMessage: (message) => this.#handleServerMessage(message),
+    onMessage: (message, previous) => this.#handleServerMessage(message, previous),
     onTerminalClose: (code) => {
       // A call-mode room that will not have us is a busy line: news only to
       // a caller; a widget that was just listening stays idle, and its next
@@ -758,7 +761,7 @@ export class CallWidget extends LitElement {
     }, JOIN_TIMEOUT_MS);
   }
 
-  #handleServerMessage(message: ServerMessage): void {
+  #handleServerMessage(message: ServerMessage, previous?: PeerInfo): void {
     switch (message.type) {
       case 'welcome': {
         this.#peers.setConfiguration({ iceServers: message.iceServers });
@@ -788,10 +791,13 @@ export class CallWidget extends LitElement {
         });
         return;
       case 'peer-joined':
-        this.#announce(format(this.#t('peerJoined'), { name: this.#displayName(message.peer.name) }));
+        // Only the page is here: who it is, we hear when they join the call.
         this.dispatchEvent(new CallPeerJoinedEvent(message.peer));
         return;
       case 'peer-updated':
+        if (message.peer.inCall && !previous?.inCall) {
+          this.#announce(format(this.#t('peerJoined'), { name: this.#displayName(message.peer.name) }));
+        }
         if (!message.peer.inCall) this.#peers.remove(message.peer.id);
         // The server acknowledged our join before this peer's, so it will send
         // the offer: get the answering side ready now.
@@ -1008,8 +1014,15 @@ export class CallWidget extends LitElement {
     this.dispatchEvent(new CallErrorEvent(error));
   }
 
+  /**
+   * Say `text` through the live region. What is said within one update is
+   * said together, each in its own line ("Bob hung up", "Call ended"): a
+   * polite region read after the update would otherwise only give the last.
+   */
   #announce(text: string): void {
-    this.#announcement = text;
+    if (this.#announced) this.#announcements = [];
+    this.#announced = false;
+    this.#announcements.push(text);
     this.requestUpdate();
   }
 
@@ -1228,7 +1241,7 @@ export class CallWidget extends LitElement {
       ${inCall && this.knocking.length
         ? this.#need('knocks')?.renderKnocks(this.#chunk, this, (name) => this.#displayName(name))
         : nothing}
-      <div class="sr-only" aria-live="polite">${this.#announcement}</div>
+      <div class="sr-only" aria-live="polite">${this.#announcements.map((text) => html`<p>${text}</p>`)}</div>
     </div>`;
   }
 
@@ -1248,6 +1261,7 @@ export class CallWidget extends LitElement {
    * rung, the join (retry) button out of one.
    */
   protected override updated(): void {
+    this.#announced = true;
     // The stream only when it changed: Lit commits an object bound to a
     // property on every render, and each `srcObject` assignment runs the
     // media element load algorithm again (HTML §4.8.11.5), which restarted

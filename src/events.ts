@@ -32,7 +32,7 @@ export class CallErrorEvent extends Event {
   }
 }
 
-/** Fired when another peer enters the room. */
+/** Fired when another peer's page enters the room; `peer.name` is '' and `peer.inCall` false until it joins the call. */
 export class CallPeerJoinedEvent extends Event {
   static readonly eventName = 'call-peer-joined';
   constructor(readonly peer: PeerInfo) {

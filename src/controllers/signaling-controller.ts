@@ -60,7 +60,11 @@ export const RECONNECT = { minDelay: 250, jitter: 250, growFactor: 1.5, maxDelay
 
 export interface SignalingControllerOptions {
   createSocket?: () => SocketFactory | undefined;
-  onMessage: (message: ServerMessage) => void;
+  /**
+   * Every server message, after the controller's own bookkeeping; for
+   * `peer-updated`, `previous` is that peer's roster entry before it.
+   */
+  onMessage: (message: ServerMessage, previous?: PeerInfo) => void;
   /** The socket closed for good with a terminal close code. */
   onTerminalClose?: (code: number) => void;
   /** A fresh ICE server list arrived (`welcome` or `ice-servers`). */
@@ -350,6 +354,7 @@ export class SignalingController implements ReactiveController {
     this.#lastHeard = Date.now();
     const message = parseServerFrame((event as MessageEvent).data);
     if (!message) return; // a frame we do not understand: ignore it
+    const previous = message.type === 'peer-updated' ? this.roster.get(message.peer.id) : undefined;
     switch (message.type) {
       case 'lobby':
         this.status = 'knocking';
@@ -423,7 +428,7 @@ export class SignalingController implements ReactiveController {
         }
         break;
     }
-    this.#options.onMessage(message);
+    this.#options.onMessage(message, previous);
     if (message.type === 'peer-left') {
       this.roster.delete(message.id);
       this.#politeToward.delete(message.id);

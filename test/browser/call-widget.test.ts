@@ -815,6 +815,34 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     expect(el.shadowRoot!.querySelector('[aria-live]')!.textContent?.trim()).to.equal(en['state-ended']);
   });
 
+  it('the live region says who joined the call and who hung up, together with the state that follows', async () => {
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const alice = widget({ rooms, room, name: 'Alice', getUserMedia: recordingMedia().getUserMedia });
+    const bob = widget({ rooms, room, name: 'Bob', getUserMedia: recordingMedia().getUserMedia });
+    await mount(alice, bob);
+    const region = alice.shadowRoot!.querySelector('[aria-live]')!;
+    const said: string[][] = [];
+    const lines = () => [...region.querySelectorAll('p')].map((p) => p.textContent!.trim());
+    new MutationObserver(() => said.push(lines())).observe(region, { childList: true, subtree: true, characterData: true });
+
+    button(alice, 'join-button').click();
+    await reach(alice, 'waiting');
+    for (const name of ['Bob', en.guest]) {
+      const joined = format(en.peerJoined, { name });
+      expect([...said.flat(), ...lines()], 'Bob’s page in the room is not Bob in the call').to.not.include(joined);
+    }
+    button(bob, 'join-button').click();
+    await reach(alice, 'connected');
+    expect(said.flat()).to.include(format(en.peerJoined, { name: 'Bob' }));
+
+    bob.hangup();
+    await reach(alice, 'ended');
+    await alice.updateComplete;
+    expect(lines()).to.deep.equal([format(en.peerHungUp, { name: 'Bob' }), en['state-ended']]);
+    expect(alice.shadowRoot!.querySelector('[aria-live]'), 'one region throughout').to.equal(region);
+  });
+
   it('an error moves focus to the retry button, and the message is an alert', async () => {
     const el = deniedWidget();
     await mount(el);
