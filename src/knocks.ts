@@ -44,6 +44,9 @@ export const CSS = css`
     flex: 1 1 12ch;
     overflow-wrap: anywhere;
   }
+  [part~='reject-button'] {
+    background: var(--_bg);
+  }
   [part~='admit-button'] {
     background: var(--_accent);
     color: #fff;

@@ -18,9 +18,6 @@ export const styles = css`
     position: relative;
     container-type: inline-size;
     min-width: 280px;
-    /* With no height from the page the widget is 4:3, controls included; a
-       page-given height wins, and the view shrinks so the controls stay in. */
-    aspect-ratio: 4 / 3;
     color: var(--_fg);
     background: var(--_bg);
     border-radius: var(--_radius);
@@ -39,7 +36,14 @@ export const styles = css`
   .base {
     display: grid;
     grid-template-rows: minmax(0, 1fr) auto;
+    /* With no height from the page the widget is 4:3 of its container's
+       width (3:4 when narrow), controls included. A page-given height makes
+       both sizes definite, so the ratio gives way (on the host itself it
+       would have set the width from that height, CSS Sizing 4 §5.1), and
+       the view shrinks so the controls stay in. */
+    width: 100%;
     height: 100%;
+    aspect-ratio: 4 / 3;
   }
   .view {
     position: relative;
@@ -91,9 +95,16 @@ export const styles = css`
   .placeholder {
     display: grid;
     place-items: center;
+    /* Rows at the middle (not spread over the tile), and scrolled when the
+       view is too low for them, clear of the state badge. */
+    align-content: safe center;
+    overflow: auto;
     gap: 8px;
-    padding: 16px;
+    padding: 48px 16px;
     text-align: center;
+  }
+  .tile button {
+    background: var(--_bg);
   }
   .local {
     position: absolute;
@@ -221,6 +232,9 @@ export const styles = css`
     }
   }
   @container (max-width: 420px) {
+    .base {
+      aspect-ratio: 3 / 4;
+    }
     .local {
       width: 32%;
       inset-inline-end: 8px;

@@ -35,7 +35,7 @@ export interface WidgetOptions extends WidgetArgs {
   hue?: number;
 }
 
-/** Width of every widget in the stories (the element keeps a 4:3 aspect ratio). */
+/** Width of every widget in the stories (with no height, the element is 4:3 of it). */
 const WIDGET_WIDTH = '480px';
 
 /** Room id shared by the widgets of one story (base64url, 8–64 characters). */

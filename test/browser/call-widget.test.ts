@@ -763,6 +763,45 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     await settled(el);
     expect(el.getBoundingClientRect().height).to.be.closeTo(360, 1);
     visibleControls(el);
+    el.remove();
+
+    // A height from the page and no width: the container's width, not one
+    // derived from the height through the 4:3 ratio.
+    const tall = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    tall.style.cssText = 'display:block;height:300px';
+    const container = await fixture<HTMLElement>(html`<div style="width: 700px"></div>`);
+    container.append(tall);
+    await settled(tall);
+    expect([tall.getBoundingClientRect().width, tall.getBoundingClientRect().height]).to.deep.equal([700, 300]);
+    visibleControls(tall, 'height only');
+    tall.remove();
+  });
+
+  it('at phone width with no height from the page: 3:4, and the error view shows its words and ways out in full, told apart from the tile', async () => {
+    const el = deniedWidget();
+    el.style.cssText = 'display:block;width:320px';
+    await mount(el);
+    await settled(el);
+    expect(el.getBoundingClientRect().height).to.be.closeTo((320 * 4) / 3, 1);
+    button(el, 'join-button').click();
+    await reach(el, 'failed');
+    await alertText(el);
+    await until(() => !!part(el, 'dismiss-button'), 'the error view’s buttons');
+    const tile = el.shadowRoot!.querySelector<HTMLElement>('.placeholder')!;
+    const view = tile.getBoundingClientRect();
+    const badge = part(el, 'status-badge')!.getBoundingClientRect();
+    const shown = [el.shadowRoot!.querySelector('[role="alert"]')!, ...tile.querySelectorAll('button')];
+    expect(shown.length).to.be.greaterThan(2);
+    for (const item of shown) {
+      const box = item.getBoundingClientRect();
+      const name = item.getAttribute('part') ?? 'the message';
+      expect(box.top >= view.top && box.bottom <= view.bottom, `${name} within the view`).to.equal(true);
+      expect(box.top >= badge.bottom, `${name} clear of the state badge`).to.equal(true);
+      if (item instanceof HTMLButtonElement) {
+        expect(getComputedStyle(item).backgroundColor, `${name} stands out`).to.not.equal(getComputedStyle(tile).backgroundColor);
+      }
+    }
+    expect(tile.scrollTop, 'nothing scrolled out of sight').to.equal(0);
   });
 
   it('slots: a brand in the corner and extra controls in the control bar', async () => {
@@ -909,6 +948,10 @@ describe('<call-widget> locked rooms: the host’s knock list', () => {
     expect(host.shadowRoot!.querySelector('.knock-name')!.textContent!.trim()).to.equal(format(en.knocking, { name: en.guest }));
     expect(button(host, 'admit-button').getAttribute('aria-label')).to.equal(format(en.admitName, { name: en.guest }));
     expect(getComputedStyle(part(host, 'knocks')!).display, 'its stylesheet applies').to.equal('grid');
+    const row = getComputedStyle(part(host, 'knock')!).backgroundColor;
+    for (const name of ['admit-button', 'reject-button']) {
+      expect(getComputedStyle(button(host, name)).backgroundColor, `${name} stands out from its row`).to.not.equal(row);
+    }
     await expect(host).to.be.accessible();
     button(host, 'admit-button').click();
     await reach(host, 'connected');
