@@ -1167,7 +1167,7 @@ export class CallWidget extends LitElement {
         <div class="top">
           <div part="status-badge" role="status">
             ${this.#t(`state-${state}`)}${inCall && state === 'connected' && this.#signaling.status === 'reconnecting'
-              ? html`<span part="signaling-hint"> · ${this.#t('roomReconnecting')}</span>`
+              ? html`<span part="signaling-hint">${` · ${this.#t('roomReconnecting')}`}</span>`
               : nothing}
           </div>
           ${this.#connectedAt !== null || (state === 'ended' && this.#duration)
@@ -1293,7 +1293,7 @@ export class CallWidget extends LitElement {
               <span part="avatar" aria-hidden="true">${initials(name)}</span>
               <span class="sr-only">${this.#t('cameraIsOff')}</span>
             </div>`}
-      <span class="label">${name}${link.remoteAudio ? nothing : html` · ${this.#t('micIsOff')}`}</span>
+      <span class="label">${link.remoteAudio ? name : `${name} · ${this.#t('micIsOff')}`}</span>
     </div>`;
   }
 

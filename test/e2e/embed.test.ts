@@ -17,6 +17,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page, WebSocket } from 'playwright-core';
+import { en } from '../../src/i18n/messages.ts';
 import { randomId } from '../../src/random-id.ts';
 import { ROOT, launchChromium, newContext, requireBuild, startParty, type PartyServer } from '../support/harness.ts';
 import { clickJoin, remoteFrames, waitForState } from '../support/widget-page.ts';
@@ -237,6 +238,11 @@ describe('embedding under a strict CSP', () => {
 
     // Mute, the device panel, camera off and on, hang up: the rest of the widget's paths run too.
     await alice.page.locator('call-widget [part~="mic-button"]').click();
+    // Bob's tile of Alice says so, its words apart in the built widget (the
+    // template minifier trims a text's spaces next to a tag: "Alice· Microphone off").
+    const aliceOnBob = bob.page.locator('call-widget [part~="remote-tile"] .label');
+    await bob.page.waitForFunction((text) => document.querySelector('call-widget')!.shadowRoot!.querySelector('.label')?.textContent === text, `Alice · ${en.micIsOff}`);
+    assert.equal(await aliceOnBob.textContent(), `Alice · ${en.micIsOff}`);
     await alice.page.locator('call-widget [part~="devices-button"]').click();
     await alice.page.locator('call-widget [part~="devices"]').waitFor();
     assert.equal(

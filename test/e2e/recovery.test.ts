@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { Browser, Page } from 'playwright-core';
+import { en } from '../../src/i18n/messages.ts';
 import { randomId } from '../../src/random-id.ts';
 import {
   launchChromium,
@@ -139,6 +140,9 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
       for (const page of [alice, bob]) {
         assert.equal(await page.locator('call-widget').getAttribute('state'), 'connected');
         assert.equal(await page.locator('call-widget [part~="signaling-hint"]').count(), 1);
+        // Words apart in the built widget too (its template minifier trims a
+        // text's spaces next to a tag: "Connected· reconnecting…").
+        assert.equal(await page.locator('call-widget [part~="status-badge"]').textContent(), `${en['state-connected']} · ${en.roomReconnecting}`);
       }
       const outageEnd = await Promise.all([alice, bob].map(now));
       party = await startParty({ port: party.port, vars: VARS });
