@@ -290,6 +290,8 @@ export class CallWidget extends LitElement {
   #negotiationGate: Promise<void> = Promise.resolve();
   /** The room's ring, as it concerns us. */
   #ring: RingStatus = 'none';
+  /** The last ring ended while it rang for us: we did not call, so nothing is "again". */
+  #rungOnly = false;
   /** The other party of the ring: who calls us, or whom we ring (null until someone is there). */
   #ringPeer: PeerInfo | null = null;
   /** The lobby chunk's controller while the lobby or the call's device panel is open. */
@@ -961,6 +963,7 @@ export class CallWidget extends LitElement {
     const rung = this.#ring === 'incoming';
     this.#ring = 'none';
     if (this.#intent !== 'join' && !rung) return;
+    this.#rungOnly = rung;
     this.#endReason = outcome;
     this.#closeLobby();
     this.#peers.closeAll();
@@ -971,6 +974,7 @@ export class CallWidget extends LitElement {
 
   #end(): void {
     this.#ring = 'none';
+    this.#rungOnly = false;
     this.#closeLobby();
     this.#peers.closeAll();
     this.#media.stop();
@@ -1245,10 +1249,10 @@ export class CallWidget extends LitElement {
     </div>`;
   }
 
-  /** The join button's words: join, call, try again, join or call again. */
+  /** The join button's words: join, call, try again, join or call again (not to one who was only rung). */
   #joinLabel(state: CallState): MessageKey {
     if (state === 'failed') return 'retry';
-    const again = state !== 'idle';
+    const again = state !== 'idle' && !this.#rungOnly;
     if (this.mode === 'call') return again ? 'callAgain' : 'call';
     return again ? 'rejoin' : 'join';
   }

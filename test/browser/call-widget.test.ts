@@ -1693,7 +1693,7 @@ describe('<call-widget> ring flow (mode="call")', () => {
     await videoFrames(remoteVideo(caller), 3);
   });
 
-  it('declined, missed and busy end the attempt with call-ended; the join button then reads "Call again"', async () => {
+  it('declined, missed and busy end the attempt with call-ended; the join button then reads "Call again" (the callee’s "Call")', async () => {
     const { root, rooms, room, caller, callee, callerMedia } = await ringPair({ ringTimeout: 1 });
     const ended: [string, string, number][] = [];
     for (const w of [caller, callee]) w.addEventListener('call-ended', (e) => ended.push([w.name, e.reason, e.durationMs]));
@@ -1705,6 +1705,7 @@ describe('<call-widget> ring flow (mode="call")', () => {
     await reach(callee, 'declined');
     expect(callerMedia.tracks().map((t) => t.readyState), 'the caller’s camera released').to.deep.equal(['ended', 'ended']);
     expect(textOf(caller, 'join-button')).to.equal(en.callAgain);
+    expect(textOf(callee, 'join-button'), 'Bob never called').to.equal(en.call);
 
     // Ring again and let it go unanswered (ring-timeout 1 s).
     button(caller, 'join-button').click();
@@ -1712,6 +1713,7 @@ describe('<call-widget> ring flow (mode="call")', () => {
     await reach(caller, 'missed', 4000);
     await reach(callee, 'missed', 1000);
     expect(callerMedia.tracks().every((t) => t.readyState === 'ended')).to.equal(true);
+    expect(textOf(callee, 'join-button')).to.equal(en.call);
 
     // Bob calls back and Alice takes it; then Carol rings and hears busy.
     button(callee, 'join-button').click();
