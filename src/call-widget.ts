@@ -88,6 +88,9 @@ type LoadedChunks = { [K in ChunkName]?: Awaited<ReturnType<(typeof CHUNKS)[K]>>
  */
 export const CHUNK_RETRY_MS = 1_000;
 
+/** How long the invite button says "Invite link copied" after a copy, ms. */
+const INVITE_COPIED_MS = 3_000;
+
 /**
  * An embeddable WebRTC video call. Drop it in a page, give it a room, and two
  * people who open the same room link can talk face to face.
@@ -141,8 +144,9 @@ export const CHUNK_RETRY_MS = 1_000;
  * @csspart ring-note - who is calling (`incoming`) or being called (`ringing`).
  * @csspart audio-only-button - after `device-not-found`: join without the camera.
  * @csspart receive-only-button - after `device-not-found`, `permission-denied` or `permission-policy-blocked`: join without camera or microphone, to see and hear the others.
- * @csspart dismiss-button - leaves the `failed` state for `idle` without retrying.
- * @csspart invite-button - the copy-invite-link button.
+ * @csspart dismiss-button - puts the error (and the invite link's note) away: leaves the `failed` state for `idle` without retrying; in a call, hides the message.
+ * @csspart invite-button - the copy-invite-link button (it says "Invite link copied" for 3 s after a copy).
+ * @csspart notice - (in a call, over the video) the message of a device action that failed, and the invite link when the clipboard refused it.
  * @csspart connection-lost - the "connection lost" note over a remote tile whose media path is down.
  * @csspart signaling-hint - the discreet "reconnecting to the room" note shown while media still flows.
  * @csspart lock-button - (host only) the lock-room toggle.
@@ -279,6 +283,8 @@ export class CallWidget extends LitElement {
   /** Focus was inside the shadow root when this update began (see `updated`). */
   #hadFocus = false;
   #inviteFallback = false;
+  /** While the invite button says the link was copied (see {@link INVITE_COPIED_MS}). */
+  #copied: ReturnType<typeof setTimeout> | undefined;
   /** Our peer id in the room as of the last `welcome`. */
   #identity: string | null = null;
   /** Ids of the knockers already announced (`call-knock` fires once per knock). */
@@ -384,7 +390,11 @@ export class CallWidget extends LitElement {
     return this.#state;
   }
 
-  /** The error behind the `failed` state, if any. */
+  /**
+   * The error reported last, until `dismiss()` or the next try: the one
+   * behind the `failed` state, or that of a device action (`useDevice`,
+   * `switchCamera`, `toggleMic`, `toggleCamera`) while the call goes on.
+   */
   get error(): CallError | null {
     return this.#error;
   }
@@ -607,6 +617,7 @@ export class CallWidget extends LitElement {
    * renegotiation). A failure fires `call-error` and keeps the old device.
    */
   async useDevice(kind: MediaKind, deviceId: string): Promise<void> {
+    this.#error = null;
     try {
       await this.#media.useDevice(kind, deviceId);
     } catch (error) {
@@ -622,6 +633,7 @@ export class CallWidget extends LitElement {
    * brings the first camera back.
    */
   async switchCamera(): Promise<void> {
+    this.#error = null;
     try {
       await this.#media.switchFacing();
     } catch (error) {
@@ -629,14 +641,19 @@ export class CallWidget extends LitElement {
     }
   }
 
-  /** Leave the `failed` state without retrying: back to `idle`, the error cleared. */
+  /**
+   * Put the reported error and the invite link's note away: after a
+   * failure, leave the `failed` state without retrying (back to `idle`); in
+   * a call, the message goes, and the call goes on.
+   */
   dismiss(): void {
+    this.#error = null;
+    this.#inviteFallback = false;
+    this.requestUpdate();
     if (this.#intent !== 'failed') return;
     this.#permissionWatch?.abort();
     this.#intent = 'idle';
-    this.#error = null;
     this.#connectSignaling();
-    this.requestUpdate();
   }
 
   /** Leave the call: stop every local track, close the peer connections and the room socket. */
@@ -651,6 +668,7 @@ export class CallWidget extends LitElement {
   /** Mute or unmute the microphone (after joining without one: ask for it). */
   toggleMic(): void {
     if (!this.#media.captureAudio && this.#media.stream) {
+      this.#error = null;
       this.#media.captureAudio = true;
       this.#media.audioEnabled = true;
       this.#media.useDevice('audio', this.#media.deviceIds.audio).catch((error: CallError) => {
@@ -674,6 +692,12 @@ export class CallWidget extends LitElement {
     try {
       await navigator.clipboard.writeText(this.inviteUrl);
       this.#announce(this.#t('inviteCopied'));
+      // The button says so too, for a while.
+      clearTimeout(this.#copied);
+      this.#copied = setTimeout(() => {
+        this.#copied = undefined;
+        this.requestUpdate();
+      }, INVITE_COPIED_MS);
     } catch {
       this.#inviteFallback = true;
       this.requestUpdate();
@@ -1115,6 +1139,7 @@ export class CallWidget extends LitElement {
     this.requestUpdate();
   };
   #handleInvite = (): void => void this.copyInviteLink();
+  #handleDismiss = (): void => this.dismiss();
   #handleLock = (): void => (this.locked ? this.unlock() : this.lock());
   /** The network came back or changed: restart ICE now instead of waiting for consent timeouts. */
   #handleNetworkChange = (): void => {
@@ -1179,6 +1204,9 @@ export class CallWidget extends LitElement {
             : nothing}
         </div>
         <div part="brand" class="brand"><slot name="brand"></slot></div>
+        ${links.length && (this.#error || this.#inviteFallback)
+          ? html`<div part="notice" class="notice">${this.#renderNotes()}</div>`
+          : nothing}
         ${devices ? devices.renderDevices() : nothing}
       </div>
       <div part="controls" role="group" aria-label=${this.#t('controls')}>
@@ -1240,7 +1268,9 @@ export class CallWidget extends LitElement {
                 ${this.#t(this.#joinLabel(state))}
               </button>
               <slot name="controls"></slot>`}
-        <button part="button invite-button" @click=${this.#handleInvite}>${this.#t('copyInvite')}</button>
+        <button part="button invite-button" @click=${this.#handleInvite}>
+          ${this.#t(this.#copied ? 'inviteCopied' : 'copyInvite')}
+        </button>
       </div>
       ${inCall && this.knocking.length
         ? this.#need('knocks')?.renderKnocks(this.#chunk, this, (name) => this.#displayName(name))
@@ -1326,7 +1356,6 @@ export class CallWidget extends LitElement {
   }
 
   #renderPlaceholder(): TemplateResult {
-    const error = this.#error;
     const ring = this.#state === 'incoming' || this.#state === 'ringing';
     const peerName = this.#displayName(this.#ringPeer?.name ?? '');
     return html`<div class="tile placeholder">
@@ -1339,22 +1368,32 @@ export class CallWidget extends LitElement {
                 : this.#t(this.#ringPeer ? 'ringingAnonymous' : 'ringingNobody')}
           </p>`
         : nothing}
-      ${error
-        ? this.#need('failure')?.renderFailure(this.#chunk, {
-            error,
-            failed: this.#intent === 'failed',
-            video: this.video,
-            join: (options) => void this.join(options),
-            dismiss: () => this.dismiss(),
-          })
-        : nothing}
-      ${this.#inviteFallback
-        ? html`<label
+      ${this.#renderNotes()}
+    </div>`;
+  }
+
+  /**
+   * The error reported last, in words (with the ways out of a failure), and
+   * the invite link to copy by hand when the clipboard refused it: in the
+   * placeholder, or over the video in a call (`part="notice"`).
+   */
+  #renderNotes(): TemplateResult {
+    const error = this.#error;
+    return html`${error
+      ? this.#need('failure')?.renderFailure(this.#chunk, {
+          error,
+          failed: this.#intent === 'failed',
+          video: this.video,
+          join: (options) => void this.join(options),
+          dismiss: this.#handleDismiss,
+        })
+      : nothing}${this.#inviteFallback
+      ? html`<label
             >${this.#t('inviteManual')}
             <input class="invite" readonly .value=${this.inviteUrl} @focus=${selectAll} />
-          </label>`
-        : nothing}
-    </div>`;
+          </label>
+          ${error ? nothing : html`<button part="button dismiss-button" @click=${this.#handleDismiss}>${this.#t('dismiss')}</button>`}`
+      : nothing}`;
   }
 }
 

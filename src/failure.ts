@@ -11,11 +11,10 @@ import type { TemplateResult } from 'lit';
 import type { CallError, CallErrorCode } from './call-error.ts';
 import type { ChunkContext } from './chunk.ts';
 
-/** English for every error code and for the ways out of a failure. */
+/** English for every error code and for the ways out of a failure (`dismiss` is the entry's: the invite link's note has it too). */
 export const MESSAGES = {
   joinAudioOnly: 'Join with audio only',
   joinReceiveOnly: 'Join without camera or microphone',
-  dismiss: 'Dismiss',
   'error-permission-denied':
     'Camera and microphone access was denied. Allow it from the camera icon in the address bar, then try again.',
   'error-device-not-found': 'No camera or microphone was found. Connect one, then try again.',
@@ -49,7 +48,7 @@ export interface FailureView {
  * The error in words (`role="alert"`, announced when it appears) and, after
  * a failure, the ways out that fit its code: without a device, join with
  * audio only or with neither; without permission, join receiving only; and
- * always dismiss, back to idle.
+ * always dismiss (after a failure back to idle; in a call the message goes).
  */
 export function renderFailure({ html, nothing, t }: ChunkContext, view: FailureView): TemplateResult {
   const { error, failed } = view;
@@ -65,7 +64,7 @@ export function renderFailure({ html, nothing, t }: ChunkContext, view: FailureV
           ${t('joinReceiveOnly')}
         </button>`
       : nothing}
-    ${failed ? html`<button part="button dismiss-button" @click=${() => view.dismiss()}>${t('dismiss')}</button>` : nothing}`;
+    <button part="button dismiss-button" @click=${() => view.dismiss()}>${t('dismiss')}</button>`;
 }
 
 /**

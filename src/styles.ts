@@ -207,6 +207,18 @@ export const styles = css`
   .error {
     max-width: 36ch;
   }
+  .notice {
+    position: absolute;
+    top: 48px;
+    inset-inline: 12px;
+    display: grid;
+    justify-items: center;
+    gap: 8px;
+    padding: 8px;
+    border-radius: calc(var(--_radius) / 2);
+    background: var(--_bg);
+    text-align: center;
+  }
   .ring {
     font-size: 1.25em;
     text-align: center;

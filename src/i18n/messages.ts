@@ -24,6 +24,7 @@ export const en = {
   copyInvite: 'Copy invite link',
   inviteCopied: 'Invite link copied',
   inviteManual: 'Copy this link to invite someone',
+  dismiss: 'Dismiss',
   controls: 'Call controls',
   you: 'You',
   remoteVideo: 'Video of {name}',

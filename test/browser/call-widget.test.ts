@@ -1372,6 +1372,63 @@ describe('<call-widget> pre-join lobby and devices', () => {
     }
   });
 
+  it('a device action that fails in a call shows its message over the video until dismissed; the call goes on', async () => {
+    const { alice } = await call();
+    alice.getUserMedia = () => Promise.reject(new DOMException('Could not start video source', 'NotReadableError'));
+    await alice.useDevice('video', 'another-camera');
+    expect(alice.error?.code).to.equal('device-in-use');
+    await until(() => !!part(alice, 'notice')?.querySelector('[role="alert"]'), 'the message shows in the call');
+    const notice = part(alice, 'notice')!;
+    expect(notice.querySelector('[role="alert"]')!.textContent!.trim()).to.equal(en['error-device-in-use']);
+    const box = notice.getBoundingClientRect();
+    const host = alice.getBoundingClientRect();
+    expect(box.height).to.be.greaterThan(0);
+    expect(box.top >= host.top && box.bottom <= host.bottom, 'inside the widget').to.equal(true);
+    expect(notice.contains(alice.shadowRoot!.elementFromPoint(box.left + box.width / 2, box.top + 4)), 'on top of the video').to.equal(true);
+    expect(part(alice, 'receive-only-button'), 'no ways out of a failure: the call goes on').to.equal(null);
+    await expect(alice).to.be.accessible();
+
+    button(alice, 'dismiss-button').click();
+    await alice.updateComplete;
+    expect(part(alice, 'notice')).to.equal(null);
+    expect(alice.error).to.equal(null);
+    expect(alice.state).to.equal('connected');
+  });
+
+  it('copy invite link: the button says it was copied for a while; refused by the clipboard, the link shows to copy by hand, in a call too', async () => {
+    const { alice } = await call();
+    const clipboard = navigator.clipboard;
+    const written: string[] = [];
+    let refuse = false;
+    Object.defineProperty(clipboard, 'writeText', {
+      configurable: true,
+      value: async (text: string) => {
+        if (refuse) throw new DOMException('Write permission denied.', 'NotAllowedError');
+        written.push(text);
+      },
+    });
+    try {
+      button(alice, 'invite-button').click();
+      await until(() => textOf(alice, 'invite-button') === en.inviteCopied, 'the button says so');
+      expect(written).to.deep.equal([alice.inviteUrl]);
+      expect(alice.shadowRoot!.querySelector('[aria-live]')!.textContent).to.contain(en.inviteCopied);
+      await until(() => textOf(alice, 'invite-button') === en.copyInvite, 'and then its own words again', { timeoutMs: 5000 });
+
+      refuse = true;
+      button(alice, 'invite-button').click();
+      await until(() => !!part(alice, 'notice')?.querySelector('input'), 'the link to copy by hand, over the video');
+      expect(part(alice, 'notice')!.querySelector('input')!.value).to.equal(alice.inviteUrl);
+      expect(textOf(alice, 'invite-button')).to.equal(en.copyInvite);
+      await expect(alice).to.be.accessible();
+      button(alice, 'dismiss-button').click();
+      await alice.updateComplete;
+      expect(part(alice, 'notice'), 'put away').to.equal(null);
+      expect(alice.state).to.equal('connected');
+    } finally {
+      delete (clipboard as unknown as Record<string, unknown>).writeText;
+    }
+  });
+
   it('a device that goes away falls back to the default and says so; the call goes on', async () => {
     const { alice, bob } = await call();
     const negotiations = countNegotiations(alice, bob);
