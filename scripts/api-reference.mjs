@@ -29,7 +29,10 @@ for (const f of fields) {
 }
 lines.push('', '| Method | Description |', '| --- | --- |');
 for (const m of methods) {
-  const params = (m.parameters ?? []).map((p) => `${p.name}${p.type ? `: ${p.type.text}` : ''}`).join(', ');
+  // A parameter with a default is optional: `join(options?: …)`.
+  const params = (m.parameters ?? [])
+    .map((p) => `${p.name}${p.optional || p.default !== undefined ? '?' : ''}${p.type ? `: ${p.type.text}` : ''}`)
+    .join(', ');
   const returns = m.return?.type?.text ? `: ${m.return.type.text}` : '';
   lines.push(`| ${code(cell(`${m.name}(${params})${returns}`))} | ${cell(m.description)} |`);
 }

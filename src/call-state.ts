@@ -17,7 +17,7 @@
  * - `reconnecting`: a link dropped and is being re-established.
  * - `ended`: the call is over (hang up, or the peer hung up).
  * - `declined`: the ring was declined (by the callee; both sides).
- * - `missed`: the ring went unanswered (timeout, or the caller gave up; both sides).
+ * - `missed`: the ring went unanswered (timeout: both sides; a caller who hangs up first is `ended`, its callee `missed`).
  * - `busy`: the other side is ringing or talking with someone else.
  * - `failed`: the call cannot go on (an error; retry is offered).
  */

@@ -36,6 +36,11 @@ import { styles } from './styles.ts';
 
 export type { CallState } from './call-state.ts';
 export type { CallErrorCode } from './call-error.ts';
+export type { GetUserMedia } from './controllers/media-controller.ts';
+export type { RoomAddress, SignalingSocket, SocketFactory } from './controllers/signaling-controller.ts';
+export type { MessageKey, Messages } from './i18n/messages.ts';
+export type { MediaKind } from './peer/peer-session.ts';
+export type { PeerInfo } from './protocol.ts';
 export { CallError } from './call-error.ts';
 export * from './events.ts';
 
@@ -50,7 +55,9 @@ const CLOSE_ERRORS: Record<number, CallErrorCode> = {
 
 /**
  * How long `joining` may last before the widget gives up with
- * `room-unreachable`, ms. Covers several reconnect attempts (250 ms → 4 s).
+ * `room-unreachable`, ms. Covers several reconnect attempts (250 ms → 2 s,
+ * see `RECONNECT`). It does not run while the browser's permission prompt is
+ * open (the user may take their time).
  */
 export const JOIN_TIMEOUT_MS = 15_000;
 
@@ -158,8 +165,8 @@ const INVITE_COPIED_MS = 3_000;
  * @cssprop [--call-background=light-dark(#f6f7f9, #101418)] - widget background (light scheme, dark scheme).
  * @cssprop [--call-foreground=light-dark(#14181c, #f4f6f8)] - text and icon colour.
  * @cssprop [--call-surface=light-dark(#e3e7ec, #1d242b)] - tiles and buttons.
- * @cssprop [--call-accent=#2563eb] - the join and admit buttons (white text on it: keep a 4.5:1 contrast).
- * @cssprop [--call-danger=#c62828] - the hang-up button (white text on it).
+ * @cssprop [--call-accent=#2563eb] - the join, accept and admit buttons (white text on it: keep a 4.5:1 contrast).
+ * @cssprop [--call-danger=#c62828] - the hang-up and decline buttons (white text on it).
  * @cssprop [--call-focus-ring=light-dark(#1a56db, #8ab4ff)] - keyboard focus outline.
  * @cssprop [--call-radius=12px] - corner radius.
  * @cssprop [--call-control-size=44px] - minimum button size (WCAG 2.5.5 target size).
@@ -235,7 +242,8 @@ export class CallWidget extends LitElement {
   declare mode: 'room' | 'call';
   /**
    * (`mode="call"`) How long a ring may go unanswered before it is `missed`,
-   * s (default 30; 1–120, the room server's bounds: `RING_TIMEOUT_MS`).
+   * s (1–120, the room server's bounds: `RING_TIMEOUT_MS`).
+   * @default 30
    */
   declare ringTimeout: number;
   /**
@@ -399,7 +407,7 @@ export class CallWidget extends LitElement {
     return this.#error;
   }
 
-  /** The local camera/microphone stream while in a call. */
+  /** The local camera/microphone stream: in the lobby's preview and in a call; null otherwise. */
   get localStream(): MediaStream | null {
     return this.#media.stream;
   }
@@ -416,7 +424,8 @@ export class CallWidget extends LitElement {
   /**
    * We hold the room's host key: we may lock it and admit or reject who
    * knocks. The first member of an empty room is host; when the host leaves
-   * for good, the member longest in the room becomes host.
+   * for good, another member becomes host: one present and in the call
+   * first, else one present, else the longest in the room.
    */
   get isHost(): boolean {
     return this.#signaling.hostKey !== null;
@@ -441,7 +450,10 @@ export class CallWidget extends LitElement {
     this.#signaling.lock(true);
   }
 
-  /** (Host) unlock the room; whoever is knocking comes in, as capacity allows. */
+  /**
+   * (Host) unlock the room: whoever is knocking comes in while there is room;
+   * the rest are turned away as from a full room (`room-full`).
+   */
   unlock(): void {
     this.#signaling.lock(false);
   }
@@ -656,7 +668,11 @@ export class CallWidget extends LitElement {
     this.#connectSignaling();
   }
 
-  /** Leave the call: stop every local track, close the peer connections and the room socket. */
+  /**
+   * Leave the call: stop every local track, close the peer connections and
+   * the room socket. In `mode="call"` a new socket opens at once, to hear
+   * the next ring (under a new identity).
+   */
   hangup(): void {
     if (this.#intent !== 'join') return;
     this.#endReason = 'hangup';

@@ -67,8 +67,9 @@ export class CallKnockEvent extends Event {
  * `cause` is `signaling` (the room socket is reopening), `ice-disconnected`
  * (the media path was down for 3 s: ICE restart), `ice-failed` (ICE restart
  * at once), `network-change` (the browser went online or changed network:
- * ICE restart) or `rebuild` (a new peer connection from scratch). `peerId`
- * names the peer whose link recovers (absent for `signaling`).
+ * ICE restart) or `rebuild` (a new peer connection from scratch). From a
+ * link's second step on, the cause is `ice-failed` whatever started the
+ * outage. `peerId` names the peer whose link recovers (null for `signaling`).
  */
 export class CallReconnectEvent extends Event {
   static readonly eventName = 'call-reconnect';
