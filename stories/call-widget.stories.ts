@@ -121,6 +121,23 @@ export const Connected: Story = {
 };
 
 /**
+ * In a call, a device action fails (another camera, busy in another app):
+ * its message shows over the video with Dismiss, and the call goes on.
+ */
+export const DeviceErrorInCall: Story = {
+  render: renderPair,
+  play: async (context) => {
+    await Connected.play!(context);
+    const [ada] = widgetsIn(context.canvasElement);
+    ada!.getUserMedia = failingGetUserMedia('NotReadableError');
+    await ada!.useDevice('video', 'another-camera');
+    await waitFor(() => expect(ada!.shadowRoot?.querySelector('[part~="notice"] [role="alert"]')).toBeTruthy());
+    await expect(ada!.error?.code).toBe('device-in-use');
+    await expectState(ada!, 'connected');
+  },
+};
+
+/**
  * Both joined; the offer and answer went through, but no ICE candidate pair
  * can work (Grace allows relayed candidates only, and there is no TURN server).
  */

@@ -90,6 +90,7 @@ describe('Storybook: every story plays without camera or server', () => {
       'busy',
       'lobby',
       'devices',
+      'device-error-in-call',
     ]) {
       assert.ok(names.has(required), `no story ${required} (have: ${[...names].join(', ')})`);
     }
