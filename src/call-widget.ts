@@ -628,13 +628,8 @@ export class CallWidget extends LitElement {
    * old one on the existing sender (`RTCRtpSender.replaceTrack`, no
    * renegotiation). A failure fires `call-error` and keeps the old device.
    */
-  async useDevice(kind: MediaKind, deviceId: string): Promise<void> {
-    this.#error = null;
-    try {
-      await this.#media.useDevice(kind, deviceId);
-    } catch (error) {
-      this.#report(error as CallError);
-    }
+  useDevice(kind: MediaKind, deviceId: string): Promise<void> {
+    return this.#deviceAction(this.#media.useDevice(kind, deviceId));
   }
 
   /**
@@ -644,13 +639,21 @@ export class CallWidget extends LitElement {
    * the existing sender (no renegotiation). A failure fires `call-error` and
    * brings the first camera back.
    */
-  async switchCamera(): Promise<void> {
+  switchCamera(): Promise<void> {
+    return this.#deviceAction(this.#media.switchFacing());
+  }
+
+  /**
+   * A device action under way: it puts the last message away (a new try),
+   * and its failure is reported (`call-error`, the notice) while the call
+   * goes on. Resolves when it is over; never rejects.
+   */
+  #deviceAction(action: Promise<unknown>): Promise<void> {
     this.#error = null;
-    try {
-      await this.#media.switchFacing();
-    } catch (error) {
-      this.#report(error as CallError);
-    }
+    return action.then(
+      () => undefined,
+      (error: CallError) => this.#report(error),
+    );
   }
 
   /**
@@ -684,13 +687,14 @@ export class CallWidget extends LitElement {
   /** Mute or unmute the microphone (after joining without one: ask for it). */
   toggleMic(): void {
     if (!this.#media.captureAudio && this.#media.stream) {
-      this.#error = null;
       this.#media.captureAudio = true;
       this.#media.audioEnabled = true;
-      this.#media.useDevice('audio', this.#media.deviceIds.audio).catch((error: CallError) => {
-        this.#media.captureAudio = this.#media.audioEnabled = false;
-        this.#report(error);
-      });
+      void this.#deviceAction(
+        this.#media.useDevice('audio', this.#media.deviceIds.audio).catch((error: unknown) => {
+          this.#media.captureAudio = this.#media.audioEnabled = false;
+          throw error;
+        }),
+      );
       return; // the peer hears of it with the track (onTrackChange)
     }
     this.#media.setAudioEnabled(!this.#media.audioEnabled);
@@ -699,7 +703,7 @@ export class CallWidget extends LitElement {
 
   /** Turn the camera off (its light goes out) or on again. */
   toggleCamera(): void {
-    this.#media.setVideoEnabled(!this.#media.videoEnabled).catch((error: CallError) => this.#report(error));
+    void this.#deviceAction(this.#media.setVideoEnabled(!this.#media.videoEnabled));
     this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
   }
 
