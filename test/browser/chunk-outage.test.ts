@@ -130,16 +130,25 @@ it('the lobby’s chunk unavailable once: the lobby still offers the preview and
   expect(el.localStream, 'tracks released with the widget').to.equal(null);
 });
 
-it('a language’s catalog unavailable once: English meanwhile (already right to left), the language after the next try', async () => {
-  await executeServerCommand('fail-next-fetch', { path: ARABIC_CATALOG });
-  const fetches = () => executeServerCommand<number, { path: string }>('fetch-count', { path: ARABIC_CATALOG });
+/**
+ * A widget speaking `lang` whose catalog (`path`) answers 503 once, not yet
+ * in the page; `fetches()` counts the page's requests for the catalog.
+ */
+async function widgetWithCatalogOut(lang: string, path: string) {
+  await executeServerCommand('fail-next-fetch', { path });
+  const fetches = () => executeServerCommand<number, { path: string }>('fetch-count', { path });
   const fetchesBefore = await fetches();
   const el = document.createElement('call-widget');
   el.createSocket = new InMemoryRooms().socketFactory;
   el.room = `wtr_${randomId(12)}`;
-  el.setAttribute('lang', 'ar');
-  await fixture(html`<div>${el}</div>`);
+  el.setAttribute('lang', lang);
   const joinText = (): string | undefined => el.shadowRoot!.querySelector('[part~="join-button"]')?.textContent?.trim();
+  return { el, fetches, fetchesBefore, joinText };
+}
+
+it('a language’s catalog unavailable once: English meanwhile (already right to left), the language after the next try', async () => {
+  const { el, fetches, fetchesBefore, joinText } = await widgetWithCatalogOut('ar', ARABIC_CATALOG);
+  await fixture(html`<div>${el}</div>`);
 
   await until(() => joinText() === en.join, 'English while the catalog is out');
   expect(el.shadowRoot!.querySelector('[part~="base"]')!.getAttribute('dir')).to.equal('rtl');
@@ -151,16 +160,9 @@ it('a language’s catalog unavailable once: English meanwhile (already right to
 });
 
 it('a language’s catalog unavailable, and the widget taken out of the page meanwhile: put back, it asks again', async () => {
-  await executeServerCommand('fail-next-fetch', { path: SPANISH_CATALOG });
-  const fetches = () => executeServerCommand<number, { path: string }>('fetch-count', { path: SPANISH_CATALOG });
-  const fetchesBefore = await fetches();
-  const el = document.createElement('call-widget');
-  el.createSocket = new InMemoryRooms().socketFactory;
-  el.room = `wtr_${randomId(12)}`;
-  el.setAttribute('lang', 'es');
+  const { el, fetches, fetchesBefore, joinText } = await widgetWithCatalogOut('es', SPANISH_CATALOG);
   const page = await fixture<HTMLElement>(html`<div></div>`);
   page.append(el);
-  const joinText = (): string | undefined => el.shadowRoot!.querySelector('[part~="join-button"]')?.textContent?.trim();
   await until(() => joinText() === en.join, 'English while the catalog is out');
   el.remove();
   await sleep(CHUNK_RETRY_MS * 1.5);
