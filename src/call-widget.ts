@@ -113,7 +113,7 @@ const INVITE_COPIED_MS = 3_000;
  * @fires {CallPeerJoinedEvent} call-peer-joined - another peer's page entered the room (not yet the call: `event.peer` is `{id, name, inCall}` with `name` '' and `inCall` false; the widget says their name when they join the call). Not fired for those already in the room when we arrived.
  * @fires {CallPeerLeftEvent} call-peer-left - another peer left; `event.peer`, and `event.reason` is `hangup` or `left`.
  * @fires {CallReconnectEvent} call-reconnect - a recovery step started; `event.attempt` (from 1), `event.cause` (`signaling`, `ice-disconnected`, `ice-failed`, `network-change`, `rebuild`), `event.peerId`.
- * @fires {CallEndedEvent} call-ended - the call (or the attempt) is over: `event.durationMs` (from the first `connected`, 0 if never) and `event.reason` (`hangup`, `remote-hangup`, `declined`, `missed`, `busy`, `failed`, `room-full`).
+ * @fires {CallEndedEvent} call-ended - the call (or the attempt) is over: `event.durationMs` (from the first `connected`, 0 if never) and `event.reason` (`hangup`, `remote-hangup`, `declined`, `missed`, `busy`, `failed`, `room-full`). Removing the element mid-call ends the call too (`hangup`).
  * @fires {CallKnockEvent} call-knock - (host only) someone knocks at the locked room; `event.peer` is `{id, name}`: call `admit(id)` or `reject(id)`.
  *
  * @slot brand - a logo or name, shown in the top corner (inline end) of the video area.
@@ -508,7 +508,11 @@ export class CallWidget extends LitElement {
     clearTimeout(this.#joinTimer);
     clearInterval(this.#ticker);
     this.#permissionWatch?.abort();
-    this.#intent = 'idle';
+    // Removed mid-call (or mid-attempt): the call is over, as after hangup();
+    // put back, the element starts afresh (connectedCallback).
+    if (this.#intent === 'join') this.#endReason = 'hangup';
+    this.#intent = this.#intent === 'join' ? 'ended' : 'idle';
+    this.requestUpdate();
   }
 
   /**

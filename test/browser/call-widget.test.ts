@@ -403,11 +403,18 @@ describe('<call-widget>', () => {
     await expect(bob).to.be.accessible();
   });
 
-  it('removing the element stops its tracks and the other side gets call-peer-left', async () => {
-    const { alice, bob, aliceLog, bobLog, bobMedia } = await call();
+  it('removing the element ends its call (call-ended), stops its tracks and the other side gets call-peer-left', async () => {
+    const { root, alice, bob, aliceLog, bobLog, bobMedia } = await call();
     const bobId = aliceLog.joined[0]!.peer.id;
+    const ended: CallEndedEvent[] = [];
+    bob.addEventListener('call-ended', (e) => ended.push(e));
+    await new Promise((resolve) => setTimeout(resolve, 20));
 
     bob.remove();
+    await until(() => ended.length > 0, 'Bob’s call-ended');
+    expect(ended[0]!.reason).to.equal('hangup');
+    expect(ended[0]!.durationMs, 'counted from connected').to.be.greaterThan(0);
+    expect(transitions(bobLog.states).at(-1)).to.equal('connected→ended');
     expect(bobMedia.tracks().length).to.be.greaterThan(0);
     expect(
       bobMedia.tracks().every((t) => t.readyState === 'ended'),
@@ -423,6 +430,11 @@ describe('<call-widget>', () => {
     await reach(alice, 'waiting');
     expect(part(alice, 'remote-video')).to.equal(null);
     expect(bobLog.errors).to.have.length(0);
+
+    // Put back, it starts afresh.
+    root.append(bob);
+    await reach(bob, 'idle');
+    expect(ended, 'no second call-ended').to.have.length(1);
   });
 
   it('a third widget in a full room fails with room-full', async () => {
