@@ -297,6 +297,8 @@ export class CallWidget extends LitElement {
   #identity: string | null = null;
   /** Ids of the knockers already announced (`call-knock` fires once per knock). */
   #knownKnockers: string[] = [];
+  /** (Host) the room refused our admit: it is full, until someone leaves. */
+  #admitRefused = false;
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
   /** Aborts the watch on a refused camera/microphone permission (see `#retryWhenGranted`). */
   #permissionWatch: AbortController | null = null;
@@ -856,6 +858,7 @@ export class CallWidget extends LitElement {
         }
         return;
       case 'peer-left': {
+        this.#admitRefused = false;
         const peer = this.#signaling.roster.get(message.id) ?? { id: message.id, name: '', inCall: false };
         this.#peers.remove(message.id);
         const key = message.reason === 'hangup' ? 'peerHungUp' : 'peerLeft';
@@ -910,8 +913,10 @@ export class CallWidget extends LitElement {
         }
         return;
       case 'error':
-        // Refusals of our own requests (a peer that just left, …) need no action;
-        // the terminal ones arrive with a close code.
+        // The one refusal to show: an admit into a full room (the host sees
+        // why nobody comes in). Others (a peer that just left, …) need no
+        // action; the terminal ones arrive with a close code.
+        if (message.code === 'room-full') this.#admitRefused = true;
         return;
     }
   }
@@ -1297,7 +1302,7 @@ export class CallWidget extends LitElement {
         </button>
       </div>
       ${inCall && this.knocking.length
-        ? this.#need('knocks')?.renderKnocks(this.#chunk, this, (name) => this.#displayName(name))
+        ? this.#need('knocks')?.renderKnocks(this.#chunk, this, (name) => this.#displayName(name), this.#admitRefused)
         : nothing}
       <div class="sr-only" aria-live="polite">${this.#announcements.map((text) => html`<p>${text}</p>`)}</div>
     </div>`;

@@ -19,6 +19,7 @@ export const MESSAGES = {
   reject: 'Reject',
   admitName: 'Admit {name}',
   rejectName: 'Reject {name}',
+  admitRefused: 'The call is full: someone has to leave before you can admit anyone.',
 };
 
 /** The knock list's styles, added to the widget with the first knock. */
@@ -40,6 +41,13 @@ export const CSS = css`
     border-radius: var(--_radius);
     background: var(--_surface);
   }
+  .knock-note {
+    margin: 0;
+    padding-inline: 12px;
+  }
+  .knock-note:empty {
+    display: none;
+  }
   .knock-name {
     flex: 1 1 12ch;
     overflow-wrap: anywhere;
@@ -60,10 +68,20 @@ export interface KnocksHost {
   reject(peerId: string): void;
 }
 
-/** The list (`part="knocks"`), one `knock` per person, names shown through `displayName`. */
-export function renderKnocks(chunk: ChunkContext, host: KnocksHost, displayName: (name: string) => string): TemplateResult {
-  const { html, t } = chunk;
-  return html`<ul part="knocks" class="knocks" aria-label=${t('knocks')}>
+/**
+ * The list (`part="knocks"`), one `knock` per person, names shown through
+ * `displayName`; `full`: the room refused an admit for want of room, said
+ * above the list (`role="status"`) until someone leaves.
+ */
+export function renderKnocks(
+  chunk: ChunkContext,
+  host: KnocksHost,
+  displayName: (name: string) => string,
+  full: boolean,
+): TemplateResult {
+  const { html, nothing, t } = chunk;
+  return html`<p class="knock-note" role="status">${full ? t('admitRefused') : nothing}</p>
+    <ul part="knocks" class="knocks" aria-label=${t('knocks')}>
     ${host.knocking.map((peer) => {
       const name = displayName(peer.name);
       return html`<li part="knock">

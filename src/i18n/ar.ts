@@ -65,6 +65,7 @@ const messages: Messages = {
   reject: 'رفض',
   admitName: 'قبول {name}',
   rejectName: 'رفض {name}',
+  admitRefused: 'المكالمة ممتلئة: يجب أن يغادرها أحد قبل أن تتمكن من قبول أي شخص.',
   joinAudioOnly: 'الانضمام بالصوت فقط',
   joinReceiveOnly: 'الانضمام دون كاميرا أو ميكروفون',
   dismiss: 'إغلاق',

@@ -63,6 +63,7 @@ const messages: Messages = {
   reject: 'Rechazar',
   admitName: 'Admitir a {name}',
   rejectName: 'Rechazar a {name}',
+  admitRefused: 'La llamada está completa: alguien tiene que salir antes de que puedas admitir a nadie más.',
   joinAudioOnly: 'Unirse solo con audio',
   joinReceiveOnly: 'Unirse sin cámara ni micrófono',
   dismiss: 'Cerrar',

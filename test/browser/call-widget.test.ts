@@ -940,18 +940,24 @@ async function knockingAtLockedRoom(guestName: string) {
   const rooms = new InMemoryRooms();
   const room = newRoomId();
   const host = widget({ rooms, room, name: 'Host' });
-  const guest = widget({ rooms, room, name: guestName });
   const root = await mount(host);
   button(host, 'join-button').click();
   await reach(host, 'waiting');
   button(host, 'lock-button').click();
   await until(() => host.locked, 'locked');
-  root.append(guest); // arrives after the lock
+  const guest = await knock(root, widget({ rooms, room, name: guestName }), host);
+  return { root, rooms, room, host, guest };
+}
+
+/** `guest` arrives at `host`'s locked room and knocks; resolves once the host lists it. */
+async function knock(root: HTMLElement, guest: CallWidget, host: CallWidget): Promise<CallWidget> {
+  root.append(guest);
   await guest.updateComplete;
   button(guest, 'join-button').click();
   await reach(guest, 'knocking');
-  await until(() => !!part(host, 'admit-button'), 'the knock is listed');
-  return { host, guest };
+  await until(() => host.knocking.some((p) => p.name === guest.name), 'the knock is listed');
+  await until(() => !!part(host, 'admit-button'), 'the list is shown');
+  return guest;
 }
 
 describe('<call-widget> locked rooms: the host’s knock list', () => {
@@ -969,6 +975,28 @@ describe('<call-widget> locked rooms: the host’s knock list', () => {
     await reach(host, 'connected');
     await reach(guest, 'connected');
     await until(() => !part(host, 'knock'), 'the list empties');
+  });
+
+  it('an admit into a full room is refused: the host is told why, and can admit once someone leaves', async () => {
+    const { root, rooms, room, host, guest } = await knockingAtLockedRoom('Guest');
+    const note = () => host.shadowRoot!.querySelector('.knock-note');
+    expect(note()!.textContent, 'nothing to say yet').to.equal('');
+    button(host, 'admit-button').click();
+    await reach(guest, 'connected'); // the 1:1 room is full now
+    const late = await knock(root, widget({ rooms, room, name: 'Late' }), host);
+
+    button(host, 'admit-button').click();
+    await until(() => !!note()?.textContent, 'the refusal is shown');
+    expect(note()!.textContent).to.equal(en.admitRefused);
+    expect(note()!.getAttribute('role')).to.equal('status');
+    expect(late.state, 'still waiting at the door').to.equal('knocking');
+    expect(host.knocking.map((p) => p.name)).to.deep.equal(['Late']);
+    await expect(host).to.be.accessible();
+
+    guest.remove(); // leaves the room (a hang-up would end the host's 1:1 call too)
+    await until(() => note()?.textContent === '', 'a place is free: the note goes');
+    button(host, 'admit-button').click();
+    await reach(late, 'connected');
   });
 });
 
