@@ -505,7 +505,7 @@ export class Room {
     send(socket, { type: 'lobby' });
   }
 
-  /** In the lobby a socket may knock (`join`) or go (`leave`); nothing else. */
+  /** In the lobby a socket may knock (`join`), go (`leave`) or keep its wait alive (`ping`); nothing else. */
   #receiveInLobby(knocker: Knocker, frame: unknown): void {
     if (!this.#takeToken(knocker, knocker.socket)) return;
     const decoded = decodeClientMessage(frame);
@@ -521,6 +521,10 @@ export class Room {
     } else if (message.type === 'leave') {
       this.remove(knocker.socket);
       safeClose(knocker.socket, 1000, 'left');
+    } else if (message.type === 'ping') {
+      // The wait may be long: its heartbeat keeps the knock (a client that
+      // hears nothing reconnects, and would knock again under a new id).
+      send(knocker.socket, { type: 'pong' });
     } else {
       sendError(knocker.socket, 'knocking', 'wait for the host to let you in');
     }
@@ -619,8 +623,12 @@ export class Room {
         this.#locked = message.locked;
         const frame = encodeMessage({ type: 'lock-changed', locked: this.#locked });
         for (const m of this.#members.values()) if (m.socket) safeSend(m.socket, frame);
-        // Unlocked: the lobby's sockets come in, as capacity allows.
-        if (!this.#locked) for (const knocker of [...this.#knockers.values()]) this.#admitFromLobby(knocker);
+        // Unlocked: the lobby's sockets come in, as capacity allows, and the
+        // host's list empties.
+        if (!this.#locked && this.#knockers.size) {
+          for (const knocker of [...this.#knockers.values()]) this.#admitFromLobby(knocker);
+          this.#sendKnocks();
+        }
         return;
       }
       case 'admit':

@@ -314,7 +314,8 @@ export type RingState = (typeof RING_STATES)[number];
  *   grace period (`resumed: true`; `peers` are then all the others, and the
  *   client keeps the roles it had toward those it knew).
  * - `lobby`: sent instead of `welcome` to a socket that arrived at a locked
- *   room: it may send `join` (its knock) and waits for the host's decision:
+ *   room: it may send `join` (its knock) and `ping` (answered, so a long
+ *   wait is not taken for a dead socket) and waits for the host's decision:
  *   `welcome` (admitted) or close {@link CloseCode.roomUnavailable} (rejected,
  *   indistinguishable from a room that does not exist).
  * - `knocks` (to the host): the peers waiting in the lobby, whenever that changes.

@@ -324,7 +324,8 @@ export class SignalingController implements ReactiveController {
   }
 
   #send(message: ClientMessage): void {
-    if (this.status === 'open' || (this.status === 'knocking' && message.type === 'join')) {
+    // In a locked room's lobby the server takes `join` (the knock), `ping` and `leave`.
+    if (this.status === 'open' || this.status === 'knocking') {
       this.#socket?.send(encodeMessage(message));
     }
   }
@@ -346,7 +347,7 @@ export class SignalingController implements ReactiveController {
         this.#socket?.reconnect?.(4000, 'no heartbeat');
         return;
       }
-      if (this.status === 'open') this.#send({ type: 'ping' });
+      this.#send({ type: 'ping' }); // in the lobby too: a long wait is no dead socket
     }, HEARTBEAT.intervalMs);
   }
 

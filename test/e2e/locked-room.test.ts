@@ -1,7 +1,7 @@
 /**
  * End to end, in Debian's Chromium against the real `partykit dev`: a host
- * locks its room, a second widget knocks, the host admits or rejects it; the
- * host role passes on when the host leaves; and
+ * locks its room, a second widget knocks (and may wait long), the host
+ * admits, rejects or unlocks; the host role passes on when the host leaves; and
  * display names full of markup reach the other side as inert text.
  */
 import assert from 'node:assert/strict';
@@ -120,6 +120,43 @@ describe('locked rooms in the widget (real partykit dev, real Chromium)', { time
     await Promise.all([remoteFrames(bea), remoteFrames(cy)]);
     await closeAll(bea, cy);
     await host.context().close();
+  });
+
+  test('a knock waits past the heartbeat timeout on one socket and one id; unlocking lets it in and empties the host’s list', async () => {
+    const room = randomId();
+    const host = await openWidget(room, 'Host');
+    await clickJoin(host);
+    await waitForState(host, 'waiting');
+    await widget(host).locator('[part~="lock-button"]').click();
+    await host.waitForFunction(() => (document.querySelector('call-widget') as unknown as { locked: boolean }).locked);
+
+    const guest = await openWidget(room, 'Patient');
+    const sockets: string[] = [];
+    guest.on('websocket', (ws) => sockets.push(ws.url()));
+    await clickJoin(guest);
+    await waitForState(guest, 'knocking');
+    const knock = widget(host).locator('[part~="knock"]');
+    await knock.waitFor();
+    const knocking = () => widget(host).evaluate((w) => (w as unknown as { knocking: { id: string }[] }).knocking.map((p) => p.id));
+    const firstIds = await knocking();
+    const openedBefore = sockets.length;
+    // Over the client's dead-socket timeout (8 s, src/controllers/signaling-controller.ts HEARTBEAT):
+    // a wait the server never answered was taken for a dead socket, and the
+    // knock came back under a new id at the end of the host's list.
+    await guest.waitForTimeout(11_000);
+    assert.equal(sockets.length, openedBefore, `no new socket: ${sockets.join(', ')}`);
+    assert.deepEqual(await knocking(), firstIds, 'the same knock, the same id');
+    const guestEvents = await events(guest);
+    assert.deepEqual(guestEvents.filter((e) => e.type === 'call-reconnect'), []);
+    assert.equal(guestEvents.filter((e) => e.type === 'call-state-change').at(-1)?.state, 'knocking');
+    assert.equal((await events(host)).filter((e) => e.type === 'call-knock').length, 1, 'one knock, told once');
+
+    // Unlocking lets the guest in, and the knock leaves the host's list.
+    await widget(host).locator('[part~="lock-button"]').click();
+    await Promise.all([waitForState(host, 'connected', 15_000), waitForState(guest, 'connected', 15_000)]);
+    await knock.waitFor({ state: 'detached', timeout: 5000 });
+    assert.deepEqual(await knocking(), []);
+    await closeAll(host, guest);
   });
 
   test('the host page rejects through the call-knock event: the knocker fails as for a missing room and releases its camera', async () => {

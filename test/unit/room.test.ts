@@ -612,6 +612,18 @@ async function hostedRoom(options: RoomOptions = {}) {
   return { room, host, hostKey: welcome.hostKey };
 }
 
+/** A hosted room, locked, with Bob knocking (`k`); nothing left unread. */
+async function bobKnocking(options: RoomOptions = {}) {
+  const { room, host } = await hostedRoom(options);
+  send(room, host, { type: 'lock', locked: true });
+  const k = socket('knocker');
+  await room.arrive(k, BOB);
+  join(room, k, 'Bob');
+  host.take();
+  k.take();
+  return { room, host, k };
+}
+
 describe('locked rooms', () => {
   test('only the host may lock; every member hears lock-changed', async () => {
     const { room, host } = await hostedRoom();
@@ -639,10 +651,14 @@ describe('locked rooms', () => {
     assert.deepEqual(k.take(), [{ type: 'lobby' }]);
     assert.equal(room.size, 1);
     assert.deepEqual(host.take(), [], 'nothing is announced before the knock');
-    // In the lobby nothing but join and leave is accepted.
+    // In the lobby nothing but join, leave and ping is accepted.
     send(room, k, offer(ALICE));
     send(room, k, { type: 'lock', locked: false });
     assert.deepEqual(errorCodes(k.take()), ['knocking', 'knocking']);
+    // Its heartbeat is answered: a client that hears nothing reconnects,
+    // and would knock again under a new id at the end of the list.
+    send(room, k, { type: 'ping' });
+    assert.deepEqual(k.take(), [{ type: 'pong' }]);
     assert.deepEqual(host.take(), []);
     join(room, k, 'Bob <img src=x onerror=alert(1)>');
     assert.deepEqual(host.take(), [
@@ -734,13 +750,7 @@ describe('locked rooms', () => {
   });
 
   test('admit: the knocker is welcomed into the room; the host hears the lobby emptied', async () => {
-    const { room, host } = await hostedRoom({ mintIceServers: async (id) => ({ iceServers: [{ urls: 'turn:t', username: id, credential: 'c' }], iceTtl: 60 }) });
-    send(room, host, { type: 'lock', locked: true });
-    const k = socket('knocker');
-    await room.arrive(k, BOB);
-    join(room, k, 'Bob');
-    host.take();
-    k.take();
+    const { room, host, k } = await bobKnocking({ mintIceServers: async (id) => ({ iceServers: [{ urls: 'turn:t', username: id, credential: 'c' }], iceTtl: 60 }) });
     send(room, host, { type: 'admit', id: BOB });
     await settle();
     const [welcome, ...rest] = k.take();
@@ -761,14 +771,20 @@ describe('locked rooms', () => {
     assert.deepEqual(k.take(), [{ type: 'joined', peers: [{ id: ALICE, name: 'Host', inCall: true }] }]);
   });
 
+  test('unlock: the knockers come in and the host hears the lobby emptied', async () => {
+    const { room, host, k } = await bobKnocking();
+    send(room, host, { type: 'lock', locked: false });
+    await settle();
+    assert.equal(k.take()[0]?.type, 'welcome');
+    assert.deepEqual(host.take(), [
+      { type: 'lock-changed', locked: false },
+      { type: 'knocks', peers: [] },
+      { type: 'peer-joined', peer: { id: BOB, name: '', inCall: false } },
+    ]);
+  });
+
   test('reject: the knocker gets the same answer as a room that does not exist', async () => {
-    const { room, host } = await hostedRoom();
-    send(room, host, { type: 'lock', locked: true });
-    const k = socket('knocker');
-    await room.arrive(k, BOB);
-    join(room, k, 'Bob');
-    host.take();
-    k.take();
+    const { room, host, k } = await bobKnocking();
     send(room, host, { type: 'reject', id: BOB });
     assert.deepEqual(errorCodes(k.take()), ['room-unavailable']);
     assert.deepEqual(k.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }]);
