@@ -828,8 +828,9 @@ export class CallWidget extends LitElement {
           else if (!this.#signaling.roster.has(id)) this.#expectBack(id);
         }
         this.#identity = this.#signaling.selfId;
+        // Someone we are linked with already is no news (a resumed welcome).
         const present = message.peers[0];
-        if (present) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
+        if (present && !this.#peers.links.has(present.id)) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
         return;
       }
       case 'joined':
@@ -847,7 +848,7 @@ export class CallWidget extends LitElement {
         this.dispatchEvent(new CallPeerJoinedEvent(message.peer));
         return;
       case 'peer-updated':
-        if (message.peer.inCall && !previous?.inCall) {
+        if (message.peer.inCall && !previous?.inCall && !this.#peers.links.has(message.peer.id)) {
           this.#announce(format(this.#t('peerJoined'), { name: this.#displayName(message.peer.name) }));
         }
         if (!message.peer.inCall) this.#peers.remove(message.peer.id);

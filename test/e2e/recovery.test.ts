@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { Browser, Page } from 'playwright-core';
-import { en } from '../../src/i18n/messages.ts';
+import { en, format } from '../../src/i18n/messages.ts';
 import { randomId } from '../../src/random-id.ts';
 import {
   launchChromium,
@@ -120,6 +120,21 @@ function probe(room: string): Promise<string> {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** From now on, keep on `window.announced` every paragraph the widget's live region says. */
+const recordAnnouncements = (page: Page) =>
+  page.evaluate(() => {
+    const region = document.querySelector('call-widget')!.shadowRoot!.querySelector('[aria-live]')!;
+    const said: string[] = [];
+    (window as unknown as { announced: string[] }).announced = said;
+    // Lit reuses a paragraph for the next announcement: watch its text too.
+    new MutationObserver(() => said.push(...[...region.querySelectorAll('p')].map((p) => p.textContent!))).observe(region, {
+      childList: true,
+      subtree: true,
+      characterData: true,
+    });
+  });
+const announced = (page: Page) => page.evaluate(() => (window as unknown as { announced: string[] }).announced);
+
 describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180_000 }, () => {
   for (const outageMs of [3000, 10_000]) {
     test(`room server SIGKILLed for ${outageMs / 1000} s: media flows on, both rejoin, no ghost, renegotiation works`, async () => {
@@ -128,7 +143,7 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
       // Let bandwidth estimation and the encoder settle, then compare the
       // outage with a window of the same length just before it.
       await sleep(4000);
-      await Promise.all([countFrames(alice), countFrames(bob)]);
+      await Promise.all([countFrames(alice), countFrames(bob), recordAnnouncements(alice), recordAnnouncements(bob)]);
       await sleep(outageMs);
       const beforeKill = await Promise.all([alice, bob].map(async (p) => [(await now(p)) - outageMs, await now(p)] as const));
       const killedAt = await Promise.all([alice, bob].map(now));
@@ -174,6 +189,13 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
         assert.deepEqual(seen.filter((e) => e.type === 'call-peer-left' || e.type === 'call-error'), []);
         assert.ok(seen.some((e) => e.type === 'call-reconnect' && e.cause === 'signaling'), 'call-reconnect fired');
         assert.equal((await pcState(page)).count, 1, 'the same peer connection carried on');
+      }
+      // Nobody came or went: a screen reader is not told that the other is here or joined.
+      for (const [page, other] of [[alice, 'Bob'], [bob, 'Alice']] as const) {
+        const said = await announced(page);
+        for (const key of ['peerHere', 'peerJoined'] as const) {
+          assert.ok(!said.includes(format(en[key], { name: other })), `${other} announced as arriving: ${said.join(' | ')}`);
+        }
       }
 
       // A renegotiation through the restarted server works: an ICE restart.
