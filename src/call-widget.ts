@@ -827,6 +827,7 @@ export class CallWidget extends LitElement {
           if (!sameIdentity) this.#peers.remove(id);
           else if (!this.#signaling.roster.has(id)) this.#expectBack(id);
         }
+        if (sameIdentity) this.#peers.resume();
         this.#identity = this.#signaling.selfId;
         // Someone we are linked with already is no news (a resumed welcome).
         const present = message.peers[0];

@@ -204,6 +204,16 @@ export class PeerController implements ReactiveController {
     }
   }
 
+  /**
+   * The room socket is back under the same identity. Whatever the links sent,
+   * or were sent, while it was down is lost (an offer, its answer, ICE
+   * candidates), so each link not connected takes its next recovery step now
+   * rather than at its timer: its ICE restart offers anew.
+   */
+  resume(): void {
+    for (const link of this.links.values()) if (link.connectionState !== 'connected') this.#step(link.id, 'signaling');
+  }
+
   /** Send `track` (or nothing) on every session, without renegotiating. */
   replaceTrack(kind: MediaKind, track: MediaStreamTrack | null): void {
     for (const link of this.links.values()) void link.session.replaceTrack(kind, track);
@@ -234,7 +244,12 @@ export class PeerController implements ReactiveController {
   #open(peerId: string, polite: boolean, initiator: boolean): PeerLink {
     const recovery = this.#recovery.get(peerId);
     this.remove(peerId);
-    if (recovery) this.#recovery.set(peerId, recovery); // a rebuild keeps counting
+    // A rebuild keeps counting, and keeps stepping: a session that follows
+    // the other side's rebuild may hang in `connecting` too.
+    if (recovery) {
+      this.#recovery.set(peerId, recovery);
+      this.#schedule(peerId, RECOVERY.retryMs);
+    }
     // The callbacks run only after construction, when `link` is set; they
     // ignore a session that has since been replaced or removed.
     // eslint-disable-next-line prefer-const -- a const would be in its TDZ if a callback ran early

@@ -143,9 +143,25 @@ export class PeerSession {
     }
   }
 
-  /** Start an ICE restart; the offer goes out through perfect negotiation. */
+  /**
+   * Start an ICE restart; the offer goes out through perfect negotiation.
+   * An offer of ours still unanswered is withdrawn first (rollback, JSEP
+   * RFC 8829 §4.1.10): restarts are recovery steps, and that offer, or its
+   * answer, may have been lost with the room socket; `restartIce()` alone
+   * would wait for that answer for good (it offers only from `stable`).
+   */
   restartIce(): void {
-    if (!this.#closed) this.pc.restartIce();
+    this.#queue = this.#queue
+      .then(async () => {
+        if (this.#closed) return;
+        const withdraw = this.pc.signalingState === 'have-local-offer' && !this.#makingOffer;
+        if (withdraw) await this.pc.setLocalDescription({ type: 'rollback' });
+        this.pc.restartIce();
+        // Measured: after a rollback Chromium fires no `negotiationneeded`
+        // (the link then sat in `stable` until the next rebuild), so offer here.
+        if (withdraw) await this.#negotiate();
+      })
+      .catch((error) => this.#fail(error));
   }
 
   /** Send a message on the control data channel; false when it is not open. */
