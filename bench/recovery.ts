@@ -1,14 +1,17 @@
 /**
  * Recovery times, for the outages issue #4 names:
  *
- *   npm run build && npm run bench:recovery -- [--runs 5] [--blackholes 5,12,40] [--restarts 5]
+ *   npm run build && npm run bench:recovery -- [--runs 5] [--blackholes 5,12,40] [--cutoffs 14] [--restarts 5]
  *
  * 1. Media-path blackhole: two Chromiums in two test-made network namespaces
  *    (test/support/netns.ts) are in a call; every packet on the link between
  *    them is dropped (iptables inside namespace A) for each duration, then let
  *    through. Measured: path restored → first remote frame decoded after it,
  *    on each side; a run's figure is the later side.
- * 2. Room-server restart: `partykit dev` SIGKILLed mid-call and started again
+ * 2. Whole network lost: A's every packet (media path and room socket) is
+ *    dropped for each duration (under the room's 20 s resume grace), with no
+ *    FIN; A's socket reconnects under its own id. Measured as in 1.
+ * 3. Room-server restart: `partykit dev` SIGKILLed mid-call and started again
  *    on the same port (same SESSION_SECRET). Measured: server listening again
  *    → both widgets rejoined (their "reconnecting to the room" hint gone), and
  *    the restart itself (kill → listening), which the widget does not control.
@@ -30,11 +33,13 @@ const { values: options } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
     blackholes: { type: 'string', default: '5,12,40' },
+    cutoffs: { type: 'string', default: '14' },
     restarts: { type: 'string', default: '5' },
   },
 });
 const RUNS = Number(options.runs);
 const BLACKHOLES = options.blackholes.split(',').map(Number);
+const CUTOFFS = options.cutoffs.split(',').filter(Boolean).map(Number);
 const RESTARTS = Number(options.restarts);
 const VARS = { SESSION_SECRET: 'bench-recovery-secret-0123456789' };
 
@@ -63,23 +68,27 @@ async function main(): Promise<void> {
   hosts = createTwoHosts();
   [party, web] = await Promise.all([startParty({ vars: VARS }), startStatic({ host: '0.0.0.0' })]);
   console.log(`machine:  ${cpus().length} CPUs (${cpus()[0]?.model.trim()}), linux ${release()}, Node ${process.version}`);
-  console.log(`runs:     ${RUNS} per blackhole duration (${BLACKHOLES.join(', ')} s), ${RESTARTS} room-server restarts`);
+  console.log(`runs:     ${RUNS} per outage (blackholes ${BLACKHOLES.join(', ')} s; A cut off ${CUTOFFS.join(', ') || 'none'} s), ${RESTARTS} room-server restarts`);
 
-  const resumed = new Map<number, number[]>(BLACKHOLES.map((s) => [s, []]));
+  const outages = [
+    ...BLACKHOLES.map((seconds) => ({ label: `blackhole ${seconds} s`, seconds, cut: (on: boolean) => hosts!.cutMediaPath(on) })),
+    ...CUTOFFS.map((seconds) => ({ label: `A cut off ${seconds} s`, seconds, cut: (on: boolean) => hosts!.cutOffA(on) })),
+  ];
+  const resumed = new Map<string, number[]>(outages.map((o) => [o.label, []]));
   const failures: string[] = [];
   for (let run = 1; run <= RUNS; run++) {
     const [a, b] = await call();
-    for (const seconds of BLACKHOLES) {
-      hosts.cutMediaPath(true);
+    for (const { label, seconds, cut } of outages) {
+      cut(true);
       await sleep(seconds * 1000);
-      hosts.cutMediaPath(false);
+      cut(false);
       const restoredAt = Date.now();
       try {
         const ms = await Promise.all([a, b].map((p) => firstFrameAfter(p, restoredAt, 30_000)));
-        resumed.get(seconds)!.push(Math.max(...ms));
-        console.log(`run ${run}/${RUNS} blackhole ${String(seconds).padStart(2)} s: media back after ${ms.join(' / ')} ms (A / B)`);
+        resumed.get(label)!.push(Math.max(...ms));
+        console.log(`run ${run}/${RUNS} ${label}: media back after ${ms.join(' / ')} ms (A / B)`);
       } catch {
-        failures.push(`run ${run}: no media within 30 s after a ${seconds} s blackhole`);
+        failures.push(`run ${run}: no media within 30 s after ${label}`);
       }
     }
     await Promise.all([a.context().close(), b.context().close()]);
@@ -113,12 +122,12 @@ async function main(): Promise<void> {
 
   console.log('');
   console.log(`${'figure (ms)'.padEnd(34)} ${'median'.padStart(7)} ${'max'.padStart(7)}   runs`);
-  for (const seconds of BLACKHOLES) console.log(row(`blackhole ${seconds} s → media back`, resumed.get(seconds)!));
+  for (const [label, xs] of resumed) console.log(row(`${label} → media back`, xs));
   console.log(row('server listening → both rejoined', rejoin));
   console.log(row('(server kill → listening again)', restart));
   console.log('');
   const worst = Math.max(...[...resumed.values()].flat());
-  const mediaFailures = failures.filter((f) => f.includes('blackhole')).length;
+  const mediaFailures = failures.filter((f) => f.includes('no media')).length;
   const rejoinFailures = failures.length - mediaFailures;
   console.log(
     `target:   media back within 5 s of the path, every time → ${worst <= 5000 && !mediaFailures ? 'MET' : 'NOT MET'} (worst ${Math.round(worst)} ms, ${mediaFailures} run(s) without media)`,
