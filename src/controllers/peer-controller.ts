@@ -372,12 +372,12 @@ export class PeerController implements ReactiveController {
     }
     if (isRebuildStep(recovery.step) && !link.session.polite) {
       this.#options.onReconnect?.(peerId, recovery.step, 'rebuild');
-      this.#open(peerId, false, true);
+      this.#open(peerId, false, true); // schedules the next step itself
     } else {
       this.#options.onReconnect?.(peerId, recovery.step, cause);
       link.session.restartIce();
+      this.#schedule(peerId, RECOVERY.retryMs);
     }
-    this.#schedule(peerId, RECOVERY.retryMs);
   }
 
   #update(link: PeerLink | undefined, change: Partial<Omit<PeerLink, 'id' | 'session'>>): void {
