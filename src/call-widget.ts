@@ -125,7 +125,7 @@ const INVITE_COPIED_MS = 3_000;
  * @csspart tile - each video tile (local and remote).
  * @csspart remote-tile - the tile of a remote peer.
  * @csspart remote-video - the `<video>` of a remote peer.
- * @csspart local-tile - the inset tile with the local preview.
+ * @csspart local-tile - the tile with the local preview: an inset over the video in a 1:1 call, a tile of the grid in a group.
  * @csspart local-video - the muted local preview `<video>`.
  * @csspart status-badge - the call-state badge (a `role="status"` live region).
  * @csspart call-timer - the call's length (`m:ss`) next to the badge, from when media first flowed; kept after it ends. Not a live region.
@@ -1202,27 +1202,33 @@ export class CallWidget extends LitElement {
       }
     }
     const devices = this.#devicesOpen ? this.#lobby : null;
+    // A group (two or more others): the local preview is a tile of the grid,
+    // not an inset over someone's video. Tiles: 2 columns up to 4, 3 above
+    // (2 in a narrow widget), so that each stays near the 4:3 of a camera.
+    const group = links.length > 1;
+    const columns = group ? (links.length < 4 ? 2 : 3) : 1;
     return html`<div part="base" class="base" dir=${this.#dir} lang=${this.#lang} @keydown=${this.#handleKeydown}>
       <div class=${inLobby ? 'view in-lobby' : 'view'}>
-        <div part="stage" class="stage">
+        <div part="stage" class="stage columns-${columns}">
           ${links.length
             ? links.map((link) => this.#renderRemote(link))
             : inLobby && this.#lobby
               ? this.#lobby.render()
               : this.#renderPlaceholder()}
-        </div>
-        <div part="tile local-tile" class="tile local" ?hidden=${!this.#media.stream}>
-          <video
-            part="local-video"
-            aria-label=${this.#t('localVideo')}
-            .muted=${true}
-            muted
-            autoplay
-            playsinline
-          ></video>
-          ${this.#media.videoEnabled
-            ? nothing
-            : html`<div class="camera-off"><span part="avatar" aria-hidden="true">${initials(this.name)}</span></div>`}
+          <div part="tile local-tile" class=${group ? 'tile' : 'tile local'} ?hidden=${!this.#media.stream}>
+            <video
+              part="local-video"
+              aria-label=${this.#t('localVideo')}
+              .muted=${true}
+              muted
+              autoplay
+              playsinline
+            ></video>
+            ${this.#media.videoEnabled
+              ? nothing
+              : html`<div class="camera-off"><span part="avatar" aria-hidden="true">${initials(this.name)}</span></div>`}
+            ${group ? this.#label(this.#t('you'), this.#media.audioEnabled) : nothing}
+          </div>
         </div>
         <div class="top">
           <div part="status-badge" role="status">
@@ -1358,8 +1364,13 @@ export class CallWidget extends LitElement {
               <span part="avatar" aria-hidden="true">${initials(name)}</span>
               <span class="sr-only">${this.#t('cameraIsOff')}</span>
             </div>`}
-      <span class="label">${link.remoteAudio ? name : `${name} · ${this.#t('micIsOff')}`}</span>
+      ${this.#label(name, link.remoteAudio)}
     </div>`;
+  }
+
+  /** A tile's name badge, which says when that microphone is off. */
+  #label(name: string, audio: boolean): TemplateResult {
+    return html`<span class="label">${audio ? name : `${name} · ${this.#t('micIsOff')}`}</span>`;
   }
 
   /**

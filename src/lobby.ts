@@ -31,6 +31,8 @@ export interface LobbyHost extends ReactiveControllerHost {
   speakerId: string;
   /** Switch a microphone or camera (see `CallWidget.useDevice`). */
   useDevice(kind: MediaKind, deviceId: string): Promise<void>;
+  /** Leave the lobby for the call (see `CallWidget.join`): Enter in the name field, like the join button. */
+  join(): Promise<void>;
 }
 
 /** English for the lobby and the device panel (see src/i18n/messages.ts). */
@@ -67,8 +69,8 @@ const css = String.raw;
 /** The lobby's and the device panel's styles, in this chunk with them, added to the widget when the chunk arrives. */
 export const CSS = css`
   /* The lobby form fills the view beside the preview inset. */
-  .in-lobby .stage {
-    inset-inline-end: calc(min(30%, 200px) + 12px);
+  .stage > .lobby {
+    margin-inline-end: calc(min(30%, 200px) + 12px);
   }
   .lobby {
     display: grid;
@@ -186,7 +188,11 @@ export class Lobby implements ReactiveController {
   render(): TemplateResult {
     const { html } = this.#lit;
     const host = this.#host;
-    return html`<form part="lobby" class="lobby" aria-label=${this.#t('lobby')} @submit=${(e: Event) => e.preventDefault()}>
+    const submit = (e: Event) => {
+      e.preventDefault();
+      void host.join();
+    };
+    return html`<form part="lobby" class="lobby" aria-label=${this.#t('lobby')} @submit=${submit}>
       <label
         >${this.#t('yourName')}
         <input

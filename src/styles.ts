@@ -53,9 +53,21 @@ export const styles = css`
     position: absolute;
     inset: 0;
     display: grid;
-    grid-template-columns: repeat(auto-fit, minmax(min(100%, 240px), 1fr));
+    grid-template-columns: minmax(0, 1fr);
     grid-auto-rows: minmax(0, 1fr);
     gap: 4px;
+  }
+  .columns-2 {
+    grid-template-columns: repeat(2, minmax(0, 1fr));
+  }
+  .columns-3 {
+    grid-template-columns: repeat(3, minmax(0, 1fr));
+  }
+  /* An odd last tile of two columns (three people) sits at the middle of its row. */
+  .columns-2 > .tile:nth-child(odd):last-child {
+    grid-column: span 2;
+    justify-self: center;
+    width: 50%;
   }
   .tile {
     position: relative;
@@ -116,10 +128,10 @@ export const styles = css`
     overflow: hidden;
     box-shadow: 0 2px 12px rgb(0 0 0 / 40%);
   }
-  .local video {
+  [part~='local-video'] {
     transform: scaleX(-1);
   }
-  .local[hidden] {
+  .tile[hidden] {
     display: none;
   }
   .top {
@@ -250,6 +262,14 @@ export const styles = css`
     .local {
       width: 32%;
       inset-inline-end: 8px;
+    }
+    .columns-3 {
+      grid-template-columns: repeat(2, minmax(0, 1fr));
+    }
+    .columns-3 > .tile:nth-child(odd):last-child {
+      grid-column: span 2;
+      justify-self: center;
+      width: 50%;
     }
     button {
       padding: 0 10px;

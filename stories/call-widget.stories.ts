@@ -14,6 +14,7 @@ import {
   expectState,
   failingGetUserMedia,
   loadRooms,
+  loadRoomsOf,
   pendingGetUserMedia,
   press,
   sideBySide,
@@ -117,6 +118,30 @@ export const Connected: Story = {
     const widgets = widgetsIn(canvasElement);
     for (const widget of widgets) await press(widget, 'join-button');
     for (const widget of widgets) await expectState(widget, 'connected');
+  },
+};
+
+/**
+ * A group call of four (a room server with `ROOM_CAPACITY=4`): each widget
+ * shows the other three and its own preview, named "You", in a 2×2 grid.
+ */
+export const GroupOfFour: Story = {
+  loaders: [loadRoomsOf(4)],
+  render: (args, context) => {
+    const rooms = roomsOf(context);
+    const people: [string, number][] = [['Ada', 210], ['Grace', 330], ['Linus', 120], ['Margaret', 40]];
+    return sideBySide(...people.map(([name, hue]) => createWidget({ ...args, name, rooms, hue })));
+  },
+  play: async ({ canvasElement }) => {
+    const widgets = widgetsIn(canvasElement);
+    for (const [i, widget] of widgets.entries()) {
+      await press(widget, 'join-button');
+      await expectState(widget, i ? 'connected' : 'waiting');
+    }
+    for (const widget of widgets) {
+      await waitFor(() => expect(widget.shadowRoot!.querySelectorAll('[part~="remote-tile"]')).toHaveLength(3));
+      await expectState(widget, 'connected');
+    }
   },
 };
 

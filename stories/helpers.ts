@@ -25,6 +25,9 @@ export function loadRooms(): Loaded {
   return { rooms: new InMemoryRooms() };
 }
 
+/** A loader like {@link loadRooms} whose rooms hold `capacity` peers (the server's `ROOM_CAPACITY`). */
+export const loadRoomsOf = (capacity: number) => (): Loaded => ({ rooms: new InMemoryRooms({ capacity }) });
+
 export interface WidgetOptions extends WidgetArgs {
   rooms: InMemoryRooms;
   /** Defaults to the story's in-memory room server. */

@@ -960,6 +960,68 @@ async function knock(root: HTMLElement, guest: CallWidget, host: CallWidget): Pr
   return guest;
 }
 
+describe('<call-widget> group calls: the grid', () => {
+  /** The tiles of `el`'s stage that show, with their boxes. */
+  const tiles = (el: CallWidget) =>
+    [...el.shadowRoot!.querySelectorAll<HTMLElement>('[part~="stage"] > [part~="tile"]')]
+      .filter((tile) => !tile.hidden)
+      .map((tile) => ({ tile, box: tile.getBoundingClientRect() }));
+  const remotes = (el: CallWidget) => el.shadowRoot!.querySelectorAll('[part~="remote-tile"]').length;
+  const overlap = (a: DOMRect, b: DOMRect) =>
+    a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+
+  it('four people: a 2×2 grid of near-4:3 tiles, the local preview one of them, named "You"; three: the last tile at the middle; two: the inset again', async () => {
+    const rooms = new InMemoryRooms({ capacity: 4 });
+    const room = newRoomId();
+    const people = ['Alice', 'Bob', 'Carol', 'Dan'].map((name) => widget({ rooms, room, name }));
+    const [alice, , carol, dan] = people as [CallWidget, CallWidget, CallWidget, CallWidget];
+    alice.style.cssText = 'display:block;width:640px';
+    await mount(...people);
+    for (const person of people) {
+      button(person, 'join-button').click();
+      await reach(person, people.indexOf(person) ? 'connected' : 'waiting');
+    }
+    await until(() => people.every((p) => remotes(p) === 3 && p.state === 'connected'), 'a full mesh of four');
+    await alice.updateComplete;
+
+    const four = tiles(alice);
+    expect(four.map(({ tile }) => tile.getAttribute('part'))).to.deep.equal([
+      ...Array(3).fill('tile remote-tile'),
+      'tile local-tile',
+    ]);
+    expect(new Set(four.map(({ box }) => Math.round(box.left))).size, 'two columns').to.equal(2);
+    expect(new Set(four.map(({ box }) => Math.round(box.top))).size, 'two rows').to.equal(2);
+    for (const { tile, box } of four) {
+      const ratio = box.width / box.height;
+      expect(ratio, `${tile.getAttribute('part')} is ${box.width}×${box.height}`).to.be.within(1.1, 1.8);
+      for (const other of four) if (other.tile !== tile) expect(overlap(box, other.box)).to.equal(false);
+    }
+    const local = part(alice, 'local-tile')!;
+    expect(local.querySelector('.label')!.textContent).to.equal(en.you);
+    button(alice, 'mic-button').click();
+    await alice.updateComplete;
+    expect(local.querySelector('.label')!.textContent).to.equal(`${en.you} · ${en.micIsOff}`);
+    expect(getComputedStyle(part(alice, 'local-video')!).transform, 'the preview stays mirrored').to.not.equal('none');
+    await expect(alice).to.be.accessible();
+
+    button(dan, 'hangup-button').click();
+    await until(() => remotes(alice) === 2 && tiles(alice).length === 3, 'Dan has gone');
+    const three = tiles(alice);
+    const stage = part(alice, 'stage')!.getBoundingClientRect();
+    const last = three[2]!.box;
+    expect(last.left + last.width / 2, 'the last tile at the middle').to.be.closeTo(stage.left + stage.width / 2, 2);
+    expect(last.width).to.be.closeTo(three[0]!.box.width, 4);
+
+    button(carol, 'hangup-button').click();
+    await until(() => remotes(alice) === 1 && tiles(alice).length === 2, 'Carol has gone');
+    const inset = local.getBoundingClientRect();
+    expect(overlap(inset, tiles(alice)[0]!.box), 'over the other’s video').to.equal(true);
+    expect(local.classList.contains('local'), 'the inset again').to.equal(true);
+    expect(inset.width, 'an inset, not a tile').to.be.at.most(stage.width * 0.31);
+    expect(local.querySelector('.label'), 'no name on the inset').to.equal(null);
+  });
+});
+
 describe('<call-widget> locked rooms: the host’s knock list', () => {
   it('a guest with no name knocks: the host lists “Guest”, admits, and its widget keeps rendering', async () => {
     const { host, guest } = await knockingAtLockedRoom('');
@@ -1152,7 +1214,12 @@ describe('<call-widget> pre-join lobby and devices', () => {
     name.dispatchEvent(new Event('input'));
     await alice.updateComplete;
     expect(alice.localStream!.getVideoTracks(), 'camera off in the lobby: its track is stopped').to.have.length(0);
-    button(alice, 'join-button').click();
+    const form = part(alice, 'lobby')!.getBoundingClientRect();
+    const preview = part(alice, 'local-tile')!.getBoundingClientRect();
+    expect(form.right, 'the form beside the preview, not under it').to.be.at.most(preview.left);
+    // Enter in the name field joins, as the join button does.
+    name.focus();
+    await sendKeys({ press: 'Enter' });
     await reach(alice, 'waiting');
     expect(devices.calls, 'joining reuses the preview').to.have.length(1);
     // …carry into the call.

@@ -67,6 +67,7 @@ describe('Storybook: every story plays without camera or server', () => {
       'waiting',
       'connecting',
       'connected',
+      'group-of-four',
       'reconnecting',
       'ended',
       'knocking',
