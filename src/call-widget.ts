@@ -288,8 +288,8 @@ export class CallWidget extends LitElement {
   #duration = 0;
   #endReason: CallEndReason = 'hangup';
   #ticker: ReturnType<typeof setInterval> | undefined;
-  /** Focus was inside the shadow root when this update began (see `updated`). */
-  #hadFocus = false;
+  /** What had focus inside the shadow root when this update began (see `updated`). */
+  #hadFocus: Element | null = null;
   #inviteFallback = false;
   /** While the invite button says the link was copied (see {@link INVITE_COPIED_MS}). */
   #copied: ReturnType<typeof setTimeout> | undefined;
@@ -763,7 +763,7 @@ export class CallWidget extends LitElement {
       links: this.#peers.states,
       ring: this.#ring,
     });
-    this.#hadFocus = this.shadowRoot?.activeElement != null;
+    this.#hadFocus = this.shadowRoot?.activeElement ?? null;
     const previous = this.#state;
     this.#state = next;
     if (this.getAttribute('state') !== next) this.setAttribute('state', next);
@@ -1329,7 +1329,8 @@ export class CallWidget extends LitElement {
    * never falls out of the widget: when the control that had it is replaced
    * (join → in-call controls, hang-up or an error → join again), it moves to
    * the control that now leads: the microphone toggle in a call, accept when
-   * rung, the join (retry) button out of one.
+   * rung, the join (retry) button out of one; from a knock admitted or
+   * rejected, the next knock's Admit, or the lock when none is left.
    */
   protected override updated(): void {
     this.#announced = true;
@@ -1348,7 +1349,16 @@ export class CallWidget extends LitElement {
       if (target === 'devices-button' || this.shadowRoot?.activeElement?.matches('[part~=devices-button]')) wanted.focus();
     }
     if (!this.#hadFocus || this.shadowRoot?.activeElement) return;
-    const next = this.#state === 'incoming' ? 'accept-button' : this.#intent === 'join' ? 'mic-button' : 'join-button';
+    // From an admitted or rejected knock: the next knock, else the lock (its row is gone).
+    const next = this.#hadFocus.matches('[part~=admit-button],[part~=reject-button]')
+      ? this.knocking.length
+        ? 'admit-button'
+        : 'lock-button'
+      : this.#state === 'incoming'
+        ? 'accept-button'
+        : this.#intent === 'join'
+          ? 'mic-button'
+          : 'join-button';
     this.renderRoot.querySelector<HTMLElement>(`[part~="${next}"]`)?.focus();
   }
 

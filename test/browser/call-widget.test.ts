@@ -1039,6 +1039,34 @@ describe('<call-widget> locked rooms: the host’s knock list', () => {
     await until(() => !part(host, 'knock'), 'the list empties');
   });
 
+  it('by keyboard: after a reject focus goes to the next knock’s Admit, after the last admit to the lock', async () => {
+    const rooms = new InMemoryRooms({ capacity: 3 });
+    const room = newRoomId();
+    const host = widget({ rooms, room, name: 'Host' });
+    const root = await mount(host);
+    button(host, 'join-button').click();
+    await reach(host, 'waiting');
+    button(host, 'lock-button').click();
+    await until(() => host.locked, 'locked');
+    const ann = await knock(root, widget({ rooms, room, name: 'Ann' }), host);
+    const ben = await knock(root, widget({ rooms, room, name: 'Ben' }), host);
+    await host.updateComplete;
+    const focused = () => host.shadowRoot!.activeElement;
+
+    host.shadowRoot!.querySelectorAll<HTMLButtonElement>('[part~="reject-button"]')[1]!.focus();
+    expect(focused()!.getAttribute('aria-label')).to.equal(format(en.rejectName, { name: 'Ben' }));
+    await sendKeys({ press: 'Enter' });
+    await reach(ben, 'failed');
+    await until(() => host.knocking.length === 1 && focused()?.getAttribute('part') === 'button admit-button', 'focus on the next knock');
+    expect(focused()!.getAttribute('aria-label')).to.equal(format(en.admitName, { name: 'Ann' }));
+
+    await sendKeys({ press: 'Enter' });
+    await reach(ann, 'connected');
+    await until(() => !part(host, 'knock'), 'the list empties');
+    await host.updateComplete;
+    expect(focused()?.getAttribute('part'), 'focus on the lock, the host’s control next to the list').to.equal('button lock-button');
+  });
+
   it('an admit into a full room is refused: the host is told why, and can admit once someone leaves', async () => {
     const { root, rooms, room, host, guest } = await knockingAtLockedRoom('Guest');
     const note = () => host.shadowRoot!.querySelector('.knock-note');
