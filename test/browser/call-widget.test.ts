@@ -936,8 +936,9 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
  * A host in the call locks its room; a guest called `guestName` arrives after
  * the lock and knocks; resolves once the host lists the knock (its chunk loaded).
  */
-async function knockingAtLockedRoom(guestName: string) {
-  const rooms = new InMemoryRooms();
+/** A host alone in the call of a room of `capacity`, which it has locked. */
+async function lockedRoom(capacity = 2) {
+  const rooms = new InMemoryRooms({ capacity });
   const room = newRoomId();
   const host = widget({ rooms, room, name: 'Host' });
   const root = await mount(host);
@@ -945,6 +946,11 @@ async function knockingAtLockedRoom(guestName: string) {
   await reach(host, 'waiting');
   button(host, 'lock-button').click();
   await until(() => host.locked, 'locked');
+  return { root, rooms, room, host };
+}
+
+async function knockingAtLockedRoom(guestName: string) {
+  const { root, rooms, room, host } = await lockedRoom();
   const guest = await knock(root, widget({ rooms, room, name: guestName }), host);
   return { root, rooms, room, host, guest };
 }
@@ -1040,14 +1046,7 @@ describe('<call-widget> locked rooms: the host’s knock list', () => {
   });
 
   it('by keyboard: after a reject focus goes to the next knock’s Admit, after the last admit to the lock', async () => {
-    const rooms = new InMemoryRooms({ capacity: 3 });
-    const room = newRoomId();
-    const host = widget({ rooms, room, name: 'Host' });
-    const root = await mount(host);
-    button(host, 'join-button').click();
-    await reach(host, 'waiting');
-    button(host, 'lock-button').click();
-    await until(() => host.locked, 'locked');
+    const { root, rooms, room, host } = await lockedRoom(3);
     const ann = await knock(root, widget({ rooms, room, name: 'Ann' }), host);
     const ben = await knock(root, widget({ rooms, room, name: 'Ben' }), host);
     await host.updateComplete;
