@@ -62,7 +62,10 @@ export interface SignalingControllerOptions {
   createSocket?: () => SocketFactory | undefined;
   /**
    * Every server message, after the controller's own bookkeeping; for
-   * `peer-updated`, `previous` is that peer's roster entry before it.
+   * `peer-updated`, `previous` is that peer's roster entry before it; for
+   * `peer-joined`, the peer itself if we knew it already (the room came
+   * back without it after a room-server restart): it is returning, not
+   * arriving.
    */
   onMessage: (message: ServerMessage, previous?: PeerInfo) => void;
   /** The socket closed for good with a terminal close code. */
@@ -157,6 +160,8 @@ export class SignalingController implements ReactiveController {
   #socket: SignalingSocket | null = null;
   #address: RoomAddress | null = null;
   #politeToward = new Set<string>();
+  /** Ids of the peers we have known in the room under our identity (left ones leave it). */
+  #known = new Set<string>();
   /**
    * The message that puts us in the call (`join`, `ring` or `accept`), sent
    * when the room welcomes us and again after every reconnect; null when we
@@ -320,6 +325,7 @@ export class SignalingController implements ReactiveController {
     this.knocking = [];
     this.roster.clear();
     this.#politeToward.clear();
+    this.#known.clear();
     this.#host.requestUpdate();
   }
 
@@ -355,7 +361,12 @@ export class SignalingController implements ReactiveController {
     this.#lastHeard = Date.now();
     const message = parseServerFrame((event as MessageEvent).data);
     if (!message) return; // a frame we do not understand: ignore it
-    const previous = message.type === 'peer-updated' ? this.roster.get(message.peer.id) : undefined;
+    const previous =
+      message.type === 'peer-updated'
+        ? this.roster.get(message.peer.id)
+        : message.type === 'peer-joined' && this.#known.has(message.peer.id)
+          ? message.peer
+          : undefined;
     switch (message.type) {
       case 'lobby':
         this.status = 'knocking';
@@ -399,11 +410,13 @@ export class SignalingController implements ReactiveController {
         this.#politeToward.clear();
         for (const peer of message.peers) {
           this.roster.set(peer.id, peer);
+          this.#known.add(peer.id);
           const polite = known.has(peer.id) ? wasPolite.has(peer.id) : message.polite && !heldResume;
           if (polite) this.#politeToward.add(peer.id);
         }
         // Known peers not back yet (the room server restarted) keep their roles for when they are.
         for (const id of wasPolite) if (!this.roster.has(id)) this.#politeToward.add(id);
+        if (!sameIdentity) this.#known.clear();
         this.#sendEnter(); // at once, a ping if nothing else
         break;
       }
@@ -414,6 +427,7 @@ export class SignalingController implements ReactiveController {
       case 'peer-joined':
       case 'peer-updated':
         this.roster.set(message.peer.id, message.peer);
+        this.#known.add(message.peer.id);
         break;
       case 'peer-left':
         // Keep the entry until the handler has read it; it is removed below.
@@ -433,6 +447,7 @@ export class SignalingController implements ReactiveController {
     if (message.type === 'peer-left') {
       this.roster.delete(message.id);
       this.#politeToward.delete(message.id);
+      this.#known.delete(message.id);
     }
     // Relayed SDP and ICE candidates and heartbeat replies change nothing on
     // screen: a render per frame would sit between an answer's arrival and its

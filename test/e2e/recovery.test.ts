@@ -184,9 +184,11 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
 
       // Exactly two members: a third socket is refused as the room is full, and nobody left.
       assert.equal(await probe(room), 'error:room-full');
-      for (const page of [alice, bob]) {
+      for (const [i, page] of [alice, bob].entries()) {
         const seen = await events(page);
         assert.deepEqual(seen.filter((e) => e.type === 'call-peer-left' || e.type === 'call-error'), []);
+        const arrivals = seen.filter((e) => e.type === 'call-peer-joined' && e.at >= killedAt[i]!);
+        assert.deepEqual(arrivals, [], 'nobody entered the room: no call-peer-joined');
         assert.ok(seen.some((e) => e.type === 'call-reconnect' && e.cause === 'signaling'), 'call-reconnect fired');
         assert.equal((await pcState(page)).count, 1, 'the same peer connection carried on');
       }
