@@ -85,8 +85,10 @@ npx vite build --mode npm --logLevel warn
 # Reject by keyboard: it fell to the microphone toggle, now the next knock's
 # Admit, or the lock. By 52 B to 22,991 B for call-peer-joined, which fired
 # again after a room-server restart for a peer that never left (it came back
-# to the room after us).
-node scripts/size.mjs 22991
+# to the room after us). By 16 B to 23,007 B for a "Locked" badge that
+# everyone in the call sees (only a live-region line said so, and only the
+# host's button showed it).
+node scripts/size.mjs 23007
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -128,6 +128,7 @@ const INVITE_COPIED_MS = 3_000;
  * @csspart local-tile - the tile with the local preview: an inset over the video in a 1:1 call, a tile of the grid in a group.
  * @csspart local-video - the muted local preview `<video>`.
  * @csspart status-badge - the call-state badge (a `role="status"` live region).
+ * @csspart lock-badge - "Locked", next to the badge, while the room is locked (everyone in the call sees it; the host's lock button is pressed).
  * @csspart call-timer - the call's length (`m:ss`) next to the badge, from when media first flowed; kept after it ends. Not a live region.
  * @csspart avatar - the initials shown on a tile whose camera is off (and in audio-only calls).
  * @csspart controls - the control bar (`role="group"`).
@@ -1237,6 +1238,7 @@ export class CallWidget extends LitElement {
               ? html`<span part="signaling-hint">${` · ${this.#t('roomReconnecting')}`}</span>`
               : nothing}
           </div>
+          ${inCall && this.locked ? html`<span part="lock-badge">${this.#t('locked')}</span>` : nothing}
           ${this.#connectedAt !== null || (state === 'ended' && this.#duration)
             ? html`<time part="call-timer">${clock(this.#connectedAt === null ? this.#duration : Date.now() - this.#connectedAt)}</time>`
             : nothing}

@@ -142,6 +142,7 @@ export const styles = css`
     gap: 6px;
   }
   [part~='status-badge'],
+  [part~='lock-badge'],
   [part~='call-timer'] {
     padding: 4px 10px;
     border-radius: 999px;

@@ -57,6 +57,7 @@ const messages: Messages = {
   roomReconnecting: 'جارٍ إعادة الاتصال بالغرفة',
   connectionLost: 'انقطع الاتصال، جارٍ إعادة الاتصال…',
   lockRoom: 'قفل الغرفة',
+  locked: 'مقفلة',
   roomLocked: 'تم قفل الغرفة: على القادمين الجدد طلب الإذن بالدخول',
   roomUnlocked: 'تم إلغاء قفل الغرفة',
   knocks: 'بانتظار الانضمام',

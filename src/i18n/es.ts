@@ -55,6 +55,7 @@ const messages: Messages = {
   roomReconnecting: 'reconectando con la sala',
   connectionLost: 'Conexión perdida. Reconectando…',
   lockRoom: 'Bloquear sala',
+  locked: 'Bloqueada',
   roomLocked: 'Sala bloqueada: para entrar hay que pedir permiso',
   roomUnlocked: 'Sala desbloqueada',
   knocks: 'Esperando para unirse',

@@ -39,6 +39,7 @@ export const en = {
   roomReconnecting: 'reconnecting to the room',
   connectionLost: 'Connection lost, reconnecting…',
   lockRoom: 'Lock room',
+  locked: 'Locked',
   roomLocked: 'Room locked: new arrivals must knock',
   roomUnlocked: 'Room unlocked',
   knocking: '{name} wants to join',

@@ -1043,6 +1043,10 @@ describe('<call-widget> locked rooms: the host’s knock list', () => {
     await reach(host, 'connected');
     await reach(guest, 'connected');
     await until(() => !part(host, 'knock'), 'the list empties');
+    // Everyone in the call sees that the room is locked, not the host alone.
+    for (const el of [host, guest]) expect(textOf(el, 'lock-badge')).to.equal(en.locked);
+    button(host, 'lock-button').click();
+    await until(() => !part(guest, 'lock-badge') && !part(host, 'lock-badge'), 'unlocked: the badges go');
   });
 
   it('by keyboard: after a reject focus goes to the next knock’s Admit, after the last admit to the lock', async () => {
