@@ -21,6 +21,11 @@ export type CallErrorCode =
   | 'unsupported-browser'
   /** Another getUserMedia failure. */
   | 'media-failed'
+  /**
+   * The chosen speaker (`speakerId`) cannot be used: unplugged, or not allowed
+   * (`HTMLMediaElement.setSinkId` rejected). Sound plays on the default output.
+   */
+  | 'speaker-unavailable'
   /** The room already holds its capacity of peers (server close code 4001). */
   | 'room-full'
   /** The room id is malformed, or the room is not open to this client (4002). */

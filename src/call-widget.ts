@@ -250,7 +250,9 @@ export class CallWidget extends LitElement {
   /**
    * The speaker the other side's audio plays on (`MediaDeviceInfo.deviceId`
    * of an `audiooutput`; '' for the default), applied at once through
-   * `HTMLMediaElement.setSinkId` where the browser has it.
+   * `HTMLMediaElement.setSinkId` where the browser has it. One that cannot
+   * be used (unplugged, or not allowed) goes back to '' and fires
+   * `call-error` with `speaker-unavailable`; the call goes on.
    */
   declare speakerId: string;
   /**
@@ -1402,9 +1404,14 @@ export class CallWidget extends LitElement {
     if (video.srcObject !== link.stream) video.srcObject = link.stream;
     // The chosen speaker, at once (Audio Output Devices API). One that cannot
     // be used (gone, or not allowed) falls back to the default, once: not
-    // retried on every render.
-    if ('setSinkId' in video && video.sinkId !== this.speakerId) {
-      video.setSinkId(this.speakerId).catch(() => (this.speakerId = ''));
+    // retried on every render, and said once, not by every tile.
+    const sink = this.speakerId;
+    if ('setSinkId' in video && video.sinkId !== sink) {
+      video.setSinkId(sink).catch((error: unknown) => {
+        if (this.speakerId !== sink) return;
+        this.speakerId = '';
+        this.#report(new CallError('speaker-unavailable', `speaker ${sink} cannot be used`, { cause: error }));
+      });
     }
     video.setAttribute('aria-label', label);
     return video;

@@ -24,6 +24,7 @@ export const MESSAGES = {
   'error-permission-policy-blocked': 'This page does not allow camera and microphone use (iframe "allow" attribute).',
   'error-unsupported-browser': 'This browser cannot make video calls.',
   'error-media-failed': 'The camera or microphone could not be started.',
+  'error-speaker-unavailable': 'The chosen speaker cannot be used; sound plays on the default one.',
   'error-room-full': 'This call is full.',
   'error-room-unavailable': 'This call is not available.',
   'error-forbidden-origin': 'This page is not allowed to use the call server.',

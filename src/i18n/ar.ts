@@ -88,6 +88,7 @@ const messages: Messages = {
   'error-permission-policy-blocked': 'لا تسمح هذه الصفحة باستخدام الكاميرا والميكروفون (السمة "allow" في iframe).',
   'error-unsupported-browser': 'لا يمكن إجراء مكالمات فيديو من هذا المتصفح.',
   'error-media-failed': 'تعذّر تشغيل الكاميرا أو الميكروفون.',
+  'error-speaker-unavailable': 'تعذّر استخدام مكبّر الصوت المختار؛ يُشغَّل الصوت على المكبّر الافتراضي.',
   'error-room-full': 'هذه المكالمة ممتلئة.',
   'error-room-unavailable': 'هذه المكالمة غير متاحة.',
   'error-forbidden-origin': 'غير مسموح لهذه الصفحة باستخدام خادم المكالمات.',

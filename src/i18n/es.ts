@@ -87,6 +87,7 @@ const messages: Messages = {
     'Esta página no permite usar la cámara ni el micrófono (atributo "allow" del iframe).',
   'error-unsupported-browser': 'Este navegador no puede hacer videollamadas.',
   'error-media-failed': 'No se pudo iniciar la cámara o el micrófono.',
+  'error-speaker-unavailable': 'No se puede usar el altavoz elegido; el sonido sale por el predeterminado.',
   'error-room-full': 'Esta llamada está llena.',
   'error-room-unavailable': 'Esta llamada no está disponible.',
   'error-forbidden-origin': 'Esta página no tiene permiso para usar el servidor de llamadas.',

@@ -1442,6 +1442,7 @@ describe('<call-widget> pre-join lobby and devices', () => {
     Object.defineProperty(HTMLMediaElement.prototype, 'sinkId', { configurable: true, get() { return sinks.get(this) ?? ''; } });
     try {
       const { alice } = await call();
+      const log = record(alice);
       button(alice, 'devices-button').click();
       await until(() => !!part(alice, 'speaker-select'), 'the speaker list');
       const speakers = part<HTMLSelectElement>(alice, 'speaker-select')!;
@@ -1458,6 +1459,10 @@ describe('<call-widget> pre-join lobby and devices', () => {
       speakers.dispatchEvent(new Event('change'));
       await until(() => alice.speakerId === '', 'a speaker that cannot be used: back to the default');
       await until(() => remote.sinkId === '', 'the remote side on the default output');
+      // Said once, and the call goes on.
+      expect(log.errors.map((e) => e.code)).to.deep.equal(['speaker-unavailable']);
+      expect(await alertText(alice)).to.equal(failureMessages['error-speaker-unavailable']);
+      expect(alice.state).to.equal('connected');
     } finally {
       HTMLMediaElement.prototype.setSinkId = setSinkId;
       Object.defineProperty(HTMLMediaElement.prototype, 'sinkId', sinkIdGetter);
