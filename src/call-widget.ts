@@ -899,6 +899,10 @@ export class CallWidget extends LitElement {
       case 'lock-changed':
         this.#announce(this.#t(message.locked ? 'roomLocked' : 'roomUnlocked'));
         return;
+      case 'host':
+        // The host left for good: the lock and the door are ours now.
+        if (this.#intent === 'join') this.#announce(this.#t('nowHost'));
+        return;
       case 'call':
         switch (message.state) {
           case 'incoming':

@@ -40,6 +40,7 @@ export const en = {
   connectionLost: 'Connection lost, reconnecting…',
   lockRoom: 'Lock room',
   locked: 'Locked',
+  nowHost: 'You are the host now',
   roomLocked: 'Room locked: new arrivals must knock',
   roomUnlocked: 'Room unlocked',
   knocking: '{name} wants to join',

@@ -1070,6 +1070,38 @@ describe('<call-widget> locked rooms: the host’s knock list', () => {
     expect(focused()?.getAttribute('part'), 'focus on the lock, the host’s control next to the list').to.equal('button lock-button');
   });
 
+  it('the host hangs up a call of three: the member who takes over is told, and gets the lock', async () => {
+    const rooms = new InMemoryRooms({ capacity: 3 });
+    const room = newRoomId();
+    const people = ['Host', 'Bob', 'Carol'].map((name) => widget({ rooms, room, name }));
+    await mount(...people);
+    for (const person of people) {
+      button(person, 'join-button').click();
+      await reach(person, people.indexOf(person) ? 'connected' : 'waiting');
+    }
+    const [host, ...others] = people as [CallWidget, CallWidget, CallWidget];
+    expect(host.isHost).to.equal(true);
+    // Everything each live region says from now on (Lit reuses its paragraphs).
+    const said = others.map((el) => {
+      const lines: string[] = [];
+      const region = el.shadowRoot!.querySelector('[aria-live]')!;
+      new MutationObserver(() => lines.push(region.textContent!.trim())).observe(region, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+      });
+      return lines;
+    });
+    button(host, 'hangup-button').click();
+    await until(() => others.some((el) => el.isHost), 'a new host');
+    await Promise.all(others.map((el) => el.updateComplete));
+    const heir = others.findIndex((el) => el.isHost);
+    expect(said[heir]!.some((text) => text.includes(en.nowHost)), said[heir]!.join(' | ')).to.equal(true);
+    expect(said[1 - heir]!.some((text) => text.includes(en.nowHost)), 'the other is not told').to.equal(false);
+    expect(part(others[heir]!, 'lock-button')).to.not.equal(null);
+    expect(part(others[1 - heir]!, 'lock-button')).to.equal(null);
+  });
+
   it('an admit into a full room is refused: the host is told why, and can admit once someone leaves', async () => {
     const { root, rooms, room, host, guest } = await knockingAtLockedRoom('Guest');
     const note = () => host.shadowRoot!.querySelector('.knock-note');
