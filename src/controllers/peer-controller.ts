@@ -387,13 +387,14 @@ export class PeerController implements ReactiveController {
   }
 }
 
-/** `a=fingerprint` lines of an SDP (RFC 8122 §5), sorted. */
+/**
+ * The distinct `a=fingerprint` lines of an SDP (RFC 8122 §5), sorted: one
+ * certificate repeats its line in every m-section, so an offer that adds a
+ * section (a data channel) is no new certificate.
+ */
 function fingerprints(sdp: string | undefined): string {
-  return (sdp ?? '')
-    .split(/\r?\n/)
-    .filter((line) => line.startsWith('a=fingerprint:'))
-    .sort()
-    .join('\n');
+  const lines = (sdp ?? '').split(/\r?\n/).filter((line) => line.startsWith('a=fingerprint:'));
+  return [...new Set(lines)].sort().join('\n');
 }
 
 /**

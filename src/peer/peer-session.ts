@@ -149,12 +149,19 @@ export class PeerSession {
    * RFC 8829 §4.1.10): restarts are recovery steps, and that offer, or its
    * answer, may have been lost with the room socket; `restartIce()` alone
    * would wait for that answer for good (it offers only from `stable`).
+   * The first offer of a connection (nothing negotiated yet: a rebuilt one
+   * whose offer was lost) is sent again instead, with the candidates
+   * gathered since: rolled back, Chromium leaves the data channel's
+   * m-section out of every later offer (measured), so the control channel
+   * never opens and the answering side, whose negotiated channel needs that
+   * section, offers at once, colliding with our next offer.
    */
   restartIce(): void {
     this.#queue = this.#queue
       .then(async () => {
         if (this.#closed) return;
         const withdraw = this.pc.signalingState === 'have-local-offer' && !this.#makingOffer;
+        if (withdraw && !this.pc.currentRemoteDescription) return this.#sendLocalDescription();
         if (withdraw) await this.pc.setLocalDescription({ type: 'rollback' });
         this.pc.restartIce();
         // Measured: after a rollback Chromium fires no `negotiationneeded`

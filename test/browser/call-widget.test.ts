@@ -353,6 +353,20 @@ describe('<call-widget>', () => {
     expect(alice.state).to.equal('connected');
   });
 
+  it('an offer that adds an m-section (same certificate, one more fingerprint line) renegotiates the link; it is no rebuild', async () => {
+    const { alice, bob } = await call();
+    const [alicePc] = peerConnections.get(alice)!;
+    alicePc!.addTransceiver('audio', { direction: 'recvonly' }); // negotiationneeded: an offer with one more section
+    await until(
+      () => peerConnections.get(bob)![0]!.getTransceivers().length === alicePc!.getTransceivers().length,
+      'Bob answered the new section',
+    );
+    await until(() => alicePc!.signalingState === 'stable', 'the offer answered');
+    expect(peerConnections.get(bob), 'Bob kept his peer connection').to.have.length(1);
+    expect(peerConnections.get(alice)).to.have.length(1);
+    expect([alice.state, bob.state]).to.deep.equal(['connected', 'connected']);
+  });
+
   it('the browser coming back online restarts ICE at once and fires call-reconnect', async () => {
     const { alice, bob } = await call();
     const reconnects: CallReconnectEvent[] = [];
