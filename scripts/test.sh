@@ -96,8 +96,9 @@ npx vite build --mode npm --logLevel warn
 # step sends that offer again rather than rolling it back (which lost the
 # data channel's m-section: the control channel never opened and the two
 # sides' offers collided), and an offer that adds an m-section is no longer
-# taken for a rebuild.
-node scripts/size.mjs 23097
+# taken for a rebuild. 23,098 B once a welcome under a new identity forgets
+# the known peers before it counts the ones it lists.
+node scripts/size.mjs 23098
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -408,6 +408,7 @@ export class SignalingController implements ReactiveController {
         this.inCall = sameIdentity && this.inCall;
         this.roster.clear();
         this.#politeToward.clear();
+        if (!sameIdentity) this.#known.clear();
         for (const peer of message.peers) {
           this.roster.set(peer.id, peer);
           this.#known.add(peer.id);
@@ -416,7 +417,6 @@ export class SignalingController implements ReactiveController {
         }
         // Known peers not back yet (the room server restarted) keep their roles for when they are.
         for (const id of wasPolite) if (!this.roster.has(id)) this.#politeToward.add(id);
-        if (!sameIdentity) this.#known.clear();
         this.#sendEnter(); // at once, a ping if nothing else
         break;
       }

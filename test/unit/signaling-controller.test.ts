@@ -1,0 +1,92 @@
+/**
+ * The widget's signaling controller, fed server frames by hand: which peers it
+ * hands on as arrivals and which as known ones returning (a room-server
+ * restart forgets everyone; they come back one by one).
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { SignalingController, type SignalingSocket } from '../../src/controllers/signaling-controller.ts';
+import type { PeerInfo, ServerMessage } from '../../src/protocol.ts';
+import { PEER_IDS } from './fake-socket.ts';
+
+const [SELF, ANN, BEN, OTHER_SELF] = PEER_IDS;
+
+/** A socket the test speaks for the server through. */
+class ScriptedSocket implements SignalingSocket {
+  readonly #listeners = new Map<string, Set<(event: Event) => void>>();
+  send(): void {}
+  close(): void {}
+  addEventListener(type: string, listener: (event: Event) => void): void {
+    if (!this.#listeners.has(type)) this.#listeners.set(type, new Set());
+    this.#listeners.get(type)!.add(listener);
+  }
+  removeEventListener(type: string, listener: (event: Event) => void): void {
+    this.#listeners.get(type)?.delete(listener);
+  }
+  deliver(message: object): void {
+    const event = new MessageEvent('message', { data: JSON.stringify(message) });
+    for (const listener of this.#listeners.get('message') ?? []) listener(event);
+  }
+}
+
+const controllers: SignalingController[] = [];
+afterEach(() => {
+  for (const controller of controllers.splice(0)) controller.disconnect(false);
+});
+
+/** A controller on a scripted socket, and what it handed on: each peer-joined's id and whether it came as known. */
+function connect() {
+  const socket = new ScriptedSocket();
+  const joined: [string, boolean][] = [];
+  const host = { addController() {}, removeController() {}, requestUpdate() {}, updateComplete: Promise.resolve(true) };
+  const controller = new SignalingController(host, {
+    createSocket: () => () => socket,
+    onMessage: (message: ServerMessage, previous?: PeerInfo) => {
+      if (message.type === 'peer-joined') joined.push([message.peer.id, previous !== undefined]);
+    },
+  });
+  controllers.push(controller);
+  controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+  const welcome = (id: string, peers: string[]) =>
+    socket.deliver({
+      type: 'welcome',
+      version: 1,
+      id,
+      polite: true,
+      capacity: 6,
+      peers: peers.map((peer) => ({ id: peer, name: '', inCall: false })),
+      iceServers: [],
+      locked: false,
+    });
+  const peerJoined = (id: string) => socket.deliver({ type: 'peer-joined', peer: { id, name: '', inCall: false } });
+  return { socket, joined, welcome, peerJoined };
+}
+
+describe('SignalingController: arrivals and returns', () => {
+  test('after a room-server restart, peers we knew come back as known, whether we met them on arrival or later', () => {
+    const { joined, welcome, peerJoined } = connect();
+    welcome(SELF, [ANN]); // Ann was there when we arrived
+    peerJoined(BEN); // Ben came after us
+    welcome(SELF, []); // the room restarted and welcomed us back first, under our id
+    peerJoined(ANN);
+    peerJoined(BEN);
+    assert.deepEqual(joined, [
+      [BEN, false],
+      [ANN, true],
+      [BEN, true],
+    ]);
+  });
+
+  test('a peer that left, or any peer under a new identity of ours, arrives anew', () => {
+    const { socket, joined, welcome, peerJoined } = connect();
+    welcome(SELF, [ANN, BEN]);
+    socket.deliver({ type: 'peer-left', id: BEN, reason: 'left' });
+    peerJoined(BEN);
+    welcome(OTHER_SELF, []); // the room did not know us any more: a new identity
+    peerJoined(ANN);
+    assert.deepEqual(joined, [
+      [BEN, false],
+      [ANN, false],
+    ]);
+  });
+});
