@@ -29,6 +29,7 @@ import {
   type ServerMessage,
 } from './protocol.ts';
 import type { ChunkContext } from './chunk.ts';
+import type { KnockFocus } from './knocks.ts';
 import type { Lobby } from './lobby.ts';
 import type { MediaKind } from './peer/peer-session.ts';
 import { randomId } from './random-id.ts';
@@ -291,8 +292,10 @@ export class CallWidget extends LitElement {
   #duration = 0;
   #endReason: CallEndReason = 'hangup';
   #ticker: ReturnType<typeof setInterval> | undefined;
-  /** What had focus inside the shadow root when this update began (see `updated`). */
-  #hadFocus: Element | null = null;
+  /** Focus was inside the shadow root when this update began (see `updated`). */
+  #hadFocus = false;
+  /** The knock whose Admit or Reject had focus when this update began (see `updated`, src/knocks.ts). */
+  #knockFocus: KnockFocus | null = null;
   #inviteFallback = false;
   /** While the invite button says the link was copied (see {@link INVITE_COPIED_MS}). */
   #copied: ReturnType<typeof setTimeout> | undefined;
@@ -766,7 +769,9 @@ export class CallWidget extends LitElement {
       links: this.#peers.states,
       ring: this.#ring,
     });
-    this.#hadFocus = this.shadowRoot?.activeElement ?? null;
+    const active = this.shadowRoot?.activeElement;
+    this.#hadFocus = active != null;
+    this.#knockFocus = (active && this.#loaded.knocks?.focusedKnock(active)) || null;
     const previous = this.#state;
     this.#state = next;
     if (this.getAttribute('state') !== next) this.setAttribute('state', next);
@@ -1036,6 +1041,8 @@ export class CallWidget extends LitElement {
   }
 
   #end(): void {
+    // What a device action said during the call goes with it.
+    this.#error = null;
     this.#ring = 'none';
     this.#rungOnly = false;
     this.#closeLobby();
@@ -1212,12 +1219,14 @@ export class CallWidget extends LitElement {
     const devices = this.#devicesOpen ? this.#lobby : null;
     // A group (two or more others): the local preview is a tile of the grid,
     // not an inset over someone's video. Tiles: 2 columns up to 4, 3 above
-    // (2 in a narrow widget), so that each stays near the 4:3 of a camera.
+    // (2 in a narrow widget), so that each stays near the 4:3 of a camera at
+    // the default size; an odd last one of 2 columns sits at the middle.
     const group = links.length > 1;
-    const columns = group ? (links.length < 4 ? 2 : 3) : 1;
+    const tiles = links.length + (this.#media.stream ? 1 : 0);
+    const columns = group ? (tiles > 4 ? 3 : 2) : 1;
     return html`<div part="base" class="base" dir=${this.#dir} lang=${this.#lang} @keydown=${this.#handleKeydown}>
       <div class=${inLobby ? 'view in-lobby' : 'view'}>
-        <div part="stage" class="stage columns-${columns}">
+        <div part="stage" class="stage columns-${columns}${tiles % 2 ? ' odd' : ''}">
           ${links.length
             ? links.map((link) => this.#renderRemote(link))
             : inLobby && this.#lobby
@@ -1339,7 +1348,7 @@ export class CallWidget extends LitElement {
    * (join → in-call controls, hang-up or an error → join again), it moves to
    * the control that now leads: the microphone toggle in a call, accept when
    * rung, the join (retry) button out of one; from a knock admitted or
-   * rejected, the next knock's Admit, or the lock when none is left.
+   * rejected, the next knock's Admit, else the last one's, else the lock.
    */
   protected override updated(): void {
     this.#announced = true;
@@ -1357,17 +1366,11 @@ export class CallWidget extends LitElement {
       // not pull focus from wherever the user went meanwhile).
       if (target === 'devices-button' || this.shadowRoot?.activeElement?.matches('[part~=devices-button]')) wanted.focus();
     }
+    // A knock admitted, rejected or given up under the user's focus.
+    const knock = this.#knockFocus;
+    if (knock && this.#loaded.knocks?.refocus(this.renderRoot, knock)) return;
     if (!this.#hadFocus || this.shadowRoot?.activeElement) return;
-    // From an admitted or rejected knock: the next knock, else the lock (its row is gone).
-    const next = this.#hadFocus.matches('[part~=admit-button],[part~=reject-button]')
-      ? this.knocking.length
-        ? 'admit-button'
-        : 'lock-button'
-      : this.#state === 'incoming'
-        ? 'accept-button'
-        : this.#intent === 'join'
-          ? 'mic-button'
-          : 'join-button';
+    const next = this.#state === 'incoming' ? 'accept-button' : this.#intent === 'join' ? 'mic-button' : 'join-button';
     this.renderRoot.querySelector<HTMLElement>(`[part~="${next}"]`)?.focus();
   }
 

@@ -61,6 +61,39 @@ export const CSS = css`
   }
 `;
 
+/** The knock whose Admit or Reject has focus: its peer id and row. */
+export interface KnockFocus {
+  id: string | undefined;
+  row: number;
+}
+
+/** Which knock `active` (the focused element) belongs to, if any: record it before an update. */
+export function focusedKnock(active: Element): KnockFocus | null {
+  const row = active.closest<HTMLElement>('[part~=knock]');
+  return row ? { id: row.dataset.peer, row: [...row.parentElement!.children].indexOf(row) } : null;
+}
+
+/**
+ * After an update, when the knock that had focus (`was`) was admitted,
+ * rejected or gave up: Lit reuses rows by position, so the focused button
+ * may now act on someone else, or be gone. Focus goes to the Admit of the
+ * knock now in that row (the next), else of the last one, else to the lock;
+ * blurred first if it is the same button, so that its new name is read out.
+ * False when there is nowhere to go (the call is over): the widget decides.
+ */
+export function refocus(root: ParentNode & { activeElement?: Element | null }, was: KnockFocus): boolean {
+  const active = root.activeElement;
+  if (active && focusedKnock(active)?.id === was.id) return false;
+  const rows = root.querySelectorAll('[part~=knock]');
+  const target =
+    rows[Math.min(was.row, rows.length - 1)]?.querySelector<HTMLElement>('[part~=admit-button]') ??
+    root.querySelector<HTMLElement>('[part~=lock-button]');
+  if (!target) return false;
+  if (target === active) target.blur();
+  target.focus();
+  return true;
+}
+
 /** The widget, as the knock list sees it (its public host API). */
 export interface KnocksHost {
   readonly knocking: readonly PeerInfo[];
@@ -84,7 +117,7 @@ export function renderKnocks(
     <ul part="knocks" class="knocks" aria-label=${t('knocks')}>
     ${host.knocking.map((peer) => {
       const name = displayName(peer.name);
-      return html`<li part="knock">
+      return html`<li part="knock" data-peer=${peer.id}>
         <span class="knock-name">${t('knocking', { name })}</span>
         <button part="button admit-button" aria-label=${t('admitName', { name })} @click=${() => host.admit(peer.id)}>
           ${t('admit')}

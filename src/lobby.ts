@@ -72,6 +72,11 @@ export const CSS = css`
   .stage > .lobby {
     margin-inline-end: calc(min(30%, 200px) + 12px);
   }
+  @container (max-width: 420px) {
+    .stage > .lobby {
+      margin-inline-end: calc(32% + 16px);
+    }
+  }
   .lobby {
     display: grid;
     align-content: start;

@@ -64,7 +64,7 @@ export const styles = css`
     grid-template-columns: repeat(3, minmax(0, 1fr));
   }
   /* An odd last tile of two columns (three people) sits at the middle of its row. */
-  .columns-2 > .tile:nth-child(odd):last-child {
+  .columns-2.odd > :nth-last-child(1 of :not([hidden])) {
     grid-column: span 2;
     justify-self: center;
     width: 50%;
@@ -267,7 +267,7 @@ export const styles = css`
     .columns-3 {
       grid-template-columns: repeat(2, minmax(0, 1fr));
     }
-    .columns-3 > .tile:nth-child(odd):last-child {
+    .columns-3.odd > :nth-last-child(1 of :not([hidden])) {
       grid-column: span 2;
       justify-self: center;
       width: 50%;

@@ -58,7 +58,7 @@ const messages: Messages = {
   connectionLost: 'انقطع الاتصال، جارٍ إعادة الاتصال…',
   lockRoom: 'قفل الغرفة',
   locked: 'مقفلة',
-  nowHost: 'أنت المضيف الآن',
+  nowHost: 'أصبحت إدارة الغرفة لك الآن',
   roomLocked: 'تم قفل الغرفة: على القادمين الجدد طلب الإذن بالدخول',
   roomUnlocked: 'تم إلغاء قفل الغرفة',
   knocks: 'بانتظار الانضمام',

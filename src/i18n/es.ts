@@ -56,7 +56,7 @@ const messages: Messages = {
   connectionLost: 'Conexión perdida. Reconectando…',
   lockRoom: 'Bloquear sala',
   locked: 'Bloqueada',
-  nowHost: 'Ahora eres el anfitrión',
+  nowHost: 'Ahora tienes el control de la sala',
   roomLocked: 'Sala bloqueada: para entrar hay que pedir permiso',
   roomUnlocked: 'Sala desbloqueada',
   knocks: 'Esperando para unirse',
