@@ -94,10 +94,10 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     const restoredAt = Date.now();
     const resumed = await Promise.all([a, b].map((page) => firstFrameAfter(page, restoredAt, 20_000)));
     console.log(`# A cut off for 14 s: media back after ${resumed.join(' / ')} ms (A / B)`);
-    // 1.05-1.39 s (the socket back, then one offer). It took a recovery step
-    // longer (3.4-4.2 s, 5.0 s under the full suite's load) in about 1 run
-    // in 9, when a rebuilt link's lost first offer was rolled back; 9.1-10.4 s
-    // before the steps withdrew unanswered offers at all.
+    // 0.70-1.55 s over 50 bench runs (the socket back, then one offer). It
+    // took a recovery step longer (3.4-4.2 s, 5.0 s under the full suite's
+    // load) in 3 runs of 28, when a rebuilt link's lost first offer was
+    // rolled back; 9.1-10.4 s before the steps withdrew unanswered offers.
     for (const [i, ms] of resumed.entries()) {
       assert.ok(ms <= 5000, `${i ? 'B' : 'A'} resumed ${ms} ms after the network returned`);
     }
