@@ -50,7 +50,7 @@ it('the error view’s chunk unavailable once: the failure is still reported and
   expect(el.error?.code).to.equal('permission-denied');
   expect(el.shadowRoot!.querySelector('[part~="status-badge"]')!.textContent!.trim()).to.equal(en['state-failed']);
   expect(joinButton().textContent!.trim()).to.equal(en.retry);
-  expect(alert(), 'no view yet: its chunk did not load').to.equal(null);
+  expect(alert()?.outerHTML ?? null, 'no view yet: its chunk did not load').to.equal(null);
 
   // Asked for again after CHUNK_RETRY_MS: now it loads, and the view shows.
   await until(() => !!alert()?.textContent?.trim(), 'the error view after the retry', { timeoutMs: CHUNK_RETRY_MS * 4 });
@@ -114,9 +114,9 @@ it('the lobby’s chunk unavailable once: the lobby still offers the preview and
     el.requestUpdate();
   }
   expect(await executeServerCommand('fetch-count', { path: LOBBY_CHUNK })).to.equal(fetchesBefore + 1);
-  expect(part('lobby'), 'no form yet: its chunk did not load').to.equal(null);
+  expect(part('lobby')?.outerHTML ?? null, 'no form yet: its chunk did not load').to.equal(null);
   expect(el.state).to.equal('lobby');
-  expect(part('local-video')!.closest('[hidden]'), 'the preview shows').to.equal(null);
+  expect(part('local-video')!.closest('[hidden]')?.outerHTML ?? null, 'the preview shows').to.equal(null);
   expect(part('join-button')!.textContent!.trim()).to.equal(en.joinNow);
 
   // Asked for again after CHUNK_RETRY_MS: the form and its device lists show.
