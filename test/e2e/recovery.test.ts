@@ -143,6 +143,12 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
       // Let bandwidth estimation and the encoder settle, then compare the
       // outage with a window of the same length just before it.
       await sleep(4000);
+      // The host locks the room; the restarted server will have forgotten it.
+      type Hosting = HTMLElement & { isHost: boolean; locked: boolean; lock(): void };
+      for (const page of [alice, bob]) {
+        await page.locator('call-widget').evaluate((w) => (w as Hosting).isHost && (w as Hosting).lock());
+      }
+      for (const page of [alice, bob]) await page.locator('call-widget [part~="lock-badge"]').waitFor({ timeout: 5000 });
       await Promise.all([countFrames(alice), countFrames(bob), recordAnnouncements(alice), recordAnnouncements(bob)]);
       await sleep(outageMs);
       const beforeKill = await Promise.all([alice, bob].map(async (p) => [(await now(p)) - outageMs, await now(p)] as const));
@@ -192,12 +198,15 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
         assert.ok(seen.some((e) => e.type === 'call-reconnect' && e.cause === 'signaling'), 'call-reconnect fired');
         assert.equal((await pcState(page)).count, 1, 'the same peer connection carried on');
       }
-      // Nobody came or went: a screen reader is not told that the other is here or joined.
+      // Nobody came or went: a screen reader is not told that the other is
+      // here or joined. It is told that the room came back unlocked.
       for (const [page, other] of [[alice, 'Bob'], [bob, 'Alice']] as const) {
         const said = await announced(page);
         for (const key of ['peerHere', 'peerJoined'] as const) {
           assert.ok(!said.includes(format(en[key], { name: other })), `${other} announced as arriving: ${said.join(' | ')}`);
         }
+        assert.ok(said.includes(en.roomUnlocked), `not told of the unlock: ${said.join(' | ')}`);
+        assert.equal(await page.locator('call-widget [part~="lock-badge"]').count(), 0, 'no Locked badge');
       }
 
       // A renegotiation through the restarted server works: an ICE restart.
