@@ -8,15 +8,22 @@
  * - `ALLOWED_ORIGINS`: comma-separated page origins allowed to connect; empty
  *   allows all (local development).
  * - `SESSION_SECRET`: signs session tokens (see `session.ts`); set it so that
- *   peers keep their identity across room-server restarts.
+ *   peers keep their identity across room-server restarts. With it, the room
+ *   also keeps its lock, host key and members in room storage (see
+ *   {@link RoomSnapshot}), so that a restart within the resume grace changes
+ *   nothing for the people in the call; without it nobody could prove who
+ *   they were, and nothing is stored.
  * - `STUN_URLS`, `TURN_URLS`, `TURN_SECRET`, `TURN_TTL_SECONDS`: see `ice-servers.ts`.
  */
 import type * as Party from 'partykit/server';
 import { CloseCode, ROOM_ID_PATTERN } from '../src/protocol.ts';
 import { randomId } from '../src/random-id.ts';
 import { iceGrantFor, parseList, readIceConfig } from './ice-servers.ts';
-import { Room, refuse } from './room.ts';
-import { sessionSecret, signSession, verifySession } from './session.ts';
+import { Room, refuse, type RoomSnapshot } from './room.ts';
+import { hasStableSecret, sessionSecret, signSession, verifySession } from './session.ts';
+
+/** The room storage key of the {@link RoomSnapshot}. */
+const SNAPSHOT_KEY = 'room';
 
 /**
  * How often the room runs its housekeeping (heartbeat timeouts, resume
@@ -34,16 +41,42 @@ export default class Server implements Party.Server {
   readonly roomRules: Room;
   readonly #allowedOrigins: string[];
   readonly #sessionSecret: string;
+  /** Session tokens outlive this process, so the room's state is worth keeping (see {@link onStart}). */
+  readonly #persistent: boolean;
   #ticker: ReturnType<typeof setInterval> | undefined;
 
   constructor(readonly room: Party.Room) {
     const ice = readIceConfig(room.env);
+    const persistent = hasStableSecret(room.env);
     this.roomRules = new Room({
       capacity: readCapacity(room.env.ROOM_CAPACITY),
       mintIceServers: (peerId) => iceGrantFor(ice, peerId, Date.now()),
+      ...(persistent && { save: (snapshot) => this.#save(snapshot) }),
     });
+    this.#persistent = persistent;
     this.#sessionSecret = sessionSecret(room.env);
     this.#allowedOrigins = parseList(room.env.ALLOWED_ORIGINS);
+  }
+
+  /**
+   * Runs before the first connection is handled (PartyKit waits for it):
+   * takes the room up where a previous server left it, from storage.
+   */
+  async onStart(): Promise<void> {
+    if (!this.#persistent) return;
+    try {
+      const snapshot = await this.room.storage.get(SNAPSHOT_KEY);
+      if (snapshot === undefined) return;
+      if (!this.roomRules.restore(snapshot)) await this.room.storage.delete(SNAPSHOT_KEY);
+    } catch {
+      // Storage unavailable: the room starts empty, as without a snapshot.
+    }
+  }
+
+  /** Writes are queued in order by the runtime; a failed one is overtaken by the next (every 5 s at most). */
+  #save(snapshot: RoomSnapshot | null): void {
+    const write = snapshot ? this.room.storage.put(SNAPSHOT_KEY, snapshot) : this.room.storage.delete(SNAPSHOT_KEY);
+    write.catch(() => undefined);
   }
 
   async onConnect(connection: Party.Connection, ctx: Party.ConnectionContext): Promise<void> {

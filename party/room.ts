@@ -3,17 +3,21 @@
  * with plain objects: admission (capacity), identity (server-assigned peer
  * ids), membership announcements, validation, rate limiting and relaying of
  * negotiation signals to exactly one addressed peer in the same room, locked
- * rooms (the host key, the lobby, admit and reject), and the 1:1 ring flow
- * (who rang whom since when, accept, decline, missed, busy, glare).
+ * rooms (the host key, the lobby, admit and reject), the 1:1 ring flow
+ * (who rang whom since when, accept, decline, missed, busy, glare), and the
+ * snapshot that carries a room across a restart of its server.
  *
  * Nothing here throws on anything a client sends: every refusal is answered
  * with `{type: 'error', code, message}` and nothing is relayed.
  */
 import {
   CloseCode,
+  DisplayNameSchema,
   LIMITS,
+  PEER_ID_PATTERN,
   PROTOCOL_VERSION,
   RESUME_GRACE_MS,
+  SECRET_PATTERN,
   decodeClientMessage,
   type RingState,
   encodeMessage,
@@ -24,6 +28,7 @@ import {
   type ServerMessage,
 } from '../src/protocol.ts';
 import { randomId } from '../src/random-id.ts';
+import * as v from 'valibot';
 
 /** The two things the room needs from a socket. */
 export interface PeerSocket {
@@ -78,7 +83,47 @@ export interface RoomOptions {
    * (default {@link HEARTBEAT_TIMEOUT_MS}).
    */
   heartbeatTimeoutMs?: number;
+  /**
+   * Keeps the room's {@link RoomSnapshot} (null: forget it, the room emptied)
+   * where a restarted room server finds it: room storage. Called on every
+   * change of the lock, the host key or the membership, and every
+   * {@link SNAPSHOT_REFRESH_MS} while the room has members. Default: nothing
+   * is kept, and a restart forgets the room.
+   */
+  save?: (snapshot: RoomSnapshot | null) => void;
 }
+
+/**
+ * How often a room with members re-saves its snapshot, ms, so that a
+ * restarted server can tell a snapshot of a live room from one the room
+ * left long ago (see {@link Room.restore}).
+ */
+export const SNAPSHOT_REFRESH_MS = 5_000;
+
+/**
+ * What a room keeps across a restart of its server (a deploy, an evicted
+ * Durable Object, a crash): whether it is locked, its host key and who was
+ * in it. Enough for the members to come back within the grace as the same
+ * peers (their session tokens name them), to the room as they left it: a
+ * locked room stays locked and its host stays its host. Knocks, rings and
+ * rate-limit state are not kept: a knocker knocks again, a caller rings
+ * again on reconnecting.
+ */
+export const RoomSnapshotSchema = v.object({
+  /** When the room saved it, ms since the epoch ({@link RoomOptions.now}). */
+  savedAt: v.pipe(v.number(), v.finite()),
+  locked: v.boolean(),
+  hostKey: v.nullable(v.pipe(v.string(), v.regex(SECRET_PATTERN))),
+  members: v.array(
+    v.object({
+      id: v.pipe(v.string(), v.regex(PEER_ID_PATTERN)),
+      name: DisplayNameSchema,
+      inCall: v.boolean(),
+      host: v.boolean(),
+    }),
+  ),
+});
+export type RoomSnapshot = v.InferOutput<typeof RoomSnapshotSchema>;
 
 /**
  * Default silence after which a socket is considered cut off, ms: three
@@ -176,6 +221,9 @@ export class Room {
   #ring: Ring | null = null;
   /** The host key, issued to the first member of the empty room; null while the room is empty. */
   #hostKey: string | null = null;
+  readonly #save: ((snapshot: RoomSnapshot | null) => void) | undefined;
+  /** When the snapshot was last saved, ms ({@link RoomOptions.now}). */
+  #savedAt = -Infinity;
 
   constructor(options: RoomOptions = {}) {
     this.capacity = options.capacity ?? 2;
@@ -185,6 +233,51 @@ export class Room {
     this.#maxKnocking = options.maxKnocking ?? 8;
     this.#graceMs = options.graceMs ?? RESUME_GRACE_MS;
     this.#heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
+    this.#save = options.save;
+  }
+
+  /**
+   * Take up a room where a previous server left it: `snapshot` (as saved
+   * through {@link RoomOptions.save}, read back from storage, so unknown
+   * input) restores the lock, the host key and the members, each away with
+   * a full grace from now to come back with its session token. Nothing is
+   * announced: to the others, a member coming back is a resume.
+   *
+   * Ignored (returns false) unless the room is empty and the snapshot is
+   * valid, names at least one member and was saved within the grace plus
+   * {@link SNAPSHOT_REFRESH_MS}: an older one is of a room whose members
+   * are gone by now. Members past the capacity (a smaller `ROOM_CAPACITY`
+   * since) are left out, the host kept among those taken back.
+   */
+  restore(snapshot: unknown): boolean {
+    if (this.#members.size || this.#knockers.size || this.#arriving.size) return false;
+    const parsed = v.safeParse(RoomSnapshotSchema, snapshot);
+    if (!parsed.success) return false;
+    const { savedAt, locked, hostKey, members } = parsed.output;
+    const now = this.#now();
+    if (!members.length || now - savedAt > this.#graceMs + SNAPSHOT_REFRESH_MS || savedAt > now + SNAPSHOT_REFRESH_MS) return false;
+    const ids = new Set<string>();
+    const kept = members.filter((m) => !ids.has(m.id) && ids.add(m.id));
+    const host = kept.find((m) => m.host);
+    const taken = kept.slice(0, this.capacity);
+    if (host && !taken.includes(host)) taken[taken.length - 1] = host;
+    for (const m of taken) {
+      this.#members.set(m.id, {
+        id: m.id,
+        socket: null,
+        lastSeen: now,
+        heard: true,
+        name: m.name,
+        inCall: m.inCall,
+        host: m.host && hostKey !== null,
+        ...this.#freshBucket(),
+        candidatesTo: new Map(),
+      });
+    }
+    this.#locked = locked;
+    this.#hostKey = hostKey;
+    this.#persist();
+    return true;
   }
 
   /** Number of admitted peers. */
@@ -345,6 +438,7 @@ export class Room {
     };
     this.#members.set(id, member);
     this.#bySocket.set(socket, member);
+    this.#persist();
     const welcome = this.#welcome(member, { iceServers, iceTtl: options.iceTtl }, options.session);
     welcome.peers = others;
     send(socket, welcome);
@@ -413,7 +507,8 @@ export class Room {
    * Housekeeping, to be called about once a second: sockets silent for the
    * heartbeat timeout are closed (their members held if the room has heard
    * from them, else removed with `peer-left`), and members away past the
-   * grace period are removed with `peer-left`. Returns true while the
+   * grace period are removed with `peer-left`; a room with members re-saves
+   * its snapshot every {@link SNAPSHOT_REFRESH_MS}. Returns true while the
    * room has members (keep ticking).
    */
   tick(): boolean {
@@ -431,6 +526,7 @@ export class Room {
         safeClose(socket, 4000, 'silent');
       }
     }
+    if (this.#members.size && now - this.#savedAt >= SNAPSHOT_REFRESH_MS) this.#persist();
     return this.#members.size > 0;
   }
 
@@ -465,6 +561,24 @@ export class Room {
     this.#broadcast(member, { type: 'peer-left', id: member.id, reason });
     if (this.#members.size === 0) this.#reset();
     else if (member.host) this.#handOverHost();
+    this.#persist();
+  }
+
+  /**
+   * Hand the room's {@link RoomSnapshot} to {@link RoomOptions.save} (null
+   * once the room is empty). Never throws: a room that cannot be saved goes
+   * on, and only a restart would notice.
+   */
+  #persist(): void {
+    if (!this.#save) return;
+    const savedAt = this.#now();
+    this.#savedAt = savedAt;
+    const members = [...this.#members.values()].map(({ id, name, inCall, host }) => ({ id, name, inCall, host }));
+    try {
+      this.#save(members.length ? { savedAt, locked: this.#locked, hostKey: this.#hostKey, members } : null);
+    } catch {
+      // see above
+    }
   }
 
   /**
@@ -621,6 +735,7 @@ export class Room {
           return;
         }
         this.#locked = message.locked;
+        this.#persist();
         const frame = encodeMessage({ type: 'lock-changed', locked: this.#locked });
         for (const m of this.#members.values()) if (m.socket) safeSend(m.socket, frame);
         // Unlocked: the lobby's sockets come in, as capacity allows, and the
@@ -671,6 +786,7 @@ export class Room {
   #enterCall(member: Member, name: string): void {
     member.name = name;
     member.inCall = true;
+    this.#persist();
     const inCall = [...this.#members.values()].filter((m) => m !== member && m.inCall).map(info);
     if (member.socket) send(member.socket, { type: 'joined', peers: inCall });
     this.#broadcast(member, { type: 'peer-updated', peer: info(member) });
@@ -741,6 +857,7 @@ export class Room {
     if (!ring) return;
     this.#ring = null;
     ring.caller.inCall = false;
+    this.#persist();
     if (callerStays) this.#sendRing(ring.caller, state, ring.callee);
     if (ring.callee) this.#sendRing(ring.callee, state, ring.caller);
     if (callerStays) this.#broadcast(ring.caller, { type: 'peer-updated', peer: info(ring.caller) });

@@ -15,9 +15,14 @@ import { randomId } from '../src/random-id.ts';
 /** Made on first use: workerd forbids random values in the global scope. */
 let processSecret: string | undefined;
 
+/** `SESSION_SECRET` is set (≥ 16 characters): tokens stay valid across room-server restarts. */
+export function hasStableSecret(env: Record<string, unknown>): env is { SESSION_SECRET: string } {
+  return typeof env.SESSION_SECRET === 'string' && env.SESSION_SECRET.length >= 16;
+}
+
 /** The secret to sign with: `SESSION_SECRET` from the environment (≥ 16 characters), or this process's own. */
 export function sessionSecret(env: Record<string, unknown>): string {
-  if (typeof env.SESSION_SECRET === 'string' && env.SESSION_SECRET.length >= 16) return env.SESSION_SECRET;
+  if (hasStableSecret(env)) return env.SESSION_SECRET;
   processSecret ??= randomId(32);
   return processSecret;
 }

@@ -4,6 +4,9 @@
  * same port; a tab is closed; ICE restarts are started on both sides at once.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { Browser, Page } from 'playwright-core';
@@ -20,8 +23,10 @@ import {
 import { rejoined } from '../support/outage.ts';
 import { joinInTurn, openWidgetPage, remoteFrames, waitForState } from '../support/widget-page.ts';
 
-/** Stable, so that session tokens survive the room server's restart. */
+/** Stable, so that session tokens survive the room server's restart (and the room keeps its snapshot). */
 const VARS = { SESSION_SECRET: 'recovery-test-secret-0123456789' };
+/** Room storage that outlives a `partykit dev` process, as a Durable Object's does. */
+const STORAGE = mkdtempSync(join(tmpdir(), 'call-widget-storage-'));
 
 let party: PartyServer;
 let web: StaticServer;
@@ -29,12 +34,13 @@ let browser: Browser;
 
 before(async () => {
   requireBuild();
-  [party, web, browser] = await Promise.all([startParty({ vars: VARS }), startStatic(), launchChromium()]);
+  [party, web, browser] = await Promise.all([startParty({ vars: VARS, persist: STORAGE }), startStatic(), launchChromium()]);
 });
 
 after(async () => {
   await browser?.close();
   await Promise.all([party?.stop(), web?.stop()]);
+  rmSync(STORAGE, { recursive: true, force: true });
 });
 
 interface RecordedEvent {
@@ -136,18 +142,25 @@ const recordAnnouncements = (page: Page) =>
 const announced = (page: Page) => page.evaluate(() => (window as unknown as { announced: string[] }).announced);
 
 describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180_000 }, () => {
-  for (const outageMs of [3000, 10_000]) {
-    test(`room server SIGKILLed for ${outageMs / 1000} s: media flows on, both rejoin, no ghost, renegotiation works`, async () => {
+  // Storage kept: the room comes back locked, with its host (a deploy or an
+  // evicted Durable Object). Storage lost: the room comes back unlocked, and
+  // the people in the call are told.
+  for (const [outageMs, storage] of [
+    [3000, 'kept'],
+    [10_000, 'lost'],
+  ] as const) {
+    test(`room server SIGKILLed for ${outageMs / 1000} s, room storage ${storage}: media flows on, both rejoin, no ghost, renegotiation works`, async () => {
       const room = randomId();
       const [alice, bob] = await call(room);
       // Let bandwidth estimation and the encoder settle, then compare the
       // outage with a window of the same length just before it.
       await sleep(4000);
-      // The host locks the room; the restarted server will have forgotten it.
-      type Hosting = HTMLElement & { isHost: boolean; locked: boolean; lock(): void };
-      for (const page of [alice, bob]) {
-        await page.locator('call-widget').evaluate((w) => (w as Hosting).isHost && (w as Hosting).lock());
-      }
+      // The host locks the room.
+      type Hosting = HTMLElement & { isHost: boolean; locked: boolean; lock(): void; unlock(): void };
+      const hosts = await Promise.all([alice, bob].map((page) => page.locator('call-widget').evaluate((w) => (w as Hosting).isHost)));
+      assert.deepEqual(hosts.toSorted(), [false, true], 'one host');
+      const host = hosts[0] ? alice : bob;
+      await host.locator('call-widget').evaluate((w) => (w as Hosting).lock());
       for (const page of [alice, bob]) await page.locator('call-widget [part~="lock-badge"]').waitFor({ timeout: 5000 });
       await Promise.all([countFrames(alice), countFrames(bob), recordAnnouncements(alice), recordAnnouncements(bob)]);
       await sleep(outageMs);
@@ -166,7 +179,7 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
         assert.equal(await page.locator('call-widget [part~="status-badge"]').textContent(), `${en['state-connected']} · ${en.roomReconnecting}`);
       }
       const outageEnd = await Promise.all([alice, bob].map(now));
-      party = await startParty({ port: party.port, vars: VARS });
+      party = await startParty({ port: party.port, vars: VARS, ...(storage === 'kept' && { persist: STORAGE }) });
       const listening = Date.now();
 
       // Both rejoin (the hint goes away) within 3 s of the server listening.
@@ -188,6 +201,20 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
         assert.ok(during.fps >= 0.75 * before.fps, `${who}: ${during.fps.toFixed(1)} fps during vs ${before.fps.toFixed(1)} before`);
       }
 
+      if (storage === 'kept') {
+        // Still locked at the server: a third socket waits in the lobby. The
+        // host is still the host, and unlocks.
+        assert.equal(await probe(room), 'lobby');
+        const after = await Promise.all([alice, bob].map((page) => page.locator('call-widget').evaluate((w) => (w as Hosting).isHost)));
+        assert.deepEqual(after, hosts, 'the host is still the host');
+        for (const page of [alice, bob]) {
+          assert.equal(await page.locator('call-widget [part~="lock-badge"]').count(), 1, 'the Locked badge stays');
+          const said = await announced(page);
+          assert.ok(!said.includes(en.roomUnlocked), `told of an unlock: ${said.join(' | ')}`);
+        }
+        await host.locator('call-widget').evaluate((w) => (w as Hosting).unlock());
+        for (const page of [alice, bob]) await page.locator('call-widget [part~="lock-badge"]').waitFor({ state: 'detached', timeout: 5000 });
+      }
       // Exactly two members: a third socket is refused as the room is full, and nobody left.
       assert.equal(await probe(room), 'error:room-full');
       for (const [i, page] of [alice, bob].entries()) {
@@ -199,13 +226,14 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
         assert.equal((await pcState(page)).count, 1, 'the same peer connection carried on');
       }
       // Nobody came or went: a screen reader is not told that the other is
-      // here or joined. It is told that the room came back unlocked.
+      // here or joined. With its storage lost the room came back unlocked,
+      // and they are told; with it kept, only the host's unlock is news.
       for (const [page, other] of [[alice, 'Bob'], [bob, 'Alice']] as const) {
         const said = await announced(page);
         for (const key of ['peerHere', 'peerJoined'] as const) {
           assert.ok(!said.includes(format(en[key], { name: other })), `${other} announced as arriving: ${said.join(' | ')}`);
         }
-        assert.ok(said.includes(en.roomUnlocked), `not told of the unlock: ${said.join(' | ')}`);
+        assert.equal(said.filter((text) => text === en.roomUnlocked).length, 1, `told of the unlock once: ${said.join(' | ')}`);
         assert.equal(await page.locator('call-widget [part~="lock-badge"]').count(), 0, 'no Locked badge');
       }
 

@@ -57,10 +57,15 @@ export interface PartyServer {
  * group so that tests can SIGKILL it whole.
  *
  * @param vars server configuration, passed as `--var KEY=VALUE`
+ * @param persist a folder where room storage outlives the process (a restart
+ *   on the same folder finds it, as a Durable Object finds its storage);
+ *   default: storage lives and dies with the process
  */
-export async function startParty(options: { port?: number; vars?: Record<string, string> } = {}): Promise<PartyServer> {
+export async function startParty(
+  options: { port?: number; vars?: Record<string, string>; persist?: string } = {},
+): Promise<PartyServer> {
   const port = options.port ?? (await freePort());
-  const args = ['dev', '--port', String(port), '--disable-request-cf-fetch', '--no-hotkeys', '--persist', 'false'];
+  const args = ['dev', '--port', String(port), '--disable-request-cf-fetch', '--no-hotkeys', '--persist', options.persist ?? 'false'];
   for (const [key, value] of Object.entries(options.vars ?? {})) args.push('--var', `${key}=${value}`);
   const child = spawn(join(ROOT, 'node_modules/.bin/partykit'), args, {
     cwd: ROOT,

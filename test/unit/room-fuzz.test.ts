@@ -705,3 +705,46 @@ test('fuzz: the rate limiter follows a token-bucket model (20/s, burst 50, close
 function bump(stats: Map<string, number>, key: string): void {
   stats.set(key, (stats.get(key) ?? 0) + 1);
 }
+
+test('fuzz: restore never throws on what storage hands back, and takes up only a valid snapshot', () => {
+  const NOW = 1_000_000;
+  const member = fc.record({
+    id: fc.oneof(fc.constantFrom(...PEER_IDS), fc.string()),
+    name: fc.oneof(fc.constant('Ann'), fc.string({ maxLength: 80 })),
+    inCall: fc.oneof(fc.boolean(), fc.anything()),
+    host: fc.oneof(fc.boolean(), fc.anything()),
+  });
+  const snapshot = fc.oneof(
+    fc.anything(),
+    fc.record(
+      {
+        savedAt: fc.oneof(fc.integer({ min: NOW - 60_000, max: NOW + 60_000 }), fc.anything()),
+        locked: fc.oneof(fc.boolean(), fc.anything()),
+        hostKey: fc.oneof(fc.constant('k'.repeat(22)), fc.constant(null), fc.string()),
+        members: fc.oneof(fc.array(member, { maxLength: 8 }), fc.anything()),
+      },
+      { requiredKeys: [] },
+    ),
+  );
+  fc.assert(
+    fc.property(snapshot, (input) => {
+      const clock = { t: NOW };
+      const room = new Room({ capacity: 3, now: () => clock.t });
+      const restored = room.restore(input);
+      // Restored: at most the capacity, no id twice; else nothing changed.
+      if (!restored) assert.deepEqual([room.size, room.locked], [0, false]);
+      else {
+        const ids = room.peers().map((p) => p.id);
+        assert.ok(ids.length >= 1 && ids.length <= 3 && new Set(ids).size === ids.length);
+      }
+      // The room works either way: a newcomer gets an answer, and ticking past the grace empties it.
+      const s = new FakeSocket('newcomer');
+      room.admit(s, 'newcomer-0123456789ab', ICE);
+      assert.ok(s.frames.length >= 1 && s.frames.every((f) => decodeServerMessage(f).ok));
+      clock.t += 20_001;
+      assert.equal(room.tick(), false);
+      assert.deepEqual([room.size, room.locked], [0, false]);
+    }),
+    { seed: SEED, numRuns: 500 },
+  );
+});

@@ -1,6 +1,6 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HEARTBEAT_TIMEOUT_MS, Room, type RoomOptions } from '../../party/room.ts';
+import { HEARTBEAT_TIMEOUT_MS, Room, SNAPSHOT_REFRESH_MS, type RoomOptions, type RoomSnapshot } from '../../party/room.ts';
 import {
   CloseCode,
   LIMITS,
@@ -936,21 +936,22 @@ describe('ice-refresh', () => {
 
 // ------------------------------------------------------------------ drops, resume and heartbeats
 
+/** A room of two in-call peers on a fake clock, Alice (host) and Bob, who arrived with session tokens. */
+async function callOfTwo(options: RoomOptions = {}) {
+  const clock = { t: 1_000_000 };
+  const room = new Room({ rateLimit: NO_RATE_LIMIT, now: () => clock.t, ...options });
+  const [a, b] = [socket('a'), socket('b')];
+  const session = async (id: string) => `${id}.${'s'.repeat(43)}`;
+  await room.arrive(a, ALICE, { session });
+  await room.arrive(b, BOB, { session });
+  join(room, a, 'Alice');
+  join(room, b, 'Bob');
+  a.take();
+  b.take();
+  return { room, clock, a, b, session };
+}
+
 describe('drops, resume and heartbeats', () => {
-  /** A room of two in-call peers on a fake clock. */
-  async function callOfTwo(options: RoomOptions = {}) {
-    const clock = { t: 1_000_000 };
-    const room = new Room({ rateLimit: NO_RATE_LIMIT, now: () => clock.t, ...options });
-    const [a, b] = [socket('a'), socket('b')];
-    const session = async (id: string) => `${id}.${'s'.repeat(43)}`;
-    await room.arrive(a, ALICE, { session });
-    await room.arrive(b, BOB, { session });
-    join(room, a, 'Alice');
-    join(room, b, 'Bob');
-    a.take();
-    b.take();
-    return { room, clock, a, b, session };
-  }
 
   test('welcome carries the session token from the arrival', async () => {
     const room = new Room();
@@ -1188,6 +1189,196 @@ describe('drops, resume and heartbeats', () => {
     room.remove(a);
     room.remove(b);
     assert.equal(room.tick(), false);
+  });
+});
+
+// ------------------------------------------------------------------ restarts
+
+describe('a restart of the room server (snapshot in room storage)', () => {
+  /**
+   * A locked room of Alice (host) and Bob in a call, on a fake clock, whose
+   * snapshots are collected as room storage would keep them.
+   */
+  async function lockedCall(options: RoomOptions = {}) {
+    const saved: (RoomSnapshot | null)[] = [];
+    const call = await callOfTwo({ save: (s) => saved.push(structuredClone(s)), ...options });
+    send(call.room, call.a, { type: 'lock', locked: true });
+    call.a.take();
+    call.b.take();
+    const hostKey = saved.at(-1)?.hostKey;
+    assert.ok(hostKey);
+    return { ...call, saved, hostKey };
+  }
+
+  /** The server restarts: a new room on the same clock, fed the last snapshot saved. */
+  function restart(clock: { t: number }, saved: (RoomSnapshot | null)[], options: RoomOptions = {}) {
+    const again: (RoomSnapshot | null)[] = [];
+    const room = new Room({ rateLimit: NO_RATE_LIMIT, now: () => clock.t, save: (s) => again.push(structuredClone(s)), ...options });
+    return { room, restored: room.restore(structuredClone(saved.at(-1))), saved: again };
+  }
+
+  test('every change is saved: members with name, call state and host role, the lock and the key', async () => {
+    const { room, saved, a, hostKey } = await lockedCall();
+    assert.deepEqual(saved.at(-1), {
+      savedAt: 1_000_000,
+      locked: true,
+      hostKey,
+      members: [
+        { id: ALICE, name: 'Alice', inCall: true, host: true },
+        { id: BOB, name: 'Bob', inCall: true, host: false },
+      ],
+    });
+    send(room, a, { type: 'leave' });
+    assert.deepEqual(saved.at(-1)?.members, [{ id: BOB, name: 'Bob', inCall: true, host: true }], 'the hand-over is saved');
+  });
+
+  test('the room is saved again every SNAPSHOT_REFRESH_MS while it has members, and forgotten when it empties', async () => {
+    const { room, clock, saved, a, b } = await lockedCall();
+    const count = saved.length;
+    clock.t += SNAPSHOT_REFRESH_MS - 1;
+    send(room, a, { type: 'ping' });
+    send(room, b, { type: 'ping' });
+    room.tick();
+    assert.equal(saved.length, count, 'nothing changed, and the last save is recent');
+    clock.t += 1;
+    room.tick();
+    assert.equal(saved.length, count + 1);
+    assert.equal(saved.at(-1)?.savedAt, clock.t);
+    room.remove(a);
+    room.remove(b);
+    assert.equal(saved.at(-1), null);
+    clock.t += SNAPSHOT_REFRESH_MS;
+    room.tick();
+    assert.equal(saved.at(-1), null, 'an empty room saves nothing more');
+  });
+
+  test('members coming back with their tokens find the room locked, their roles and names as they were, and hear of no arrival', async () => {
+    const { clock, saved, session, hostKey } = await lockedCall({ capacity: 3 });
+    clock.t += 4_000; // the server died 4 s after its last save; the clients reconnect
+    const { room, restored } = restart(clock, saved, { capacity: 3 });
+    assert.equal(restored, true);
+    assert.equal(room.locked, true);
+    const bob = socket('bob-again');
+    await room.arrive(bob, CAROL, { resumeId: BOB, session });
+    const [welcome, ...rest] = bob.take();
+    assert.deepEqual(rest, []);
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.id, BOB);
+    assert.equal(welcome.resumed, true, 'a resume, not an admission: the lock does not send it to the lobby');
+    assert.equal(welcome.locked, true);
+    assert.equal(welcome.hostKey, undefined, 'Bob, back first, is not made host');
+    assert.deepEqual(welcome.peers, [{ id: ALICE, name: 'Alice', inCall: true }]);
+    const alice = socket('alice-again');
+    await room.arrive(alice, DAVE, { resumeId: ALICE, session, hostKey });
+    const [aliceWelcome] = alice.take();
+    assert.ok(aliceWelcome?.type === 'welcome');
+    assert.equal(aliceWelcome.resumed, true);
+    assert.equal(aliceWelcome.hostKey, hostKey, 'the host is the host again, with the same key');
+    assert.deepEqual(bob.take(), [], 'no peer-joined');
+    // Both in the call as before: signals flow.
+    send(room, alice, offer(BOB));
+    assert.equal(bob.take()[0]?.type, 'signal');
+    // A newcomer waits in the lobby, and the host admits it.
+    const carol = socket('carol');
+    await room.arrive(carol, 'carol-0123456789abcd', { session });
+    assert.deepEqual(carol.take(), [{ type: 'lobby' }]);
+    join(room, carol, 'Carol');
+    assert.deepEqual(alice.take(), [{ type: 'knocks', peers: [{ id: 'carol-0123456789abcd', name: 'Carol', inCall: false }] }]);
+    send(room, alice, { type: 'admit', id: 'carol-0123456789abcd' });
+    await settle();
+    assert.equal(carol.take()[0]?.type, 'welcome');
+  });
+
+  test('a member not back within the grace is gone: peer-left, and the host role passes on', async () => {
+    const { clock, saved, session } = await lockedCall();
+    const { room } = restart(clock, saved);
+    const bob = socket('bob-again');
+    await room.arrive(bob, CAROL, { resumeId: BOB, session });
+    bob.take();
+    clock.t += 19_000;
+    send(room, bob, { type: 'ping' });
+    room.tick();
+    assert.deepEqual(bob.take(), [{ type: 'pong' }]);
+    clock.t += 1_500;
+    send(room, bob, { type: 'ping' });
+    room.tick();
+    const frames = bob.take();
+    assert.deepEqual(frames.slice(0, 2), [{ type: 'pong' }, { type: 'peer-left', id: ALICE, reason: 'left' }]);
+    assert.deepEqual(handedHost(frames.slice(2)), []);
+    assert.equal(room.locked, true, 'the new host decides about the lock');
+  });
+
+  test('nobody back within the grace: the room empties, unlocks and forgets its snapshot', async () => {
+    const { clock, saved } = await lockedCall();
+    const { room, saved: again } = restart(clock, saved);
+    clock.t += 20_001;
+    assert.equal(room.tick(), false);
+    assert.equal(room.locked, false);
+    assert.equal(again.at(-1), null);
+    const newcomer = socket('newcomer');
+    await room.arrive(newcomer, CAROL);
+    const [welcome] = newcomer.take();
+    assert.ok(welcome?.type === 'welcome' && welcome.hostKey, 'an empty room: the first in is host');
+  });
+
+  test('a snapshot older than the grace plus the refresh period is of a room long gone: ignored', async () => {
+    const { clock, saved } = await lockedCall();
+    clock.t += 20_000 + SNAPSHOT_REFRESH_MS + 1;
+    const { room, restored } = restart(clock, saved);
+    assert.equal(restored, false);
+    assert.equal(room.locked, false);
+    assert.equal(room.size, 0);
+  });
+
+  test('what storage hands back is checked: anything malformed is ignored, never thrown on', async () => {
+    const { clock, saved } = await lockedCall();
+    const good = saved.at(-1)!;
+    const bad: unknown[] = [
+      undefined,
+      null,
+      'room',
+      {},
+      { ...good, savedAt: 'now' },
+      { ...good, locked: 'yes' },
+      { ...good, hostKey: 'short' },
+      { ...good, members: [] },
+      { ...good, members: [{ ...good.members[0], id: 'bad id!' }] },
+      { ...good, members: [{ ...good.members[0], name: '\u202Eevil' }] },
+      { ...good, members: [{ ...good.members[0], host: 1 }] },
+      { ...good, savedAt: clock.t + 60_000 },
+    ];
+    for (const snapshot of bad) {
+      const room = new Room({ now: () => clock.t });
+      assert.equal(room.restore(snapshot), false, JSON.stringify(snapshot));
+      assert.equal(room.size, 0);
+      assert.equal(room.locked, false);
+    }
+  });
+
+  test('only an empty room is restored; a smaller capacity keeps the first members and the host', async () => {
+    const { clock, saved } = await lockedCall();
+    const snapshot = structuredClone(saved.at(-1)!);
+    snapshot.members = [
+      { id: BOB, name: 'Bob', inCall: true, host: false },
+      { id: CAROL, name: 'Carol', inCall: true, host: false },
+      { id: ALICE, name: 'Alice', inCall: true, host: true },
+    ];
+    const room = new Room({ capacity: 2, now: () => clock.t });
+    assert.equal(room.restore(snapshot), true);
+    assert.deepEqual(room.peers().map((p) => p.id), [BOB, ALICE]);
+    assert.equal(room.restore(snapshot), false, 'not over members already there');
+  });
+
+  test('a newcomer to a restored unlocked room is admitted beside the away members, and is not host', async () => {
+    const { room: first, clock, saved, a, session } = await lockedCall({ capacity: 3 });
+    send(first, a, { type: 'lock', locked: false });
+    const { room } = restart(clock, saved, { capacity: 3 });
+    const carol = socket('carol');
+    await room.arrive(carol, CAROL, { session });
+    const [welcome] = carol.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.hostKey, undefined);
+    assert.deepEqual(welcome.peers.map((p) => p.id), [ALICE, BOB]);
   });
 });
 
