@@ -292,8 +292,8 @@ export class CallWidget extends LitElement {
   #duration = 0;
   #endReason: CallEndReason = 'hangup';
   #ticker: ReturnType<typeof setInterval> | undefined;
-  /** The room was locked as of the last server message. */
-  #wasLocked = false;
+  /** The room was locked, and we were its host, as of the last server message. */
+  #was: [locked: boolean, host: boolean] = [false, false];
   /** Focus was inside the shadow root when this update began (see `updated`). */
   #hadFocus = false;
   /** The knock whose Admit or Reject had focus when this update began (see `updated`, src/knocks.ts). */
@@ -824,8 +824,8 @@ export class CallWidget extends LitElement {
   }
 
   #handleServerMessage(message: ServerMessage, previous?: PeerInfo): void {
-    const wasLocked = this.#wasLocked;
-    this.#wasLocked = this.locked;
+    const [wasLocked, wasHost] = this.#was;
+    this.#was = [this.locked, this.isHost];
     switch (message.type) {
       case 'welcome': {
         this.#peers.setConfiguration({ iceServers: message.iceServers });
@@ -844,9 +844,12 @@ export class CallWidget extends LitElement {
         // Someone we are linked with already is no news (a resumed welcome).
         const present = message.peers[0];
         if (present && !this.#peers.links.has(present.id)) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
-        // A room server that restarted forgot its lock: say so.
-        if (sameIdentity && this.#intent === 'join' && this.locked !== wasLocked) {
-          this.#announce(this.#t(this.locked ? 'roomLocked' : 'roomUnlocked'));
+        // Back from away: the lock changed meanwhile (a room server that
+        // restarted without its storage forgot it), or the host left for
+        // good and the role is ours now.
+        if (sameIdentity && this.#intent === 'join') {
+          if (this.locked !== wasLocked) this.#announce(this.#t(this.locked ? 'roomLocked' : 'roomUnlocked'));
+          if (this.isHost && !wasHost) this.#announce(this.#t('nowHost'));
         }
         return;
       }

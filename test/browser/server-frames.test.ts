@@ -19,6 +19,7 @@ import fc from 'fast-check';
 import '../../src/call-widget.ts';
 import type { CallState, CallWidget } from '../../src/call-widget.ts';
 import type { SignalingSocket } from '../../src/controllers/signaling-controller.ts';
+import { en } from '../../src/i18n/messages.ts';
 import { CloseCode, RING_STATES } from '../../src/protocol.ts';
 import { canvasGetUserMedia } from '../support/canvas-media.ts';
 import { sleep } from './helpers.ts';
@@ -245,6 +246,57 @@ describe('<call-widget> against any sequence of server frames', () => {
     } finally {
       window.removeEventListener('error', onError);
       window.removeEventListener('unhandledrejection', onRejection);
+    }
+  });
+});
+
+describe('<call-widget> back in the room after a socket drop (a resumed welcome)', () => {
+  const BOB = { id: PEERS[0]!, name: 'Bob', inCall: true };
+  const welcome = (extra: Record<string, unknown>) =>
+    JSON.stringify({ type: 'welcome', version: 1, id: SELF, polite: true, capacity: 6, peers: [BOB], iceServers: [], locked: false, ...extra });
+
+  /** What the live region says after a drop and a resumed `welcome` with `back` in it. */
+  async function saidOnResume(back: Record<string, unknown>): Promise<string[]> {
+    const socket = new ScriptedSocket();
+    const el = document.createElement('call-widget');
+    Object.assign(el, { room: 'resumeroom1', name: 'Ann', skipLobby: true, host: 'fuzz.invalid' });
+    el.createSocket = () => socket;
+    el.getUserMedia = canvasGetUserMedia({ width: 64, height: 48 });
+    document.body.append(el);
+    try {
+      await el.updateComplete;
+      const receive = async (data: string) => {
+        socket.emit(new MessageEvent('message', { data }));
+        await el.updateComplete;
+      };
+      socket.emit(new Event('open'));
+      await receive(welcome({}));
+      await el.join();
+      await receive(JSON.stringify({ type: 'joined', peers: [BOB] }));
+      const lines: string[] = [];
+      const region = el.shadowRoot!.querySelector('[aria-live]')!;
+      new MutationObserver(() => lines.push(region.textContent!.trim())).observe(region, { subtree: true, childList: true, characterData: true });
+      socket.emit(new CloseEvent('close', { code: 1006 }));
+      await el.updateComplete;
+      socket.emit(new Event('open'));
+      await receive(welcome({ resumed: true, ...back }));
+      await sleep(0);
+      return lines;
+    } finally {
+      el.remove();
+    }
+  }
+
+  it('is told that the host role became ours, or that the lock changed, while we were away', async () => {
+    const said = await saidOnResume({ hostKey: 'hostkeyhostkeyhostkey01', locked: true });
+    expect(said.some((text) => text.includes(en.nowHost)), said.join(' | ')).to.equal(true);
+    expect(said.some((text) => text.includes(en.roomLocked)), said.join(' | ')).to.equal(true);
+  });
+
+  it('hears nothing of the kind when nothing changed', async () => {
+    const said = await saidOnResume({});
+    for (const key of ['nowHost', 'roomLocked', 'roomUnlocked'] as const) {
+      expect(said.some((text) => text.includes(en[key])), said.join(' | ')).to.equal(false);
     }
   });
 });
