@@ -360,7 +360,17 @@ export class SignalingController implements ReactiveController {
   #handleMessage = (event: Event): void => {
     this.#lastHeard = Date.now();
     const message = parseServerFrame((event as MessageEvent).data);
-    if (!message) return; // a frame we do not understand: ignore it
+    if (message) this.#receive(message); // else a frame we do not understand: ignore it
+  };
+
+  #receive(message: ServerMessage): void {
+    if (message.type === 'welcome' && message.resumed && message.id === this.selfId) {
+      // A held resume lists everyone the room kept for us: a peer it leaves
+      // out left while we were away (the others heard `peer-left` then).
+      for (const id of [...this.roster.keys()]) {
+        if (!message.peers.some((p) => p.id === id)) this.#receive({ type: 'peer-left', id, reason: 'left' });
+      }
+    }
     const previous =
       message.type === 'peer-updated'
         ? this.roster.get(message.peer.id)
@@ -453,7 +463,7 @@ export class SignalingController implements ReactiveController {
     // screen: a render per frame would sit between an answer's arrival and its
     // application (what the peer layer makes of a signal updates on its own).
     if (message.type !== 'signal' && message.type !== 'pong') this.#host.requestUpdate();
-  };
+  }
 
   #handleClose = (event: Event): void => {
     const code = (event as CloseEvent).code;

@@ -19,7 +19,7 @@ import fc from 'fast-check';
 import '../../src/call-widget.ts';
 import type { CallState, CallWidget } from '../../src/call-widget.ts';
 import type { SignalingSocket } from '../../src/controllers/signaling-controller.ts';
-import { en } from '../../src/i18n/messages.ts';
+import { en, format } from '../../src/i18n/messages.ts';
 import { CloseCode, RING_STATES } from '../../src/protocol.ts';
 import { canvasGetUserMedia } from '../support/canvas-media.ts';
 import { sleep } from './helpers.ts';
@@ -255,13 +255,25 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
   const welcome = (extra: Record<string, unknown>) =>
     JSON.stringify({ type: 'welcome', version: 1, id: SELF, polite: true, capacity: 6, peers: [BOB], iceServers: [], locked: false, ...extra });
 
-  /** What the live region says after a drop and a resumed `welcome` with `back` in it. */
-  async function saidOnResume(back: Record<string, unknown>): Promise<string[]> {
+  /**
+   * A call with Bob; our socket drops and the room takes us back with a
+   * resumed `welcome` with `back` in it. What the live region said meanwhile,
+   * the events fired and the peer connections made.
+   */
+  async function resume(back: Record<string, unknown>) {
     const socket = new ScriptedSocket();
     const el = document.createElement('call-widget');
     Object.assign(el, { room: 'resumeroom1', name: 'Ann', skipLobby: true, host: 'fuzz.invalid' });
     el.createSocket = () => socket;
     el.getUserMedia = canvasGetUserMedia({ width: 64, height: 48 });
+    const connections: RTCPeerConnection[] = [];
+    el.createPeerConnection = (configuration) => {
+      const pc = new RTCPeerConnection(configuration);
+      connections.push(pc);
+      return pc;
+    };
+    const left: string[] = [];
+    el.addEventListener('call-peer-left', (event) => left.push(event.peer.name));
     document.body.append(el);
     try {
       await el.updateComplete;
@@ -281,22 +293,33 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
       socket.emit(new Event('open'));
       await receive(welcome({ resumed: true, ...back }));
       await sleep(0);
-      return lines;
+      return { said: lines, left, connections: connections.map((pc) => pc.signalingState), state: el.state };
     } finally {
       el.remove();
     }
   }
 
   it('is told that the host role became ours, or that the lock changed, while we were away', async () => {
-    const said = await saidOnResume({ hostKey: 'hostkeyhostkeyhostkey01', locked: true });
+    const { said } = await resume({ hostKey: 'hostkeyhostkeyhostkey01', locked: true });
     expect(said.some((text) => text.includes(en.nowHost)), said.join(' | ')).to.equal(true);
     expect(said.some((text) => text.includes(en.roomLocked)), said.join(' | ')).to.equal(true);
   });
 
   it('hears nothing of the kind when nothing changed', async () => {
-    const said = await saidOnResume({});
-    for (const key of ['nowHost', 'roomLocked', 'roomUnlocked'] as const) {
-      expect(said.some((text) => text.includes(en[key])), said.join(' | ')).to.equal(false);
+    const { said, left, connections } = await resume({});
+    for (const key of ['nowHost', 'roomLocked', 'roomUnlocked', 'peerLeft'] as const) {
+      expect(said.some((text) => text.includes(format(en[key], { name: 'Bob' }))), said.join(' | ')).to.equal(false);
     }
+    expect(left).to.deep.equal([]);
+    expect(connections.length, 'one link, to Bob').to.equal(1);
+    expect(connections[0], 'the link to Bob carries on').to.not.equal('closed');
+  });
+
+  it('a peer the resumed welcome leaves out left while we were away: we are told, call-peer-left fires and its link closes at once', async () => {
+    const { said, left, connections, state } = await resume({ peers: [] });
+    expect(said.some((text) => text.includes(format(en.peerLeft, { name: 'Bob' }))), said.join(' | ')).to.equal(true);
+    expect(left).to.deep.equal(['Bob']);
+    expect(connections).to.deep.equal(['closed']);
+    expect(state).to.equal('waiting');
   });
 });

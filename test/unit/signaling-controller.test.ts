@@ -1,7 +1,8 @@
 /**
  * The widget's signaling controller, fed server frames by hand: which peers it
  * hands on as arrivals and which as known ones returning (a room-server
- * restart forgets everyone; they come back one by one).
+ * restart forgets everyone; they come back one by one), and which as gone
+ * while we were away.
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
@@ -38,28 +39,32 @@ afterEach(() => {
 function connect() {
   const socket = new ScriptedSocket();
   const joined: [string, boolean][] = [];
+  /** Every message handed on, by type (peer-left with its id and what the roster still said of it). */
+  const log: string[] = [];
   const host = { addController() {}, removeController() {}, requestUpdate() {}, updateComplete: Promise.resolve(true) };
   const controller = new SignalingController(host, {
     createSocket: () => () => socket,
     onMessage: (message: ServerMessage, previous?: PeerInfo) => {
       if (message.type === 'peer-joined') joined.push([message.peer.id, previous !== undefined]);
+      log.push(message.type === 'peer-left' ? `peer-left ${message.id} ${controller.roster.get(message.id)?.name}` : message.type);
     },
   });
   controllers.push(controller);
   controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
-  const welcome = (id: string, peers: string[]) =>
+  const welcome = (id: string, peers: string[], resumed?: true) =>
     socket.deliver({
       type: 'welcome',
       version: 1,
       id,
       polite: true,
       capacity: 6,
-      peers: peers.map((peer) => ({ id: peer, name: '', inCall: false })),
+      peers: peers.map((peer) => ({ id: peer, name: `name of ${peer}`, inCall: false })),
       iceServers: [],
       locked: false,
+      resumed,
     });
   const peerJoined = (id: string) => socket.deliver({ type: 'peer-joined', peer: { id, name: '', inCall: false } });
-  return { socket, joined, welcome, peerJoined };
+  return { socket, joined, log, controller, welcome, peerJoined };
 }
 
 describe('SignalingController: arrivals and returns', () => {
@@ -88,5 +93,25 @@ describe('SignalingController: arrivals and returns', () => {
       [BEN, false],
       [ANN, false],
     ]);
+  });
+});
+
+describe('SignalingController: departures while we were away', () => {
+  test('a held resume that leaves out a peer we knew: it left meanwhile, handed on as peer-left (with its name still known) before the welcome', () => {
+    const { log, controller, welcome, peerJoined } = connect();
+    welcome(SELF, [ANN]);
+    peerJoined(BEN);
+    log.length = 0;
+    welcome(SELF, [BEN], true);
+    assert.deepEqual(log, [`peer-left ${ANN} name of ${ANN}`, 'welcome']);
+    assert.deepEqual([...controller.roster.keys()], [BEN]);
+  });
+
+  test('a welcome that is not a held resume (a restarted room server, or a new identity) hands on no departure', () => {
+    const { log, welcome } = connect();
+    welcome(SELF, [ANN, BEN]);
+    welcome(SELF, []); // restarted without its storage: the others may still come back
+    welcome(OTHER_SELF, [], true); // not us any more
+    assert.deepEqual(log, ['welcome', 'welcome', 'welcome']);
   });
 });
