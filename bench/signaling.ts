@@ -6,6 +6,7 @@
  *
  *   npm run bench:signaling -- [--duration 30] [--rooms 250] [--rate 2000] [--window 5]
  *                              [--setup-rate 50] [--burst-seconds 5] [--tmpdir /dev/shm/x] [--json out.json]
+ *                              [--no-snapshots]
  *
  * For each server, in this order:
  *
@@ -80,6 +81,7 @@ const { values: options } = parseArgs({
     'connect-concurrency': { type: 'string', default: '10' },
     tmpdir: { type: 'string' },
     json: { type: 'string' },
+    'no-snapshots': { type: 'boolean', default: false },
   },
 });
 
@@ -1290,7 +1292,11 @@ async function main(): Promise<void> {
     mkdirSync(options.tmpdir, { recursive: true });
     process.env.TMPDIR = options.tmpdir; // inherited by partykit dev (and miniflare)
   }
-  const [party, relay] = await Promise.all([startParty(), startRelayProcess()]);
+  // As deployed: a stable SESSION_SECRET, which also makes each room save its
+  // snapshot to room storage (on each join and leave, and every 5 s).
+  // `--no-snapshots` leaves it unset, to see what the snapshots cost.
+  const vars: Record<string, string> = options['no-snapshots'] ? {} : { SESSION_SECRET: randomBytes(24).toString('base64url') };
+  const [party, relay] = await Promise.all([startParty({ vars }), startRelayProcess()]);
   cleanups.push(
     () => party.stop(),
     () => relay.stop(),
@@ -1298,7 +1304,7 @@ async function main(): Promise<void> {
   const targets: Target[] = [
     {
       kind: 'partykit',
-      label: 'partykit dev',
+      label: options['no-snapshots'] ? 'partykit dev (no room snapshots)' : 'partykit dev',
       urlFor: (room) => `ws://${party.host}/parties/main/${room}`,
       pid: party.process.pid!,
       stats: new ServerStats(),
