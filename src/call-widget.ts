@@ -1231,7 +1231,7 @@ export class CallWidget extends LitElement {
     // A group (two or more others): the local preview is a tile of the grid,
     // not an inset over someone's video. Tiles: 2 columns up to 4, 3 above
     // (2 in a narrow widget), so that each stays near the 4:3 of a camera at
-    // the default size; an odd last one of 2 columns sits at the middle.
+    // the default size; a short last row (three or five people) sits at the middle.
     const group = links.length > 1;
     const tiles = links.length + (this.#media.stream ? 1 : 0);
     const columns = group ? (tiles > 4 ? 3 : 2) : 1;

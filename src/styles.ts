@@ -60,8 +60,16 @@ export const styles = css`
   .columns-2 {
     grid-template-columns: repeat(2, minmax(0, 1fr));
   }
+  /* Three columns as six half-columns, so that the last row of five people
+     (two tiles) can start half a tile in and sit at the middle. */
   .columns-3 {
-    grid-template-columns: repeat(3, minmax(0, 1fr));
+    grid-template-columns: repeat(6, minmax(0, 1fr));
+  }
+  .columns-3 > * {
+    grid-column: span 2;
+  }
+  .columns-3.odd > :nth-last-child(2 of :not([hidden])) {
+    grid-column: 2 / span 2;
   }
   /* An odd last tile of two columns (three people) sits at the middle of its row. */
   .columns-2.odd > :nth-last-child(1 of :not([hidden])) {
@@ -266,6 +274,10 @@ export const styles = css`
     }
     .columns-3 {
       grid-template-columns: repeat(2, minmax(0, 1fr));
+    }
+    .columns-3 > *,
+    .columns-3.odd > :nth-last-child(2 of :not([hidden])) {
+      grid-column: auto;
     }
     .columns-3.odd > :nth-last-child(1 of :not([hidden])) {
       grid-column: span 2;

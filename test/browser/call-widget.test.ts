@@ -1068,6 +1068,38 @@ describe('<call-widget> group calls: the grid', () => {
     expect(local.querySelector('.label')?.textContent ?? null, 'no name on the inset').to.equal(null);
   });
 
+  it('five people: three columns, the last row of two at the middle; two columns in a narrow widget, the last tile at the middle', async () => {
+    const people = await groupCall(['Alice', 'Bob', 'Carol', 'Dan', 'Eve'], { style: 'display:block;width:720px' });
+    const alice = people[0]!;
+    const five = tiles(alice);
+    expect(five.length).to.equal(5);
+    const rows = [...new Set(five.map(({ box }) => Math.round(box.top)))];
+    expect(rows.length, 'two rows').to.equal(2);
+    const [first, second] = [five.slice(0, 3), five.slice(3)];
+    expect(first.every(({ box }) => Math.round(box.top) === rows[0]), 'three in the first row').to.equal(true);
+    expect(second.every(({ box }) => Math.round(box.top) === rows[1]), 'two in the second').to.equal(true);
+    const stage = part(alice, 'stage')!.getBoundingClientRect();
+    const middle = (boxes: DOMRect[]) => (Math.min(...boxes.map((b) => b.left)) + Math.max(...boxes.map((b) => b.right))) / 2;
+    expect(middle(second.map(({ box }) => box)), 'the last row at the middle').to.be.closeTo(stage.left + stage.width / 2, 2);
+    for (const { tile, box } of five) {
+      expect(box.width, 'tiles of one width').to.be.closeTo(five[0]!.box.width, 2);
+      for (const other of five) if (other.tile !== tile) expect(overlap(box, other.box)).to.equal(false);
+    }
+    await expect(alice).to.be.accessible();
+
+    // Narrow: two columns, three rows, the fifth tile alone at the middle.
+    alice.style.width = '400px';
+    await until(() => new Set(tiles(alice).map(({ box }) => Math.round(box.left))).size === 3, 'two columns and a centred tile');
+    const narrow = tiles(alice);
+    const narrowStage = part(alice, 'stage')!.getBoundingClientRect();
+    expect(new Set(narrow.map(({ box }) => Math.round(box.top))).size, 'three rows').to.equal(3);
+    const lone = narrow[4]!.box;
+    expect(lone.left + lone.width / 2, 'the last tile at the middle').to.be.closeTo(narrowStage.left + narrowStage.width / 2, 2);
+    for (const { tile, box } of narrow) {
+      for (const other of narrow) if (other.tile !== tile) expect(overlap(box, other.box)).to.equal(false);
+    }
+  });
+
   it('a member whose camera is still starting: its hidden preview takes no place; three tiles in 2 columns, the last at the middle', async () => {
     const people = await groupCall(['Alice', 'Bob', 'Carol', 'Dan'], { lastMedia: () => new Promise<MediaStream>(() => {}) });
     const dan = people[3]!;
