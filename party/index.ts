@@ -20,10 +20,16 @@ import { CloseCode, ROOM_ID_PATTERN } from '../src/protocol.ts';
 import { randomId } from '../src/random-id.ts';
 import { iceGrantFor, parseList, readIceConfig } from './ice-servers.ts';
 import { Room, refuse, type RoomSnapshot } from './room.ts';
-import { hasStableSecret, sessionSecret, signSession, verifySession } from './session.ts';
+import { hasStableSecret, secretTag, sessionSecret, signSession, verifySession } from './session.ts';
 
-/** The room storage key of the {@link RoomSnapshot}. */
+/** The room storage key of the {@link StoredSnapshot}. */
 const SNAPSHOT_KEY = 'room';
+
+/** What room storage holds: the room's snapshot and which secret signed its members' tokens ({@link secretTag}). */
+interface StoredSnapshot {
+  tag: string;
+  snapshot: RoomSnapshot;
+}
 
 /**
  * How often the room runs its housekeeping (heartbeat timeouts, resume
@@ -43,6 +49,8 @@ export default class Server implements Party.Server {
   readonly #sessionSecret: string;
   /** Session tokens outlive this process, so the room's state is worth keeping (see {@link onStart}). */
   readonly #persistent: boolean;
+  /** {@link secretTag} of the session secret, once {@link onStart} has made it; nothing is saved before. */
+  #tag: string | null = null;
   #ticker: ReturnType<typeof setInterval> | undefined;
 
   constructor(readonly room: Party.Room) {
@@ -51,7 +59,7 @@ export default class Server implements Party.Server {
     this.roomRules = new Room({
       capacity: readCapacity(room.env.ROOM_CAPACITY),
       mintIceServers: (peerId) => iceGrantFor(ice, peerId, Date.now()),
-      ...(persistent && { save: (snapshot) => this.#save(snapshot) }),
+      ...(persistent && { save: (snapshot, { refresh }) => this.#save(snapshot, refresh) }),
     });
     this.#persistent = persistent;
     this.#sessionSecret = sessionSecret(room.env);
@@ -65,17 +73,29 @@ export default class Server implements Party.Server {
   async onStart(): Promise<void> {
     if (!this.#persistent) return;
     try {
-      const snapshot = await this.room.storage.get(SNAPSHOT_KEY);
-      if (snapshot === undefined) return;
-      if (!this.roomRules.restore(snapshot)) await this.room.storage.delete(SNAPSHOT_KEY);
+      const tag = await secretTag(this.#sessionSecret, this.room.id);
+      this.#tag = tag;
+      const stored = await this.room.storage.get<Partial<StoredSnapshot>>(SNAPSHOT_KEY);
+      if (stored === undefined) return;
+      // Saved under another SESSION_SECRET: its members cannot prove who they
+      // are any more, and would only hold their slots against themselves.
+      if (stored?.tag !== tag || !this.roomRules.restore(stored.snapshot)) await this.room.storage.delete(SNAPSHOT_KEY);
     } catch {
       // Storage unavailable: the room starts empty, as without a snapshot.
     }
   }
 
-  /** Writes are queued in order by the runtime; a failed one is overtaken by the next (every 5 s at most). */
-  #save(snapshot: RoomSnapshot | null): void {
-    const write = snapshot ? this.room.storage.put(SNAPSHOT_KEY, snapshot) : this.room.storage.delete(SNAPSHOT_KEY);
+  /**
+   * Writes are queued in order by the runtime; a failed one is overtaken by
+   * the next (every 5 s at most). A refresh (only times changed) does not
+   * hold back the room's outgoing frames until it is on disk (the Durable
+   * Object output gate); a change does, so that nobody hears of a lock the
+   * room could forget.
+   */
+  #save(snapshot: RoomSnapshot | null, refresh: boolean): void {
+    if (this.#tag === null) return;
+    const stored: StoredSnapshot | null = snapshot && { tag: this.#tag, snapshot };
+    const write = stored ? this.room.storage.put(SNAPSHOT_KEY, stored, { allowUnconfirmed: refresh }) : this.room.storage.delete(SNAPSHOT_KEY);
     write.catch(() => undefined);
   }
 

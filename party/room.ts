@@ -86,11 +86,12 @@ export interface RoomOptions {
   /**
    * Keeps the room's {@link RoomSnapshot} (null: forget it, the room emptied)
    * where a restarted room server finds it: room storage. Called on every
-   * change of the lock, the host key or the membership, and every
-   * {@link SNAPSHOT_REFRESH_MS} while the room has members. Default: nothing
-   * is kept, and a restart forgets the room.
+   * change of the lock, the host key, the membership or the ring, and every
+   * {@link SNAPSHOT_REFRESH_MS} while the room has members (`refresh`: only
+   * times changed, so the write need not hold back the room's frames).
+   * Default: nothing is kept, and a restart forgets the room.
    */
-  save?: (snapshot: RoomSnapshot | null) => void;
+  save?: (snapshot: RoomSnapshot | null, options: { refresh: boolean }) => void;
 }
 
 /**
@@ -100,26 +101,43 @@ export interface RoomOptions {
  */
 export const SNAPSHOT_REFRESH_MS = 5_000;
 
+const TimeSchema = v.pipe(v.number(), v.finite());
+const SnapshotIdSchema = v.pipe(v.string(), v.regex(PEER_ID_PATTERN));
+
 /**
  * What a room keeps across a restart of its server (a deploy, an evicted
- * Durable Object, a crash): whether it is locked, its host key and who was
- * in it. Enough for the members to come back within the grace as the same
- * peers (their session tokens name them), to the room as they left it: a
- * locked room stays locked and its host stays its host. Knocks, rings and
- * rate-limit state are not kept: a knocker knocks again, a caller rings
- * again on reconnecting.
+ * Durable Object, a crash): whether it is locked, its host key, who was in
+ * it and since when unheard, and its ring. Enough for the members to come
+ * back within their grace as the same peers (their session tokens name
+ * them), to the room as they left it: a locked room stays locked, its host
+ * stays its host, a ring goes on ringing. Knocks and rate-limit state are
+ * not kept: a knocker knocks again. Times are ms since the epoch
+ * ({@link RoomOptions.now}).
  */
 export const RoomSnapshotSchema = v.object({
-  /** When the room saved it, ms since the epoch ({@link RoomOptions.now}). */
-  savedAt: v.pipe(v.number(), v.finite()),
+  /** When the room saved it. */
+  savedAt: TimeSchema,
   locked: v.boolean(),
   hostKey: v.nullable(v.pipe(v.string(), v.regex(SECRET_PATTERN))),
   members: v.array(
     v.object({
-      id: v.pipe(v.string(), v.regex(PEER_ID_PATTERN)),
+      id: SnapshotIdSchema,
       name: DisplayNameSchema,
       inCall: v.boolean(),
       host: v.boolean(),
+      /** See `Member.heard`. */
+      heard: v.boolean(),
+      /** Its last frame, or `savedAt` if its socket was open then: its grace runs from here. */
+      lastSeen: TimeSchema,
+    }),
+  ),
+  ring: v.nullable(
+    v.object({
+      caller: SnapshotIdSchema,
+      callee: v.nullable(SnapshotIdSchema),
+      since: TimeSchema,
+      timeoutMs: TimeSchema,
+      accepted: v.boolean(),
     }),
   ),
 });
@@ -221,7 +239,7 @@ export class Room {
   #ring: Ring | null = null;
   /** The host key, issued to the first member of the empty room; null while the room is empty. */
   #hostKey: string | null = null;
-  readonly #save: ((snapshot: RoomSnapshot | null) => void) | undefined;
+  readonly #save: RoomOptions['save'];
   /** When the snapshot was last saved, ms ({@link RoomOptions.now}). */
   #savedAt = -Infinity;
 
@@ -239,33 +257,41 @@ export class Room {
   /**
    * Take up a room where a previous server left it: `snapshot` (as saved
    * through {@link RoomOptions.save}, read back from storage, so unknown
-   * input) restores the lock, the host key and the members, each away with
-   * a full grace from now to come back with its session token. Nothing is
-   * announced: to the others, a member coming back is a resume.
+   * input) restores the lock, the host key, the members and the ring. Every
+   * member is away, with what is left of its grace (from its `lastSeen`) to
+   * come back with its session token. Nothing is announced: to the others, a
+   * member coming back is a resume, and one that does not is gone as after
+   * any drop (`peer-left`, the host role and the ring passing on as then).
+   *
+   * Left out, as the restart's drop of every socket would have left them out:
+   * members never heard from (see `Member.heard`), members whose grace is
+   * over, members past the capacity (a smaller `ROOM_CAPACITY` since; the
+   * host is kept among those taken back), and a ring whose caller is not
+   * taken back, or whose callee is not once it answered.
    *
    * Ignored (returns false) unless the room is empty and the snapshot is
-   * valid, names at least one member and was saved within the grace plus
-   * {@link SNAPSHOT_REFRESH_MS}: an older one is of a room whose members
-   * are gone by now. Members past the capacity (a smaller `ROOM_CAPACITY`
-   * since) are left out, the host kept among those taken back.
+   * valid, was saved within the grace plus {@link SNAPSHOT_REFRESH_MS} (an
+   * older one is of a room whose members are gone by now) and leaves a
+   * member to take back.
    */
   restore(snapshot: unknown): boolean {
     if (this.#members.size || this.#knockers.size || this.#arriving.size) return false;
     const parsed = v.safeParse(RoomSnapshotSchema, snapshot);
     if (!parsed.success) return false;
-    const { savedAt, locked, hostKey, members } = parsed.output;
+    const { savedAt, locked, hostKey, members, ring } = parsed.output;
     const now = this.#now();
-    if (!members.length || now - savedAt > this.#graceMs + SNAPSHOT_REFRESH_MS || savedAt > now + SNAPSHOT_REFRESH_MS) return false;
+    if (now - savedAt > this.#graceMs + SNAPSHOT_REFRESH_MS || savedAt > now + SNAPSHOT_REFRESH_MS) return false;
     const ids = new Set<string>();
-    const kept = members.filter((m) => !ids.has(m.id) && ids.add(m.id));
+    const kept = members.filter((m) => m.heard && now - m.lastSeen <= this.#graceMs && !ids.has(m.id) && ids.add(m.id));
     const host = kept.find((m) => m.host);
     const taken = kept.slice(0, this.capacity);
     if (host && !taken.includes(host)) taken[taken.length - 1] = host;
+    if (!taken.length) return false;
     for (const m of taken) {
       this.#members.set(m.id, {
         id: m.id,
         socket: null,
-        lastSeen: now,
+        lastSeen: Math.min(m.lastSeen, now),
         heard: true,
         name: m.name,
         inCall: m.inCall,
@@ -276,6 +302,11 @@ export class Room {
     }
     this.#locked = locked;
     this.#hostKey = hostKey;
+    const caller = ring && this.#members.get(ring.caller);
+    const callee = (ring?.callee != null && this.#members.get(ring.callee)) || null;
+    if (ring && caller && (callee || !ring.accepted)) {
+      this.#ring = { caller, callee, since: ring.since, timeoutMs: ring.timeoutMs, accepted: ring.accepted };
+    }
     this.#persist();
     return true;
   }
@@ -526,7 +557,7 @@ export class Room {
         safeClose(socket, 4000, 'silent');
       }
     }
-    if (this.#members.size && now - this.#savedAt >= SNAPSHOT_REFRESH_MS) this.#persist();
+    if (this.#members.size && now - this.#savedAt >= SNAPSHOT_REFRESH_MS) this.#persist(true);
     return this.#members.size > 0;
   }
 
@@ -569,13 +600,27 @@ export class Room {
    * once the room is empty). Never throws: a room that cannot be saved goes
    * on, and only a restart would notice.
    */
-  #persist(): void {
+  #persist(refresh = false): void {
     if (!this.#save) return;
     const savedAt = this.#now();
     this.#savedAt = savedAt;
-    const members = [...this.#members.values()].map(({ id, name, inCall, host }) => ({ id, name, inCall, host }));
+    const members = [...this.#members.values()].map(({ id, name, inCall, host, heard, socket, lastSeen }) => ({
+      id,
+      name,
+      inCall,
+      host,
+      heard,
+      lastSeen: socket ? savedAt : lastSeen,
+    }));
+    const ring = this.#ring && {
+      caller: this.#ring.caller.id,
+      callee: this.#ring.callee?.id ?? null,
+      since: this.#ring.since,
+      timeoutMs: this.#ring.timeoutMs,
+      accepted: this.#ring.accepted,
+    };
     try {
-      this.#save(members.length ? { savedAt, locked: this.#locked, hostKey: this.#hostKey, members } : null);
+      this.#save(members.length ? { savedAt, locked: this.#locked, hostKey: this.#hostKey, members, ring } : null, { refresh });
     } catch {
       // see above
     }
@@ -806,7 +851,10 @@ export class Room {
       else if (ring.caller === member) {
         member.name = name; // a repeat (a resend after a reconnect): where it stands
         if (ring.accepted) this.#enterCall(member, name);
-        else this.#sendRing(member, 'ringing', ring.callee);
+        else {
+          this.#persist();
+          this.#sendRing(member, 'ringing', ring.callee);
+        }
       } else this.#sendRing(member, 'busy', null);
       return;
     }

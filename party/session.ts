@@ -42,6 +42,16 @@ export async function signSession(secret: string, roomId: string, peerId: string
 }
 
 /**
+ * Which secret signs `roomId`'s tokens, without revealing it: HMAC-SHA-256 of
+ * `"<room-id>\n"` (no peer id is empty, so this is no session token). Stored
+ * with the room's snapshot: a snapshot saved under another secret names
+ * members whose tokens no longer verify, so it is not taken up.
+ */
+export function secretTag(secret: string, roomId: string): Promise<string> {
+  return mac(secret, roomId, '');
+}
+
+/**
  * The peer id a token names, if the token is well-formed and was signed with
  * `secret` for `roomId`; otherwise null. Never throws.
  */

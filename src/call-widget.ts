@@ -886,6 +886,9 @@ export class CallWidget extends LitElement {
         const key = message.reason === 'hangup' ? 'peerHungUp' : 'peerLeft';
         this.#announce(format(this.#t(key), { name: this.#displayName(peer.name) }));
         this.dispatchEvent(new CallPeerLeftEvent(peer, message.reason));
+        // The caller went while it rang us: the room says `missed` then, but
+        // not when we learn it only from a resume (it went while we were away).
+        if (this.#ring === 'incoming' && this.#ringPeer?.id === message.id) this.#ringEnded('missed');
         // In a 1:1 call the other side hanging up ends the call; a peer whose
         // connection dropped may come back, so we wait for it.
         const othersInCall = [...this.#signaling.roster.values()].some((p) => p.id !== message.id && p.inCall);

@@ -367,8 +367,11 @@ export class SignalingController implements ReactiveController {
     if (message.type === 'welcome' && message.resumed && message.id === this.selfId) {
       // A held resume lists everyone the room kept for us: a peer it leaves
       // out left while we were away (the others heard `peer-left` then).
+      // The page may hang up on hearing it: then the welcome is void too.
+      const socket = this.#socket;
       for (const id of [...this.roster.keys()]) {
         if (!message.peers.some((p) => p.id === id)) this.#receive({ type: 'peer-left', id, reason: 'left' });
+        if (this.#socket !== socket) return;
       }
     }
     const previous =

@@ -256,47 +256,65 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     JSON.stringify({ type: 'welcome', version: 1, id: SELF, polite: true, capacity: 6, peers: [BOB], iceServers: [], locked: false, ...extra });
 
   /**
+   * A widget on a scripted room socket that is open: `receive` hands it a
+   * frame, `drop` closes the socket as a network loss does (partysocket
+   * reconnects the same object) and opens it again. Removed after `body`.
+   */
+  async function scripted<T>(
+    props: Partial<CallWidget>,
+    body: (el: CallWidget, room: { receive(data: string): Promise<void>; drop(): Promise<void> }) => Promise<T>,
+  ): Promise<T> {
+    const socket = new ScriptedSocket();
+    const el = document.createElement('call-widget');
+    Object.assign(el, { name: 'Ann', host: 'fuzz.invalid', ...props });
+    el.createSocket = () => socket;
+    el.getUserMedia = canvasGetUserMedia({ width: 64, height: 48 });
+    document.body.append(el);
+    try {
+      await el.updateComplete;
+      socket.emit(new Event('open'));
+      return await body(el, {
+        async receive(data) {
+          socket.emit(new MessageEvent('message', { data }));
+          await el.updateComplete;
+        },
+        async drop() {
+          socket.emit(new CloseEvent('close', { code: 1006 }));
+          await el.updateComplete;
+          socket.emit(new Event('open'));
+        },
+      });
+    } finally {
+      el.remove();
+    }
+  }
+
+  /**
    * A call with Bob; our socket drops and the room takes us back with a
    * resumed `welcome` with `back` in it. What the live region said meanwhile,
    * the events fired and the peer connections made.
    */
-  async function resume(back: Record<string, unknown>) {
-    const socket = new ScriptedSocket();
-    const el = document.createElement('call-widget');
-    Object.assign(el, { room: 'resumeroom1', name: 'Ann', skipLobby: true, host: 'fuzz.invalid' });
-    el.createSocket = () => socket;
-    el.getUserMedia = canvasGetUserMedia({ width: 64, height: 48 });
+  function resume(back: Record<string, unknown>) {
     const connections: RTCPeerConnection[] = [];
-    el.createPeerConnection = (configuration) => {
+    const left: string[] = [];
+    const createPeerConnection = (configuration: RTCConfiguration) => {
       const pc = new RTCPeerConnection(configuration);
       connections.push(pc);
       return pc;
     };
-    const left: string[] = [];
-    el.addEventListener('call-peer-left', (event) => left.push(event.peer.name));
-    document.body.append(el);
-    try {
-      await el.updateComplete;
-      const receive = async (data: string) => {
-        socket.emit(new MessageEvent('message', { data }));
-        await el.updateComplete;
-      };
-      socket.emit(new Event('open'));
-      await receive(welcome({}));
+    return scripted({ room: 'resumeroom1', skipLobby: true, createPeerConnection }, async (el, room) => {
+      el.addEventListener('call-peer-left', (event) => left.push(event.peer.name));
+      await room.receive(welcome({}));
       await el.join();
-      await receive(JSON.stringify({ type: 'joined', peers: [BOB] }));
+      await room.receive(JSON.stringify({ type: 'joined', peers: [BOB] }));
       const lines: string[] = [];
       const region = el.shadowRoot!.querySelector('[aria-live]')!;
       new MutationObserver(() => lines.push(region.textContent!.trim())).observe(region, { subtree: true, childList: true, characterData: true });
-      socket.emit(new CloseEvent('close', { code: 1006 }));
-      await el.updateComplete;
-      socket.emit(new Event('open'));
-      await receive(welcome({ resumed: true, ...back }));
+      await room.drop();
+      await room.receive(welcome({ resumed: true, ...back }));
       await sleep(0);
       return { said: lines, left, connections: connections.map((pc) => pc.signalingState), state: el.state };
-    } finally {
-      el.remove();
-    }
+    });
   }
 
   it('is told that the host role became ours, or that the lock changed, while we were away', async () => {
@@ -313,6 +331,18 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     expect(left).to.deep.equal([]);
     expect(connections.length, 'one link, to Bob').to.equal(1);
     expect(connections[0], 'the link to Bob carries on').to.not.equal('closed');
+  });
+
+  it('rung by a caller who went while our socket was down: the resumed welcome ends the ring as missed', async () => {
+    await scripted({ room: 'resumeroom2', mode: 'call' }, async (el, room) => {
+      await room.receive(welcome({}));
+      await room.receive(JSON.stringify({ type: 'call', state: 'incoming', peer: BOB }));
+      expect(el.state).to.equal('incoming');
+      await room.drop();
+      expect(el.state, 'still rung while the room is away').to.equal('incoming');
+      await room.receive(welcome({ resumed: true, peers: [] }));
+      expect(el.state).to.equal('missed');
+    });
   });
 
   it('a peer the resumed welcome leaves out left while we were away: we are told, call-peer-left fires and its link closes at once', async () => {

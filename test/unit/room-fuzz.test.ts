@@ -706,45 +706,87 @@ function bump(stats: Map<string, number>, key: string): void {
   stats.set(key, (stats.get(key) ?? 0) + 1);
 }
 
-test('fuzz: restore never throws on what storage hands back, and takes up only a valid snapshot', () => {
+test('fuzz: restore takes up exactly the valid, fresh snapshots, never throws, and the room works either way', async () => {
   const NOW = 1_000_000;
-  const member = fc.record({
-    id: fc.oneof(fc.constantFrom(...PEER_IDS), fc.string()),
-    name: fc.oneof(fc.constant('Ann'), fc.string({ maxLength: 80 })),
-    inCall: fc.oneof(fc.boolean(), fc.anything()),
-    host: fc.oneof(fc.boolean(), fc.anything()),
-  });
-  const snapshot = fc.oneof(
-    fc.anything(),
-    fc.record(
-      {
-        savedAt: fc.oneof(fc.integer({ min: NOW - 60_000, max: NOW + 60_000 }), fc.anything()),
-        locked: fc.oneof(fc.boolean(), fc.anything()),
-        hostKey: fc.oneof(fc.constant('k'.repeat(22)), fc.constant(null), fc.string()),
-        members: fc.oneof(fc.array(member, { maxLength: 8 }), fc.anything()),
-      },
-      { requiredKeys: [] },
-    ),
+  const GRACE = 20_000;
+  const KEY = 'k'.repeat(22);
+  const member = (id: string) =>
+    fc.record({
+      id: fc.constant(id),
+      name: fc.constantFrom('', 'Ann', ' Bo '),
+      inCall: fc.boolean(),
+      host: fc.boolean(),
+      heard: fc.constant(true),
+      lastSeen: fc.integer({ min: NOW - GRACE, max: NOW }),
+    });
+  const valid = fc
+    .tuple(
+      fc.integer({ min: NOW - GRACE - 5_000, max: NOW + 5_000 }),
+      fc.boolean(),
+      fc.constantFrom(KEY, null),
+      fc.shuffledSubarray([...PEER_IDS], { minLength: 1 }).chain((ids) => fc.tuple(...ids.map(member))),
+      fc.boolean(),
+    )
+    .map(([savedAt, locked, hostKey, members, rings]) => ({
+      savedAt,
+      locked,
+      hostKey,
+      members,
+      ring: rings ? { caller: members[0]!.id, callee: members[1]?.id ?? null, since: NOW - 1000, timeoutMs: 30_000, accepted: false } : null,
+    }));
+  type Snapshot = ReturnType<typeof valid.generate>['value'];
+  // One field broken: the snapshot must be refused as a whole.
+  const breakers: ((s: Snapshot) => unknown)[] = [
+    (s) => ({ ...s, savedAt: 'now' }),
+    (s) => ({ ...s, savedAt: NOW - GRACE - 5_001 }),
+    (s) => ({ ...s, savedAt: NOW + 5_001 }),
+    (s) => ({ ...s, locked: 'yes' }),
+    (s) => ({ ...s, hostKey: 'short' }),
+    (s) => ({ ...s, members: [] }),
+    (s) => ({ ...s, members: s.members.map((m) => ({ ...m, heard: false })) }),
+    (s) => ({ ...s, members: s.members.map((m) => ({ ...m, lastSeen: NOW - GRACE - 1 })) }),
+    (s) => ({ ...s, members: [{ ...s.members[0], id: 'bad id!' }] }),
+    (s) => ({ ...s, members: [{ ...s.members[0], name: '\u202Eevil' }] }),
+    (s) => ({ ...s, members: [{ ...s.members[0], host: 1 }] }),
+    (s) => ({ ...s, ring: { caller: 42 } }),
+    (s) => ({ ...s, ring: undefined }),
+    (s) => JSON.stringify(s),
+    () => null,
+  ];
+  const input = fc.oneof(
+    valid.map((snapshot) => ({ snapshot: snapshot as unknown, ok: true })),
+    fc.tuple(valid, fc.integer({ min: 0, max: breakers.length - 1 })).map(([snapshot, i]) => ({ snapshot: breakers[i]!(snapshot), ok: false })),
+    fc.anything().map((snapshot) => ({ snapshot, ok: false })),
   );
-  fc.assert(
-    fc.property(snapshot, (input) => {
+  let restoredCount = 0;
+  await fc.assert(
+    fc.asyncProperty(input, async ({ snapshot, ok }) => {
       const clock = { t: NOW };
       const room = new Room({ capacity: 3, now: () => clock.t });
-      const restored = room.restore(input);
-      // Restored: at most the capacity, no id twice; else nothing changed.
+      const restored = room.restore(structuredClone(snapshot));
+      assert.equal(restored, ok, JSON.stringify(snapshot));
       if (!restored) assert.deepEqual([room.size, room.locked], [0, false]);
       else {
+        restoredCount++;
         const ids = room.peers().map((p) => p.id);
         assert.ok(ids.length >= 1 && ids.length <= 3 && new Set(ids).size === ids.length);
       }
-      // The room works either way: a newcomer gets an answer, and ticking past the grace empties it.
+      // A newcomer: the lobby of a restored locked room, else welcome, or
+      // room-full (busy while a ring has its callee).
       const s = new FakeSocket('newcomer');
-      room.admit(s, 'newcomer-0123456789ab', ICE);
-      assert.ok(s.frames.length >= 1 && s.frames.every((f) => decodeServerMessage(f).ok));
-      clock.t += 20_001;
+      await room.arrive(s, 'newcomer-0123456789ab');
+      assert.ok(s.frames.every((f) => decodeServerMessage(f).ok));
+      const first = s.received[0];
+      const full = first?.type === 'error' && (first.code === 'room-full' || first.code === 'busy');
+      if (restored && (snapshot as Snapshot).locked) assert.equal(first?.type, 'lobby');
+      else assert.ok(first?.type === 'welcome' || (restored && full), JSON.stringify(first));
+      // Past everyone's grace, the room is empty and open again.
+      clock.t += GRACE + 1;
+      room.remove(s);
       assert.equal(room.tick(), false);
       assert.deepEqual([room.size, room.locked], [0, false]);
     }),
     { seed: SEED, numRuns: 500 },
   );
+  assert.ok(restoredCount > 100, `only ${restoredCount} of 500 inputs restored`);
 });

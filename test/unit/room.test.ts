@@ -1217,6 +1217,17 @@ describe('a restart of the room server (snapshot in room storage)', () => {
     return { room, restored: room.restore(structuredClone(saved.at(-1))), saved: again };
   }
 
+  /** `socket` arrives with the session token of `id`: resumes if the room holds it. */
+  async function comeBack(room: Room, id: string, label: string, extra: { hostKey?: string } = {}) {
+    const s = socket(label);
+    await room.arrive(s, `${label.replace(/\W/g, '')}-0123456789abcdefghij`.slice(0, 22), {
+      resumeId: id,
+      session: async (peer) => `${peer}.${'s'.repeat(43)}`,
+      ...extra,
+    });
+    return s;
+  }
+
   test('every change is saved: members with name, call state and host role, the lock and the key', async () => {
     const { room, saved, a, hostKey } = await lockedCall();
     assert.deepEqual(saved.at(-1), {
@@ -1224,12 +1235,17 @@ describe('a restart of the room server (snapshot in room storage)', () => {
       locked: true,
       hostKey,
       members: [
-        { id: ALICE, name: 'Alice', inCall: true, host: true },
-        { id: BOB, name: 'Bob', inCall: true, host: false },
+        { id: ALICE, name: 'Alice', inCall: true, host: true, heard: true, lastSeen: 1_000_000 },
+        { id: BOB, name: 'Bob', inCall: true, host: false, heard: true, lastSeen: 1_000_000 },
       ],
+      ring: null,
     });
     send(room, a, { type: 'leave' });
-    assert.deepEqual(saved.at(-1)?.members, [{ id: BOB, name: 'Bob', inCall: true, host: true }], 'the hand-over is saved');
+    assert.deepEqual(
+      saved.at(-1)?.members.map((m) => [m.id, m.host]),
+      [[BOB, true]],
+      'the hand-over is saved',
+    );
   });
 
   test('the room is saved again every SNAPSHOT_REFRESH_MS while it has members, and forgotten when it empties', async () => {
@@ -1358,15 +1374,76 @@ describe('a restart of the room server (snapshot in room storage)', () => {
   test('only an empty room is restored; a smaller capacity keeps the first members and the host', async () => {
     const { clock, saved } = await lockedCall();
     const snapshot = structuredClone(saved.at(-1)!);
+    const member = { inCall: true, heard: true, lastSeen: clock.t };
     snapshot.members = [
-      { id: BOB, name: 'Bob', inCall: true, host: false },
-      { id: CAROL, name: 'Carol', inCall: true, host: false },
-      { id: ALICE, name: 'Alice', inCall: true, host: true },
+      { id: BOB, name: 'Bob', host: false, ...member },
+      { id: CAROL, name: 'Carol', host: false, ...member },
+      { id: ALICE, name: 'Alice', host: true, ...member },
     ];
     const room = new Room({ capacity: 2, now: () => clock.t });
     assert.equal(room.restore(snapshot), true);
     assert.deepEqual(room.peers().map((p) => p.id), [BOB, ALICE]);
     assert.equal(room.restore(snapshot), false, 'not over members already there');
+  });
+
+  test("each member's grace runs from its last frame, not from the restart; one never heard from is not taken back", async () => {
+    const { room: first, clock, saved, a, b } = await lockedCall({ capacity: 3 });
+    first.drop(b); // Bob's socket drops at t0
+    clock.t += 12_000;
+    first.admit(socket('never'), CAROL, ICE); // welcomed, never heard from: no token to come back with
+    send(first, a, { type: 'ping' });
+    first.tick(); // the 5 s refresh: Bob away since t0, Alice here
+    clock.t += 2_000; // the server dies; the clients reconnect
+    const { room } = restart(clock, saved, { capacity: 3 });
+    assert.deepEqual(room.peers().map((p) => p.id), [ALICE, BOB], 'Carol, never heard from, is not held');
+    const alice = await comeBack(room, ALICE, 'alice-again');
+    alice.take();
+    clock.t += 6_001; // Bob: 20 s since his last frame
+    send(room, alice, { type: 'ping' });
+    room.tick();
+    assert.deepEqual(alice.take(), [{ type: 'pong' }, { type: 'peer-left', id: BOB, reason: 'left' }]);
+  });
+
+  test('a ring goes on across the restart: the callee is rung again on coming back, and hears missed if the caller never does', async () => {
+    const clock = { t: 1_000_000 };
+    const saved: (RoomSnapshot | null)[] = [];
+    const first = new Room({ rateLimit: NO_RATE_LIMIT, now: () => clock.t, save: (s) => saved.push(structuredClone(s)) });
+    const session = async (id: string) => `${id}.${'s'.repeat(43)}`;
+    const [a, b] = [socket('a'), socket('b')];
+    await first.arrive(a, ALICE, { session });
+    await first.arrive(b, BOB, { session });
+    send(first, a, { type: 'ring', name: 'Alice', timeoutMs: 30_000 });
+    send(first, b, { type: 'ping' });
+    assert.deepEqual(saved.at(-1)?.ring, { caller: ALICE, callee: BOB, since: 1_000_000, timeoutMs: 30_000, accepted: false });
+    clock.t += 3_000;
+    const { room } = restart(clock, saved);
+    const bob = await comeBack(room, BOB, 'bob-again');
+    assert.deepEqual(
+      bob.take().map((m) => (m.type === 'call' ? `${m.state} ${m.peer?.id}` : m.type)),
+      ['welcome', `incoming ${ALICE}`],
+    );
+    clock.t += 17_001; // Alice: 20 s since her last frame
+    send(room, bob, { type: 'ping' });
+    room.tick();
+    assert.deepEqual(
+      bob.take().map((m) => (m.type === 'call' ? `${m.state} ${m.peer?.id}` : m.type)),
+      ['pong', `missed ${ALICE}`, 'peer-left', 'host'],
+    );
+  });
+
+  test('a ring whose caller is not taken back is over', async () => {
+    const { room: first, clock, saved, a, b } = await lockedCall();
+    send(first, b, { type: 'ping' });
+    send(first, a, { type: 'leave' }); // Alice goes; Bob rings into the room
+    send(first, b, { type: 'ring', name: 'Bob', timeoutMs: 30_000 });
+    assert.equal(saved.at(-1)?.ring?.caller, BOB);
+    const snapshot = structuredClone(saved.at(-1)!);
+    snapshot.members.push({ id: CAROL, name: 'Carol', inCall: false, host: false, heard: true, lastSeen: clock.t });
+    snapshot.members = snapshot.members.filter((m) => m.id !== BOB);
+    const room = new Room({ now: () => clock.t, capacity: 3 });
+    assert.equal(room.restore(snapshot), true);
+    const carol = await comeBack(room, CAROL, 'carol-again');
+    assert.deepEqual(carol.take().map((m) => m.type), ['welcome'], 'nobody rings Carol');
   });
 
   test('a newcomer to a restored unlocked room is admitted beside the away members, and is not host', async () => {
