@@ -36,7 +36,7 @@ afterEach(() => {
 });
 
 /** A controller on a scripted socket, and what it handed on: each peer-joined's id and whether it came as known. */
-function connect() {
+function connect(onLeft?: (controller: SignalingController) => void) {
   const socket = new ScriptedSocket();
   const joined: [string, boolean][] = [];
   /** Every message handed on, by type (peer-left with its id and what the roster still said of it). */
@@ -47,6 +47,7 @@ function connect() {
     onMessage: (message: ServerMessage, previous?: PeerInfo) => {
       if (message.type === 'peer-joined') joined.push([message.peer.id, previous !== undefined]);
       log.push(message.type === 'peer-left' ? `peer-left ${message.id} ${controller.roster.get(message.id)?.name}` : message.type);
+      if (message.type === 'peer-left') onLeft?.(controller);
     },
   });
   controllers.push(controller);
@@ -114,4 +115,13 @@ describe('SignalingController: departures while we were away', () => {
     welcome(OTHER_SELF, [], true); // not us any more
     assert.deepEqual(log, ['welcome', 'welcome', 'welcome']);
   });
+});
+
+test('a page that hangs up on such a departure voids the welcome that brought it: the controller stays closed', () => {
+  const { log, controller, welcome } = connect((c) => c.disconnect());
+  welcome(SELF, [ANN, BEN]);
+  log.length = 0;
+  welcome(SELF, [], true);
+  assert.deepEqual(log, [`peer-left ${ANN} name of ${ANN}`], 'no more departures, and no welcome');
+  assert.deepEqual([controller.status, controller.selfId], ['idle', null]);
 });
