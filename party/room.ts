@@ -242,6 +242,8 @@ export class Room {
   readonly #save: RoomOptions['save'];
   /** When the snapshot was last saved, ms ({@link RoomOptions.now}). */
   #savedAt = -Infinity;
+  /** Who hung up (`leave`) within the grace, and when (ms), oldest first: told to members resuming. */
+  #hungUp: { id: string; at: number }[] = [];
 
   constructor(options: RoomOptions = {}) {
     this.capacity = options.capacity ?? 2;
@@ -392,6 +394,8 @@ export class Room {
   /** A held member comes back on a new socket: same id and slot; the others notice nothing. */
   #rebind(member: Member, socket: PeerSocket, grant: IceGrant, session: string | undefined): void {
     const old = member.socket;
+    // Since its last frame it may have missed a `peer-left`: who hung up then.
+    const missed = this.#hungUp.filter((d) => d.at >= member.lastSeen).map((d) => d.id);
     if (old) {
       this.#bySocket.delete(old);
       safeClose(old, 4000, 'replaced');
@@ -404,6 +408,7 @@ export class Room {
     const welcome = this.#welcome(member, grant, session);
     welcome.resumed = true;
     welcome.peers = this.peers().filter((p) => p.id !== member.id);
+    if (missed.length) welcome.hungUp = missed.slice(-LIMITS.hungUpIds);
     send(socket, welcome);
     if (member.host && this.knocking().length) send(socket, { type: 'knocks', peers: this.knocking() });
     // A ring still going on: where it stands, for this peer.
@@ -588,6 +593,9 @@ export class Room {
     }
     this.#members.delete(member.id);
     if (member.socket) this.#bySocket.delete(member.socket);
+    const now = this.#now();
+    this.#hungUp = this.#hungUp.filter((d) => now - d.at <= this.#graceMs && d.id !== member.id);
+    if (reason === 'hangup') this.#hungUp.push({ id: member.id, at: now });
     for (const other of this.#members.values()) other.candidatesTo.delete(member.id);
     this.#broadcast(member, { type: 'peer-left', id: member.id, reason });
     if (this.#members.size === 0) this.#reset();
@@ -649,6 +657,7 @@ export class Room {
     this.#locked = false;
     this.#ring = null;
     this.#hostKey = null;
+    this.#hungUp = [];
     for (const knocker of [...this.#knockers.values()]) {
       this.#knockers.delete(knocker.socket);
       refuse(knocker.socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);

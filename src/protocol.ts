@@ -38,6 +38,8 @@ export const LIMITS = {
   candidateBytes: 1024,
   nameChars: 64,
   candidatesPerNegotiation: 100,
+  /** Ids in a resumed `welcome`'s `hungUp` (the most recent). */
+  hungUpIds: 32,
 } as const;
 
 /**
@@ -312,7 +314,9 @@ export type RingState = (typeof RING_STATES)[number];
  *   `session` is this identity's token: presented again (`?session=`) after a
  *   dropped socket, it restores the same id and slot within the server's
  *   grace period (`resumed: true`; `peers` are then all the others, and the
- *   client keeps the roles it had toward those it knew).
+ *   client keeps the roles it had toward those it knew). A peer it knew and
+ *   `peers` leaves out left while it was away; `hungUp` lists those of them
+ *   that hung up (`peer-left` reason `hangup`), the others just went.
  * - `lobby`: sent instead of `welcome` to a socket that arrived at a locked
  *   room: it may send `join` (its knock) and `ping` (answered, so a long
  *   wait is not taken for a dead socket) and waits for the host's decision:
@@ -353,6 +357,7 @@ export const ServerMessageSchema = v.variant('type', [
     hostKey: v.optional(v.pipe(v.string(), v.regex(SECRET_PATTERN))),
     session: v.optional(v.pipe(v.string(), v.regex(SESSION_PATTERN))),
     resumed: v.optional(v.boolean()),
+    hungUp: v.optional(v.pipe(v.array(PeerIdSchema), v.maxLength(LIMITS.hungUpIds))),
   }),
   v.object({ type: v.literal('pong') }),
   v.object({ type: v.literal('lobby') }),
@@ -500,7 +505,8 @@ export function parseServerFrame(frame: unknown): ServerMessage | null {
         isBoolean(m.locked) &&
         optional(m.hostKey, isString) &&
         optional(m.session, isString) &&
-        optional(m.resumed, isBoolean);
+        optional(m.resumed, isBoolean) &&
+        optional(m.hungUp, (ids) => arrayOf(ids, isString));
       break;
     case 'pong':
     case 'lobby':

@@ -366,11 +366,13 @@ export class SignalingController implements ReactiveController {
   #receive(message: ServerMessage): void {
     if (message.type === 'welcome' && message.resumed && message.id === this.selfId) {
       // A held resume lists everyone the room kept for us: a peer it leaves
-      // out left while we were away (the others heard `peer-left` then).
+      // out left while we were away (the others heard `peer-left` then),
+      // hanging up if `hungUp` says so.
       // The page may hang up on hearing it: then the welcome is void too.
       const socket = this.#socket;
       for (const id of [...this.roster.keys()]) {
-        if (!message.peers.some((p) => p.id === id)) this.#receive({ type: 'peer-left', id, reason: 'left' });
+        const reason = message.hungUp?.includes(id) ? 'hangup' : 'left';
+        if (!message.peers.some((p) => p.id === id)) this.#receive({ type: 'peer-left', id, reason });
         if (this.#socket !== socket) return;
       }
     }

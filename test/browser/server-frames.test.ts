@@ -102,6 +102,7 @@ function actions(): fc.Arbitrary<Action[]> {
       locked: fc.boolean(),
       hostKey: fc.constantFrom(undefined, 'hostkeyhostkeyhostkey01'),
       resumed: fc.constantFrom(undefined, true),
+      hungUp: fc.constantFrom(undefined, [], [PEERS[0]!], PEERS),
     });
   const message = fc.oneof(
     welcome,
@@ -343,6 +344,14 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
       await room.receive(welcome({ resumed: true, peers: [] }));
       expect(el.state).to.equal('missed');
     });
+  });
+
+  it('the other of a 1:1 call hung up while we were away (hungUp): the call ends as a remote hang-up', async () => {
+    const { said, left, connections, state } = await resume({ peers: [], hungUp: [BOB.id] });
+    expect(said.some((text) => text.includes(format(en.peerHungUp, { name: 'Bob' }))), said.join(' | ')).to.equal(true);
+    expect(left).to.deep.equal(['Bob']);
+    expect(connections).to.deep.equal(['closed']);
+    expect(state).to.equal('ended');
   });
 
   it('a peer the resumed welcome leaves out left while we were away: we are told, call-peer-left fires and its link closes at once', async () => {

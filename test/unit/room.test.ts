@@ -1106,6 +1106,28 @@ describe('drops, resume and heartbeats', () => {
     assert.deepEqual(b.take(), []);
   });
 
+  test('resume: who hung up while we were away is named (hungUp); who just went, or hung up before our last frame, is not', async () => {
+    const { room, clock, a, b, session } = await callOfTwo({ capacity: 4 });
+    const [c, d] = [socket('c'), socket('d')];
+    await room.arrive(c, CAROL, { session });
+    await room.arrive(d, DAVE, { session });
+    join(room, c, 'Carol');
+    join(room, d, 'Dave');
+    send(room, d, { type: 'leave' }); // Dave hangs up while Alice is still here
+    clock.t += 1_000;
+    send(room, a, { type: 'ping' });
+    room.drop(a);
+    clock.t += 1_000;
+    send(room, b, { type: 'leave' }); // Bob hangs up while Alice is away
+    send(room, c, { type: 'bye' }); // Carol closes her tab
+    const back = socket('a-again');
+    await room.arrive(back, 'erin-0123456789abcdefg', { resumeId: ALICE, session });
+    const [welcome] = back.take();
+    assert.ok(welcome?.type === 'welcome' && welcome.resumed);
+    assert.deepEqual(welcome.peers, []);
+    assert.deepEqual(welcome.hungUp, [BOB]);
+  });
+
   test('resume while the old socket still looks alive replaces it', async () => {
     const { room, a, b, session } = await callOfTwo();
     const back = socket('a-again');

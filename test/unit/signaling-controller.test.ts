@@ -46,13 +46,13 @@ function connect(onLeft?: (controller: SignalingController) => void) {
     createSocket: () => () => socket,
     onMessage: (message: ServerMessage, previous?: PeerInfo) => {
       if (message.type === 'peer-joined') joined.push([message.peer.id, previous !== undefined]);
-      log.push(message.type === 'peer-left' ? `peer-left ${message.id} ${controller.roster.get(message.id)?.name}` : message.type);
+      log.push(message.type === 'peer-left' ? `peer-left ${message.id} ${controller.roster.get(message.id)?.name} ${message.reason}` : message.type);
       if (message.type === 'peer-left') onLeft?.(controller);
     },
   });
   controllers.push(controller);
   controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
-  const welcome = (id: string, peers: string[], resumed?: true) =>
+  const welcome = (id: string, peers: string[], resumed?: true, hungUp?: string[]) =>
     socket.deliver({
       type: 'welcome',
       version: 1,
@@ -63,6 +63,7 @@ function connect(onLeft?: (controller: SignalingController) => void) {
       iceServers: [],
       locked: false,
       resumed,
+      hungUp,
     });
   const peerJoined = (id: string) => socket.deliver({ type: 'peer-joined', peer: { id, name: '', inCall: false } });
   return { socket, joined, log, controller, welcome, peerJoined };
@@ -104,8 +105,16 @@ describe('SignalingController: departures while we were away', () => {
     peerJoined(BEN);
     log.length = 0;
     welcome(SELF, [BEN], true);
-    assert.deepEqual(log, [`peer-left ${ANN} name of ${ANN}`, 'welcome']);
+    assert.deepEqual(log, [`peer-left ${ANN} name of ${ANN} left`, 'welcome']);
     assert.deepEqual([...controller.roster.keys()], [BEN]);
+  });
+
+  test('one the resumed welcome names in hungUp hung up: peer-left with reason hangup', () => {
+    const { log, welcome } = connect();
+    welcome(SELF, [ANN, BEN]);
+    log.length = 0;
+    welcome(SELF, [], true, [BEN, OTHER_SELF]);
+    assert.deepEqual(log, [`peer-left ${ANN} name of ${ANN} left`, `peer-left ${BEN} name of ${BEN} hangup`, 'welcome']);
   });
 
   test('a welcome that is not a held resume (a restarted room server, or a new identity) hands on no departure', () => {
@@ -122,6 +131,6 @@ test('a page that hangs up on such a departure voids the welcome that brought it
   welcome(SELF, [ANN, BEN]);
   log.length = 0;
   welcome(SELF, [], true);
-  assert.deepEqual(log, [`peer-left ${ANN} name of ${ANN}`], 'no more departures, and no welcome');
+  assert.deepEqual(log, [`peer-left ${ANN} name of ${ANN} left`], 'no more departures, and no welcome');
   assert.deepEqual([controller.status, controller.selfId], ['idle', null]);
 });
