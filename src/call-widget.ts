@@ -118,7 +118,7 @@ const INVITE_COPIED_MS = 3_000;
  * @fires {CallKnockEvent} call-knock - (host only) someone knocks at the locked room; `event.peer` is `{id, name}`: call `admit(id)` or `reject(id)`.
  *
  * @slot brand - a logo or name, shown in the top corner (inline end) of the video area.
- * @slot controls - extra buttons, placed in the control bar before hang-up (style them yourself; `--call-control-size` is a good height).
+ * @slot controls - extra buttons, placed in the control bar before hang-up (in a call in a narrow widget, among the secondary controls that More shows; style them yourself; `--call-control-size` is a good height).
  *
  * @csspart base - the widget's single wrapper (grid of video area and controls; carries `dir` and `lang`).
  * @csspart brand - the box around the `brand` slot.
@@ -139,6 +139,7 @@ const INVITE_COPIED_MS = 3_000;
  * @csspart camera-button - the camera toggle.
  * @csspart switch-camera-button - turns to the camera facing the other way (front ↔ back); shown only where the camera says which way it faces and there is another one.
  * @csspart devices-button - (in a call) opens and closes the device panel (`aria-expanded`).
+ * @csspart more-button - (in a call, in a widget at most 420 px wide) shows and hides the secondary controls: devices, lock, the `controls` slot and invite (`aria-expanded`). Wider, they are always in the row and this button is not shown.
  * @csspart devices - the call's device panel: the camera, microphone and speaker selectors and the level meter (Escape closes it).
  * @csspart lobby - the pre-join lobby form beside the preview.
  * @csspart name-input - (lobby) the display-name field.
@@ -322,6 +323,8 @@ export class CallWidget extends LitElement {
   #lobby: Lobby | null = null;
   /** Whether the call's device panel is open (see `#handleDevices`). */
   #devicesOpen = false;
+  /** In a narrow widget: the secondary controls (devices, lock, the page's, invite) are shown. */
+  #moreOpen = false;
   /** The part that takes focus once it is rendered (the device panel just opened, or its button after Escape). */
   #focusNext: 'devices' | 'devices-button' | null = null;
   /** The lazy chunks loaded so far, and those on their way (see `#need`). */
@@ -1057,6 +1060,7 @@ export class CallWidget extends LitElement {
   #end(): void {
     // What a device action said during the call goes with it.
     this.#error = null;
+    this.#moreOpen = false;
     this.#ring = 'none';
     this.#rungOnly = false;
     this.#closeLobby();
@@ -1178,6 +1182,10 @@ export class CallWidget extends LitElement {
    * speaker selectors (its chunk loads on first use), which follow
    * `devicechange`; a choice applies at once (see `useDevice`).
    */
+  #handleMore = (): void => {
+    this.#moreOpen = !this.#moreOpen;
+    this.requestUpdate();
+  };
   #handleDevices = (): void => {
     if (this.#devicesOpen) this.#closeLobby();
     else {
@@ -1231,6 +1239,9 @@ export class CallWidget extends LitElement {
       }
     }
     const devices = this.#devicesOpen ? this.#lobby : null;
+    const invite = html`<button part="button invite-button" @click=${this.#handleInvite}>
+      ${this.#t(this.#copied ? 'inviteCopied' : 'copyInvite')}
+    </button>`;
     // A group (two or more others): the local preview is a tile of the grid,
     // not an inset over someone's video. Tiles: 2 columns up to 4, 3 above
     // (2 in a narrow widget), so that each stays near the 4:3 of a camera at
@@ -1281,7 +1292,8 @@ export class CallWidget extends LitElement {
       <div part="controls" role="group" aria-label=${this.#t('controls')}>
         ${state === 'incoming'
           ? html`<button part="button accept-button" @click=${this.#handleAccept}>${this.#t('accept')}</button>
-              <button part="button decline-button" @click=${this.#handleDecline}>${this.#t('decline')}</button>`
+              <button part="button decline-button" @click=${this.#handleDecline}>${this.#t('decline')}</button>
+              ${invite}`
           : inCall || inLobby
           ? html`
               <button
@@ -1306,40 +1318,48 @@ export class CallWidget extends LitElement {
                   </button>`
                 : nothing}
               ${inLobby
-                ? nothing
-                : html`<button
-                    part="button devices-button"
-                    aria-expanded=${String(this.#devicesOpen)}
-                    aria-controls=${devices ? 'devices' : nothing}
-                    @click=${this.#handleDevices}
-                  >
-                    ${this.#t('devices')}
-                  </button>`}
-              ${inLobby
                 ? html`<button part="button join-button" @click=${this.#handleJoin}>
                       ${this.#t(this.mode === 'call' ? 'call' : 'joinNow')}
                     </button>
                     <button part="button cancel-button" @click=${this.#handleLeaveLobby}>${this.#t('cancel')}</button>
-                    <slot name="controls"></slot>`
-                : html`${this.isHost
-                      ? html`<button
-                          part="button lock-button"
-                          aria-pressed=${String(this.locked)}
-                          @click=${this.#handleLock}
-                        >
-                          ${this.#t('lockRoom')}
-                        </button>`
-                      : nothing}
                     <slot name="controls"></slot>
+                    ${invite}`
+                : html`<button
+                      part="button more-button"
+                      aria-expanded=${String(this.#moreOpen)}
+                      aria-controls="more"
+                      @click=${this.#handleMore}
+                    >
+                      ${this.#t('more')}
+                    </button>
+                    <div id="more" class=${this.#moreOpen ? 'more open' : 'more'}>
+                      <button
+                        part="button devices-button"
+                        aria-expanded=${String(this.#devicesOpen)}
+                        aria-controls=${devices ? 'devices' : nothing}
+                        @click=${this.#handleDevices}
+                      >
+                        ${this.#t('devices')}
+                      </button>
+                      ${this.isHost
+                        ? html`<button
+                            part="button lock-button"
+                            aria-pressed=${String(this.locked)}
+                            @click=${this.#handleLock}
+                          >
+                            ${this.#t('lockRoom')}
+                          </button>`
+                        : nothing}
+                      <slot name="controls"></slot>
+                      ${invite}
+                    </div>
                     <button part="button hangup-button" @click=${this.#handleHangup}>${this.#t('hangup')}</button>`}
             `
           : html`<button part="button join-button" @click=${this.#handleJoin}>
                 ${this.#t(this.#joinLabel(state))}
               </button>
-              <slot name="controls"></slot>`}
-        <button part="button invite-button" @click=${this.#handleInvite}>
-          ${this.#t(this.#copied ? 'inviteCopied' : 'copyInvite')}
-        </button>
+              <slot name="controls"></slot>
+              ${invite}`}
       </div>
       ${inCall && this.knocking.length
         ? this.#need('knocks')?.renderKnocks(this.#chunk, this, (name) => this.#displayName(name), this.#admitRefused)

@@ -77,7 +77,8 @@ export function focusedKnock(active: Element): KnockFocus | null {
  * After an update, when the knock that had focus (`was`) was admitted,
  * rejected or gave up: Lit reuses rows by position, so the focused button
  * may now act on someone else, or be gone. Focus goes to the Admit of the
- * knock now in that row (the next), else of the last one, else to the lock;
+ * knock now in that row (the next), else of the last one, else to the lock
+ * (in a narrow widget with the secondary controls hidden, to More);
  * blurred first if it is the same button, so that its new name is read out.
  * False when there is nowhere to go (the call is over): the widget decides.
  */
@@ -85,9 +86,15 @@ export function refocus(root: ParentNode & { activeElement?: Element | null }, w
   const active = root.activeElement;
   if (active && focusedKnock(active)?.id === was.id) return false;
   const rows = root.querySelectorAll('[part~=knock]');
+  // The lock, or in a narrow widget with the secondary controls hidden, the button that shows them.
+  const shown = (part: string) => {
+    const button = root.querySelector<HTMLElement>(`[part~=${part}]`);
+    return button && (button.checkVisibility?.() ?? true) ? button : null;
+  };
   const target =
     rows[Math.min(was.row, rows.length - 1)]?.querySelector<HTMLElement>('[part~=admit-button]') ??
-    root.querySelector<HTMLElement>('[part~=lock-button]');
+    shown('lock-button') ??
+    shown('more-button');
   if (!target) return false;
   if (target === active) target.blur();
   target.focus();

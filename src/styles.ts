@@ -188,6 +188,14 @@ export const styles = css`
     width: 40%;
     font-size: 1em;
   }
+  /* The secondary controls are in the row; a narrow widget shows them on
+     demand (the More button), so that the call keeps most of its height. */
+  .more {
+    display: contents;
+  }
+  [part~='more-button'] {
+    display: none;
+  }
   [part~='controls'] {
     display: flex;
     flex-wrap: wrap;
@@ -286,6 +294,12 @@ export const styles = css`
     }
     button {
       padding: 0 10px;
+    }
+    [part~='more-button'] {
+      display: block;
+    }
+    .more:not(.open) {
+      display: none;
     }
   }
 `;

@@ -122,6 +122,25 @@ export const Connected: Story = {
 };
 
 /**
+ * A call on a phone (320 px): the control bar keeps to microphone, camera,
+ * More and hang-up, so the video keeps most of the height; More (pressed
+ * here on the first widget) shows devices, lock and invite.
+ */
+export const PhoneWidth: Story = {
+  render: (args, context) => {
+    const pair = renderPair(args, context) as HTMLElement;
+    for (const widget of widgetsIn(pair)) widget.style.width = '320px';
+    return pair;
+  },
+  play: async ({ canvasElement }) => {
+    const widgets = widgetsIn(canvasElement);
+    for (const widget of widgets) await press(widget, 'join-button');
+    for (const widget of widgets) await expectState(widget, 'connected');
+    await press(widgets[0]!, 'more-button');
+  },
+};
+
+/**
  * A group call of four (a room server with `ROOM_CAPACITY=4`): each widget
  * shows the other three and its own preview, named "You", in a 2×2 grid.
  */

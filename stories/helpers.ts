@@ -117,6 +117,7 @@ export async function press(
     | 'mic-button'
     | 'accept-button'
     | 'devices-button'
+    | 'more-button'
     | 'decline-button',
 ): Promise<void> {
   await waitFor(() => expect(widget.shadowRoot?.querySelector(`[part~="${part}"]`)).toBeTruthy());

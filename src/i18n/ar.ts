@@ -20,6 +20,7 @@ const messages: Messages = {
   micLevel: 'مستوى الميكروفون',
   deviceLost: 'انقطع اتصال {device}؛ يُستخدم {fallback}',
   devices: 'الأجهزة',
+  more: 'المزيد',
   switchCamera: 'تبديل الكاميرا',
   call: 'اتصال',
   callAgain: 'معاودة الاتصال',

@@ -18,6 +18,7 @@ const messages: Messages = {
   micLevel: 'Nivel del micrófono',
   deviceLost: 'Se desconectó {device}; se usa {fallback}',
   devices: 'Dispositivos',
+  more: 'Más',
   switchCamera: 'Cambiar de cámara',
   call: 'Llamar',
   callAgain: 'Volver a llamar',

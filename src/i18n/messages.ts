@@ -48,6 +48,8 @@ export const en = {
   microphone: 'Microphone',
   deviceLost: '{device} was disconnected; using {fallback}',
   devices: 'Devices',
+  /** The button that shows the secondary controls in a narrow widget. */
+  more: 'More',
   switchCamera: 'Switch camera',
   call: 'Call',
   callAgain: 'Call again',

@@ -787,9 +787,10 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
   });
 
   it('fills a page-given box, 320×240 to 760×300, with every control in view and on top', async () => {
+    // Every control shown (in a narrow widget's call, More shows the secondary ones).
     const visibleControls = (el: CallWidget, size = ''): void => {
       const host = el.getBoundingClientRect();
-      const buttons = [...el.shadowRoot!.querySelectorAll<HTMLButtonElement>('[part~="controls"] button')];
+      const buttons = [...el.shadowRoot!.querySelectorAll<HTMLButtonElement>('[part~="controls"] button')].filter((b) => b.checkVisibility());
       expect(buttons.length).to.be.greaterThan(0);
       for (const control of buttons) {
         const box = control.getBoundingClientRect();
@@ -817,6 +818,12 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
       button(el, 'join-button').click();
       await reach(el, 'waiting');
       visibleControls(el, `${width}×${height} in the call`);
+      const more = button(el, 'more-button');
+      if (width <= 420) {
+        more.click();
+        await el.updateComplete;
+        visibleControls(el, `${width}×${height} in the call, More open`);
+      } else expect(more.checkVisibility(), 'no More in a wide widget').to.equal(false);
       el.remove();
     }
     // No height from the page: 4:3 of the given width, controls included.
@@ -910,11 +917,54 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     await sendKeys({ press: 'Tab' });
     expect(focused()).to.equal('button lock-button');
     await sendKeys({ press: 'Tab' });
+    expect(focused()).to.equal('button invite-button');
+    await sendKeys({ press: 'Tab' });
     expect(focused()).to.equal('button hangup-button');
     await sendKeys({ press: 'Enter' });
     await reach(el, 'ended');
     expect(focused(), 'focus moves to join again').to.equal('button join-button');
     expect(el.shadowRoot!.querySelector('[aria-live]')!.textContent?.trim()).to.equal(en['state-ended']);
+  });
+
+  it('a phone-width call keeps its controls to two rows: More shows the secondary ones, by keyboard too', async () => {
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    el.style.cssText = 'display:block;width:320px';
+    await mount(el);
+    await settled(el);
+    button(el, 'join-button').click();
+    await reach(el, 'waiting');
+    const focused = () => el.shadowRoot!.activeElement?.getAttribute('part') ?? '(outside)';
+    const shown = () =>
+      [...el.shadowRoot!.querySelectorAll<HTMLElement>('[part~="controls"] button')].filter((b) => b.checkVisibility()).map((b) => b.getAttribute('part'));
+    const rows = () =>
+      new Set([...el.shadowRoot!.querySelectorAll<HTMLElement>('[part~="controls"] button')].filter((b) => b.checkVisibility()).map((b) => Math.round(b.getBoundingClientRect().top))).size;
+    expect(shown()).to.deep.equal(['button mic-button', 'button camera-button', 'button more-button', 'button hangup-button']);
+    expect(rows(), 'two rows at most').to.be.at.most(2);
+    const more = button(el, 'more-button');
+    expect(more.getAttribute('aria-expanded')).to.equal('false');
+    await expect(el).to.be.accessible();
+
+    button(el, 'mic-button').focus();
+    await sendKeys({ press: 'Tab' });
+    await sendKeys({ press: 'Tab' });
+    expect(focused()).to.equal('button more-button');
+    await sendKeys({ press: 'Enter' });
+    await el.updateComplete;
+    expect(more.getAttribute('aria-expanded')).to.equal('true');
+    expect(el.shadowRoot!.getElementById(more.getAttribute('aria-controls')!)!.contains(button(el, 'devices-button')), 'aria-controls names the group').to.equal(true);
+    for (const next of ['devices-button', 'lock-button', 'invite-button', 'hangup-button']) {
+      await sendKeys({ press: 'Tab' });
+      expect(focused()).to.equal(`button ${next}`);
+    }
+    await expect(el).to.be.accessible();
+    more.click();
+    await el.updateComplete;
+    expect(shown()).to.not.include('button devices-button');
+
+    // Wider, there is no More: everything is in the row.
+    el.style.width = '640px';
+    await until(() => !more.checkVisibility(), 'More goes');
+    expect(shown()).to.include.members(['button devices-button', 'button lock-button', 'button invite-button']);
   });
 
   it('the live region says who joined the call and who hung up, together with the state that follows', async () => {
@@ -1183,6 +1233,18 @@ describe('<call-widget> locked rooms: the host’s knock list', () => {
     host.hangup();
     await reach(host, 'ended');
     await until(() => focused()?.getAttribute('part') === 'button join-button', `focus on join (is on ${focused()?.getAttribute('part')})`);
+  });
+
+  it('a phone-width host admits the last knock: focus goes to More when the lock is among the hidden controls', async () => {
+    const { root, rooms, room, host } = await lockedRoom(3);
+    host.style.cssText = 'display:block;width:320px';
+    await knock(root, widget({ rooms, room, name: 'Guest' }), host);
+    await host.updateComplete;
+    expect(button(host, 'lock-button').checkVisibility(), 'the lock is hidden').to.equal(false);
+    button(host, 'admit-button').focus();
+    await sendKeys({ press: 'Enter' });
+    await until(() => !part(host, 'knock'), 'the list goes');
+    await until(() => host.shadowRoot!.activeElement?.getAttribute('part') === 'button more-button', 'focus on More');
   });
 
   it('the host hangs up a call of three: the member who takes over is told, and gets the lock', async () => {

@@ -68,6 +68,7 @@ describe('Storybook: every story plays without camera or server', () => {
       'connecting',
       'connected',
       'group-of-four',
+      'phone-width',
       'reconnecting',
       'ended',
       'knocking',
