@@ -4,6 +4,10 @@
  * same Chromium, interleaved run by run (widget, minimal, widget, minimal, …).
  *
  *   npm run build && npm run bench:ttff -- [--runs 20] [--warmup 1] [--settle 500] [--json out.json] [--baseline-dc] [--profile]
+ *                                          [--no-snapshots]
+ *
+ * The room server runs as deployed, with SESSION_SECRET, so each join also
+ * saves the room's snapshot to room storage; `--no-snapshots` leaves it unset.
  *
  * Each run: a fresh room, two isolated browser contexts. Page A joins first
  * and waits; page B loads, learns that A is there, and after `--settle` ms
@@ -69,6 +73,7 @@ const { values: options } = parseArgs({
     json: { type: 'string' },
     'baseline-dc': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'no-snapshots': { type: 'boolean', default: false },
   },
 });
 const PROFILE = options.profile === true;
@@ -614,7 +619,8 @@ async function main(): Promise<void> {
   requireBuild();
   const started = Date.now();
   const loadBefore = loadavg();
-  const [party, web, relay] = await Promise.all([startParty(), startStatic(), startRelay()]);
+  const vars: Record<string, string> = options['no-snapshots'] ? {} : { SESSION_SECRET: 'bench-ttff-secret-0123456789' };
+  const [party, web, relay] = await Promise.all([startParty({ vars }), startStatic(), startRelay()]);
   cleanups.push(() => party.stop(), () => web.stop(), () => relay.stop());
   // Our handlers stop the servers too; Playwright's own would exit before they run.
   const browser = await launchChromium({ handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false });
