@@ -7,7 +7,8 @@
  * other must show "connection lost" within about 7 s and "peer left" within
  * 20 s (plus the room's 250 ms housekeeping tick); back after 14 s, within
  * the room's grace, media must return within 5 s of the network, and the
- * link's control channel must work again.
+ * link's control channel must work again; and if the other hung up
+ * meanwhile, the call must end as a remote hang-up once the network is back.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -108,6 +109,34 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     await b.locator('call-widget [part~="remote-tile"] [part~="avatar"]').waitFor({ timeout: 3000 });
     const left = await b.evaluate(() => (window as unknown as { callEvents: { type: string }[] }).callEvents.filter((e) => e.type === 'call-peer-left').length);
     assert.equal(left, 0, 'A came back within the grace: nobody left');
+    await Promise.all([a.context().close(), b.context().close()]);
+  });
+
+  test('B hangs up while A is cut off: A, back within the grace, hears it from the resumed welcome and its call ends as a remote hang-up', async () => {
+    const [a, b] = await callAcross();
+    type Recorded = { type: string; reason?: string; peer?: { name: string } };
+    const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: Recorded[] }).callEvents);
+
+    // Past A's dead-socket timeout (8 s) and the room's heartbeat timeout
+    // (10 s), so that the room's peer-left to A is lost with its old socket
+    // and A comes back on a new one; within the 20 s grace from its last frame.
+    hosts.cutOffA(true);
+    try {
+      await sleep(1000);
+      await b.locator('call-widget [part~="hangup-button"]').click();
+      await waitForState(b, 'ended', 3000);
+      await sleep(11_000);
+      assert.equal(await a.locator('call-widget').getAttribute('state'), 'reconnecting', 'A has heard nothing yet');
+    } finally {
+      hosts.cutOffA(false);
+    }
+    const restoredAt = Date.now();
+    await waitForState(a, 'ended', 10_000);
+    console.log(`# B hung up while A was cut off: A's call ended ${Date.now() - restoredAt} ms after its network returned`);
+    const seen = await events(a);
+    const left = seen.filter((e) => e.type === 'call-peer-left');
+    assert.deepEqual(left.map((e) => [e.peer?.name, e.reason]), [['B', 'hangup']]);
+    assert.deepEqual(seen.filter((e) => e.type === 'call-ended').map((e) => e.reason), ['remote-hangup']);
     await Promise.all([a.context().close(), b.context().close()]);
   });
 
