@@ -107,7 +107,7 @@ const SnapshotIdSchema = v.pipe(v.string(), v.regex(PEER_ID_PATTERN));
 /**
  * What a room keeps across a restart of its server (a deploy, an evicted
  * Durable Object, a crash): whether it is locked, its host key, who was in
- * it and since when unheard, and its ring. Enough for the members to come
+ * it and since when unheard, who hung up lately, and its ring. Enough for the members to come
  * back within their grace as the same peers (their session tokens name
  * them), to the room as they left it: a locked room stays locked, its host
  * stays its host, a ring goes on ringing. Knocks and rate-limit state are
@@ -131,6 +131,8 @@ export const RoomSnapshotSchema = v.object({
       lastSeen: TimeSchema,
     }),
   ),
+  /** Who hung up within the grace, and when: still told to members resuming after the restart. */
+  hungUp: v.pipe(v.array(v.object({ id: SnapshotIdSchema, at: TimeSchema })), v.maxLength(LIMITS.hungUpIds)),
   ring: v.nullable(
     v.object({
       caller: SnapshotIdSchema,
@@ -242,7 +244,7 @@ export class Room {
   readonly #save: RoomOptions['save'];
   /** When the snapshot was last saved, ms ({@link RoomOptions.now}). */
   #savedAt = -Infinity;
-  /** Who hung up (`leave`) within the grace, and when (ms), oldest first: told to members resuming. */
+  /** Who hung up (`leave`) within the grace, and when (ms), oldest first, at most {@link LIMITS.hungUpIds}: told to members resuming. */
   #hungUp: { id: string; at: number }[] = [];
 
   constructor(options: RoomOptions = {}) {
@@ -280,7 +282,7 @@ export class Room {
     if (this.#members.size || this.#knockers.size || this.#arriving.size) return false;
     const parsed = v.safeParse(RoomSnapshotSchema, snapshot);
     if (!parsed.success) return false;
-    const { savedAt, locked, hostKey, members, ring } = parsed.output;
+    const { savedAt, locked, hostKey, members, ring, hungUp } = parsed.output;
     const now = this.#now();
     if (now - savedAt > this.#graceMs + SNAPSHOT_REFRESH_MS || savedAt > now + SNAPSHOT_REFRESH_MS) return false;
     const ids = new Set<string>();
@@ -304,6 +306,7 @@ export class Room {
     }
     this.#locked = locked;
     this.#hostKey = hostKey;
+    this.#hungUp = hungUp.filter((d) => now - d.at <= this.#graceMs);
     const caller = ring && this.#members.get(ring.caller);
     const callee = (ring?.callee != null && this.#members.get(ring.callee)) || null;
     if (ring && caller && (callee || !ring.accepted)) {
@@ -394,8 +397,10 @@ export class Room {
   /** A held member comes back on a new socket: same id and slot; the others notice nothing. */
   #rebind(member: Member, socket: PeerSocket, grant: IceGrant, session: string | undefined): void {
     const old = member.socket;
-    // Since its last frame it may have missed a `peer-left`: who hung up then.
-    const missed = this.#hungUp.filter((d) => d.at >= member.lastSeen).map((d) => d.id);
+    // It may have missed a `peer-left` while away: who hung up within the
+    // grace (the client makes nothing of one it heard, or one still here).
+    const now = this.#now();
+    const hungUp = this.#hungUp.filter((d) => now - d.at <= this.#graceMs).map((d) => d.id);
     if (old) {
       this.#bySocket.delete(old);
       safeClose(old, 4000, 'replaced');
@@ -408,7 +413,7 @@ export class Room {
     const welcome = this.#welcome(member, grant, session);
     welcome.resumed = true;
     welcome.peers = this.peers().filter((p) => p.id !== member.id);
-    if (missed.length) welcome.hungUp = missed.slice(-LIMITS.hungUpIds);
+    if (hungUp.length) welcome.hungUp = hungUp;
     send(socket, welcome);
     if (member.host && this.knocking().length) send(socket, { type: 'knocks', peers: this.knocking() });
     // A ring still going on: where it stands, for this peer.
@@ -595,7 +600,7 @@ export class Room {
     if (member.socket) this.#bySocket.delete(member.socket);
     const now = this.#now();
     this.#hungUp = this.#hungUp.filter((d) => now - d.at <= this.#graceMs && d.id !== member.id);
-    if (reason === 'hangup') this.#hungUp.push({ id: member.id, at: now });
+    if (reason === 'hangup') this.#hungUp = [...this.#hungUp, { id: member.id, at: now }].slice(-LIMITS.hungUpIds);
     for (const other of this.#members.values()) other.candidatesTo.delete(member.id);
     this.#broadcast(member, { type: 'peer-left', id: member.id, reason });
     if (this.#members.size === 0) this.#reset();
@@ -628,7 +633,8 @@ export class Room {
       accepted: this.#ring.accepted,
     };
     try {
-      this.#save(members.length ? { savedAt, locked: this.#locked, hostKey: this.#hostKey, members, ring } : null, { refresh });
+      const snapshot = { savedAt, locked: this.#locked, hostKey: this.#hostKey, members, hungUp: this.#hungUp, ring };
+      this.#save(members.length ? snapshot : null, { refresh });
     } catch {
       // see above
     }

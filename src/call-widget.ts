@@ -112,7 +112,7 @@ const INVITE_COPIED_MS = 3_000;
  * @fires {CallStateChangeEvent} call-state-change - `state` changed; `event.previous` and `event.state` are `CallState`s.
  * @fires {CallErrorEvent} call-error - something failed; `event.code` is a `CallErrorCode`, `event.message` a sentence.
  * @fires {CallPeerJoinedEvent} call-peer-joined - another peer's page entered the room (not yet the call: `event.peer` is `{id, name, inCall}` with `name` '' and `inCall` false; the widget says their name when they join the call). Not fired for those already in the room when we arrived, nor for one coming back after a room-server restart.
- * @fires {CallPeerLeftEvent} call-peer-left - another peer left; `event.peer`, and `event.reason` is `hangup` or `left`. Also fired on coming back from a dropped room connection for a peer that left meanwhile (`left`: the room does not say how).
+ * @fires {CallPeerLeftEvent} call-peer-left - another peer left; `event.peer`, and `event.reason` is `hangup` or `left`. Also fired on coming back from a dropped room connection for a peer that left meanwhile (`hangup` if the room says it hung up).
  * @fires {CallReconnectEvent} call-reconnect - a recovery step started; `event.attempt` (from 1), `event.cause` (`signaling`, `ice-disconnected`, `ice-failed`, `network-change`, `rebuild`), `event.peerId`.
  * @fires {CallEndedEvent} call-ended - the call (or the attempt) is over: `event.durationMs` (from the first `connected`, 0 if never) and `event.reason` (`hangup`, `remote-hangup`, `declined`, `missed`, `busy`, `failed`, `room-full`). Removing the element mid-call ends the call too (`hangup`).
  * @fires {CallKnockEvent} call-knock - (host only) someone knocks at the locked room; `event.peer` is `{id, name}`: call `admit(id)` or `reject(id)`.
@@ -139,7 +139,7 @@ const INVITE_COPIED_MS = 3_000;
  * @csspart camera-button - the camera toggle.
  * @csspart switch-camera-button - turns to the camera facing the other way (front ↔ back); shown only where the camera says which way it faces and there is another one.
  * @csspart devices-button - (in a call) opens and closes the device panel (`aria-expanded`).
- * @csspart more-button - (in a call, in a widget at most 420 px wide) shows and hides the secondary controls: devices, lock, the `controls` slot and invite (`aria-expanded`). Wider, they are always in the row and this button is not shown.
+ * @csspart more-button - (in a call, in a widget 420 px wide or less) shows and hides the secondary controls: devices, lock, the `controls` slot and invite (`aria-expanded`). Wider, they are always in the row and this button is not shown.
  * @csspart devices - the call's device panel: the camera, microphone and speaker selectors and the level meter (Escape closes it).
  * @csspart lobby - the pre-join lobby form beside the preview.
  * @csspart name-input - (lobby) the display-name field.
@@ -541,6 +541,7 @@ export class CallWidget extends LitElement {
    */
   async join(options: { audio?: boolean; video?: boolean } = {}): Promise<void> {
     if (this.#intent === 'join' || !this.#supported()) return;
+    this.#moreOpen = false;
     // From the lobby the camera is already up, with the user's toggles and devices.
     if (this.#intent !== 'lobby') {
       this.#media.videoEnabled = this.video !== 'off' && options.video !== false;
@@ -884,7 +885,7 @@ export class CallWidget extends LitElement {
         return;
       case 'peer-left': {
         this.#admitRefused = false;
-        const peer = this.#signaling.roster.get(message.id) ?? { id: message.id, name: '', inCall: false };
+        const peer = previous ?? this.#signaling.roster.get(message.id) ?? { id: message.id, name: '', inCall: false };
         this.#peers.remove(message.id);
         const key = message.reason === 'hangup' ? 'peerHungUp' : 'peerLeft';
         this.#announce(format(this.#t(key), { name: this.#displayName(peer.name) }));
@@ -1060,7 +1061,6 @@ export class CallWidget extends LitElement {
   #end(): void {
     // What a device action said during the call goes with it.
     this.#error = null;
-    this.#moreOpen = false;
     this.#ring = 'none';
     this.#rungOnly = false;
     this.#closeLobby();
@@ -1182,8 +1182,10 @@ export class CallWidget extends LitElement {
    * speaker selectors (its chunk loads on first use), which follow
    * `devicechange`; a choice applies at once (see `useDevice`).
    */
+  /** More shows or hides the secondary controls; hiding them closes the device panel that one of them opened. */
   #handleMore = (): void => {
     this.#moreOpen = !this.#moreOpen;
+    if (!this.#moreOpen && this.#devicesOpen) this.#closeLobby();
     this.requestUpdate();
   };
   #handleDevices = (): void => {

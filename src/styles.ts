@@ -298,7 +298,9 @@ export const styles = css`
     [part~='more-button'] {
       display: block;
     }
-    .more:not(.open) {
+    /* Shown while focus is in it, so that a control focused in a wider
+       widget (then the page zoomed, the phone turned) does not drop focus. */
+    .more:not(.open, :focus-within) {
       display: none;
     }
   }

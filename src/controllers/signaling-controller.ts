@@ -65,7 +65,8 @@ export interface SignalingControllerOptions {
    * `peer-updated`, `previous` is that peer's roster entry before it; for
    * `peer-joined`, the peer itself if we knew it already (the room came
    * back without it after a room-server restart): it is returning, not
-   * arriving.
+   * arriving; for a `peer-left` that a resumed `welcome` implies (it is
+   * handed on after that welcome, whose roster no longer has it), who it was.
    */
   onMessage: (message: ServerMessage, previous?: PeerInfo) => void;
   /** The socket closed for good with a terminal close code. */
@@ -363,25 +364,21 @@ export class SignalingController implements ReactiveController {
     if (message) this.#receive(message); // else a frame we do not understand: ignore it
   };
 
-  #receive(message: ServerMessage): void {
-    if (message.type === 'welcome' && message.resumed && message.id === this.selfId) {
-      // A held resume lists everyone the room kept for us: a peer it leaves
-      // out left while we were away (the others heard `peer-left` then),
-      // hanging up if `hungUp` says so.
-      // The page may hang up on hearing it: then the welcome is void too.
-      const socket = this.#socket;
-      for (const id of [...this.roster.keys()]) {
-        const reason = message.hungUp?.includes(id) ? 'hangup' : 'left';
-        if (!message.peers.some((p) => p.id === id)) this.#receive({ type: 'peer-left', id, reason });
-        if (this.#socket !== socket) return;
-      }
-    }
+  /** `gone`: for a `peer-left`, who it was (when the roster no longer says). */
+  #receive(message: ServerMessage, gone?: PeerInfo): void {
+    // A held resume lists everyone the room kept for us: a peer it leaves
+    // out left while we were away (the others heard `peer-left` then),
+    // hanging up if `hungUp` says so. Handed on after the welcome, so that
+    // the roster says who is still here (a 1:1 call ends on a hang-up only
+    // if nobody is); the page may hang up on hearing it: then no more.
+    const resumed = message.type === 'welcome' && message.resumed && message.id === this.selfId ? message : null;
+    const departed = resumed ? [...this.roster.values()].filter((peer) => !resumed.peers.some((p) => p.id === peer.id)) : [];
     const previous =
       message.type === 'peer-updated'
         ? this.roster.get(message.peer.id)
         : message.type === 'peer-joined' && this.#known.has(message.peer.id)
           ? message.peer
-          : undefined;
+          : gone;
     switch (message.type) {
       case 'lobby':
         this.status = 'knocking';
@@ -468,6 +465,11 @@ export class SignalingController implements ReactiveController {
     // screen: a render per frame would sit between an answer's arrival and its
     // application (what the peer layer makes of a signal updates on its own).
     if (message.type !== 'signal' && message.type !== 'pong') this.#host.requestUpdate();
+    const socket = this.#socket;
+    for (const peer of departed) {
+      if (this.#socket !== socket) return;
+      this.#receive({ type: 'peer-left', id: peer.id, reason: resumed?.hungUp?.includes(peer.id) ? 'hangup' : 'left' }, peer);
+    }
   }
 
   #handleClose = (event: Event): void => {

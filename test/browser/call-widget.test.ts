@@ -957,14 +957,36 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
       expect(focused()).to.equal(`button ${next}`);
     }
     await expect(el).to.be.accessible();
+    // The device panel opened from More closes with it.
+    button(el, 'devices-button').click();
+    await until(() => !!el.shadowRoot!.getElementById('devices'), 'the device panel');
     more.click();
     await el.updateComplete;
     expect(shown()).to.not.include('button devices-button');
+    expect(el.shadowRoot!.getElementById('devices') === null, 'the panel closed with More').to.equal(true);
 
     // Wider, there is no More: everything is in the row.
     el.style.width = '640px';
     await until(() => !more.checkVisibility(), 'More goes');
     expect(shown()).to.include.members(['button devices-button', 'button lock-button', 'button invite-button']);
+
+    // A control focused in the wide row keeps focus (and shows) when the widget narrows.
+    button(el, 'invite-button').focus();
+    el.style.width = '320px';
+    await until(() => more.checkVisibility(), 'More is back');
+    expect(focused()).to.equal('button invite-button');
+    expect(button(el, 'invite-button').checkVisibility(), 'the focused control stays shown').to.equal(true);
+    button(el, 'mic-button').focus();
+    expect(button(el, 'invite-button').checkVisibility(), 'hidden once focus leaves').to.equal(false);
+
+    // The next call starts with More closed.
+    more.click();
+    await el.updateComplete;
+    button(el, 'hangup-button').click();
+    await reach(el, 'ended');
+    button(el, 'join-button').click();
+    await reach(el, 'waiting');
+    expect(button(el, 'more-button').getAttribute('aria-expanded')).to.equal('false');
   });
 
   it('the live region says who joined the call and who hung up, together with the state that follows', async () => {

@@ -295,7 +295,7 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
    * resumed `welcome` with `back` in it. What the live region said meanwhile,
    * the events fired and the peer connections made.
    */
-  function resume(back: Record<string, unknown>) {
+  function resume(back: Record<string, unknown>, others = [BOB]) {
     const connections: RTCPeerConnection[] = [];
     const left: string[] = [];
     const createPeerConnection = (configuration: RTCConfiguration) => {
@@ -305,9 +305,9 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     };
     return scripted({ room: 'resumeroom1', skipLobby: true, createPeerConnection }, async (el, room) => {
       el.addEventListener('call-peer-left', (event) => left.push(event.peer.name));
-      await room.receive(welcome({}));
+      await room.receive(welcome({ peers: others }));
       await el.join();
-      await room.receive(JSON.stringify({ type: 'joined', peers: [BOB] }));
+      await room.receive(JSON.stringify({ type: 'joined', peers: others }));
       const lines: string[] = [];
       const region = el.shadowRoot!.querySelector('[aria-live]')!;
       new MutationObserver(() => lines.push(region.textContent!.trim())).observe(region, { subtree: true, childList: true, characterData: true });
@@ -352,6 +352,23 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     expect(left).to.deep.equal(['Bob']);
     expect(connections).to.deep.equal(['closed']);
     expect(state).to.equal('ended');
+  });
+
+  it('a group call: it ends on hang-ups learnt on coming back only if nobody the welcome lists is still in it', async () => {
+    const CAROL = { id: PEERS[1]!, name: 'Carol', inCall: true };
+    const DAN = { id: PEERS[2]!, name: 'Dan', inCall: true };
+    // Bob and Carol hung up; Dan joined meanwhile and is in the call.
+    const withDan = await resume({ peers: [DAN], hungUp: [BOB.id, CAROL.id] }, [BOB, CAROL]);
+    expect(withDan.left).to.deep.equal(['Bob', 'Carol']);
+    expect(withDan.state, 'Dan is still in the call').to.not.equal('ended');
+    // Bob hung up and Carol just went (either order): nobody is left.
+    for (const others of [
+      [BOB, CAROL],
+      [CAROL, BOB],
+    ]) {
+      const alone = await resume({ peers: [], hungUp: [BOB.id] }, others);
+      expect(alone.state, others.map((p) => p.name).join(', ')).to.equal('ended');
+    }
   });
 
   it('a peer the resumed welcome leaves out left while we were away: we are told, call-peer-left fires and its link closes at once', async () => {

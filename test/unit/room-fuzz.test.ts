@@ -726,12 +726,14 @@ test('fuzz: restore takes up exactly the valid, fresh snapshots, never throws, a
       fc.constantFrom(KEY, null),
       fc.shuffledSubarray([...PEER_IDS], { minLength: 1 }).chain((ids) => fc.tuple(...ids.map(member))),
       fc.boolean(),
+      fc.array(fc.record({ id: fc.constantFrom(...PEER_IDS), at: fc.integer({ min: NOW - 60_000, max: NOW }) }), { maxLength: 32 }),
     )
-    .map(([savedAt, locked, hostKey, members, rings]) => ({
+    .map(([savedAt, locked, hostKey, members, rings, hungUp]) => ({
       savedAt,
       locked,
       hostKey,
       members,
+      hungUp,
       ring: rings ? { caller: members[0]!.id, callee: members[1]?.id ?? null, since: NOW - 1000, timeoutMs: 30_000, accepted: false } : null,
     }));
   type Snapshot = ReturnType<typeof valid.generate>['value'];
@@ -749,6 +751,8 @@ test('fuzz: restore takes up exactly the valid, fresh snapshots, never throws, a
     (s) => ({ ...s, members: [{ ...s.members[0], name: '\u202Eevil' }] }),
     (s) => ({ ...s, members: [{ ...s.members[0], host: 1 }] }),
     (s) => ({ ...s, ring: { caller: 42 } }),
+    (s) => ({ ...s, hungUp: [{ id: 'bad id!', at: NOW }] }),
+    (s) => ({ ...s, hungUp: Array.from({ length: 33 }, () => ({ id: PEER_IDS[0], at: NOW })) }),
     (s) => ({ ...s, ring: undefined }),
     (s) => JSON.stringify(s),
     () => null,

@@ -1106,7 +1106,7 @@ describe('drops, resume and heartbeats', () => {
     assert.deepEqual(b.take(), []);
   });
 
-  test('resume: who hung up while we were away is named (hungUp); who just went, or hung up before our last frame, is not', async () => {
+  test('resume: who hung up within the grace is named (hungUp); who just went is not', async () => {
     const { room, clock, a, b, session } = await callOfTwo({ capacity: 4 });
     const [c, d] = [socket('c'), socket('d')];
     await room.arrive(c, CAROL, { session });
@@ -1125,7 +1125,16 @@ describe('drops, resume and heartbeats', () => {
     const [welcome] = back.take();
     assert.ok(welcome?.type === 'welcome' && welcome.resumed);
     assert.deepEqual(welcome.peers, []);
-    assert.deepEqual(welcome.hungUp, [BOB]);
+    assert.deepEqual(welcome.hungUp, [DAVE, BOB]);
+    // Past the grace a hang-up is forgotten.
+    clock.t += 20_001;
+    room.drop(back);
+    const later = socket('a-later');
+    send(room, back, { type: 'ping' });
+    await room.arrive(later, 'erin-0123456789abcdefg', { resumeId: ALICE, session });
+    const [again] = later.take();
+    assert.ok(again?.type === 'welcome');
+    assert.equal(again.hungUp, undefined);
   });
 
   test('resume while the old socket still looks alive replaces it', async () => {
@@ -1260,6 +1269,7 @@ describe('a restart of the room server (snapshot in room storage)', () => {
         { id: ALICE, name: 'Alice', inCall: true, host: true, heard: true, lastSeen: 1_000_000 },
         { id: BOB, name: 'Bob', inCall: true, host: false, heard: true, lastSeen: 1_000_000 },
       ],
+      hungUp: [],
       ring: null,
     });
     send(room, a, { type: 'leave' });
@@ -1451,6 +1461,22 @@ describe('a restart of the room server (snapshot in room storage)', () => {
       bob.take().map((m) => (m.type === 'call' ? `${m.state} ${m.peer?.id}` : m.type)),
       ['pong', `missed ${ALICE}`, 'peer-left', 'host'],
     );
+  });
+
+  test('who hung up is kept across the restart: a member away meanwhile still learns it', async () => {
+    const { room: first, clock, saved, b } = await lockedCall({ capacity: 3 });
+    const c = socket('c');
+    first.admit(c, CAROL, ICE); // admitted by the host
+    join(first, c, 'Carol');
+    first.drop(b); // Bob is away
+    send(first, c, { type: 'leave' }); // Carol hangs up meanwhile
+    assert.deepEqual(saved.at(-1)?.hungUp.map((d) => d.id), [CAROL]);
+    clock.t += 3_000;
+    const { room } = restart(clock, saved, { capacity: 3 });
+    const bob = await comeBack(room, BOB, 'bob-again');
+    const [welcome] = bob.take();
+    assert.ok(welcome?.type === 'welcome' && welcome.resumed);
+    assert.deepEqual(welcome.hungUp, [CAROL]);
   });
 
   test('a ring whose caller is not taken back is over', async () => {
