@@ -1137,6 +1137,25 @@ describe('drops, resume and heartbeats', () => {
     assert.equal(again.hungUp, undefined);
   });
 
+  test(`hungUp holds the latest ${LIMITS.hungUpIds} hang-ups, so a busy room's welcome stays bounded`, async () => {
+    const { room, a, b, session } = await callOfTwo();
+    room.drop(a);
+    send(room, b, { type: 'leave' });
+    const ids = [BOB];
+    for (let i = 0; i < LIMITS.hungUpIds; i++) {
+      const id = `visitor-${String(i).padStart(14, '0')}`;
+      const s = socket(id);
+      room.admit(s, id, ICE);
+      send(room, s, { type: 'leave' });
+      ids.push(id);
+    }
+    const back = socket('a-again');
+    await room.arrive(back, CAROL, { resumeId: ALICE, session });
+    const [welcome] = back.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.deepEqual(welcome.hungUp, ids.slice(-LIMITS.hungUpIds), 'the latest, oldest first; Bob dropped off');
+  });
+
   test('resume while the old socket still looks alive replaces it', async () => {
     const { room, a, b, session } = await callOfTwo();
     const back = socket('a-again');
