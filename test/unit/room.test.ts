@@ -1141,7 +1141,7 @@ describe('drops, resume and heartbeats', () => {
     const { room, a, b, session } = await callOfTwo();
     room.drop(a);
     send(room, b, { type: 'leave' });
-    const ids = [BOB];
+    const ids: string[] = [BOB];
     for (let i = 0; i < LIMITS.hungUpIds; i++) {
       const id = `visitor-${String(i).padStart(14, '0')}`;
       const s = socket(id);
