@@ -13,11 +13,11 @@
 import {
   CloseCode,
   DisplayNameSchema,
+  HostKeySchema,
   LIMITS,
-  PEER_ID_PATTERN,
+  PeerIdSchema,
   PROTOCOL_VERSION,
   RESUME_GRACE_MS,
-  SECRET_PATTERN,
   decodeClientMessage,
   type RingState,
   encodeMessage,
@@ -102,7 +102,6 @@ export interface RoomOptions {
 export const SNAPSHOT_REFRESH_MS = 5_000;
 
 const TimeSchema = v.pipe(v.number(), v.finite());
-const SnapshotIdSchema = v.pipe(v.string(), v.regex(PEER_ID_PATTERN));
 
 /**
  * What a room keeps across a restart of its server (a deploy, an evicted
@@ -118,10 +117,10 @@ export const RoomSnapshotSchema = v.object({
   /** When the room saved it. */
   savedAt: TimeSchema,
   locked: v.boolean(),
-  hostKey: v.nullable(v.pipe(v.string(), v.regex(SECRET_PATTERN))),
+  hostKey: v.nullable(HostKeySchema),
   members: v.array(
     v.object({
-      id: SnapshotIdSchema,
+      id: PeerIdSchema,
       name: DisplayNameSchema,
       inCall: v.boolean(),
       host: v.boolean(),
@@ -132,11 +131,11 @@ export const RoomSnapshotSchema = v.object({
     }),
   ),
   /** Who hung up within the grace, and when: still told to members resuming after the restart. */
-  hungUp: v.pipe(v.array(v.object({ id: SnapshotIdSchema, at: TimeSchema })), v.maxLength(LIMITS.hungUpIds)),
+  hungUp: v.pipe(v.array(v.object({ id: PeerIdSchema, at: TimeSchema })), v.maxLength(LIMITS.hungUpIds)),
   ring: v.nullable(
     v.object({
-      caller: SnapshotIdSchema,
-      callee: v.nullable(SnapshotIdSchema),
+      caller: PeerIdSchema,
+      callee: v.nullable(PeerIdSchema),
       since: TimeSchema,
       timeoutMs: TimeSchema,
       accepted: v.boolean(),
@@ -306,7 +305,8 @@ export class Room {
     }
     this.#locked = locked;
     this.#hostKey = hostKey;
-    this.#hungUp = hungUp.filter((d) => now - d.at <= this.#graceMs);
+    this.#hungUp = hungUp;
+    this.#forgetOldHangUps(now);
     const caller = ring && this.#members.get(ring.caller);
     const callee = (ring?.callee != null && this.#members.get(ring.callee)) || null;
     if (ring && caller && (callee || !ring.accepted)) {
@@ -399,8 +399,7 @@ export class Room {
     const old = member.socket;
     // It may have missed a `peer-left` while away: who hung up within the
     // grace (the client makes nothing of one it heard, or one still here).
-    const now = this.#now();
-    const hungUp = this.#hungUp.filter((d) => now - d.at <= this.#graceMs).map((d) => d.id);
+    const hungUp = this.#forgetOldHangUps(this.#now()).map((d) => d.id);
     if (old) {
       this.#bySocket.delete(old);
       safeClose(old, 4000, 'replaced');
@@ -599,13 +598,18 @@ export class Room {
     this.#members.delete(member.id);
     if (member.socket) this.#bySocket.delete(member.socket);
     const now = this.#now();
-    this.#hungUp = this.#hungUp.filter((d) => now - d.at <= this.#graceMs && d.id !== member.id);
+    this.#hungUp = this.#forgetOldHangUps(now).filter((d) => d.id !== member.id);
     if (reason === 'hangup') this.#hungUp = [...this.#hungUp, { id: member.id, at: now }].slice(-LIMITS.hungUpIds);
     for (const other of this.#members.values()) other.candidatesTo.delete(member.id);
     this.#broadcast(member, { type: 'peer-left', id: member.id, reason });
     if (this.#members.size === 0) this.#reset();
     else if (member.host) this.#handOverHost();
     this.#persist();
+  }
+
+  /** Drop the hang-ups older than the grace (nobody away then can still resume); returns what is left. */
+  #forgetOldHangUps(now: number): { id: string; at: number }[] {
+    return (this.#hungUp = this.#hungUp.filter((d) => now - d.at <= this.#graceMs));
   }
 
   /**

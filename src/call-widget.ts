@@ -1177,17 +1177,17 @@ export class CallWidget extends LitElement {
   #handleMic = (): void => this.toggleMic();
   #handleCamera = (): void => this.toggleCamera();
   #handleSwitchCamera = (): void => void this.switchCamera();
-  /**
-   * Open or close the call's device panel: the lobby's camera, microphone and
-   * speaker selectors (its chunk loads on first use), which follow
-   * `devicechange`; a choice applies at once (see `useDevice`).
-   */
   /** More shows or hides the secondary controls; hiding them closes the device panel that one of them opened. */
   #handleMore = (): void => {
     this.#moreOpen = !this.#moreOpen;
     if (!this.#moreOpen && this.#devicesOpen) this.#closeLobby();
     this.requestUpdate();
   };
+  /**
+   * Open or close the call's device panel: the lobby's camera, microphone and
+   * speaker selectors (its chunk loads on first use), which follow
+   * `devicechange`; a choice applies at once (see `useDevice`).
+   */
   #handleDevices = (): void => {
     if (this.#devicesOpen) this.#closeLobby();
     else {

@@ -165,7 +165,11 @@ export function byteLength(text: string): number {
 const maxBytes = /* @__NO_SIDE_EFFECTS__ */ (limit: number) =>
   v.check<string, string>((s) => byteLength(s) <= limit, `longer than ${limit} bytes`);
 
-const PeerIdSchema = v.pipe(v.string(), v.regex(PEER_ID_PATTERN));
+/** A server-assigned peer id. */
+export const PeerIdSchema = v.pipe(v.string(), v.regex(PEER_ID_PATTERN));
+
+/** A room's host key (see `welcome`). */
+export const HostKeySchema = v.pipe(v.string(), v.regex(SECRET_PATTERN));
 
 /**
  * A display name: 0–64 UTF-16 code units after trimming (empty means anonymous;
@@ -354,7 +358,7 @@ export const ServerMessageSchema = v.variant('type', [
     iceServers: v.array(IceServerSchema),
     iceTtl: IceTtlSchema,
     locked: v.boolean(),
-    hostKey: v.optional(v.pipe(v.string(), v.regex(SECRET_PATTERN))),
+    hostKey: v.optional(HostKeySchema),
     session: v.optional(v.pipe(v.string(), v.regex(SESSION_PATTERN))),
     resumed: v.optional(v.boolean()),
     hungUp: v.optional(v.pipe(v.array(PeerIdSchema), v.maxLength(LIMITS.hungUpIds))),
@@ -363,7 +367,7 @@ export const ServerMessageSchema = v.variant('type', [
   v.object({ type: v.literal('lobby') }),
   v.object({ type: v.literal('knocks'), peers: v.array(PeerInfoSchema) }),
   v.object({ type: v.literal('lock-changed'), locked: v.boolean() }),
-  v.object({ type: v.literal('host'), hostKey: v.pipe(v.string(), v.regex(SECRET_PATTERN)) }),
+  v.object({ type: v.literal('host'), hostKey: HostKeySchema }),
   v.object({ type: v.literal('ice-servers'), iceServers: v.array(IceServerSchema), iceTtl: IceTtlSchema }),
   v.object({ type: v.literal('joined'), peers: v.array(PeerInfoSchema) }),
   v.object({ type: v.literal('peer-joined'), peer: PeerInfoSchema }),
