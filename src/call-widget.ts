@@ -139,7 +139,7 @@ const INVITE_COPIED_MS = 3_000;
  * @csspart camera-button - the camera toggle.
  * @csspart switch-camera-button - turns to the camera facing the other way (front ↔ back); shown only where the camera says which way it faces and there is another one.
  * @csspart devices-button - (in a call) opens and closes the device panel (`aria-expanded`).
- * @csspart more-button - (in a call, in a widget 420 px wide or less) shows and hides the secondary controls: devices, lock, the `controls` slot and invite (`aria-expanded`). Wider, they are always in the row and this button is not shown.
+ * @csspart more-button - (in a call, in a widget 420 px wide or less) shows and hides the secondary controls: devices, lock, the `controls` slot and invite (`aria-expanded`; Escape in them closes them). Wider, they are always in the row and this button is not shown.
  * @csspart devices - the call's device panel: the camera, microphone and speaker selectors and the level meter (Escape closes it).
  * @csspart lobby - the pre-join lobby form beside the preview.
  * @csspart name-input - (lobby) the display-name field.
@@ -325,8 +325,8 @@ export class CallWidget extends LitElement {
   #devicesOpen = false;
   /** In a narrow widget: the secondary controls (devices, lock, the page's, invite) are shown. */
   #moreOpen = false;
-  /** The part that takes focus once it is rendered (the device panel just opened, or its button after Escape). */
-  #focusNext: 'devices' | 'devices-button' | null = null;
+  /** The part that takes focus once it is rendered (the device panel just opened, or the button of what Escape closed). */
+  #focusNext: 'devices' | 'devices-button' | 'more-button' | null = null;
   /** The lazy chunks loaded so far, and those on their way (see `#need`). */
   readonly #loaded: LoadedChunks = {};
   readonly #loading = new Set<ChunkName>();
@@ -1197,15 +1197,23 @@ export class CallWidget extends LitElement {
     }
     this.requestUpdate();
   };
-  /** Escape while the device panel is open (in it, or on its button): close it, focus back on the button; the page does not see the key. */
+  /**
+   * Escape closes what is open under focus, innermost first: the device
+   * panel (from it or its button; focus back on the button), then More's
+   * group (from it or More, when More is shown: a narrow widget; focus back
+   * on More). The page does not see that key; Escape in page content slotted
+   * into the widget, or with nothing to close, is the page's.
+   */
   #handleKeydown = (event: KeyboardEvent): void => {
-    if (event.key !== 'Escape' || !this.#devicesOpen) return;
-    // Only from the panel or its button: Escape in page content slotted into the widget is the page's.
-    if (!event.composedPath().some((node) => (node as Element).matches?.('[part~=devices],[part~=devices-button]'))) return;
+    if (event.key !== 'Escape') return;
+    const from = (selector: string): boolean => event.composedPath().some((node) => (node as Element).matches?.(selector));
+    const panel = this.#devicesOpen && from('[part~=devices],[part~=devices-button]');
+    if (!panel && !(this.#moreOpen && from('#more>button,[part~=more-button]') && this.renderRoot.querySelector('[part~=more-button]')?.getClientRects().length)) return;
     event.stopPropagation();
     event.preventDefault();
-    this.#closeLobby();
-    this.#focusNext = 'devices-button';
+    if (panel) this.#closeLobby();
+    else this.#moreOpen = false;
+    this.#focusNext = panel ? 'devices-button' : 'more-button';
     this.requestUpdate();
   };
   #handleInvite = (): void => void this.copyInviteLink();
@@ -1400,7 +1408,7 @@ export class CallWidget extends LitElement {
       this.#focusNext = null;
       // Into the panel only if focus is still on its button (a slow chunk must
       // not pull focus from wherever the user went meanwhile).
-      if (target === 'devices-button' || this.shadowRoot?.activeElement?.matches('[part~=devices-button]')) wanted.focus();
+      if (target !== 'devices' || this.shadowRoot?.activeElement?.matches('[part~=devices-button]')) wanted.focus();
     }
     // A knock admitted, rejected or given up under the user's focus.
     const knock = this.#knockFocus;

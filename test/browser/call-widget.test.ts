@@ -926,13 +926,19 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     expect(el.shadowRoot!.querySelector('[aria-live]')!.textContent?.trim()).to.equal(en['state-ended']);
   });
 
-  it('a phone-width call keeps its controls to two rows: More shows the secondary ones, by keyboard too', async () => {
+  /** Alice alone in a call, in a 320 px widget (a phone held upright). */
+  async function phoneWidthCall(): Promise<CallWidget> {
     const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
     el.style.cssText = 'display:block;width:320px';
     await mount(el);
     await settled(el);
     button(el, 'join-button').click();
     await reach(el, 'waiting');
+    return el;
+  }
+
+  it('a phone-width call keeps its controls to two rows: More shows the secondary ones, by keyboard too', async () => {
+    const el = await phoneWidthCall();
     const focused = () => el.shadowRoot!.activeElement?.getAttribute('part') ?? '(outside)';
     const shown = () =>
       [...el.shadowRoot!.querySelectorAll<HTMLElement>('[part~="controls"] button')].filter((b) => b.checkVisibility()).map((b) => b.getAttribute('part'));
@@ -987,6 +993,64 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     button(el, 'join-button').click();
     await reach(el, 'waiting');
     expect(button(el, 'more-button').getAttribute('aria-expanded')).to.equal('false');
+  });
+
+  it('a phone-width call: Escape closes what is open, innermost first (the device panel, then More), focus back on its button; the page sees no such Escape', async () => {
+    const el = await phoneWidthCall();
+    const escapes: KeyboardEvent[] = [];
+    const onPage = (event: KeyboardEvent) => {
+      if (event.key === 'Escape') escapes.push(event);
+    };
+    document.addEventListener('keydown', onPage);
+    try {
+      const focused = () => el.shadowRoot!.activeElement?.getAttribute('part') ?? '(outside)';
+      const more = button(el, 'more-button');
+      more.focus();
+      await sendKeys({ press: 'Enter' });
+      await el.updateComplete;
+      await sendKeys({ press: 'Tab' });
+      expect(focused()).to.equal('button devices-button');
+      await sendKeys({ press: 'Enter' });
+      await until(() => !!el.shadowRoot!.getElementById('devices'), 'the device panel');
+      await until(() => focused() !== 'button devices-button', 'focus into the panel');
+
+      await sendKeys({ press: 'Escape' });
+      await until(() => el.shadowRoot!.getElementById('devices') === null, 'the first Escape closes the panel');
+      await until(() => focused() === 'button devices-button', 'focus back on Devices');
+      expect(more.getAttribute('aria-expanded'), 'More stays open').to.equal('true');
+
+      await sendKeys({ press: 'Escape' });
+      await until(() => more.getAttribute('aria-expanded') === 'false', 'the second Escape closes More');
+      await until(() => focused() === 'button more-button', 'focus back on More');
+      expect(button(el, 'devices-button').checkVisibility(), 'the group is hidden').to.equal(false);
+      expect(escapes, 'the page saw neither Escape').to.have.length(0);
+
+      // From More itself, once open: the same.
+      await sendKeys({ press: 'Enter' });
+      await until(() => more.getAttribute('aria-expanded') === 'true', 'More open');
+      await sendKeys({ press: 'Escape' });
+      await until(() => more.getAttribute('aria-expanded') === 'false', 'Escape on More closes it');
+      expect(focused()).to.equal('button more-button');
+
+      // Nothing open: Escape is the page's.
+      await sendKeys({ press: 'Escape' });
+      expect(escapes, 'with nothing open, the page sees Escape').to.have.length(1);
+
+      // Wide, More is not shown: a group left open from a narrow widget is
+      // not closed by Escape (nothing to see close, and focus must not go to
+      // a hidden More); the page sees the key.
+      await sendKeys({ press: 'Enter' });
+      await until(() => more.getAttribute('aria-expanded') === 'true', 'More open');
+      el.style.width = '640px';
+      await until(() => !more.checkVisibility(), 'More goes');
+      button(el, 'invite-button').focus();
+      await sendKeys({ press: 'Escape' });
+      await el.updateComplete;
+      expect(focused()).to.equal('button invite-button');
+      expect(escapes, 'the page sees Escape in a wide widget').to.have.length(2);
+    } finally {
+      document.removeEventListener('keydown', onPage);
+    }
   });
 
   it('the live region says who joined the call and who hung up, together with the state that follows', async () => {
