@@ -68,7 +68,12 @@ export interface RoomOptions {
   now?: () => number;
   /** Mints a peer's ICE server list (TURN REST credentials). Default: none. */
   mintIceServers?: (peerId: string) => Promise<IceGrant>;
-  /** Sockets that may wait in a locked room's lobby at once (default 8); more are refused. */
+  /**
+   * Knocks that may wait in a locked room's lobby at once (default 8; one
+   * more is refused with `room-unavailable`), and as many sockets waiting
+   * there without a knock (a newcomer past those takes the place of the one
+   * waiting longest, which is closed with `CloseCode.retry` and comes back).
+   */
   maxKnocking?: number;
   /**
    * How long a member that went silent keeps its id and slot, ms, counted
@@ -199,6 +204,8 @@ interface Knocker extends Bucket {
   session: Arrival['session'];
   /** It arrived with a session token: once admitted, held through a drop (see `Member.heard`). */
   heard: boolean;
+  /** When its last frame arrived (or it did), ms: a socket silent for the heartbeat timeout is closed. */
+  lastSeen: number;
 }
 
 /**
@@ -307,6 +314,9 @@ export class Room {
     this.#hostKey = hostKey;
     this.#hungUp = hungUp;
     this.#forgetOldHangUps(now);
+    // The host's grace ran out while the server was down: the role passes on
+    // as it would have at that tick (else a locked room has nobody to open it).
+    this.#handOverHost();
     const caller = ring && this.#members.get(ring.caller);
     const callee = (ring?.callee != null && this.#members.get(ring.callee)) || null;
     if (ring && caller && (callee || !ring.accepted)) {
@@ -402,7 +412,7 @@ export class Room {
     const hungUp = this.#forgetOldHangUps(this.#now()).map((d) => d.id);
     if (old) {
       this.#bySocket.delete(old);
-      safeClose(old, 4000, 'replaced');
+      safeClose(old, CloseCode.retry, 'replaced');
     }
     member.socket = socket;
     member.lastSeen = this.#now();
@@ -546,7 +556,7 @@ export class Room {
   /**
    * Housekeeping, to be called about once a second: sockets silent for the
    * heartbeat timeout are closed (their members held if the room has heard
-   * from them, else removed with `peer-left`), and members away past the
+   * from them, else removed with `peer-left`; a lobby's forgotten), and members away past the
    * grace period are removed with `peer-left`; a room with members re-saves
    * its snapshot every {@link SNAPSHOT_REFRESH_MS}. Returns true while the
    * room has members (keep ticking).
@@ -558,13 +568,20 @@ export class Room {
     for (const member of [...this.#members.values()]) {
       const silent = now - member.lastSeen;
       if (silent > this.#graceMs) {
-        if (member.socket) safeClose(member.socket, 4000, 'silent');
+        if (member.socket) safeClose(member.socket, CloseCode.retry, 'silent');
         this.#removeMember(member, 'left');
       } else if (member.socket && silent > this.#heartbeatTimeoutMs) {
         const socket = member.socket;
         this.drop(socket);
-        safeClose(socket, 4000, 'silent');
+        safeClose(socket, CloseCode.retry, 'silent');
       }
+    }
+    // A lobby socket pings while it waits: one silent that long is gone (and
+    // must not hold a place in the lobby).
+    for (const knocker of [...this.#knockers.values()]) {
+      if (now - knocker.lastSeen <= this.#heartbeatTimeoutMs) continue;
+      this.#forgetVisitor(knocker.socket);
+      safeClose(knocker.socket, CloseCode.retry, 'silent');
     }
     if (this.#members.size && now - this.#savedAt >= SNAPSHOT_REFRESH_MS) this.#persist(true);
     return this.#members.size > 0;
@@ -674,17 +691,29 @@ export class Room {
     }
   }
 
+  /**
+   * `socket` waits in the lobby. A page opens its room socket before anyone
+   * presses Join (to be rung, to be let in when the room unlocks), so most
+   * of a lobby may never knock, and the host, who sees only knocks, could
+   * neither see nor turn those away: they have places of their own
+   * ({@link RoomOptions.maxKnocking}, as many as the knocks), and a newcomer
+   * takes the place of the one waiting longest without a knock, which is
+   * closed with {@link CloseCode.retry} (not final: that page comes back, and takes its turn).
+   * So silent sockets cannot keep a guest from knocking.
+   */
   #enterLobby(socket: PeerSocket, id: string, session: Arrival['session'], heard: boolean): void {
-    if (this.#knockers.size >= this.#maxKnocking) {
-      refuse(socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
-      return;
+    const idle = [...this.#knockers.values()].filter((k) => !k.knocked);
+    if (idle.length >= this.#maxKnocking) {
+      this.#knockers.delete(idle[0]!.socket);
+      safeClose(idle[0]!.socket, CloseCode.retry, 'lobby-full');
     }
-    this.#knockers.set(socket, { id, socket, name: '', knocked: false, session, heard, ...this.#freshBucket() });
+    this.#knockers.set(socket, { id, socket, name: '', knocked: false, session, heard, lastSeen: this.#now(), ...this.#freshBucket() });
     send(socket, { type: 'lobby' });
   }
 
   /** In the lobby a socket may knock (`join`), go (`leave`) or keep its wait alive (`ping`); nothing else. */
   #receiveInLobby(knocker: Knocker, frame: unknown): void {
+    knocker.lastSeen = this.#now();
     if (!this.#takeToken(knocker, knocker.socket)) return;
     const decoded = decodeClientMessage(frame);
     if (!decoded.ok) {
@@ -693,6 +722,13 @@ export class Room {
     }
     const message = decoded.message;
     if (message.type === 'join') {
+      // The host's list is as long as the lobby's places for knocks; past
+      // them, the same answer as for a room that does not exist.
+      if (!knocker.knocked && this.knocking().length >= this.#maxKnocking) {
+        this.#knockers.delete(knocker.socket);
+        refuse(knocker.socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+        return;
+      }
       knocker.name = message.name;
       knocker.knocked = true;
       this.#sendKnocks();
@@ -718,6 +754,13 @@ export class Room {
     this.#arriving.add(knocker.socket);
     void Promise.all([this.#mintFor(knocker.id), knocker.session?.(knocker.id)]).then(([grant, session]) => {
       if (!this.#arriving.delete(knocker.socket)) return;
+      // Meanwhile its id came back on another socket (a session token used
+      // twice), or the room emptied and turned its lobby away (nobody let
+      // this one in any more; and the room's housekeeping has stopped).
+      if (this.#idInUse(knocker.id) || !this.#members.size) {
+        refuse(knocker.socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+        return;
+      }
       this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl, session, heard: knocker.heard });
     });
   }
@@ -798,14 +841,22 @@ export class Room {
           sendError(socket, 'not-host', 'only the host may lock the room');
           return;
         }
+        // No change (a repeat): the sender hears where it stands, and nothing
+        // is saved or announced again.
+        if (message.locked === this.#locked) {
+          send(socket, { type: 'lock-changed', locked: this.#locked });
+          return;
+        }
         this.#locked = message.locked;
         this.#persist();
         const frame = encodeMessage({ type: 'lock-changed', locked: this.#locked });
         for (const m of this.#members.values()) if (m.socket) safeSend(m.socket, frame);
         // Unlocked: the lobby's sockets come in, as capacity allows, and the
-        // host's list empties.
+        // host's list empties: those who knocked first (the host saw them, in
+        // that order), then the pages waiting without a knock.
         if (!this.#locked && this.#knockers.size) {
-          for (const knocker of [...this.#knockers.values()]) this.#admitFromLobby(knocker);
+          const lobby = [...this.#knockers.values()];
+          for (const knocker of [...lobby.filter((k) => k.knocked), ...lobby.filter((k) => !k.knocked)]) this.#admitFromLobby(knocker);
           this.#sendKnocks();
         }
         return;
@@ -847,10 +898,14 @@ export class Room {
   }
 
   /** `member` takes part in the call as `name`: `joined` (with whom to offer to) and `peer-updated`. */
-  #enterCall(member: Member, name: string): void {
+  #enterCall(member: Member, name: string, ringChanged = false): void {
+    // A repeat (a resend after a reconnect, or a client flooding within its
+    // rate) changes nothing to save: each save is a storage write that holds
+    // the room's frames until it is confirmed.
+    const changed = ringChanged || !member.inCall || member.name !== name;
     member.name = name;
     member.inCall = true;
-    this.#persist();
+    if (changed) this.#persist();
     const inCall = [...this.#members.values()].filter((m) => m !== member && m.inCall).map(info);
     if (member.socket) send(member.socket, { type: 'joined', peers: inCall });
     this.#broadcast(member, { type: 'peer-updated', peer: info(member) });
@@ -868,10 +923,13 @@ export class Room {
     if (ring) {
       if (ring.callee === member && !ring.accepted) this.#accept(member, name);
       else if (ring.caller === member) {
-        member.name = name; // a repeat (a resend after a reconnect): where it stands
+        // A repeat (a resend after a reconnect): where it stands.
         if (ring.accepted) this.#enterCall(member, name);
         else {
-          this.#persist();
+          if (member.name !== name) {
+            member.name = name;
+            this.#persist();
+          }
           this.#sendRing(member, 'ringing', ring.callee);
         }
       } else this.#sendRing(member, 'busy', null);
@@ -884,7 +942,7 @@ export class Room {
     }
     const callee = others.find((m) => m.socket) ?? others[0] ?? null;
     this.#ring = { caller: member, callee, since: this.#now(), timeoutMs, accepted: false };
-    this.#enterCall(member, name);
+    this.#enterCall(member, name, true);
     this.#sendRing(member, 'ringing', callee);
     if (!callee) return;
     // Already in the call, waiting for anyone (`join`): no need to ask.
@@ -909,7 +967,7 @@ export class Room {
       return;
     }
     ring.accepted = true;
-    this.#enterCall(member, name);
+    this.#enterCall(member, name, true);
     this.#sendRing(ring.caller, 'accepted', member);
     this.#sendRing(member, 'accepted', ring.caller);
   }

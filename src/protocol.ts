@@ -48,6 +48,13 @@ export const LIMITS = {
  * reconnect": the client treats them as final.
  */
 export const CloseCode = {
+  /**
+   * Not final: the server closed this socket, and the client comes back. The
+   * reason says why: `replaced` (the member resumed on a newer socket),
+   * `silent` (nothing heard for the heartbeat timeout), `lobby-full` (its
+   * place among the lobby's pages waiting without a knock went to a newcomer).
+   */
+  retry: 4000,
   /** The room already holds its capacity of peers. */
   roomFull: 4001,
   /** The room id is not of the accepted format, or the room is not open to this client. */

@@ -854,13 +854,145 @@ describe('locked rooms', () => {
     assert.ok(welcome.hostKey && welcome.hostKey !== hostKey, 'a new key for the new first member');
   });
 
-  test(`the lobby holds at most maxKnocking sockets; more are refused like a missing room`, async () => {
+  /** A lobby id for the `i`th socket (16–32 characters, like the server's). */
+  const lobbyId = (i: number) => `k${i}-0123456789abcdefghij`;
+
+  test('the lobby holds at most maxKnocking knocks; one more is refused like a missing room, and the host sees the ones it holds', async () => {
     const { room, host } = await hostedRoom({ maxKnocking: 2 });
     send(room, host, { type: 'lock', locked: true });
     const lobby = [socket('k1'), socket('k2'), socket('k3')];
-    for (const [i, s] of lobby.entries()) await room.arrive(s, PEER_IDS[i + 1]!);
+    for (const [i, s] of lobby.entries()) {
+      await room.arrive(s, lobbyId(i));
+      join(room, s, `K${i}`);
+    }
     assert.deepEqual(lobby.map((s) => s.closes.length), [0, 0, 1]);
     assert.deepEqual(lobby[2]!.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }]);
+    assert.deepEqual(room.knocking().map((p) => p.name), ['K0', 'K1']);
+    // A knock repeated (a new name) is no new knock.
+    join(room, lobby[1]!, 'K1 again');
+    assert.deepEqual(room.knocking().map((p) => p.name), ['K0', 'K1 again']);
+  });
+
+  test('pages waiting in the lobby without a knock (the host cannot see them) cannot keep a guest from knocking: a newcomer takes the place of the one waiting longest', async () => {
+    const { room, host } = await hostedRoom({ maxKnocking: 2 });
+    send(room, host, { type: 'lock', locked: true });
+    const idle = [socket('idle-0'), socket('idle-1')];
+    for (const [i, s] of idle.entries()) await room.arrive(s, lobbyId(i));
+    const knocked = socket('knocked');
+    await room.arrive(knocked, lobbyId(2));
+    join(room, knocked, 'Kim');
+    assert.deepEqual(idle[0]!.closes, [{ code: 4000, reason: 'lobby-full' }], 'the longest idle one goes (4000: its page comes back)');
+    assert.deepEqual(idle[1]!.closes, []);
+    assert.deepEqual(knocked.closes, []);
+    assert.deepEqual(room.knocking().map((p) => p.name), ['Kim']);
+    // A knocker is never pushed out by newcomers.
+    for (let i = 3; i < 8; i++) await room.arrive(socket(`idle-${i}`), lobbyId(i));
+    assert.deepEqual(knocked.closes, []);
+    assert.deepEqual(room.knocking().map((p) => p.name), ['Kim']);
+    host.take();
+  });
+
+  test('a lobby socket silent for the heartbeat timeout is closed and forgotten (a knock leaves the host\'s list); one that pings waits on', async () => {
+    const clock = { t: 1_000_000 };
+    const { room, host } = await hostedRoom({ now: () => clock.t });
+    send(room, host, { type: 'lock', locked: true });
+    const silent = socket('silent');
+    const pinging = socket('pinging');
+    await room.arrive(silent, BOB);
+    await room.arrive(pinging, CAROL);
+    join(room, silent, 'Bob');
+    join(room, pinging, 'Carol');
+    host.take();
+    for (let t = 0; t <= HEARTBEAT_TIMEOUT_MS + 1_000; t += 1_000) {
+      clock.t += 1_000;
+      send(room, host, { type: 'ping' });
+      send(room, pinging, { type: 'ping' });
+      room.tick();
+    }
+    assert.deepEqual(silent.closes, [{ code: 4000, reason: 'silent' }]);
+    assert.deepEqual(pinging.closes, []);
+    assert.deepEqual(room.knocking().map((p) => p.id), [CAROL]);
+    assert.deepEqual(
+      host.take().filter((m) => m.type === 'knocks'),
+      [{ type: 'knocks', peers: [{ id: CAROL, name: 'Carol', inCall: false }] }],
+    );
+    // Its place is free: the host's list holds a new knock.
+    room.drop(silent);
+    assert.deepEqual(room.knocking().map((p) => p.id), [CAROL]);
+  });
+
+  test('unlocking lets in those who knocked first, in the order the host saw them, then the pages waiting without a knock', async () => {
+    const { room, host } = await hostedRoom({ capacity: 2 });
+    send(room, host, { type: 'lock', locked: true });
+    const idle = socket('idle');
+    await room.arrive(idle, BOB);
+    const guest = socket('guest');
+    await room.arrive(guest, CAROL);
+    join(room, guest, 'Carol');
+    guest.take();
+    send(room, host, { type: 'lock', locked: false });
+    await settle();
+    assert.equal(guest.take()[0]?.type, 'welcome', 'the guest the host saw comes in');
+    assert.deepEqual(idle.closes, [{ code: CloseCode.roomFull, reason: 'room-full' }], 'the idle page finds the room full');
+  });
+
+  test('a repeated lock is answered to its sender only, and not saved again', async () => {
+    const saved: unknown[] = [];
+    const { room, host } = await hostedRoom({ save: (s) => saved.push(s) });
+    const b = socket('b');
+    await room.arrive(b, BOB);
+    send(room, host, { type: 'lock', locked: true });
+    host.take();
+    b.take();
+    const writes = saved.length;
+    send(room, host, { type: 'lock', locked: true });
+    assert.deepEqual(host.take(), [{ type: 'lock-changed', locked: true }]);
+    assert.deepEqual(b.take(), [], 'the others hear nothing new');
+    assert.equal(saved.length, writes);
+  });
+
+  test('a knocker admitted is refused if its id came back on another socket while its ICE servers were minted (one id, one member)', async () => {
+    let release: () => void = () => {};
+    let gate = Promise.resolve();
+    const { room, host } = await hostedRoom({ mintIceServers: async () => (await gate, { iceServers: [] }) });
+    send(room, host, { type: 'lock', locked: true });
+    const session = async (id: string) => `${id}.${'s'.repeat(43)}`;
+    const first = socket('first');
+    await room.arrive(first, lobbyId(0), { resumeId: DAVE, session });
+    join(room, first, 'Mallory');
+    gate = new Promise((resolve) => (release = resolve));
+    send(room, host, { type: 'admit', id: DAVE });
+    // The same session token on a second socket while the first is minted.
+    const second = socket('second');
+    await room.arrive(second, lobbyId(1), { resumeId: DAVE, session });
+    assert.equal(second.take()[0]?.type, 'lobby');
+    join(room, second, 'Mallory');
+    send(room, host, { type: 'admit', id: DAVE });
+    release();
+    gate = Promise.resolve();
+    await settle();
+    const welcomed = [first, second].filter((s) => s.frames.some((f) => f.includes('"welcome"')));
+    assert.equal(welcomed.length, 1, 'one of the two is welcomed');
+    assert.deepEqual(room.peers().map((p) => p.id), [ALICE, DAVE]);
+    const other = welcomed[0] === first ? second : first;
+    assert.deepEqual(other.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }]);
+  });
+
+  test('a knocker admitted is refused if the room emptied while its ICE servers were minted (the room turned its lobby away)', async () => {
+    let release: () => void = () => {};
+    let gate = Promise.resolve();
+    const { room, host } = await hostedRoom({ mintIceServers: async () => (await gate, { iceServers: [] }) });
+    send(room, host, { type: 'lock', locked: true });
+    const k = socket('k');
+    await room.arrive(k, BOB);
+    join(room, k, 'Bob');
+    gate = new Promise((resolve) => (release = resolve));
+    send(room, host, { type: 'admit', id: BOB });
+    send(room, host, { type: 'leave' });
+    release();
+    await settle();
+    assert.deepEqual(k.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }]);
+    assert.equal(room.size, 0);
   });
 
   test('admitting into a full room is refused to the host; the knocker keeps waiting', async () => {
@@ -1496,6 +1628,60 @@ describe('a restart of the room server (snapshot in room storage)', () => {
     const [welcome] = bob.take();
     assert.ok(welcome?.type === 'welcome' && welcome.resumed);
     assert.deepEqual(welcome.hungUp, [CAROL]);
+  });
+
+  test('a host whose grace ran out while the server was down: the role passes on at the restart, so the locked room has someone to open it', async () => {
+    const { room: first, clock, saved, a, b } = await lockedCall();
+    first.drop(a); // the host's socket drops; Bob stays
+    for (let t = 0; t < 16_000; t += 1_000) {
+      clock.t += 1_000;
+      send(first, b, { type: 'ping' });
+      first.tick();
+    }
+    assert.equal(first.size, 2, 'Alice is held when the server goes');
+    clock.t += 5_000; // back 21 s after Alice's last frame: past her grace
+    const { room, restored } = restart(clock, saved);
+    assert.equal(restored, true);
+    assert.equal(room.locked, true);
+    const bob = await comeBack(room, BOB, 'bob-again');
+    const [welcome] = bob.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.deepEqual(welcome.peers, [], 'Alice is gone');
+    assert.ok(welcome.hostKey, 'Bob is host now, with the room\'s key');
+    const k = socket('knocker');
+    await room.arrive(k, CAROL);
+    join(room, k, 'Carol');
+    assert.deepEqual(bob.take(), [{ type: 'knocks', peers: [{ id: CAROL, name: 'Carol', inCall: false }] }]);
+    send(room, bob, { type: 'admit', id: CAROL });
+    await settle();
+    assert.equal(k.take().at(-1)?.type, 'welcome');
+  });
+
+  test('only a change is saved: a repeated join or ring is not (each save is a storage write that holds the room\'s frames)', async () => {
+    const { room, saved, a, b } = await lockedCall();
+    const writes = saved.length;
+    for (let i = 0; i < 20; i++) join(room, a, 'Alice');
+    assert.equal(saved.length, writes, 'a repeated join');
+    join(room, a, 'Alice B.');
+    assert.equal(saved.length, writes + 1, 'a new name');
+    assert.equal(saved.at(-1)?.members[0]?.name, 'Alice B.');
+    // A ring from one already in the call, under the same name, is a change (the ring).
+    send(room, a, { type: 'leave' });
+    send(room, b, { type: 'ring', name: 'Bob', timeoutMs: 30_000 });
+    assert.equal(saved.at(-1)?.ring?.caller, BOB);
+    const ringWrites = saved.length;
+    for (let i = 0; i < 5; i++) send(room, b, { type: 'ring', name: 'Bob', timeoutMs: 30_000 });
+    assert.equal(saved.length, ringWrites, 'a repeated ring');
+  });
+
+  test('a ring answered at once by a callee already in the call is saved as accepted', async () => {
+    const { room, saved, a, b } = await lockedCall();
+    b.take();
+    send(room, a, { type: 'ring', name: 'Alice', timeoutMs: 30_000 });
+    assert.deepEqual(
+      [saved.at(-1)?.ring?.caller, saved.at(-1)?.ring?.callee, saved.at(-1)?.ring?.accepted],
+      [ALICE, BOB, true],
+    );
   });
 
   test('a ring whose caller is not taken back is over', async () => {
