@@ -18,6 +18,7 @@ import {
   PeerIdSchema,
   PROTOCOL_VERSION,
   RESUME_GRACE_MS,
+  RETRY_CLOSE_CODE,
   decodeClientMessage,
   type RingState,
   encodeMessage,
@@ -72,7 +73,7 @@ export interface RoomOptions {
    * Knocks that may wait in a locked room's lobby at once (default 8; one
    * more is refused with `room-unavailable`), and as many sockets waiting
    * there without a knock (a newcomer past those takes the place of the one
-   * waiting longest, which is closed with `CloseCode.retry` and comes back).
+   * waiting longest, which is closed with `RETRY_CLOSE_CODE` and comes back).
    */
   maxKnocking?: number;
   /**
@@ -412,7 +413,7 @@ export class Room {
     const hungUp = this.#forgetOldHangUps(this.#now()).map((d) => d.id);
     if (old) {
       this.#bySocket.delete(old);
-      safeClose(old, CloseCode.retry, 'replaced');
+      safeClose(old, RETRY_CLOSE_CODE, 'replaced');
     }
     member.socket = socket;
     member.lastSeen = this.#now();
@@ -568,12 +569,12 @@ export class Room {
     for (const member of [...this.#members.values()]) {
       const silent = now - member.lastSeen;
       if (silent > this.#graceMs) {
-        if (member.socket) safeClose(member.socket, CloseCode.retry, 'silent');
+        if (member.socket) safeClose(member.socket, RETRY_CLOSE_CODE, 'silent');
         this.#removeMember(member, 'left');
       } else if (member.socket && silent > this.#heartbeatTimeoutMs) {
         const socket = member.socket;
         this.drop(socket);
-        safeClose(socket, CloseCode.retry, 'silent');
+        safeClose(socket, RETRY_CLOSE_CODE, 'silent');
       }
     }
     // A lobby socket pings while it waits: one silent that long is gone (and
@@ -581,7 +582,7 @@ export class Room {
     for (const knocker of [...this.#knockers.values()]) {
       if (now - knocker.lastSeen <= this.#heartbeatTimeoutMs) continue;
       this.#forgetVisitor(knocker.socket);
-      safeClose(knocker.socket, CloseCode.retry, 'silent');
+      safeClose(knocker.socket, RETRY_CLOSE_CODE, 'silent');
     }
     if (this.#members.size && now - this.#savedAt >= SNAPSHOT_REFRESH_MS) this.#persist(true);
     return this.#members.size > 0;
@@ -698,14 +699,14 @@ export class Room {
    * neither see nor turn those away: they have places of their own
    * ({@link RoomOptions.maxKnocking}, as many as the knocks), and a newcomer
    * takes the place of the one waiting longest without a knock, which is
-   * closed with {@link CloseCode.retry} (not final: that page comes back, and takes its turn).
+   * closed with {@link RETRY_CLOSE_CODE} (not final: that page comes back, and takes its turn).
    * So silent sockets cannot keep a guest from knocking.
    */
   #enterLobby(socket: PeerSocket, id: string, session: Arrival['session'], heard: boolean): void {
     const idle = [...this.#knockers.values()].filter((k) => !k.knocked);
     if (idle.length >= this.#maxKnocking) {
       this.#knockers.delete(idle[0]!.socket);
-      safeClose(idle[0]!.socket, CloseCode.retry, 'lobby-full');
+      safeClose(idle[0]!.socket, RETRY_CLOSE_CODE, 'lobby-full');
     }
     this.#knockers.set(socket, { id, socket, name: '', knocked: false, session, heard, lastSeen: this.#now(), ...this.#freshBucket() });
     send(socket, { type: 'lobby' });

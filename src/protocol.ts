@@ -48,13 +48,6 @@ export const LIMITS = {
  * reconnect": the client treats them as final.
  */
 export const CloseCode = {
-  /**
-   * Not final: the server closed this socket, and the client comes back. The
-   * reason says why: `replaced` (the member resumed on a newer socket),
-   * `silent` (nothing heard for the heartbeat timeout), `lobby-full` (its
-   * place among the lobby's pages waiting without a knock went to a newcomer).
-   */
-  retry: 4000,
   /** The room already holds its capacity of peers. */
   roomFull: 4001,
   /** The room id is not of the accepted format, or the room is not open to this client. */
@@ -88,6 +81,15 @@ export const RESUME_GRACE_MS = 20_000;
  * that much after its timeout.
  */
 export const RING_TIMEOUT_MS = { min: 1000, max: 120_000, default: 30_000 } as const;
+
+/**
+ * The room server's close that is not final (not in {@link CloseCode}): the
+ * client comes back. The reason says why: `replaced` (the member resumed on
+ * a newer socket), `silent` (nothing heard for the heartbeat timeout),
+ * `lobby-full` (its place among the lobby's sockets waiting without a knock
+ * went to a newcomer).
+ */
+export const RETRY_CLOSE_CODE = 4000;
 
 /** Close codes after which the client must not reconnect. */
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set<number>(Object.values(CloseCode));

@@ -18,7 +18,6 @@ import ReconnectingWebSocket from 'partysocket/ws';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { SignalingStatus } from '../call-state.ts';
 import {
-  CloseCode,
   TERMINAL_CLOSE_CODES,
   encodeMessage,
   parseServerFrame,
@@ -352,7 +351,7 @@ export class SignalingController implements ReactiveController {
       if (this.status !== 'open' && this.status !== 'knocking') return;
       if (Date.now() - this.#lastHeard > HEARTBEAT.deadAfterMs) {
         this.#lastHeard = Date.now();
-        this.#socket?.reconnect?.(CloseCode.retry, 'no heartbeat');
+        this.#socket?.reconnect?.(4000, 'no heartbeat');
         return;
       }
       this.#send({ type: 'ping' }); // in the lobby too: a long wait is no dead socket

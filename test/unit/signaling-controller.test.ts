@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { SignalingController, type SignalingSocket } from '../../src/controllers/signaling-controller.ts';
-import type { PeerInfo, ServerMessage } from '../../src/protocol.ts';
+import { CloseCode, RETRY_CLOSE_CODE, type PeerInfo, type ServerMessage } from '../../src/protocol.ts';
 import { PEER_IDS } from './fake-socket.ts';
 
 const [SELF, ANN, BEN, OTHER_SELF] = PEER_IDS;
@@ -27,6 +27,11 @@ class ScriptedSocket implements SignalingSocket {
   deliver(message: object): void {
     const event = new MessageEvent('message', { data: JSON.stringify(message) });
     for (const listener of this.#listeners.get('message') ?? []) listener(event);
+  }
+  /** The server closes the socket with `code`. */
+  closeWith(code: number, reason = ''): void {
+    const event = Object.assign(new Event('close'), { code, reason });
+    for (const listener of this.#listeners.get('close') ?? []) listener(event);
   }
 }
 
@@ -72,6 +77,23 @@ function connect(onLeft?: (controller: SignalingController) => void) {
   const peerJoined = (id: string) => socket.deliver({ type: 'peer-joined', peer: { id, name: '', inCall: false } });
   return { socket, joined, log, rosters, controller, welcome, peerJoined };
 }
+
+describe('SignalingController: close codes', () => {
+  test('the room server\'s closes: every CloseCode is final, RETRY_CLOSE_CODE (replaced, silent, lobby-full) and the runtime\'s are not', () => {
+    for (const code of Object.values(CloseCode)) {
+      const { socket, controller, welcome } = connect();
+      welcome(SELF, []);
+      socket.closeWith(code);
+      assert.deepEqual([controller.status, controller.closeCode], ['closed', code], `close code ${code}`);
+    }
+    for (const code of [RETRY_CLOSE_CODE, 1006, 1011]) {
+      const { socket, controller, welcome } = connect();
+      welcome(SELF, []);
+      socket.closeWith(code, 'lobby-full');
+      assert.deepEqual([controller.status, controller.closeCode], ['reconnecting', null], `close code ${code}`);
+    }
+  });
+});
 
 describe('SignalingController: arrivals and returns', () => {
   test('after a room-server restart, peers we knew come back as known, whether we met them on arrival or later', () => {
