@@ -205,6 +205,8 @@ export class CallWidget extends LitElement {
   /**
    * Room id (base64url, 8–64 characters). When absent the element reads `?room=`
    * from the page URL, or else creates a 128-bit random id and offers an invite link.
+   * Changed mid-call (as `host` and `party`), the call in the old room ends as
+   * a hang-up (`call-ended`, reason `hangup`); the next join is in the new one.
    */
   declare room: string;
   /** Display name shown to the other peer. */
@@ -311,6 +313,12 @@ export class CallWidget extends LitElement {
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
   /** Aborts the watch on a refused camera/microphone permission (see `#retryWhenGranted`). */
   #permissionWatch: AbortController | null = null;
+  /**
+   * Counts `join()` and `openLobby()` calls: a camera request of an earlier
+   * one that fails after a newer one began (cancelled, then tried again
+   * while the prompt was open) is not the newer one's failure.
+   */
+  #attempt = 0;
   /** Settles when the camera is up or the negotiation grace is over. */
   #negotiationGate: Promise<void> = Promise.resolve();
   /** The room's ring, as it concerns us. */
@@ -504,6 +512,8 @@ export class CallWidget extends LitElement {
     this.#intent = 'idle';
     this.#error = null;
     this.#resolveLanguage();
+    // Put back: in the room again (the first time, the first update opens it).
+    if (this.hasUpdated) this.#connectSignaling();
   }
 
   override attributeChangedCallback(name: string, old: string | null, value: string | null): void {
@@ -525,6 +535,8 @@ export class CallWidget extends LitElement {
     // put back, the element starts afresh (connectedCallback).
     if (this.#intent === 'join') this.#endReason = 'hangup';
     this.#intent = this.#intent === 'join' ? 'ended' : 'idle';
+    // A ring that was ringing here: nobody can answer it now.
+    this.#ring = 'none';
     this.requestUpdate();
   }
 
@@ -558,6 +570,7 @@ export class CallWidget extends LitElement {
     this.#connectedAt = null;
     this.#connectSignaling();
     this.#startJoinTimer();
+    const attempt = ++this.#attempt;
     // Ask for the camera first (its start-up is the longest step), then enter
     // the call at once: the offer/answer and ICE run while the camera starts,
     // and the tracks go onto the already negotiated senders when ready.
@@ -587,7 +600,7 @@ export class CallWidget extends LitElement {
     try {
       stream = await media;
     } catch (error) {
-      if (this.#intent === 'join') this.#fail(error as CallError);
+      if (this.#intent === 'join' && attempt === this.#attempt) this.#fail(error as CallError);
       return;
     }
     if (this.#intent !== 'join') return;
@@ -623,11 +636,11 @@ export class CallWidget extends LitElement {
     this.#error = null;
     this.#hurry('lobby');
     this.#media.videoEnabled = this.video !== 'off';
-    const media = this.#media.start();
+    const attempt = ++this.#attempt;
     try {
-      await media;
+      await this.#media.start();
     } catch (error) {
-      if (this.#intent === 'lobby') this.#fail(error as CallError);
+      if (this.#intent === 'lobby' && attempt === this.#attempt) this.#fail(error as CallError);
     }
   }
 
@@ -753,8 +766,13 @@ export class CallWidget extends LitElement {
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
+    // Another room: a call in this one is over, as if hung up; a socket open
+    // here (waiting to be rung, in the lobby, after a call in `mode="call"`)
+    // opens there instead.
     if (changed.has('host') || changed.has('party') || changed.has('room')) {
-      if (this.#intent === 'idle' || this.#intent === 'join') this.#connectSignaling();
+      // (Not on the first update: a join() called before it is in this room.)
+      if (this.#intent === 'join' && this.hasUpdated) this.hangup();
+      else if (this.#intent === 'idle' || this.#signaling.status !== 'idle') this.#connectSignaling();
     }
     // The lobby's controller (device lists, level meter) while its view is
     // wanted, from the update after its chunk is here: the pre-join lobby,
@@ -821,9 +839,11 @@ export class CallWidget extends LitElement {
   #startJoinTimer(): void {
     clearTimeout(this.#joinTimer);
     this.#joinTimer = setTimeout(() => {
-      if (this.#state === 'joining' && this.#media.status !== 'acquiring') {
-        this.#fail(new CallError('room-unreachable', `no answer from the room server in ${JOIN_TIMEOUT_MS} ms`));
-      }
+      if (this.#state !== 'joining') return;
+      // Not while the permission prompt is open (the user is not kept
+      // waiting by the room then): it counts again from the next check.
+      if (this.#media.status === 'acquiring') this.#startJoinTimer();
+      else this.#fail(new CallError('room-unreachable', `no answer from the room server in ${JOIN_TIMEOUT_MS} ms`));
     }, JOIN_TIMEOUT_MS);
   }
 

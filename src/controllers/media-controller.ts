@@ -180,6 +180,16 @@ export class MediaController implements ReactiveController {
         stopTracks(stream);
         throw new CallError('media-failed', 'media was released while it was being acquired');
       }
+      // The camera turned off while the prompt was open: its track is not
+      // wanted (sent, it would show the peer a camera the user turned off).
+      // Turned on meanwhile, it stays off (an audio-only request): the
+      // button says so, and one more press asks for it.
+      for (const track of stream.getVideoTracks()) {
+        if (this.videoEnabled) continue;
+        track.stop();
+        stream.removeTrack(track);
+      }
+      this.videoEnabled &&= stream.getVideoTracks().length > 0;
       for (const track of stream.getTracks()) this.#watch(track);
       for (const track of stream.getAudioTracks()) track.enabled = this.audioEnabled;
       this.stream = stream;

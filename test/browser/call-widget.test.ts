@@ -19,6 +19,7 @@ import {
   CallStateChangeEvent,
   type CallState,
   type CallWidget,
+  JOIN_TIMEOUT_MS,
 } from '../../src/call-widget.ts';
 import { CALL_STATES } from '../../src/call-state.ts';
 import ar from '../../src/i18n/ar.ts';
@@ -2069,6 +2070,130 @@ describe('<call-widget> in a cross-origin iframe', () => {
   });
 });
 
+describe('<call-widget> while the permission prompt is open, and when the page moves or re-inserts it', () => {
+  /** Canvas media behind a permission prompt that the test answers: `allow()` lets the oldest request waiting through. */
+  function promptMedia() {
+    const inner = recordingMedia();
+    const waiting: (() => void)[] = [];
+    /** Every track handed out, as handed out (the widget may take some out of their stream). */
+    const handed: MediaStreamTrack[] = [];
+    const getUserMedia: GetUserMedia = async (constraints) => {
+      await new Promise<void>((resolve) => waiting.push(resolve));
+      const stream = await inner.getUserMedia(constraints);
+      handed.push(...stream.getTracks());
+      return stream;
+    };
+    return { ...inner, getUserMedia, waiting, handed, allow: () => waiting.shift()?.() };
+  }
+
+  it('the camera turned off while the prompt is open stays off: its track is stopped and never sent', async () => {
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const prompt = promptMedia();
+    const bob = widget({ rooms, room, name: 'Bob' });
+    const alice = widget({ rooms, room, name: 'Alice', getUserMedia: prompt.getUserMedia });
+    await mount(bob, alice);
+    button(bob, 'join-button').click();
+    await reach(bob, 'waiting');
+    button(alice, 'join-button').click();
+    await until(() => prompt.waiting.length === 1, 'the prompt');
+    await alice.updateComplete;
+    button(alice, 'camera-button').click();
+    await alice.updateComplete;
+    prompt.allow();
+    await reach(alice, 'connected');
+    await reach(bob, 'connected');
+    expect(prompt.handed.filter((t) => t.kind === 'video').map((t) => t.readyState), 'the camera light goes out').to.deep.equal(['ended']);
+    expect(alice.localStream!.getTracks().map((t) => t.kind)).to.deep.equal(['audio']);
+    const sent = peerConnections.get(alice)!.flatMap((pc) => pc.getSenders().map((sender) => sender.track?.kind ?? null));
+    expect(sent.includes('video'), 'no camera track on the link').to.equal(false);
+    expect(button(alice, 'camera-button').getAttribute('aria-pressed')).to.equal('true');
+    await until(() => !!part(bob, 'avatar'), 'Bob sees her camera off');
+  });
+
+  it('a camera request given up (lobby cancelled, call hung up) and answered after a new try began is not the new try\'s failure', async () => {
+    // The lobby: open, cancel, open again; both prompts answered.
+    const lobbyPrompt = promptMedia();
+    const lobby = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice', getUserMedia: lobbyPrompt.getUserMedia, lobby: true });
+    const lobbyLog = record(lobby);
+    await mount(lobby);
+    button(lobby, 'join-button').click();
+    await until(() => lobbyPrompt.waiting.length === 1, 'the prompt');
+    await lobby.updateComplete;
+    button(lobby, 'cancel-button').click();
+    await reach(lobby, 'idle');
+    button(lobby, 'join-button').click();
+    await until(() => lobbyPrompt.waiting.length === 2, 'the second prompt');
+    lobbyPrompt.allow();
+    lobbyPrompt.allow();
+    await until(() => lobbyPrompt.streams.length === 2 && !!lobby.localStream, 'the preview');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(lobby.state).to.equal('lobby');
+    expect(lobbyLog.errors.map((e) => e.code)).to.deep.equal([]);
+    expect(lobbyPrompt.streams[0]!.getTracks().every((t) => t.readyState === 'ended'), 'the first camera released').to.equal(true);
+    expect(lobby.localStream === lobbyPrompt.streams[1], 'the preview is the second').to.equal(true);
+
+    // A call: join, hang up, join again; both prompts answered.
+    const callPrompt = promptMedia();
+    const call = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Bob', getUserMedia: callPrompt.getUserMedia });
+    const callLog = record(call);
+    await mount(call);
+    button(call, 'join-button').click();
+    await until(() => callPrompt.waiting.length === 1, 'the prompt');
+    await call.updateComplete;
+    button(call, 'hangup-button').click();
+    await reach(call, 'ended');
+    button(call, 'join-button').click();
+    await until(() => callPrompt.waiting.length === 2, 'the second prompt');
+    callPrompt.allow();
+    callPrompt.allow();
+    await reach(call, 'waiting');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(call.state).to.equal('waiting');
+    expect(callLog.errors.map((e) => e.code)).to.deep.equal([]);
+  });
+
+  it('the room server unreachable while the prompt is open past the join timeout: it fails once the prompt is answered, not never', async () => {
+    // The join timeout, shortened for the test (the widget's own constant).
+    const realSetTimeout = window.setTimeout;
+    window.setTimeout = ((handler: TimerHandler, ms?: number, ...rest: unknown[]) =>
+      realSetTimeout(handler, ms === JOIN_TIMEOUT_MS ? 100 : ms, ...rest)) as typeof window.setTimeout;
+    try {
+      const prompt = promptMedia();
+      const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice', getUserMedia: prompt.getUserMedia });
+      // A room server that never answers.
+      el.createSocket = () => ({ send() {}, close() {}, addEventListener() {}, removeEventListener() {} });
+      const log = record(el);
+      await mount(el);
+      button(el, 'join-button').click();
+      await until(() => prompt.waiting.length === 1, 'the prompt');
+      await new Promise((resolve) => realSetTimeout(resolve, 300)); // past the timeout, the prompt still open
+      expect(el.state, 'no failure while the prompt is open').to.equal('joining');
+      prompt.allow();
+      await reach(el, 'failed');
+      expect(log.errors.map((e) => e.code)).to.deep.equal(['room-unreachable']);
+    } finally {
+      window.setTimeout = realSetTimeout;
+    }
+  });
+
+  it('moved to another room mid-call: that call ends as a hang-up, the camera is released, and the next join is in the new room', async () => {
+    const rooms = new InMemoryRooms();
+    const { alice, bob, aliceMedia, bobLog } = await call(rooms);
+    const ended = new Promise<string>((resolve) => alice.addEventListener('call-ended', (e) => resolve(e.reason), { once: true }));
+    const other = newRoomId();
+    alice.room = other;
+    expect(await ended).to.equal('hangup');
+    await reach(alice, 'ended');
+    await reach(bob, 'ended');
+    expect(bobLog.left.map((e) => e.reason)).to.deep.equal(['hangup']);
+    expect(aliceMedia.tracks().every((t) => t.readyState === 'ended'), 'her camera and microphone released').to.equal(true);
+    button(alice, 'join-button').click();
+    await reach(alice, 'waiting');
+    expect(rooms.rooms.get(`main/${other}`)?.peers().map((p) => p.name)).to.deep.equal(['Alice']);
+  });
+});
+
 describe('<call-widget> and the browser’s permission settings', () => {
   const setPermission = (setting: 'granted' | 'denied', names = ['camera', 'microphone']) =>
     executeServerCommand('set-permission', { names, setting });
@@ -2168,6 +2293,37 @@ describe('<call-widget> ring flow (mode="call")', () => {
     expect(textOf(caller, 'status-badge')).to.equal(en['state-ringing']);
     await expect(callee).to.be.accessible();
     await expect(caller).to.be.accessible();
+  });
+
+  it('removed while rung, it is not left ringing; put back, it is in the room again and rung again (the ring waits for the next to arrive)', async () => {
+    const { caller, callee } = await ringPair();
+    button(caller, 'join-button').click();
+    await reach(callee, 'incoming');
+    const parent = callee.parentElement!;
+    callee.remove();
+    await callee.updateComplete;
+    expect(callee.state).to.equal('idle');
+    expect(callee.ringPeer, 'nobody rings a widget out of the page').to.equal(null);
+    parent.append(callee);
+    await reach(callee, 'incoming');
+    button(callee, 'accept-button').click();
+    await reach(callee, 'connected');
+    await reach(caller, 'connected');
+  });
+
+  it('moved to another room after a call, a call-mode widget listens there, and no longer in the old room', async () => {
+    const { rooms, room, caller, callee } = await ringPair();
+    button(caller, 'join-button').click();
+    await reach(callee, 'incoming');
+    button(callee, 'accept-button').click();
+    await reach(caller, 'connected');
+    button(caller, 'hangup-button').click();
+    await reach(callee, 'ended');
+    const size = (id: string) => rooms.rooms.get(`main/${id}`)?.size ?? 0;
+    await until(() => size(room) === 2, 'both listen in the room after the call');
+    const other = newRoomId();
+    callee.room = other;
+    await until(() => size(other) === 1 && size(room) === 1, 'the callee listens in the new room only');
   });
 
   it('Enter on Accept answers: camera asked for only then; call-state-change covers incoming', async () => {
