@@ -253,6 +253,13 @@ export class Room {
   #savedAt = -Infinity;
   /** Who hung up (`leave`) within the grace, and when (ms), oldest first, at most {@link LIMITS.hungUpIds}: told to members resuming. */
   #hungUp: { id: string; at: number }[] = [];
+  /**
+   * How the ring ended for its caller and callee, and when (ms), until that
+   * member rings, answers or joins again, or goes: one away then hears it in
+   * its resumed `welcome` (`ringEnded`), within the grace. Not in the
+   * snapshot: a restart loses it (the ring itself is saved while it lasts).
+   */
+  readonly #ringEnds = new Map<string, { state: 'declined' | 'missed'; at: number }>();
 
   constructor(options: RoomOptions = {}) {
     this.capacity = options.capacity ?? 2;
@@ -424,6 +431,10 @@ export class Room {
     welcome.resumed = true;
     welcome.peers = this.peers().filter((p) => p.id !== member.id);
     if (hungUp.length) welcome.hungUp = hungUp;
+    // Its ring ended while it was away: it must not ring again on its own.
+    const ended = this.#ringEnds.get(member.id);
+    this.#ringEnds.delete(member.id);
+    if (ended && this.#now() - ended.at <= this.#graceMs) welcome.ringEnded = ended.state;
     send(socket, welcome);
     if (member.host && this.knocking().length) send(socket, { type: 'knocks', peers: this.knocking() });
     // A ring still going on: where it stands, for this peer.
@@ -431,6 +442,10 @@ export class Room {
     if (ring && !ring.accepted) {
       if (ring.caller === member) this.#sendRing(member, 'ringing', ring.callee);
       else if (ring.callee === member) this.#sendRing(member, 'incoming', ring.caller);
+    } else if (ring) {
+      // Answered while it was away (a caller would otherwise ring on for good).
+      if (ring.caller === member) this.#sendRing(member, 'accepted', ring.callee);
+      else if (ring.callee === member) this.#sendRing(member, 'accepted', ring.caller);
     }
   }
 
@@ -614,6 +629,7 @@ export class Room {
       }
     }
     this.#members.delete(member.id);
+    this.#ringEnds.delete(member.id);
     if (member.socket) this.#bySocket.delete(member.socket);
     const now = this.#now();
     this.#hungUp = this.#forgetOldHangUps(now).filter((d) => d.id !== member.id);
@@ -686,6 +702,7 @@ export class Room {
     this.#ring = null;
     this.#hostKey = null;
     this.#hungUp = [];
+    this.#ringEnds.clear();
     for (const knocker of [...this.#knockers.values()]) {
       this.#knockers.delete(knocker.socket);
       refuse(knocker.socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
@@ -785,6 +802,8 @@ export class Room {
   }
 
   #handle(member: Member, socket: PeerSocket, message: ClientMessage): void {
+    // A new ring, an answer or a join: how an earlier ring ended is old news.
+    if (message.type === 'join' || message.type === 'ring' || message.type === 'accept') this.#ringEnds.delete(member.id);
     switch (message.type) {
       case 'join': {
         const ring = this.#ring;
@@ -983,6 +1002,8 @@ export class Room {
     if (!ring) return;
     this.#ring = null;
     ring.caller.inCall = false;
+    const at = this.#now();
+    for (const party of [ring.caller, ring.callee]) if (party) this.#ringEnds.set(party.id, { state, at });
     this.#persist();
     if (callerStays) this.#sendRing(ring.caller, state, ring.callee);
     if (ring.callee) this.#sendRing(ring.callee, state, ring.caller);

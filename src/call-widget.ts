@@ -865,6 +865,8 @@ export class CallWidget extends LitElement {
         }
         if (sameIdentity) this.#peers.resume();
         this.#identity = this.#signaling.selfId;
+        // Our ring ended while we were away (declined, missed).
+        if (message.ringEnded) this.#ringEnded(message.ringEnded);
         // Someone we are linked with already is no news (a resumed welcome).
         const present = message.peers[0];
         if (present && !this.#peers.links.has(present.id)) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));

@@ -330,6 +330,9 @@ export type RingState = (typeof RING_STATES)[number];
  *   client keeps the roles it had toward those it knew). A peer it knew and
  *   `peers` leaves out left while it was away; `hungUp` lists those of them
  *   that hung up (`peer-left` reason `hangup`), the others just went.
+ *   `ringEnded`: the ring this peer made or was rung by ended while it was
+ *   away (within the grace), `declined` or `missed`, as the `call` frame it
+ *   missed would have said; the client then does not send that ring again.
  * - `lobby`: sent instead of `welcome` to a socket that arrived at a locked
  *   room: it may send `join` (its knock) and `ping` (answered, so a long
  *   wait is not taken for a dead socket) and waits for the host's decision:
@@ -353,7 +356,7 @@ export type RingState = (typeof RING_STATES)[number];
  *   and the ends of a ring that never became a call: `declined` and `missed`
  *   (to both; `missed` when `timeoutMs` ran out or the caller left) and
  *   `busy` (to a ringer when others are ringing or in a call). Sent again on
- *   a resume while the ring lasts.
+ *   a resume while the ring lasts, and `accepted` while its call lasts.
  * - `error`: a request was refused; nothing was relayed.
  */
 export const ServerMessageSchema = v.variant('type', [
@@ -371,6 +374,7 @@ export const ServerMessageSchema = v.variant('type', [
     session: v.optional(v.pipe(v.string(), v.regex(SESSION_PATTERN))),
     resumed: v.optional(v.boolean()),
     hungUp: v.optional(v.pipe(v.array(PeerIdSchema), v.maxLength(LIMITS.hungUpIds))),
+    ringEnded: v.optional(v.picklist(['declined', 'missed'])),
   }),
   v.object({ type: v.literal('pong') }),
   v.object({ type: v.literal('lobby') }),
@@ -519,7 +523,8 @@ export function parseServerFrame(frame: unknown): ServerMessage | null {
         optional(m.hostKey, isString) &&
         optional(m.session, isString) &&
         optional(m.resumed, isBoolean) &&
-        optional(m.hungUp, (ids) => arrayOf(ids, isString));
+        optional(m.hungUp, (ids) => arrayOf(ids, isString)) &&
+        optional(m.ringEnded, (state) => state === 'declined' || state === 'missed');
       break;
     case 'pong':
     case 'lobby':

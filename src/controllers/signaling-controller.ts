@@ -429,6 +429,11 @@ export class SignalingController implements ReactiveController {
         }
         // Known peers not back yet (the room server restarted) keep their roles for when they are.
         for (const id of wasPolite) if (!this.roster.has(id)) this.#politeToward.add(id);
+        // The ring we made or answered ended while we were away: not sent again.
+        if (message.ringEnded) {
+          this.inCall = false;
+          this.#enter = null;
+        }
         this.#sendEnter(); // at once, a ping if nothing else
         break;
       }

@@ -259,11 +259,12 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
   /**
    * A widget on a scripted room socket that is open: `receive` hands it a
    * frame, `drop` closes the socket as a network loss does (partysocket
-   * reconnects the same object) and opens it again. Removed after `body`.
+   * reconnects the same object) and opens it again; `sent` is what it sent.
+   * Removed after `body`.
    */
   async function scripted<T>(
     props: Partial<CallWidget>,
-    body: (el: CallWidget, room: { receive(data: string): Promise<void>; drop(): Promise<void> }) => Promise<T>,
+    body: (el: CallWidget, room: { receive(data: string): Promise<void>; drop(): Promise<void>; sent: string[] }) => Promise<T>,
   ): Promise<T> {
     const socket = new ScriptedSocket();
     const el = document.createElement('call-widget');
@@ -284,6 +285,7 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
           await el.updateComplete;
           socket.emit(new Event('open'));
         },
+        sent: socket.sent,
       });
     } finally {
       el.remove();
@@ -342,6 +344,34 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
       await room.drop();
       expect(el.state, 'still rung while the room is away').to.equal('incoming');
       await room.receive(welcome({ resumed: true, peers: [] }));
+      expect(el.state).to.equal('missed');
+    });
+  });
+
+  it('our ring was declined while we were away (ringEnded): the attempt ends as declined, the camera is released, and the ring is not sent again', async () => {
+    await scripted({ room: 'resumeroom7', mode: 'call', skipLobby: true }, async (el, room) => {
+      await room.receive(welcome({ peers: [{ ...BOB, inCall: false }] }));
+      await el.join();
+      await room.receive(JSON.stringify({ type: 'joined', peers: [] }));
+      await room.receive(JSON.stringify({ type: 'call', state: 'ringing', peer: BOB }));
+      expect(el.state).to.equal('ringing');
+      const tracks = el.localStream!.getTracks();
+      await room.drop();
+      const before = room.sent.length;
+      await room.receive(welcome({ resumed: true, peers: [{ ...BOB, inCall: false }], ringEnded: 'declined' }));
+      expect(el.state).to.equal('declined');
+      expect(tracks.every((t) => t.readyState === 'ended'), 'camera and microphone released').to.equal(true);
+      expect(room.sent.slice(before).map((frame) => (JSON.parse(frame) as { type: string }).type)).to.deep.equal(['ping']);
+    });
+  });
+
+  it('rung, and the ring ran out while we were away (the caller still here): the resumed welcome ends it as missed', async () => {
+    await scripted({ room: 'resumeroom8', mode: 'call' }, async (el, room) => {
+      await room.receive(welcome({}));
+      await room.receive(JSON.stringify({ type: 'call', state: 'incoming', peer: BOB }));
+      expect(el.state).to.equal('incoming');
+      await room.drop();
+      await room.receive(welcome({ resumed: true, ringEnded: 'missed' }));
       expect(el.state).to.equal('missed');
     });
   });

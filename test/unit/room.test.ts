@@ -1964,6 +1964,61 @@ describe('ring flow (mode="call")', () => {
     assert.deepEqual([a.take(), b.take()], [[], []]);
   });
 
+  /** Alice rang Bob, both heard; both have sent a frame (so a drop holds them). On a fake clock. */
+  async function rung(timeoutMs = RING) {
+    const clock = { t: 1_000_000 };
+    const room = new Room({ rateLimit: NO_RATE_LIMIT, now: () => clock.t });
+    const [a, b] = [socket('a'), socket('b')];
+    await room.arrive(a, ALICE);
+    await room.arrive(b, BOB);
+    send(room, b, { type: 'ping' });
+    ring(room, a, 'Alice', timeoutMs);
+    a.take();
+    b.take();
+    /** `id` comes back on a new socket; what it hears, a call frame as its state, a welcome with its ringEnded. */
+    const back = async (id: string) => {
+      const s = socket(`${id}-again`);
+      await room.arrive(s, DAVE, { resumeId: id });
+      const frames = s.take().map((m) => (m.type === 'call' ? m.state : m.type === 'welcome' ? `welcome ${m.ringEnded ?? '-'}` : m.type));
+      return { s, frames };
+    };
+    return { room, clock, a, b, back };
+  }
+
+  test('a caller away when its ring is declined hears it in its resumed welcome (ringEnded), so it does not ring again', async () => {
+    const { room, a, b, back } = await rung();
+    room.drop(a);
+    decline(room, b);
+    assert.deepEqual((await back(ALICE)).frames, ['welcome declined']);
+  });
+
+  test('a caller away when its ring times out, and a callee away then, hear missed in their resumed welcome', async () => {
+    const { room, clock, a, b, back } = await rung(5_000); // within the 20 s grace
+    room.drop(a);
+    room.drop(b);
+    clock.t += 5_000;
+    room.tick();
+    assert.deepEqual((await back(ALICE)).frames, ['welcome missed']);
+    assert.deepEqual((await back(BOB)).frames, ['welcome missed']);
+  });
+
+  test('a caller away when its ring is accepted hears accepted when it is back (it would ring on for good)', async () => {
+    const { room, a, b, back } = await rung();
+    room.drop(a);
+    accept(room, b, 'Bob');
+    assert.deepEqual((await back(ALICE)).frames, ['welcome -', 'accepted']);
+    // And again after a later drop, while the call lasts; so does the callee.
+    assert.deepEqual((await back(BOB)).frames, ['welcome -', 'accepted']);
+  });
+
+  test('how an earlier ring ended is not told once the member rang, answered or joined again', async () => {
+    const { room, a, b, back } = await rung();
+    decline(room, b); // Alice is here and hears it
+    ring(room, a, 'Alice'); // and rings again
+    room.drop(a);
+    assert.deepEqual((await back(ALICE)).frames, ['welcome -', 'ringing']);
+  });
+
   test('after the call, either party leaving ends it: the room can ring again', () => {
     const { room, a, b } = pair();
     ring(room, a);
