@@ -254,10 +254,12 @@ export class Room {
   /** Who hung up (`leave`) within the grace, and when (ms), oldest first, at most {@link LIMITS.hungUpIds}: told to members resuming. */
   #hungUp: { id: string; at: number }[] = [];
   /**
-   * How the ring ended for its caller and callee, and when (ms), until that
-   * member rings, answers or joins again, or goes: one away then hears it in
-   * its resumed `welcome` (`ringEnded`), within the grace. Not in the
-   * snapshot: a restart loses it (the ring itself is saved while it lasts).
+   * How the ring ended for a caller or callee that was away then (its socket
+   * down; one here was told at once), and when (ms), until that member rings,
+   * answers or joins again, is rung again, or goes: it hears it in its
+   * resumed `welcome` (`ringEnded`), within the grace. Not in the snapshot:
+   * a restart loses it (the ring itself is saved while it lasts). A socket
+   * not yet known to be down when the ring ends is told, and may miss it.
    */
   readonly #ringEnds = new Map<string, { state: 'declined' | 'missed'; at: number }>();
 
@@ -514,6 +516,7 @@ export class Room {
     const ring = this.#ring;
     if (ring && !ring.callee) {
       ring.callee = member;
+      this.#persist();
       this.#sendRing(ring.caller, 'ringing', member);
       this.#sendRing(member, 'incoming', ring.caller);
     }
@@ -705,7 +708,9 @@ export class Room {
     this.#ringEnds.clear();
     for (const knocker of [...this.#knockers.values()]) {
       this.#knockers.delete(knocker.socket);
-      refuse(knocker.socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+      // A page that never knocked comes back, to the open room this is now.
+      if (knocker.knocked) refuse(knocker.socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+      else safeClose(knocker.socket, RETRY_CLOSE_CODE, 'room-empty');
     }
   }
 
@@ -961,6 +966,8 @@ export class Room {
       return;
     }
     const callee = others.find((m) => m.socket) ?? others[0] ?? null;
+    // A new ring: how an earlier one ended is no news to either party.
+    if (callee) this.#ringEnds.delete(callee.id);
     this.#ring = { caller: member, callee, since: this.#now(), timeoutMs, accepted: false };
     this.#enterCall(member, name, true);
     this.#sendRing(member, 'ringing', callee);
@@ -1002,8 +1009,9 @@ export class Room {
     if (!ring) return;
     this.#ring = null;
     ring.caller.inCall = false;
+    // Told now to those here; kept for one away (its socket down), to tell on its return.
     const at = this.#now();
-    for (const party of [ring.caller, ring.callee]) if (party) this.#ringEnds.set(party.id, { state, at });
+    for (const party of [ring.caller, ring.callee]) if (party && !party.socket) this.#ringEnds.set(party.id, { state, at });
     this.#persist();
     if (callerStays) this.#sendRing(ring.caller, state, ring.callee);
     if (ring.callee) this.#sendRing(ring.callee, state, ring.caller);

@@ -766,13 +766,17 @@ export class CallWidget extends LitElement {
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
-    // Another room: a call in this one is over, as if hung up; a socket open
-    // here (waiting to be rung, in the lobby, after a call in `mode="call"`)
-    // opens there instead.
-    if (changed.has('host') || changed.has('party') || changed.has('room')) {
-      // (Not on the first update: a join() called before it is in this room.)
-      if (this.#intent === 'join' && this.hasUpdated) this.hangup();
-      else if (this.#intent === 'idle' || this.#signaling.status !== 'idle') this.#connectSignaling();
+    // Another room: a call in another one is over, as if hung up; a socket
+    // open elsewhere (waiting to be rung, in the lobby, after a call in
+    // `mode="call"`) opens here instead, and a ring heard there is over. By
+    // the address the socket has, not by what changed: a join() right after
+    // the change (or before the first update) is in this room already.
+    if ((changed.has('host') || changed.has('party') || changed.has('room')) && !this.#signaling.isAt(this.#address())) {
+      if (this.#intent === 'join') this.hangup();
+      else if (this.#intent === 'idle' || this.#signaling.status !== 'idle') {
+        this.#ring = 'none';
+        this.#connectSignaling();
+      }
     }
     // The lobby's controller (device lists, level meter) while its view is
     // wanted, from the update after its chunk is here: the pre-join lobby,
@@ -1233,8 +1237,9 @@ export class CallWidget extends LitElement {
     if (!panel && !(this.#moreOpen && from('#more>button,[part~=more-button]') && this.renderRoot.querySelector('[part~=more-button]')?.getClientRects().length)) return;
     event.stopPropagation();
     event.preventDefault();
+    // (Closing More closes the device panel opened from it.)
     if (panel) this.#closeLobby();
-    else this.#moreOpen = false;
+    else this.#handleMore();
     this.#focusNext = panel ? 'devices-button' : 'more-button';
     this.requestUpdate();
   };

@@ -87,7 +87,8 @@ export const RING_TIMEOUT_MS = { min: 1000, max: 120_000, default: 30_000 } as c
  * client comes back. The reason says why: `replaced` (the member resumed on
  * a newer socket), `silent` (nothing heard for the heartbeat timeout),
  * `lobby-full` (its place among the lobby's sockets waiting without a knock
- * went to a newcomer).
+ * went to a newcomer), `room-empty` (it waited in the lobby without a knock
+ * and the room emptied: it comes back to an open room).
  */
 export const RETRY_CLOSE_CODE = 4000;
 
@@ -330,9 +331,10 @@ export type RingState = (typeof RING_STATES)[number];
  *   client keeps the roles it had toward those it knew). A peer it knew and
  *   `peers` leaves out left while it was away; `hungUp` lists those of them
  *   that hung up (`peer-left` reason `hangup`), the others just went.
- *   `ringEnded`: the ring this peer made or was rung by ended while it was
- *   away (within the grace), `declined` or `missed`, as the `call` frame it
- *   missed would have said; the client then does not send that ring again.
+ *   `ringEnded`: the ring this peer made or was rung by ended while its
+ *   socket was down (within the grace), `declined` or `missed`, as the `call`
+ *   frame it missed would have said; the client then does not send that
+ *   ring again.
  * - `lobby`: sent instead of `welcome` to a socket that arrived at a locked
  *   room: it may send `join` (its knock) and `ping` (answered, so a long
  *   wait is not taken for a dead socket) and waits for the host's decision:

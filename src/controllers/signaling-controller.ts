@@ -188,14 +188,15 @@ export class SignalingController implements ReactiveController {
     this.disconnect();
   }
 
+  /** True while our socket is open (or reopening) to `address`. */
+  isAt(address: RoomAddress): boolean {
+    const at = this.#address;
+    return !!this.#socket && at?.host === address.host && at.party === address.party && at.room === address.room;
+  }
+
   /** Open the room socket (no-op if already open to the same room). */
   connect(address: RoomAddress): void {
-    const same =
-      this.#socket &&
-      this.#address?.host === address.host &&
-      this.#address.party === address.party &&
-      this.#address.room === address.room;
-    if (same) return;
+    if (this.isAt(address)) return;
     this.disconnect();
     this.#address = address;
     this.closeCode = null;

@@ -1033,6 +1033,18 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
       await until(() => more.getAttribute('aria-expanded') === 'false', 'Escape on More closes it');
       expect(focused()).to.equal('button more-button');
 
+      // Escape from elsewhere in More's group while the device panel is open:
+      // both close (the panel's button is in the group).
+      await sendKeys({ press: 'Enter' });
+      await until(() => more.getAttribute('aria-expanded') === 'true', 'More open');
+      button(el, 'devices-button').click();
+      await until(() => !!el.shadowRoot!.getElementById('devices'), 'the device panel');
+      button(el, 'invite-button').focus();
+      await sendKeys({ press: 'Escape' });
+      await until(() => more.getAttribute('aria-expanded') === 'false', 'More closes');
+      expect(el.shadowRoot!.getElementById('devices') === null, 'and the panel with it').to.equal(true);
+      await until(() => focused() === 'button more-button', 'focus back on More');
+
       // Nothing open: Escape is the page's.
       await sendKeys({ press: 'Escape' });
       expect(escapes, 'with nothing open, the page sees Escape').to.have.length(1);
@@ -2177,6 +2189,24 @@ describe('<call-widget> while the permission prompt is open, and when the page m
     }
   });
 
+  it('a page that sets another room and joins in the same task joins there (no hang-up of the call it just started)', async () => {
+    const rooms = new InMemoryRooms();
+    const first = newRoomId();
+    const el = widget({ rooms, room: first, name: 'Alice' });
+    const log = record(el);
+    await mount(el);
+    await until(() => (rooms.rooms.get(`main/${first}`)?.size ?? 0) === 1, 'in the first room');
+    const other = newRoomId();
+    el.room = other;
+    void el.join();
+    await reach(el, 'waiting');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(el.state).to.equal('waiting');
+    expect(transitions(log.states)).to.deep.equal(['idle→joining', 'joining→waiting']);
+    expect(rooms.rooms.get(`main/${other}`)?.peers().map((p) => p.name)).to.deep.equal(['Alice']);
+    await until(() => (rooms.rooms.get(`main/${first}`)?.size ?? 0) === 0, 'gone from the first room');
+  });
+
   it('moved to another room mid-call: that call ends as a hang-up, the camera is released, and the next join is in the new room', async () => {
     const rooms = new InMemoryRooms();
     const { alice, bob, aliceMedia, bobLog } = await call(rooms);
@@ -2309,6 +2339,17 @@ describe('<call-widget> ring flow (mode="call")', () => {
     button(callee, 'accept-button').click();
     await reach(callee, 'connected');
     await reach(caller, 'connected');
+  });
+
+  it('moved to another room while rung: that ring is over for it, and it listens in the new room', async () => {
+    const { rooms, caller, callee } = await ringPair();
+    button(caller, 'join-button').click();
+    await reach(callee, 'incoming');
+    const other = newRoomId();
+    callee.room = other;
+    await reach(callee, 'idle');
+    expect(callee.ringPeer).to.equal(null);
+    await until(() => (rooms.rooms.get(`main/${other}`)?.size ?? 0) === 1, 'the callee listens in the new room');
   });
 
   it('moved to another room after a call, a call-mode widget listens there, and no longer in the old room', async () => {

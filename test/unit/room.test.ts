@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { HEARTBEAT_TIMEOUT_MS, Room, SNAPSHOT_REFRESH_MS, type RoomOptions, type RoomSnapshot } from '../../party/room.ts';
 import {
   CloseCode,
+  RETRY_CLOSE_CODE,
   LIMITS,
   PROTOCOL_VERSION,
   SECRET_PATTERN,
@@ -839,14 +840,18 @@ describe('locked rooms', () => {
     assert.equal(room.size, 3);
   });
 
-  test('a room that empties unlocks, voids its key and turns its lobby away', async () => {
+  test('a room that empties unlocks, voids its key and turns its knocks away; a page that never knocked comes back', async () => {
     const { room, host, hostKey } = await hostedRoom();
     send(room, host, { type: 'lock', locked: true });
     const k = socket('knocker');
     await room.arrive(k, BOB);
+    join(room, k, 'Bob');
+    const idle = socket('idle');
+    await room.arrive(idle, DAVE);
     room.remove(host);
     assert.equal(room.locked, false);
     assert.deepEqual(k.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }]);
+    assert.deepEqual(idle.closes, [{ code: RETRY_CLOSE_CODE, reason: 'room-empty' }], 'not final: it comes back to an open room');
     const next = socket('next');
     await room.arrive(next, CAROL, { hostKey: hostKey });
     const [welcome] = next.take();
@@ -918,10 +923,28 @@ describe('locked rooms', () => {
     );
     // Its place is free: the host's list holds a new knock.
     room.drop(silent);
-    assert.deepEqual(room.knocking().map((p) => p.id), [CAROL]);
+    const next = socket('next');
+    await room.arrive(next, DAVE);
+    join(room, next, 'Dave');
+    assert.deepEqual(room.knocking().map((p) => p.id), [CAROL, DAVE]);
   });
 
   test('unlocking lets in those who knocked first, in the order the host saw them, then the pages waiting without a knock', async () => {
+    const { room, host } = await hostedRoom({ capacity: 4 });
+    send(room, host, { type: 'lock', locked: true });
+    const idle = socket('idle');
+    await room.arrive(idle, BOB);
+    const [carol, dave] = [socket('carol'), socket('dave')];
+    await room.arrive(carol, CAROL);
+    await room.arrive(dave, DAVE);
+    join(room, carol, 'Carol');
+    join(room, dave, 'Dave');
+    send(room, host, { type: 'lock', locked: false });
+    await settle();
+    assert.deepEqual(room.peers().map((p) => p.id), [ALICE, CAROL, DAVE, BOB], 'knocks in the host\'s order, then the idle page');
+  });
+
+  test('with one place left, unlocking gives it to the guest the host saw, not to a page that never knocked', async () => {
     const { room, host } = await hostedRoom({ capacity: 2 });
     send(room, host, { type: 'lock', locked: true });
     const idle = socket('idle');
@@ -1674,6 +1697,18 @@ describe('a restart of the room server (snapshot in room storage)', () => {
     assert.equal(saved.length, ringWrites, 'a repeated ring');
   });
 
+  test('the callee of a ring into an empty room is saved when it arrives (a restart then still rings it)', async () => {
+    const saved: (RoomSnapshot | null)[] = [];
+    const clock = { t: 1_000_000 };
+    const room = new Room({ rateLimit: NO_RATE_LIMIT, now: () => clock.t, save: (snapshot) => saved.push(structuredClone(snapshot)) });
+    const a = socket('a');
+    await room.arrive(a, ALICE);
+    send(room, a, { type: 'ring', name: 'Alice', timeoutMs: 30_000 });
+    assert.equal(saved.at(-1)?.ring?.callee, null);
+    await room.arrive(socket('b'), BOB);
+    assert.equal(saved.at(-1)?.ring?.callee, BOB);
+  });
+
   test('a ring answered at once by a callee already in the call is saved as accepted', async () => {
     const { room, saved, a, b } = await lockedCall();
     b.take();
@@ -2009,6 +2044,27 @@ describe('ring flow (mode="call")', () => {
     assert.deepEqual((await back(ALICE)).frames, ['welcome -', 'accepted']);
     // And again after a later drop, while the call lasts; so does the callee.
     assert.deepEqual((await back(BOB)).frames, ['welcome -', 'accepted']);
+  });
+
+  test('a party here when the ring ends is told at once, and not again on a later return (a new ring it makes meanwhile stands)', async () => {
+    const { room, a, b, back } = await rung();
+    decline(room, b); // both here: both hear declined
+    assert.deepEqual(calls(a), ['declined']);
+    room.drop(a);
+    assert.deepEqual((await back(ALICE)).frames, ['welcome -']);
+  });
+
+  test('rung again by the other party, a callee away then hears the new ring, not how the old one ended', async () => {
+    const { room, a, b, back } = await rung();
+    room.drop(b);
+    decline(room, a); // not the callee: refused; the ring goes on
+    a.take();
+    send(room, a, { type: 'leave' }); // the caller goes: Bob, away, missed it
+    const alice = socket('alice-again');
+    await room.arrive(alice, ALICE);
+    send(room, alice, { type: 'ping' });
+    ring(room, alice, 'Alice'); // and rings again while Bob is still away
+    assert.deepEqual((await back(BOB)).frames, ['welcome -', 'incoming']);
   });
 
   test('how an earlier ring ended is not told once the member rang, answered or joined again', async () => {
