@@ -734,8 +734,11 @@ export class CallWidget extends LitElement {
 
   /** Turn the camera off (its light goes out) or on again. */
   toggleCamera(): void {
-    void this.#deviceAction(this.#media.setVideoEnabled(!this.#media.videoEnabled));
-    this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
+    // The peer hears at once, and again once it is settled: a camera that
+    // could not be turned on is off.
+    const tell = (): void => this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
+    void this.#deviceAction(this.#media.setVideoEnabled(!this.#media.videoEnabled)).then(tell);
+    tell();
   }
 
   /** Copy the invite link to the clipboard (or show it to copy by hand). */

@@ -274,13 +274,26 @@ export class MediaController implements ReactiveController {
    * for the default). With media up, the new device's track is acquired
    * first, then replaces the old one, which is stopped; the peer layer swaps
    * it on the existing sender (`replaceTrack`: no renegotiation). A camera
-   * that is off is switched when it is next turned on. Rejects with a
-   * {@link CallError}; the old track then stays.
+   * that is off, or a microphone not captured (a receive-only call), is
+   * switched when it is next turned on. Rejects with a {@link CallError};
+   * the old track then stays, and stays the choice (a device in use by
+   * another app must not be asked for again when the camera comes back on,
+   * or by the next call).
    */
   async useDevice(kind: MediaKind, deviceId: string): Promise<void> {
+    const [previous, facing] = [this.deviceIds[kind], this.facingMode];
     this.deviceIds[kind] = deviceId;
     if (kind === 'video') this.facingMode = '';
-    if (kind === 'audio' || this.videoEnabled) await this.#acquireTrack(kind);
+    if (!(kind === 'video' ? this.videoEnabled : this.captureAudio)) return;
+    try {
+      await this.#acquireTrack(kind);
+    } catch (error) {
+      if (this.deviceIds[kind] === deviceId) {
+        this.deviceIds[kind] = previous;
+        if (kind === 'video') this.facingMode = facing;
+      }
+      throw error;
+    }
   }
 
   /**
@@ -298,7 +311,12 @@ export class MediaController implements ReactiveController {
     try {
       fresh = await this.#getUserMedia({ [kind]: this.#constraints(kind) });
     } catch (cause) {
-      throw mediaError(cause);
+      // The chosen device is gone (unplugged while the camera was off): the
+      // default one, as when media starts (see #request).
+      const error = mediaError(cause);
+      if (error.code !== 'constraints-unsatisfied' || !this.deviceIds[kind]) throw error;
+      this.deviceIds[kind] = '';
+      return this.#acquireTrack(kind);
     }
     const track = fresh.getTracks()[0];
     if (generation !== this.#generation || this.stream !== stream || !track || (kind === 'video' && !this.videoEnabled)) {
@@ -331,7 +349,15 @@ export class MediaController implements ReactiveController {
       track.stop();
       this.useDevice(kind, '').then(
         () => this.#options.onDeviceLost?.(kind, track.label),
-        () => this.#options.onDeviceLost?.(kind, track.label),
+        () => {
+          // No other device of that kind: it is off (the button says so, and
+          // the peer is told), and nothing of it is sent; a microphone is asked
+          // for again by the next press, as after joining without one.
+          if (kind === 'video') this.videoEnabled = false;
+          else this.captureAudio = this.audioEnabled = false;
+          this.#options.onTrackChange?.(kind, null);
+          this.#options.onDeviceLost?.(kind, track.label);
+        },
       );
     });
   }

@@ -1842,6 +1842,45 @@ describe('<call-widget> pre-join lobby and devices', () => {
     expect(part(alice, 'notice')?.outerHTML ?? null).to.equal(null);
     expect(alice.error).to.equal(null);
     expect(alice.state).to.equal('connected');
+
+    // The failed choice is not kept: turned off and on, the camera comes back
+    // as it was, not on the one another app holds.
+    const asked = recordingMedia();
+    alice.getUserMedia = asked.getUserMedia;
+    button(alice, 'camera-button').click();
+    await alice.updateComplete;
+    button(alice, 'camera-button').click();
+    await until(() => alice.localStream!.getVideoTracks().length === 1, 'the camera back on');
+    expect(JSON.stringify(asked.calls), 'not the failed camera').to.not.include('another-camera');
+  });
+
+  it('a chosen camera unplugged while the camera was off: turned on, it comes back on the default camera', async () => {
+    const { alice } = await call();
+    await alice.useDevice('video', 'usb-camera');
+    button(alice, 'camera-button').click();
+    await until(() => alice.localStream!.getVideoTracks().length === 0, 'camera off');
+    const asked = recordingMedia();
+    // The browser without that camera: a request for it exactly cannot be met.
+    alice.getUserMedia = (constraints) =>
+      JSON.stringify(constraints).includes('usb-camera')
+        ? Promise.reject(new DOMException('Constraints could not be satisfied', 'OverconstrainedError'))
+        : asked.getUserMedia(constraints);
+    button(alice, 'camera-button').click();
+    await until(() => alice.localStream!.getVideoTracks().length === 1, 'the default camera');
+    expect(alice.error).to.equal(null);
+    expect(button(alice, 'camera-button').getAttribute('aria-pressed')).to.equal('false');
+  });
+
+  it('a camera that cannot be turned on again: the peer is told it is off (not left with its last frame), and so does the button', async () => {
+    const { alice, bob } = await call();
+    button(alice, 'camera-button').click();
+    await until(() => !!part(bob, 'avatar'), 'Bob sees her camera off');
+    alice.getUserMedia = () => Promise.reject(new DOMException('Could not start video source', 'NotReadableError'));
+    button(alice, 'camera-button').click();
+    await until(() => alice.error?.code === 'device-in-use', 'the failure');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(!!part(bob, 'avatar'), 'Bob still sees her camera off').to.equal(true);
+    expect(button(alice, 'camera-button').getAttribute('aria-pressed')).to.equal('true');
   });
 
   it('copy invite link: the button says it was copied for a while; refused by the clipboard, the link shows to copy by hand, in a call too', async () => {
@@ -1893,6 +1932,22 @@ describe('<call-widget> pre-join lobby and devices', () => {
     await until(() => /disconnected/.test(alice.shadowRoot!.querySelector('[aria-live]')!.textContent ?? ''), 'told');
     expect(negotiations()).to.equal(0);
     expect(alice.state).to.equal('connected');
+  });
+
+  it('the only microphone unplugged (nothing to fall back to): it is off, the peer is told, nothing is sent, and the mic button asks for one again', async () => {
+    const { alice, bob } = await call();
+    alice.getUserMedia = () => Promise.reject(new DOMException('Requested device not found', 'NotFoundError'));
+    const lost = alice.localStream!.getAudioTracks()[0]!;
+    lost.dispatchEvent(new Event('ended'));
+    await until(() => button(alice, 'mic-button').getAttribute('aria-pressed') === 'true', 'the mic shows off');
+    const sender = peerConnections.get(alice)!.at(-1)!.getTransceivers()[0]!.sender;
+    await until(() => sender.track === null, 'nothing sent');
+    await until(() => !!bob.shadowRoot!.querySelector('.label')?.textContent?.includes(en.micIsOff), 'Bob sees her mic off');
+    const asked = recordingMedia();
+    alice.getUserMedia = asked.getUserMedia;
+    button(alice, 'mic-button').click();
+    await until(() => alice.localStream!.getAudioTracks().length === 1, 'a microphone again');
+    expect(asked.calls.length).to.equal(1);
   });
 });
 
@@ -1993,11 +2048,19 @@ describe('<call-widget> media errors and their ways out', () => {
     expect(frames.at(-1)!.width).to.be.greaterThan(0);
     expect(button(bob, 'mic-button').getAttribute('aria-pressed')).to.equal('true');
 
+    // A microphone chosen (Devices) while the mic is off is not captured: it
+    // is the one the mic button asks for.
+    const asked = recordingMedia();
+    bob.getUserMedia = asked.getUserMedia;
+    await bob.useDevice('audio', 'usb-mic');
+    expect(asked.calls, 'nothing captured').to.have.length(0);
+    expect(bob.localStream?.getTracks()).to.have.length(0);
+
     // A microphone turns up: the mic button asks for it, and it goes out on the existing sender.
-    bob.getUserMedia = recordingMedia().getUserMedia;
     button(bob, 'mic-button').click();
     await until(() => bob.localStream?.getAudioTracks().length === 1, 'a microphone track');
     await bob.updateComplete;
+    expect(JSON.stringify(asked.calls[0]?.audio), 'the chosen one').to.include('usb-mic');
     expect(button(bob, 'mic-button').getAttribute('aria-pressed')).to.equal('false');
     const sender = peerConnections
       .get(bob)!
