@@ -46,10 +46,12 @@ export type ReconnectCause = 'ice-disconnected' | 'ice-failed' | 'network-change
  *   exponential backoff), which rebuild the peer connection from scratch
  *   (done by the impolite side; the polite side follows when an offer with a
  *   new DTLS fingerprint arrives).
- * - `maxSteps`: after this many steps (about 2 minutes) the link gives up and
- *   the call goes to `failed`, with a retry.
+ * - `maxSteps`: after this many steps (about 2 minutes) the link gives up
+ *   (`onGiveUp`): a 1:1 call goes to `failed`, with a retry. In a group call
+ *   the others go on, and this link keeps trying, a rebuild every
+ *   `slowRetryMs`, for as long as it is there (the peer is in the call).
  */
-export const RECOVERY = { disconnectedGraceMs: 3000, retryMs: 3000, maxSteps: 30 } as const;
+export const RECOVERY = { disconnectedGraceMs: 3000, retryMs: 3000, maxSteps: 30, slowRetryMs: 30_000 } as const;
 
 /**
  * Application heartbeat on each link's control data channel, ms: a beat every
@@ -80,6 +82,8 @@ interface Recovery {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Steps taken in this outage. */
   step: number;
+  /** `onGiveUp` was called in this outage (once: steps past {@link RECOVERY.maxSteps} go on slowly). */
+  gaveUp?: boolean;
 }
 
 /** Control-channel message: the sender's microphone/camera state. */
@@ -211,7 +215,9 @@ export class PeerController implements ReactiveController {
    * rather than at its timer: its ICE restart offers anew.
    */
   resume(): void {
-    for (const link of this.links.values()) if (link.connectionState !== 'connected') this.#step(link.id, 'signaling');
+    // Over a copy: a step that rebuilds puts a new link under the same key,
+    // which a live iteration would visit (and step) again.
+    for (const link of [...this.links.values()]) if (link.connectionState !== 'connected') this.#step(link.id, 'signaling');
   }
 
   /** Send `track` (or nothing) on every session, without renegotiating. */
@@ -349,6 +355,7 @@ export class PeerController implements ReactiveController {
   #schedule(peerId: string, delayMs: number, cause: ReconnectCause = 'ice-failed'): void {
     const recovery = this.#recoveryOf(peerId);
     clearTimeout(recovery.timer);
+    if (recovery.step > RECOVERY.maxSteps) delayMs = RECOVERY.slowRetryMs;
     const jittered = cause === 'ice-disconnected' ? delayMs : delayMs * (0.75 + Math.random() * 0.5);
     recovery.timer = setTimeout(() => {
       recovery.timer = undefined;
@@ -365,12 +372,13 @@ export class PeerController implements ReactiveController {
     if (!link) return;
     const recovery = this.#recoveryOf(peerId);
     recovery.step++;
-    if (recovery.step > RECOVERY.maxSteps) {
-      this.#stopRecovery(peerId);
+    if (recovery.step > RECOVERY.maxSteps && !recovery.gaveUp) {
+      recovery.gaveUp = true;
       this.#options.onGiveUp?.(peerId);
-      return;
+      // Closed by that (a 1:1 call failed), or gone meanwhile.
+      if (this.links.get(peerId) !== link) return;
     }
-    if (isRebuildStep(recovery.step) && !link.session.polite) {
+    if ((isRebuildStep(recovery.step) || recovery.step > RECOVERY.maxSteps) && !link.session.polite) {
       this.#options.onReconnect?.(peerId, recovery.step, 'rebuild');
       this.#open(peerId, false, true); // schedules the next step itself
     } else {

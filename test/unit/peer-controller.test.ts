@@ -1,0 +1,143 @@
+/**
+ * The peer controller's recovery schedule, on stand-in peer connections and
+ * mocked timers: what a link does after it has used up its steps (a group
+ * call goes on), and how `resume()` steps links. Real peer connections are
+ * in test/browser and test/e2e; here only the schedule.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, mock, test } from 'node:test';
+
+// Node has no MediaStream; the controller makes one per link for the remote tracks.
+(globalThis as { MediaStream?: unknown }).MediaStream ??= class {
+  readonly #tracks: unknown[] = [];
+  getTracks(): unknown[] {
+    return this.#tracks;
+  }
+  addTrack(track: unknown): void {
+    this.#tracks.push(track);
+  }
+};
+const { PeerController, RECOVERY } = await import('../../src/controllers/peer-controller.ts');
+
+/** The parts of RTCPeerConnection the peer layer touches, with the state the test sets. */
+class StandInConnection {
+  static made: StandInConnection[] = [];
+  signalingState: RTCSignalingState = 'stable';
+  connectionState: RTCPeerConnectionState = 'new';
+  localDescription: RTCSessionDescriptionInit | null = null;
+  currentRemoteDescription: RTCSessionDescriptionInit | null = null;
+  remoteDescription: RTCSessionDescriptionInit | null = null;
+  restarts = 0;
+  closed = false;
+  onconnectionstatechange: (() => void) | null = null;
+  constructor() {
+    StandInConnection.made.push(this);
+  }
+  addTransceiver(kind: string) {
+    return { sender: { track: null, replaceTrack: async () => {} }, receiver: { track: { kind } } };
+  }
+  createDataChannel() {
+    return { readyState: 'connecting', close() {}, addEventListener() {} };
+  }
+  async setLocalDescription(): Promise<void> {
+    this.signalingState = 'have-local-offer';
+    this.localDescription = { type: 'offer', sdp: `v=0\r\na=fingerprint:sha-256 ${StandInConnection.made.indexOf(this)}\r\n` };
+  }
+  restartIce(): void {
+    this.restarts++;
+  }
+  close(): void {
+    this.closed = true;
+  }
+  setConfiguration(): void {}
+  getTransceivers(): unknown[] {
+    return [];
+  }
+  /** The browser's state change. */
+  become(state: RTCPeerConnectionState): void {
+    this.connectionState = state;
+    this.onconnectionstatechange?.();
+  }
+}
+
+const host = { addController() {}, removeController() {}, requestUpdate() {}, updateComplete: Promise.resolve(true) };
+
+/** A controller on stand-in connections; what it reported. */
+function controller(onGiveUp?: (peers: InstanceType<typeof PeerController>, peerId: string) => void) {
+  const reported: string[] = [];
+  const peers: InstanceType<typeof PeerController> = new PeerController(host, {
+    createPeerConnection: () => () => new StandInConnection() as unknown as RTCPeerConnection,
+    onSignal: () => {},
+    onReconnect: (peerId, attempt, cause) => reported.push(`${peerId} ${attempt} ${cause}`),
+    onGiveUp: (peerId) => {
+      reported.push(`${peerId} gave up`);
+      onGiveUp?.(peers, peerId);
+    },
+  });
+  return { peers, reported };
+}
+
+/** Let the clock run `ms`, a second at a time, with the promise jobs each second starts. */
+async function run(ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 1000) {
+    mock.timers.tick(1000);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  }
+}
+
+describe('PeerController recovery', () => {
+  beforeEach(() => {
+    StandInConnection.made = [];
+    mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+  });
+  afterEach(() => mock.timers.reset());
+
+  test('a group call: a link that used up its steps gives up once, and keeps trying every 30 s (a rebuild) until it connects', async () => {
+    const { peers, reported } = controller();
+    peers.connect('bob', false);
+    peers.connect('carol', false);
+    const [bob, carol] = StandInConnection.made as [StandInConnection, StandInConnection];
+    bob.become('connected');
+    carol.become('failed');
+    await run(RECOVERY.maxSteps * RECOVERY.retryMs * 1.25 + 10_000);
+    assert.deepEqual(reported.filter((line) => line.endsWith('gave up')), ['carol gave up']);
+    assert.ok(peers.links.has('carol'), 'the link stays');
+    const made = StandInConnection.made.length;
+    const steps = reported.length;
+    await run(RECOVERY.slowRetryMs * 1.25 + 1000);
+    assert.ok(reported.length > steps, 'it tries again');
+    assert.ok(reported.length - steps <= 2, `slowly: ${reported.slice(steps).join(', ')}`);
+    assert.ok(StandInConnection.made.length > made, 'with a rebuild (the impolite side)');
+    assert.deepEqual(reported.filter((line) => line.endsWith('gave up')), ['carol gave up'], 'given up once');
+    // Carol's path comes back: the new connection connects, and the steps stop.
+    StandInConnection.made.at(-1)!.become('connected');
+    const settled = reported.length;
+    await run(RECOVERY.slowRetryMs * 3);
+    assert.equal(reported.length, settled);
+    assert.equal(peers.links.get('bob')?.connectionState, 'connected');
+    peers.closeAll();
+  });
+
+  test('a 1:1 call: giving up closes everything (the widget fails the call); no step follows', async () => {
+    const { peers, reported } = controller((controller) => controller.closeAll());
+    peers.connect('bob', false);
+    StandInConnection.made[0]!.become('failed');
+    await run(RECOVERY.maxSteps * RECOVERY.retryMs * 1.25 + 10_000);
+    const steps = reported.length;
+    assert.equal(reported.at(-1), 'bob gave up');
+    await run(RECOVERY.slowRetryMs * 3);
+    assert.equal(reported.length, steps);
+    assert.equal(peers.links.size, 0);
+  });
+
+  test('resume() takes one step per link, even when that step is a rebuild (a new link under the same id)', async () => {
+    const { peers, reported } = controller();
+    peers.connect('bob', false);
+    peers.restartAll('network-change'); // steps 1 and 2
+    peers.restartAll('network-change');
+    reported.length = 0;
+    peers.resume(); // step 3: a rebuild
+    assert.deepEqual(reported, ['bob 3 rebuild']);
+    peers.closeAll();
+  });
+});
