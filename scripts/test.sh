@@ -151,8 +151,12 @@ npx vite build --mode npm --logLevel warn
 # it was on; the only microphone unplugged left its ended track on the
 # sender and the UI on. By 31 B to 23,787 B for a group call's link that
 # used up its recovery steps: it showed connection lost for good; it keeps
-# trying, a rebuild every 30 s (a 1:1 call still fails with a retry).
-node scripts/size.mjs 23787
+# trying, a rebuild every 30 s (a 1:1 call still fails with a retry). By 12
+# B to 23,799 B after an audit of issue 6: the state badge was a second live
+# region (role=status), so each state was likely read out twice; the room-
+# reconnecting hint is said once instead; the page's controls slot is there
+# while rung.
+node scripts/size.mjs 23799
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -128,7 +128,7 @@ const INVITE_COPIED_MS = 3_000;
  * @csspart remote-video - the `<video>` of a remote peer.
  * @csspart local-tile - the tile with the local preview: an inset over the video in a 1:1 call, a tile of the grid in a group.
  * @csspart local-video - the muted local preview `<video>`.
- * @csspart status-badge - the call-state badge (a `role="status"` live region).
+ * @csspart status-badge - the call-state badge (what it says is also announced, once, through the widget's live region).
  * @csspart lock-badge - "Locked", next to the badge, while the room is locked (everyone in the call sees it; the host's lock button is pressed).
  * @csspart call-timer - the call's length (`m:ss`) next to the badge, from when media first flowed; kept after it ends. Not a live region.
  * @csspart avatar - the initials shown on a tile whose camera is off (and in audio-only calls).
@@ -204,7 +204,8 @@ export class CallWidget extends LitElement {
   declare party: string;
   /**
    * Room id (base64url, 8–64 characters). When absent the element reads `?room=`
-   * from the page URL, or else creates a 128-bit random id and offers an invite link.
+   * from the page URL (every widget without one on that page: the same room),
+   * or else creates a 128-bit random id and offers an invite link.
    * Changed mid-call (as `host` and `party`), the call in the old room ends as
    * a hang-up (`call-ended`, reason `hangup`); the next join is in the new one.
    */
@@ -384,7 +385,10 @@ export class CallWidget extends LitElement {
     },
     onIceServers: (iceServers) => this.#peers.setConfiguration({ iceServers }),
     onReconnecting: (attempt) => {
-      if (this.#intent === 'join') this.dispatchEvent(new CallReconnectEvent(attempt, 'signaling'));
+      if (this.#intent !== 'join') return;
+      this.dispatchEvent(new CallReconnectEvent(attempt, 'signaling'));
+      // What the badge adds in a call (its hint), said once per outage.
+      if (attempt === 1 && this.#state === 'connected') this.#announce(this.#t('roomReconnecting'));
     },
   });
 
@@ -1313,7 +1317,7 @@ export class CallWidget extends LitElement {
           </div>
         </div>
         <div class="top">
-          <div part="status-badge" role="status">
+          <div part="status-badge">
             ${this.#t(`state-${state}`)}${inCall && state === 'connected' && this.#signaling.status === 'reconnecting'
               ? html`<span part="signaling-hint">${` · ${this.#t('roomReconnecting')}`}</span>`
               : nothing}
@@ -1333,6 +1337,7 @@ export class CallWidget extends LitElement {
         ${state === 'incoming'
           ? html`<button part="button accept-button" @click=${this.#handleAccept}>${this.#t('accept')}</button>
               <button part="button decline-button" @click=${this.#handleDecline}>${this.#t('decline')}</button>
+              <slot name="controls"></slot>
               ${invite}`
           : inCall || inLobby
           ? html`

@@ -18,6 +18,7 @@ import {
   pendingGetUserMedia,
   press,
   sideBySide,
+  silentSocketFactory,
   widgetIn,
   widgetsIn,
   type Loaded,
@@ -290,6 +291,31 @@ export const FailedRoomUnavailable = refusedWith(CloseCode.roomUnavailable, 'roo
 export const FailedForbiddenOrigin = refusedWith(CloseCode.forbiddenOrigin, 'forbidden-origin');
 /** The room server cut a flooding connection (close 4008). */
 export const FailedRateLimited = refusedWith(CloseCode.rateLimited, 'rate-limited');
+
+/** No answer from the room server within 15 s of Join (it is down, or a proxy swallows WebSockets). */
+export const FailedRoomUnreachable: Story = {
+  render: renderOne({ createSocket: silentSocketFactory }),
+  play: async ({ canvasElement }) => {
+    const widget = widgetIn(canvasElement);
+    await press(widget, 'join-button');
+    await expectState(widget, 'joining');
+    await waitFor(() => expect(widget).toHaveAttribute('state', 'failed'), { timeout: 20_000 });
+    await expect(widget.error?.code).toBe('room-unreachable');
+  },
+};
+
+/** In a call, the speaker chosen cannot be used (unplugged, or not allowed): the default plays, and a notice says so. */
+export const SpeakerUnavailable: Story = {
+  render: renderPair,
+  play: async (context) => {
+    await Connected.play!(context);
+    const [ada] = widgetsIn(context.canvasElement);
+    ada!.speakerId = 'a-speaker-that-is-gone';
+    await waitFor(() => expect(ada!.error?.code).toBe('speaker-unavailable'));
+    await waitFor(() => expect(ada!.shadowRoot?.querySelector('[part~="notice"] [role="alert"]')).toBeTruthy());
+    await expectState(ada!, 'connected');
+  },
+};
 
 /** In a call, the other side's media path goes silent: "connection lost", reconnecting. */
 export const Reconnecting: Story = {

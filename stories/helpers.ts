@@ -89,6 +89,14 @@ export function closingSocketFactory(code: number): SocketFactory {
   };
 }
 
+/** A room server that never answers: its socket never opens. */
+export const silentSocketFactory: SocketFactory = () => ({
+  send: () => {},
+  close: () => {},
+  addEventListener: () => {},
+  removeEventListener: () => {},
+});
+
 /** The widgets a story rendered, in document order. */
 export function widgetsIn(canvasElement: HTMLElement): CallWidget[] {
   return [...canvasElement.querySelectorAll('call-widget')];

@@ -1092,6 +1092,10 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     await alice.updateComplete;
     expect(lines()).to.deep.equal([format(en.peerHungUp, { name: 'Bob' }), en['state-ended']]);
     expect(alice.shadowRoot!.querySelector('[aria-live]') === region, 'one region throughout').to.equal(true);
+    // The only live region: the state badge says the same words, and a second
+    // region would have them read out twice.
+    const live = [...alice.shadowRoot!.querySelectorAll('[aria-live],[role=status],[role=log],[role=alert]')];
+    expect(live.length === 1 && live[0] === region, 'one live region').to.equal(true);
   });
 
   it('an error moves focus to the retry button, and the message is an alert', async () => {
@@ -2371,6 +2375,8 @@ describe('<call-widget> ring flow (mode="call")', () => {
   it('the caller’s name is shown as text; focus moves to Accept; the live region says who calls; axe passes', async () => {
     const name = '<img src=x onerror="window.__pwned=1">';
     const { caller, callee } = await ringPair({ callerName: name });
+    const extra = Object.assign(document.createElement('button'), { slot: 'controls', textContent: 'Extra' });
+    callee.append(extra);
     button(callee, 'join-button').focus();
     button(caller, 'join-button').click();
     await reach(callee, 'incoming');
@@ -2384,6 +2390,7 @@ describe('<call-widget> ring flow (mode="call")', () => {
     expect(part(callee, 'join-button')?.outerHTML ?? null, 'no join button while rung').to.equal(null);
     expect(textOf(callee, 'status-badge')).to.equal(en['state-incoming']);
     expect(textOf(caller, 'status-badge')).to.equal(en['state-ringing']);
+    expect(extra.assignedSlot !== null && extra.checkVisibility(), 'the page\'s controls are there while rung').to.equal(true);
     await expect(callee).to.be.accessible();
     await expect(caller).to.be.accessible();
   });

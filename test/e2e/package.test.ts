@@ -22,7 +22,7 @@ interface PackageJson {
   files: string[];
   customElements: string;
   dependencies: Record<string, string>;
-  exports: Record<string, string | { types: string; default: string }>;
+  exports: Record<string, string | { types?: string; node?: string; default: string }>;
 }
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
@@ -44,12 +44,7 @@ async function plainNode(code: string): Promise<string> {
 test('every file the exports map names was built', () => {
   const entry = pkg.exports['.'];
   assert.ok(typeof entry === 'object', 'exports["."] has conditions');
-  const targets = [
-    entry.types,
-    entry.default,
-    pkg.types,
-    ...Object.values(pkg.exports).filter((t) => typeof t === 'string'),
-  ];
+  const targets = [pkg.types, ...Object.values(pkg.exports).flatMap((t) => (typeof t === 'string' ? [t] : Object.values(t)))];
   for (const target of targets) {
     assert.ok(existsSync(join(ROOT, target)), `${target} is missing: run \`npm run build\``);
   }
@@ -94,11 +89,14 @@ test('importing the npm entry in plain Node does not throw and exports CallWidge
     // A second instance of the module (a new URL) must not try to define the element again.
     const again = await import(${JSON.stringify(`${pathToFileURL(join(ROOT, 'dist/npm/call-widget.js')).href}?again`)});
     const manifest = await import(${JSON.stringify(`${pkg.name}/custom-elements.json`)}, { with: { type: 'json' } });
+    // The script's export, under Node (server-side rendering): the npm entry, not the browser bundle.
+    const script = await import(${JSON.stringify(`${pkg.name}/call-widget.js`)});
     console.log(JSON.stringify({
       callWidget: typeof entry.CallWidget,
       exports: Object.keys(entry).sort(),
       defined: customElements.get('call-widget') === entry.CallWidget,
       secondCopy: again.CallWidget !== entry.CallWidget && customElements.get('call-widget') === entry.CallWidget,
+      script: script.CallWidget === entry.CallWidget,
       window: typeof window,
       document: typeof document,
       manifestTag: manifest.default.modules.flatMap((m) => m.declarations ?? []).find((d) => d.customElement)?.tagName,
@@ -110,6 +108,7 @@ test('importing the npm entry in plain Node does not throw and exports CallWidge
   assert.ok((result.exports as string[]).includes('CallStateChangeEvent'));
   assert.equal(result.defined, true, 'the element is registered (in Lit’s server-side registry)');
   assert.equal(result.secondCopy, true, 'loading the module twice is harmless');
+  assert.equal(result.script, true, '"call-widget/call-widget.js" under Node is the npm entry (the bundle extends HTMLElement at load)');
   // Importing touched neither `window` nor `document` (it would have thrown); nor did it create them.
   assert.equal(result.window, 'undefined');
   assert.equal(result.document, 'undefined');
