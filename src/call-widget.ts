@@ -132,6 +132,10 @@ const INVITE_COPIED_MS = 3_000;
  * @csspart lock-badge - "Locked", next to the badge, while the room is locked (everyone in the call sees it; the host's lock button is pressed).
  * @csspart call-timer - the call's length (`m:ss`) next to the badge, from when media first flowed; kept after it ends. Not a live region.
  * @csspart avatar - the initials shown on a tile whose camera is off (and in audio-only calls).
+ * @csspart name-label - a tile's name badge (it adds "Microphone off" when that microphone is off).
+ * @csspart placeholder - the tile shown while nobody else's video is (idle, waiting, ringing, an error): it holds the ring note and the error view.
+ * @csspart error-message - the error's message (`role="alert"`), in the placeholder or the notice.
+ * @csspart invite-input - the invite link to copy by hand, shown when the clipboard refused it.
  * @csspart controls - the control bar (`role="group"`).
  * @csspart button - every control button.
  * @csspart join-button - the join (or rejoin / try again) button.
@@ -162,6 +166,7 @@ const INVITE_COPIED_MS = 3_000;
  * @csspart lock-button - (host only) the lock-room toggle.
  * @csspart knocks - (host only) the list of people waiting to be let in.
  * @csspart knock - one person waiting to be let in.
+ * @csspart knock-note - (host only) why nobody came in: the room is full (`role="status"`).
  * @csspart admit-button - lets a knocking person in.
  * @csspart reject-button - turns a knocking person away.
  *
@@ -1471,7 +1476,7 @@ export class CallWidget extends LitElement {
 
   /** A tile's name badge, which says when that microphone is off. */
   #label(name: string, audio: boolean): TemplateResult {
-    return html`<span class="label">${audio ? name : `${name} · ${this.#t('micIsOff')}`}</span>`;
+    return html`<span part="name-label" class="label">${audio ? name : `${name} · ${this.#t('micIsOff')}`}</span>`;
   }
 
   /**
@@ -1506,7 +1511,7 @@ export class CallWidget extends LitElement {
   #renderPlaceholder(): TemplateResult {
     const ring = this.#state === 'incoming' || this.#state === 'ringing';
     const peerName = this.#displayName(this.#ringPeer?.name ?? '');
-    return html`<div class="tile placeholder">
+    return html`<div part="placeholder" class="tile placeholder">
       ${ring
         ? html`<p part="ring-note" class="ring">
             ${this.#state === 'incoming'
@@ -1538,7 +1543,7 @@ export class CallWidget extends LitElement {
       : nothing}${this.#inviteFallback
       ? html`<label
             >${this.#t('inviteManual')}
-            <input class="invite" readonly .value=${this.inviteUrl} @focus=${selectAll} />
+            <input part="invite-input" class="invite" readonly .value=${this.inviteUrl} @focus=${selectAll} />
           </label>
           ${error ? nothing : html`<button part="button dismiss-button" @click=${this.#handleDismiss}>${this.#t('dismiss')}</button>`}`
       : nothing}`;

@@ -54,7 +54,7 @@ export interface FailureView {
 export function renderFailure({ html, nothing, t }: ChunkContext, view: FailureView): TemplateResult {
   const { error, failed } = view;
   const code = failed ? error.code : undefined;
-  return html`<p class="error" role="alert">${t(`error-${error.code}`)}</p>
+  return html`<p part="error-message" class="error" role="alert">${t(`error-${error.code}`)}</p>
     ${code === 'device-not-found' && view.video !== 'off'
       ? html`<button part="button audio-only-button" @click=${() => view.join({ video: false })}>
           ${t('joinAudioOnly')}

@@ -120,7 +120,7 @@ export function renderKnocks(
   full: boolean,
 ): TemplateResult {
   const { html, nothing, t } = chunk;
-  return html`<p class="knock-note" role="status">${full ? t('admitRefused') : nothing}</p>
+  return html`<p part="knock-note" class="knock-note" role="status">${full ? t('admitRefused') : nothing}</p>
     <ul part="knocks" class="knocks" aria-label=${t('knocks')}>
     ${host.knocking.map((peer) => {
       const name = displayName(peer.name);

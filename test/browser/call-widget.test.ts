@@ -1098,6 +1098,31 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     expect(live.length === 1 && live[0] === region, 'one live region').to.equal(true);
   });
 
+  it('the page styles the visible pieces through ::part: the placeholder, the error message, a tile\'s name label, the badge', async () => {
+    const style = document.createElement('style');
+    style.textContent = ['placeholder', 'error-message', 'name-label', 'status-badge']
+      .map((name) => `call-widget::part(${name}) { outline: 3px solid rgb(1, 2, 3); }`)
+      .join('\n');
+    document.head.append(style);
+    try {
+      const styled = (el: Element | null) => !!el && getComputedStyle(el).outlineColor === 'rgb(1, 2, 3)';
+      const denied = deniedWidget();
+      await mount(denied);
+      button(denied, 'join-button').click();
+      await reach(denied, 'failed');
+      await alertText(denied);
+      expect(styled(part(denied, 'placeholder')), 'placeholder').to.equal(true);
+      expect(styled(part(denied, 'error-message')), 'error-message').to.equal(true);
+      expect(part(denied, 'error-message') === denied.shadowRoot!.querySelector('[role="alert"]'), 'the message itself').to.equal(true);
+      expect(styled(part(denied, 'status-badge')), 'status-badge').to.equal(true);
+      const { alice } = await call();
+      expect(styled(part(alice, 'name-label')), 'name-label').to.equal(true);
+      expect(part(alice, 'name-label')!.textContent).to.equal('Bob');
+    } finally {
+      style.remove();
+    }
+  });
+
   it('an error moves focus to the retry button, and the message is an alert', async () => {
     const el = deniedWidget();
     await mount(el);
@@ -1376,7 +1401,7 @@ describe('<call-widget> locked rooms: the host’s knock list', () => {
 
   it('an admit into a full room is refused: the host is told why, and can admit once someone leaves', async () => {
     const { root, rooms, room, host, guest } = await knockingAtLockedRoom('Guest');
-    const note = () => host.shadowRoot!.querySelector('.knock-note');
+    const note = () => part(host, 'knock-note');
     expect(note()!.textContent, 'nothing to say yet').to.equal('');
     button(host, 'admit-button').click();
     await reach(guest, 'connected'); // the 1:1 room is full now
@@ -1910,6 +1935,7 @@ describe('<call-widget> pre-join lobby and devices', () => {
       button(alice, 'invite-button').click();
       await until(() => !!part(alice, 'notice')?.querySelector('input'), 'the link to copy by hand, over the video');
       expect(part(alice, 'notice')!.querySelector('input')!.value).to.equal(alice.inviteUrl);
+      expect(part(alice, 'notice')!.querySelector('input') === part(alice, 'invite-input'), 'part="invite-input"').to.equal(true);
       expect(textOf(alice, 'invite-button')).to.equal(en.copyInvite);
       await expect(alice).to.be.accessible();
       button(alice, 'dismiss-button').click();
