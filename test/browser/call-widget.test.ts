@@ -892,14 +892,20 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     await expect(el).to.be.accessible();
   });
 
-  it('keyboard only: Tab to join, Enter, Space mutes, Tab on to hang up, Enter; focus never falls out', async () => {
-    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+  /** Alice's widget (through the lobby or not) in the page, and Tab from the page into it: on Join. What has focus, by part. */
+  async function tabbedInto(lobby: boolean) {
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice', lobby });
     await mount(el);
     await settled(el);
     const focused = () => el.shadowRoot!.activeElement?.getAttribute('part') ?? '(outside)';
     (document.activeElement as HTMLElement | null)?.blur();
     await sendKeys({ press: 'Tab' });
     expect(focused()).to.equal('button join-button');
+    return { el, focused };
+  }
+
+  it('keyboard only: Tab to join, Enter, Space mutes, Tab on to hang up, Enter; focus never falls out', async () => {
+    const { el, focused } = await tabbedInto(false);
     const outline = getComputedStyle(el.shadowRoot!.activeElement!);
     expect(outline.outlineStyle, 'visible focus').to.equal('solid');
     expect(parseFloat(outline.outlineWidth)).to.be.at.least(2);
@@ -925,6 +931,74 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     await reach(el, 'ended');
     expect(focused(), 'focus moves to join again').to.equal('button join-button');
     expect(el.shadowRoot!.querySelector('[aria-live]')!.textContent?.trim()).to.equal(en['state-ended']);
+  });
+
+  it('keyboard only through the pre-join lobby (the default path): Enter opens it, its name field and device choices take focus, Join now joins', async () => {
+    const { el, focused } = await tabbedInto(true);
+    await sendKeys({ press: 'Enter' });
+    await reach(el, 'lobby');
+    await until(() => !!part(el, 'name-input') && !!part(el, 'camera-select'), 'the lobby form');
+    expect(focused(), 'focus stays on the lead control: Join now').to.equal('button join-button');
+    expect(textOf(el, 'join-button')).to.equal(en.joinNow);
+    const seen = new Set<string>();
+    for (let i = 0; i < 10 && focused() !== '(outside)'; i++) {
+      await sendKeys({ down: 'Shift' });
+      await sendKeys({ press: 'Tab' });
+      await sendKeys({ up: 'Shift' });
+      seen.add(focused());
+    }
+    for (const name of ['name-input', 'camera-select', 'microphone-select']) expect([...seen], name).to.include(name);
+    for (let i = 0; i < 20 && focused() !== 'button join-button'; i++) await sendKeys({ press: 'Tab' });
+    expect(focused()).to.equal('button join-button');
+    await sendKeys({ press: 'Enter' });
+    await reach(el, 'waiting');
+    expect(focused(), 'focus moves to the first in-call control').to.equal('button mic-button');
+  });
+
+  it('removed, widgets leave no listener behind on the window, the media devices or the network information', async () => {
+    const targets = [window, navigator.mediaDevices, (navigator as { connection?: EventTarget }).connection].filter(
+      (t): t is EventTarget => !!t,
+    );
+    const live = new Set<string>();
+    const ids = new WeakMap<object, number>();
+    let next = 0;
+    const key = (target: EventTarget, type: string, listener: unknown) => {
+      const fn = listener as object;
+      if (!ids.has(fn)) ids.set(fn, next++);
+      return `${targets.indexOf(target)}:${type}:${ids.get(fn)}`;
+    };
+    const originals = targets.map((t) => [t.addEventListener, t.removeEventListener] as const);
+    targets.forEach((target, i) => {
+      const [add, remove] = originals[i]!;
+      target.addEventListener = function (type: string, listener: EventListenerOrEventListenerObject | null, options?: unknown) {
+        if (listener) live.add(key(target, type, listener));
+        return add.call(this, type, listener, options as AddEventListenerOptions);
+      };
+      target.removeEventListener = function (type: string, listener: EventListenerOrEventListenerObject | null, options?: unknown) {
+        if (listener) live.delete(key(target, type, listener));
+        return remove.call(this, type, listener, options as EventListenerOptions);
+      };
+    });
+    try {
+      const { root, alice, bob } = await call();
+      button(alice, 'devices-button').click();
+      await until(() => !!part(alice, 'devices'), 'the device panel (a devicechange listener)');
+      expect(live.size, 'the widgets listen while in the page').to.be.greaterThan(0);
+      alice.remove();
+      bob.remove();
+      root.remove();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect([...live], 'listeners left').to.deep.equal([]);
+    } finally {
+      targets.forEach((target, i) => {
+        Reflect.deleteProperty(target, 'addEventListener');
+        Reflect.deleteProperty(target, 'removeEventListener');
+        if (target.addEventListener !== originals[i]![0]) {
+          target.addEventListener = originals[i]![0];
+          target.removeEventListener = originals[i]![1];
+        }
+      });
+    }
   });
 
   /** Alice alone in a call, in a 320 px widget (a phone held upright). */
