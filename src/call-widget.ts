@@ -730,7 +730,7 @@ export class CallWidget extends LitElement {
       this.#media.captureAudio = true;
       this.#media.audioEnabled = true;
       void this.#deviceAction(
-        this.#media.useDevice('audio', this.#media.deviceIds.audio).catch((error: unknown) => {
+        this.#media.useDevice('audio', this.#media.deviceIds.audio, true).catch((error: unknown) => {
           this.#media.captureAudio = this.#media.audioEnabled = false;
           throw error;
         }),

@@ -260,7 +260,7 @@ export class MediaController implements ReactiveController {
       return;
     }
     try {
-      await this.#acquireTrack('video');
+      await this.#acquireTrack('video', true);
     } catch (error) {
       this.videoEnabled = false;
       throw error;
@@ -278,15 +278,16 @@ export class MediaController implements ReactiveController {
    * switched when it is next turned on. Rejects with a {@link CallError};
    * the old track then stays, and stays the choice (a device in use by
    * another app must not be asked for again when the camera comes back on,
-   * or by the next call).
+   * or by the next call). `fallback`: the device may be gone (a choice made
+   * earlier, turned on now): then the default one (see `#acquireTrack`).
    */
-  async useDevice(kind: MediaKind, deviceId: string): Promise<void> {
+  async useDevice(kind: MediaKind, deviceId: string, fallback = false): Promise<void> {
     const [previous, facing] = [this.deviceIds[kind], this.facingMode];
     this.deviceIds[kind] = deviceId;
     if (kind === 'video') this.facingMode = '';
     if (!(kind === 'video' ? this.videoEnabled : this.captureAudio)) return;
     try {
-      await this.#acquireTrack(kind);
+      await this.#acquireTrack(kind, fallback);
     } catch (error) {
       if (this.deviceIds[kind] === deviceId) {
         this.deviceIds[kind] = previous;
@@ -302,20 +303,27 @@ export class MediaController implements ReactiveController {
    * peer layer (`onTrackChange`). Nothing happens without media up; a track
    * that arrives after media was stopped, or after the camera was turned off
    * meanwhile, is stopped at once. Rejects with a {@link CallError}.
+   * With `fallback` (turning on a device chosen earlier, which may be gone:
+   * unplugged while the camera was off), a request the chosen device cannot
+   * meet is made once more with the default one, as when media starts (see
+   * #request); not for a choice made now (`useDevice`), which must fail
+   * visibly and keep the old device.
    */
-  async #acquireTrack(kind: MediaKind): Promise<void> {
+  async #acquireTrack(kind: MediaKind, fallback = false): Promise<void> {
     const stream = this.stream;
     if (!stream) return;
     const generation = this.#generation;
+    const chosen = [this.deviceIds[kind], kind === 'video' ? this.facingMode : ''] as const;
     let fresh: MediaStream;
     try {
       fresh = await this.#getUserMedia({ [kind]: this.#constraints(kind) });
     } catch (cause) {
-      // The chosen device is gone (unplugged while the camera was off): the
-      // default one, as when media starts (see #request).
       const error = mediaError(cause);
-      if (error.code !== 'constraints-unsatisfied' || !this.deviceIds[kind]) throw error;
+      // Only if that choice still stands (no other made meanwhile).
+      const same = this.deviceIds[kind] === chosen[0] && (kind !== 'video' || this.facingMode === chosen[1]);
+      if (!fallback || error.code !== 'constraints-unsatisfied' || !(chosen[0] || chosen[1]) || !same) throw error;
       this.deviceIds[kind] = '';
+      if (kind === 'video') this.facingMode = '';
       return this.#acquireTrack(kind);
     }
     const track = fresh.getTracks()[0];
@@ -345,18 +353,25 @@ export class MediaController implements ReactiveController {
       const stream = this.stream;
       if (!stream?.getTracks().includes(track)) return; // stopped by us, or already replaced
       const kind = track.kind as MediaKind;
+      const generation = this.#generation;
       stream.removeTrack(track);
       track.stop();
-      this.useDevice(kind, '').then(
+      // That device is no choice any more (nor the way it faced).
+      this.deviceIds[kind] = '';
+      if (kind === 'video') this.facingMode = '';
+      this.#acquireTrack(kind).then(
         () => this.#options.onDeviceLost?.(kind, track.label),
         () => {
+          this.#options.onDeviceLost?.(kind, track.label);
+          // Meanwhile media stopped or started again, or that kind came back
+          // (camera off and on): not ours to turn off.
+          if (generation !== this.#generation || this.stream !== stream || stream.getTracks().some((t) => t.kind === kind)) return;
           // No other device of that kind: it is off (the button says so, and
           // the peer is told), and nothing of it is sent; a microphone is asked
           // for again by the next press, as after joining without one.
           if (kind === 'video') this.videoEnabled = false;
           else this.captureAudio = this.audioEnabled = false;
           this.#options.onTrackChange?.(kind, null);
-          this.#options.onDeviceLost?.(kind, track.label);
         },
       );
     });

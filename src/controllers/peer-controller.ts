@@ -199,8 +199,14 @@ export class PeerController implements ReactiveController {
    * a `navigator.connection` change), rather than waiting for timeouts.
    */
   restartAll(cause: ReconnectCause): void {
-    for (const link of this.links.values()) {
+    for (const link of [...this.links.values()]) {
       const recovery = this.#recoveryOf(link.id);
+      // Out of quick steps: this is the step it takes (it gives up, in a 1:1
+      // call; else a rebuild), not one that pushes its next step back.
+      if (recovery.step >= RECOVERY.maxSteps) {
+        this.#step(link.id, cause);
+        continue;
+      }
       recovery.step++;
       this.#options.onReconnect?.(link.id, recovery.step, cause);
       link.session.restartIce();

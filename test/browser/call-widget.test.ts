@@ -1974,6 +1974,39 @@ describe('<call-widget> pre-join lobby and devices', () => {
     expect(button(alice, 'camera-button').getAttribute('aria-pressed')).to.equal('false');
   });
 
+  it('a camera chosen now that cannot be had fails visibly and keeps the camera in use (no silent switch to the default)', async () => {
+    const { alice } = await call();
+    const before = alice.localStream!.getVideoTracks()[0]!;
+    const asked = recordingMedia();
+    alice.getUserMedia = (constraints) =>
+      JSON.stringify(constraints).includes('gone-camera')
+        ? Promise.reject(new DOMException('Constraints could not be satisfied', 'OverconstrainedError'))
+        : asked.getUserMedia(constraints);
+    await alice.useDevice('video', 'gone-camera');
+    expect(alice.error?.code).to.equal('constraints-unsatisfied');
+    expect(alice.localStream!.getVideoTracks()[0] === before && before.readyState === 'live', 'the same camera').to.equal(true);
+    expect(asked.calls, 'no other camera asked for').to.have.length(0);
+  });
+
+  it('a camera lost with nothing to fall back to is no choice any more: the next call asks for the default camera and still for the chosen microphone', async () => {
+    const { alice } = await call();
+    await alice.useDevice('audio', 'usb-mic');
+    await alice.useDevice('video', 'usb-camera');
+    alice.getUserMedia = () => Promise.reject(new DOMException('Requested device not found', 'NotFoundError'));
+    alice.localStream!.getVideoTracks()[0]!.dispatchEvent(new Event('ended'));
+    await until(() => button(alice, 'camera-button').getAttribute('aria-pressed') === 'true', 'the camera shows off');
+    button(alice, 'hangup-button').click();
+    await reach(alice, 'ended');
+    const asked = recordingMedia();
+    alice.getUserMedia = (constraints) =>
+      JSON.stringify(constraints).includes('usb-camera')
+        ? Promise.reject(new DOMException('Constraints could not be satisfied', 'OverconstrainedError'))
+        : asked.getUserMedia(constraints);
+    button(alice, 'join-button').click();
+    await until(() => asked.calls.length > 0, 'a camera asked for');
+    expect(JSON.stringify(asked.calls[0]), 'the chosen microphone').to.include('usb-mic');
+  });
+
   it('a camera that cannot be turned on again: the peer is told it is off (not left with its last frame), and so does the button', async () => {
     const { alice, bob } = await call();
     button(alice, 'camera-button').click();

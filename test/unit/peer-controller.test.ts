@@ -130,6 +130,22 @@ describe('PeerController recovery', () => {
     assert.equal(peers.links.size, 0);
   });
 
+  test('network changes past the last quick step: that is the step it takes (a 1:1 call gives up), not one that puts the next off', async () => {
+    const { peers, reported } = controller((controller) => controller.closeAll());
+    peers.connect('bob', false);
+    StandInConnection.made[0]!.become('failed');
+    // The quick steps run out; then network changes every 20 s: each used to
+    // count a step (the one past the last, without giving up) and push the
+    // next one 30 s back, for good.
+    while (!reported.includes(`bob ${RECOVERY.maxSteps} ice-failed`)) await run(1000);
+    for (let i = 0; i < 10 && peers.links.size; i++) {
+      peers.restartAll('network-change');
+      await run(20_000);
+    }
+    assert.equal(reported.filter((line) => line === 'bob gave up').length, 1, reported.slice(-3).join(', '));
+    assert.equal(peers.links.size, 0);
+  });
+
   test('resume() takes one step per link, even when that step is a rebuild (a new link under the same id)', async () => {
     const { peers, reported } = controller();
     peers.connect('bob', false);
