@@ -227,6 +227,15 @@ interface Ring {
 
 const ROOM_UNAVAILABLE = 'this room is not available';
 
+/**
+ * Turn `socket` away as from a room that does not exist (`room-unavailable`,
+ * close 4002, final): a rejected knock, a knock past the lobby's places, a
+ * lobby turned away, an identity taken meanwhile. Outsiders learn nothing.
+ */
+function turnAway(socket: PeerSocket): void {
+  refuse(socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+}
+
 export class Room {
   readonly capacity: number;
   readonly #rate: RateLimit;
@@ -381,7 +390,7 @@ export class Room {
       const [grant, session] = await Promise.all([this.#mintFor(held.id), arrival.session?.(held.id)]);
       if (!this.#arriving.delete(socket)) return;
       if (this.#members.get(held.id) === held) this.#rebind(held, socket, grant, session);
-      else refuse(socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+      else turnAway(socket);
       return;
     }
     const peerId = resumeId !== null && !this.#idInUse(resumeId) ? resumeId : id;
@@ -398,7 +407,7 @@ export class Room {
     const [grant, session] = await Promise.all([this.#mintFor(peerId), arrival.session?.(peerId)]);
     if (!this.#arriving.delete(socket)) return; // it closed meanwhile
     if (this.#idInUse(peerId)) {
-      refuse(socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+      turnAway(socket);
       return;
     }
     this.admit(socket, peerId, grant.iceServers, { iceTtl: grant.iceTtl, hostKey, session, heard: resumeId !== null });
@@ -709,7 +718,7 @@ export class Room {
     for (const knocker of [...this.#knockers.values()]) {
       this.#knockers.delete(knocker.socket);
       // A page that never knocked comes back, to the open room this is now.
-      if (knocker.knocked) refuse(knocker.socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+      if (knocker.knocked) turnAway(knocker.socket);
       else safeClose(knocker.socket, RETRY_CLOSE_CODE, 'room-empty');
     }
   }
@@ -749,7 +758,7 @@ export class Room {
       // them, the same answer as for a room that does not exist.
       if (!knocker.knocked && this.knocking().length >= this.#maxKnocking) {
         this.#knockers.delete(knocker.socket);
-        refuse(knocker.socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+        turnAway(knocker.socket);
         return;
       }
       knocker.name = message.name;
@@ -781,7 +790,7 @@ export class Room {
       // twice), or the room emptied and turned its lobby away (nobody let
       // this one in any more; and the room's housekeeping has stopped).
       if (this.#idInUse(knocker.id) || !this.#members.size) {
-        refuse(knocker.socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+        turnAway(knocker.socket);
         return;
       }
       this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl, session, heard: knocker.heard });
@@ -906,7 +915,7 @@ export class Room {
         } else {
           this.#knockers.delete(knocker.socket);
           // The same answer as for a room that does not exist.
-          refuse(knocker.socket, 'room-unavailable', ROOM_UNAVAILABLE, CloseCode.roomUnavailable);
+          turnAway(knocker.socket);
         }
         this.#sendKnocks();
         return;

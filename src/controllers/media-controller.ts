@@ -322,8 +322,7 @@ export class MediaController implements ReactiveController {
       // Only if that choice still stands (no other made meanwhile).
       const same = this.deviceIds[kind] === chosen[0] && (kind !== 'video' || this.facingMode === chosen[1]);
       if (!fallback || error.code !== 'constraints-unsatisfied' || !(chosen[0] || chosen[1]) || !same) throw error;
-      this.deviceIds[kind] = '';
-      if (kind === 'video') this.facingMode = '';
+      this.#forgetChoice(kind);
       return this.#acquireTrack(kind);
     }
     const track = fresh.getTracks()[0];
@@ -356,9 +355,7 @@ export class MediaController implements ReactiveController {
       const generation = this.#generation;
       stream.removeTrack(track);
       track.stop();
-      // That device is no choice any more (nor the way it faced).
-      this.deviceIds[kind] = '';
-      if (kind === 'video') this.facingMode = '';
+      this.#forgetChoice(kind);
       this.#acquireTrack(kind).then(
         () => this.#options.onDeviceLost?.(kind, track.label),
         () => {
@@ -375,6 +372,12 @@ export class MediaController implements ReactiveController {
         },
       );
     });
+  }
+
+  /** The chosen device of `kind` (and for a camera, the way it faces) is no choice any more: the default next. */
+  #forgetChoice(kind: MediaKind): void {
+    this.deviceIds[kind] = '';
+    if (kind === 'video') this.facingMode = '';
   }
 
   /** Stop every local track and forget the stream. */

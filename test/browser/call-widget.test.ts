@@ -65,6 +65,20 @@ function recordingMedia(options: Parameters<typeof canvasGetUserMedia>[0] = {}) 
   return { getUserMedia, calls, streams, tracks: () => streams.flatMap((s) => s.getTracks()) };
 }
 
+/**
+ * Canvas media of a browser without device `deviceId` (unplugged): a request
+ * for it exactly cannot be met (`OverconstrainedError`); the others are
+ * recorded as by {@link recordingMedia}.
+ */
+function withoutDevice(deviceId: string) {
+  const media = recordingMedia();
+  const getUserMedia: GetUserMedia = (constraints) =>
+    JSON.stringify(constraints).includes(deviceId)
+      ? Promise.reject(new DOMException('Constraints could not be satisfied', 'OverconstrainedError'))
+      : media.getUserMedia(constraints);
+  return { ...media, getUserMedia };
+}
+
 function newRoomId(): string {
   const id = `wtr_${randomId(12)}`;
   expect(id).to.match(ROOM_ID_PATTERN);
@@ -1962,12 +1976,8 @@ describe('<call-widget> pre-join lobby and devices', () => {
     await alice.useDevice('video', 'usb-camera');
     button(alice, 'camera-button').click();
     await until(() => alice.localStream!.getVideoTracks().length === 0, 'camera off');
-    const asked = recordingMedia();
-    // The browser without that camera: a request for it exactly cannot be met.
-    alice.getUserMedia = (constraints) =>
-      JSON.stringify(constraints).includes('usb-camera')
-        ? Promise.reject(new DOMException('Constraints could not be satisfied', 'OverconstrainedError'))
-        : asked.getUserMedia(constraints);
+    const asked = withoutDevice('usb-camera');
+    alice.getUserMedia = asked.getUserMedia;
     button(alice, 'camera-button').click();
     await until(() => alice.localStream!.getVideoTracks().length === 1, 'the default camera');
     expect(alice.error).to.equal(null);
@@ -1977,11 +1987,8 @@ describe('<call-widget> pre-join lobby and devices', () => {
   it('a camera chosen now that cannot be had fails visibly and keeps the camera in use (no silent switch to the default)', async () => {
     const { alice } = await call();
     const before = alice.localStream!.getVideoTracks()[0]!;
-    const asked = recordingMedia();
-    alice.getUserMedia = (constraints) =>
-      JSON.stringify(constraints).includes('gone-camera')
-        ? Promise.reject(new DOMException('Constraints could not be satisfied', 'OverconstrainedError'))
-        : asked.getUserMedia(constraints);
+    const asked = withoutDevice('gone-camera');
+    alice.getUserMedia = asked.getUserMedia;
     await alice.useDevice('video', 'gone-camera');
     expect(alice.error?.code).to.equal('constraints-unsatisfied');
     expect(alice.localStream!.getVideoTracks()[0] === before && before.readyState === 'live', 'the same camera').to.equal(true);
@@ -1997,11 +2004,8 @@ describe('<call-widget> pre-join lobby and devices', () => {
     await until(() => button(alice, 'camera-button').getAttribute('aria-pressed') === 'true', 'the camera shows off');
     button(alice, 'hangup-button').click();
     await reach(alice, 'ended');
-    const asked = recordingMedia();
-    alice.getUserMedia = (constraints) =>
-      JSON.stringify(constraints).includes('usb-camera')
-        ? Promise.reject(new DOMException('Constraints could not be satisfied', 'OverconstrainedError'))
-        : asked.getUserMedia(constraints);
+    const asked = withoutDevice('usb-camera');
+    alice.getUserMedia = asked.getUserMedia;
     button(alice, 'join-button').click();
     await until(() => asked.calls.length > 0, 'a camera asked for');
     expect(JSON.stringify(asked.calls[0]), 'the chosen microphone').to.include('usb-mic');
