@@ -238,8 +238,24 @@ export class PeerController implements ReactiveController {
     for (const link of this.links.values()) link.session.send(frame);
   }
 
-  /** Close the session to one peer. */
+  /**
+   * Close the session to one peer (it left the call). If every link left has
+   * given up, the call has nobody it can still reach: `onGiveUp` again for
+   * one of them (a group call that shrank to a link past its quick steps
+   * ends as a 1:1 call would, not in `reconnecting` for good).
+   */
   remove(peerId: string): void {
+    this.#close(peerId);
+    const left = [...this.links.keys()];
+    if (left.length && left.every((id) => this.#recovery.get(id)?.gaveUp)) this.#options.onGiveUp?.(left[0]!);
+  }
+
+  /** Close every session. */
+  closeAll(): void {
+    for (const id of [...this.links.keys()]) this.#close(id);
+  }
+
+  #close(peerId: string): void {
     this.#stopRecovery(peerId);
     const link = this.links.get(peerId);
     if (!link) return;
@@ -248,14 +264,9 @@ export class PeerController implements ReactiveController {
     this.#host.requestUpdate();
   }
 
-  /** Close every session. */
-  closeAll(): void {
-    for (const id of [...this.links.keys()]) this.remove(id);
-  }
-
   #open(peerId: string, polite: boolean, initiator: boolean): PeerLink {
     const recovery = this.#recovery.get(peerId);
-    this.remove(peerId);
+    this.#close(peerId);
     // A rebuild keeps counting, and keeps stepping: a session that follows
     // the other side's rebuild may hang in `connecting` too.
     if (recovery) {

@@ -118,6 +118,25 @@ describe('PeerController recovery', () => {
     peers.closeAll();
   });
 
+  test('a group call that shrinks to links that gave up reports a give-up again (the call fails, not reconnecting for good); one still trying does not', async () => {
+    const { peers, reported } = controller();
+    peers.connect('bob', false);
+    peers.connect('carol', false);
+    peers.connect('dave', false);
+    const [bob, carol, dave] = StandInConnection.made as [StandInConnection, StandInConnection, StandInConnection];
+    bob.become('connected');
+    carol.become('failed');
+    await run(RECOVERY.maxSteps * RECOVERY.retryMs * 1.25 + 10_000);
+    assert.deepEqual(reported.filter((line) => line.endsWith('gave up')), ['carol gave up']);
+    dave.become('connecting'); // a link still on its first try
+    peers.remove('bob');
+    assert.deepEqual(reported.filter((line) => line.endsWith('gave up')), ['carol gave up'], 'dave may still connect');
+    peers.remove('dave');
+    assert.deepEqual(reported.filter((line) => line.endsWith('gave up')), ['carol gave up', 'carol gave up']);
+    peers.closeAll();
+    assert.equal(reported.filter((line) => line.endsWith('gave up')).length, 2, 'closing everything is no give-up');
+  });
+
   test('a 1:1 call: giving up closes everything (the widget fails the call); no step follows', async () => {
     const { peers, reported } = controller((controller) => controller.closeAll());
     peers.connect('bob', false);
@@ -157,3 +176,4 @@ describe('PeerController recovery', () => {
     peers.closeAll();
   });
 });
+
