@@ -286,6 +286,8 @@ export class CallWidget extends LitElement {
   #announcements: string[] = [];
   /** The announcements have been rendered: the next one starts a new list. */
   #announced = false;
+  /** The status badge shows the room-reconnecting hint (it was announced). */
+  #hint = false;
   /** The language the widget speaks (BCP 47), its catalog and writing direction. */
   #lang = 'en';
   #locale: Locale = 'en';
@@ -392,8 +394,6 @@ export class CallWidget extends LitElement {
     onReconnecting: (attempt) => {
       if (this.#intent !== 'join') return;
       this.dispatchEvent(new CallReconnectEvent(attempt, 'signaling'));
-      // What the badge adds in a call (its hint), said once per outage.
-      if (attempt === 1 && this.#state === 'connected') this.#announce(this.#t('roomReconnecting'));
     },
   });
 
@@ -815,7 +815,16 @@ export class CallWidget extends LitElement {
     const previous = this.#state;
     this.#state = next;
     if (this.getAttribute('state') !== next) this.setAttribute('state', next);
-    if (next === previous) return;
+    if (next !== previous) this.#entered(previous, next);
+    // The badge's room-reconnecting hint, said when it appears: a drop of the
+    // room socket in a call, or a call that connects again while it is down.
+    const hint = next === 'connected' && this.#signaling.status === 'reconnecting';
+    if (hint && !this.#hint) this.#announce(this.#t('roomReconnecting'));
+    this.#hint = hint;
+  }
+
+  /** The state changed: timers, the call's duration, the announcement and the events. */
+  #entered(previous: CallState, next: CallState): void {
     if (next !== 'joining') clearTimeout(this.#joinTimer);
     if (next === 'connected' && this.#connectedAt === null) {
       this.#connectedAt = Date.now();

@@ -1186,6 +1186,51 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     expect(live.length === 1 && live[0] === region, 'one live region').to.equal(true);
   });
 
+  it('the room-reconnecting hint is said when it appears: the room socket dropped while the call was reconnecting, and the call came back', async () => {
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const alice = widget({ rooms, room, name: 'Alice', getUserMedia: recordingMedia().getUserMedia });
+    const bob = widget({ rooms, room, name: 'Bob', getUserMedia: recordingMedia().getUserMedia });
+    // Alice's end of her room socket, for the server to drop (the in-memory
+    // socket does not come back by itself: the room stays out of reach).
+    let aliceSocket: unknown;
+    alice.createSocket = (address) => {
+      const socket = rooms.socketFactory(address);
+      aliceSocket = (socket as unknown as { serverSide: unknown }).serverSide;
+      return socket;
+    };
+    await connectBoth(alice, bob);
+    const region = alice.shadowRoot!.querySelector('[aria-live]')!;
+    const said: string[] = [];
+    new MutationObserver(() => said.push(...[...region.querySelectorAll('p')].map((p) => p.textContent!.trim()))).observe(region, {
+      childList: true,
+      subtree: true,
+      characterData: true,
+    });
+    // Alice's link reads disconnected (within its grace: no ICE restart yet).
+    const pc = peerConnections.get(alice)!.at(-1)!;
+    Object.defineProperty(pc, 'connectionState', { configurable: true, get: () => 'disconnected' });
+    pc.dispatchEvent(new Event('connectionstatechange'));
+    await reach(alice, 'reconnecting');
+    // The room drops her socket meanwhile: no hint while the call reconnects.
+    const serverSide = aliceSocket as Parameters<ReturnType<typeof rooms.room>['drop']>[0];
+    serverSide.close(1006, '');
+    rooms.room({ host: '', party: 'main', room }).drop(serverSide);
+    await until(() => said.includes(en['state-reconnecting']), 'reconnecting said');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(part(alice, 'signaling-hint')).to.equal(null);
+    expect(said).to.not.include(en.roomReconnecting);
+    // The link heals by itself; the room is still out of reach.
+    delete (pc as unknown as Record<string, unknown>).connectionState;
+    pc.dispatchEvent(new Event('connectionstatechange'));
+    await reach(alice, 'connected');
+    expect(part(alice, 'signaling-hint')).to.not.equal(null);
+    await until(() => said.includes(en.roomReconnecting), `the hint said (said: ${said.join(' | ')})`);
+    expect(said.indexOf(en.roomReconnecting), 'after the state').to.be.greaterThan(said.lastIndexOf(en['state-connected']));
+    alice.hangup();
+    bob.hangup();
+  });
+
   it('the page styles the visible pieces through ::part: the placeholder, the error message, a tile\'s name label, the badge', async () => {
     const style = document.createElement('style');
     style.textContent = ['placeholder', 'error-message', 'name-label', 'status-badge']
