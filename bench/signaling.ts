@@ -475,8 +475,8 @@ class Peer {
     const data = description
       ? { kind: 'description', description: { type: this.descriptionType, sdp: `${SDP_BODY}a=x-bench:${tag}\r\n` } }
       : {
-          kind: 'candidate',
-          candidate: { candidate: `${CANDIDATE_BODY} x-bench ${tag}`, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'Ab3d' },
+          kind: 'candidates',
+          candidates: [{ candidate: `${CANDIDATE_BODY} x-bench ${tag}`, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'Ab3d' }],
         };
     const frame = JSON.stringify({ type: 'signal', to: this.partnerId, data });
     this.socket.send(frame);
@@ -539,8 +539,8 @@ class Peer {
 
   #signal(message: Message, at: number): void {
     const flow = this.target.stats[this.flow];
-    const data = message.data as { kind?: unknown; description?: { sdp?: unknown }; candidate?: { candidate?: unknown } } | undefined;
-    const text = data?.kind === 'description' ? data.description?.sdp : data?.candidate?.candidate;
+    const data = message.data as { kind?: unknown; description?: { sdp?: unknown }; candidates?: { candidate?: unknown }[] } | undefined;
+    const text = data?.kind === 'description' ? data.description?.sdp : data?.candidates?.[0]?.candidate;
     const match = typeof text === 'string' ? TAG.exec(text) : null;
     if (!match) {
       flow.untagged++;

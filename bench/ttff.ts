@@ -423,7 +423,7 @@ async function probeHop(
         const data =
           kind === 'description'
             ? { kind, description: { type: 'offer', sdp: `${SAMPLE_SDP}a=x-seq:${i}\r\n` } }
-            : { kind, candidate: SAMPLE_CANDIDATE };
+            : { kind: 'candidates', candidates: [SAMPLE_CANDIDATE] };
         const text = frame(data);
         const start = performance.now();
         sender.socket.send(text);

@@ -17,6 +17,7 @@ import {
   LIMITS,
   PeerIdSchema,
   PROTOCOL_VERSION,
+  RATE_LIMIT,
   RESUME_GRACE_MS,
   RETRY_CLOSE_CODE,
   decodeClientMessage,
@@ -25,6 +26,7 @@ import {
   type ClientMessage,
   type IceServer,
   type PeerInfo,
+  type RateLimit,
   type ServerErrorCode,
   type ServerMessage,
 } from '../src/protocol.ts';
@@ -37,22 +39,9 @@ export interface PeerSocket {
   close(code: number, reason: string): void;
 }
 
-/**
- * Token-bucket rate limit for one connection's inbound frames.
- *
- * - `perSecond`: sustained rate, frames/s (20: a call set-up of one offer,
- *   one answer and ~15 trickled candidates fits in the burst several times over).
- * - `burst`: bucket size, frames (50).
- * - `closeAfter`: refused frames in a row after which the connection is closed
- *   with {@link CloseCode.rateLimited} (50).
- */
-export interface RateLimit {
-  perSecond: number;
-  burst: number;
-  closeAfter: number;
-}
-
-export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 20, burst: 50, closeAfter: 50 };
+export type { RateLimit };
+/** The room's rate limit unless {@link RoomOptions.rateLimit} says otherwise: the protocol's {@link RATE_LIMIT}, which clients keep to. */
+export const DEFAULT_RATE_LIMIT: RateLimit = RATE_LIMIT;
 
 /** An ICE server list for one peer and the lifetime of its credentials, s. */
 export interface IceGrant {
@@ -856,8 +845,8 @@ export class Room {
           sendError(socket, 'no-peer', 'no such peer in this call');
           return;
         }
-        if (message.data.kind === 'candidate') {
-          const sent = (member.candidatesTo.get(target.id) ?? 0) + 1;
+        if (message.data.kind === 'candidates') {
+          const sent = (member.candidatesTo.get(target.id) ?? 0) + message.data.candidates.length;
           if (sent > LIMITS.candidatesPerNegotiation) {
             sendError(socket, 'too-many-candidates', `over ${LIMITS.candidatesPerNegotiation} candidates`);
             return;

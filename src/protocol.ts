@@ -13,7 +13,7 @@
 import * as v from 'valibot';
 
 /** Bumped on any incompatible change; sent in `welcome`. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /**
  * Size and count limits enforced by the room server (and, for what it sends,
@@ -41,6 +41,26 @@ export const LIMITS = {
   /** Ids in a resumed `welcome`'s `hungUp` (the most recent). */
   hungUpIds: 32,
 } as const;
+
+/**
+ * Token-bucket rate limit of one connection's inbound frames, enforced by the
+ * room server (over it a frame is refused with `rate-limited`; `closeAfter`
+ * refused in a row close the connection with {@link CloseCode.rateLimited})
+ * and kept by the client, which paces its frames to stay within it.
+ *
+ * - `perSecond`: sustained rate, frames/s (20: a call set-up, one offer, one
+ *   answer and a few frames of batched candidates per peer, fits in the burst
+ *   several times over).
+ * - `burst`: bucket size, frames (50).
+ * - `closeAfter`: refused frames in a row before the connection is closed (50).
+ */
+export interface RateLimit {
+  perSecond: number;
+  burst: number;
+  closeAfter: number;
+}
+
+export const RATE_LIMIT: RateLimit = { perSecond: 20, burst: 50, closeAfter: 50 };
 
 /**
  * Application WebSocket close codes (RFC 6455 §7.4.2 reserves 4000–4999 for
@@ -210,11 +230,19 @@ export type IceCandidateData = v.InferOutput<typeof CandidateSchema>;
 
 /**
  * What one peer's connection logic sends another: an SDP description (offer,
- * answer or rollback) or one trickle-ICE candidate.
+ * answer or rollback) or trickle-ICE candidates, in gathering order. The
+ * candidates a browser gathers together (one per interface and transport,
+ * then per STUN and TURN server) travel in one frame, at most
+ * {@link LIMITS.candidatesPerNegotiation}: a candidate per frame made a
+ * joiner of a six-way mesh with STUN and TURN send ~130 frames in a second,
+ * past the room's {@link RATE_LIMIT} (measured, Chromium, two TURN transports).
  */
 export const SignalDataSchema = v.variant('kind', [
   v.object({ kind: v.literal('description'), description: DescriptionSchema }),
-  v.object({ kind: v.literal('candidate'), candidate: CandidateSchema }),
+  v.object({
+    kind: v.literal('candidates'),
+    candidates: v.pipe(v.array(CandidateSchema), v.minLength(1), v.maxLength(LIMITS.candidatesPerNegotiation)),
+  }),
 ]);
 export type SignalData = v.InferOutput<typeof SignalDataSchema>;
 
@@ -486,7 +514,7 @@ const isSignalData = (value: unknown): boolean =>
   isObject(value) &&
   (value.kind === 'description'
     ? isObject(value.description) && isString(value.description.type) && isString(value.description.sdp)
-    : value.kind === 'candidate' && isObject(value.candidate) && isString(value.candidate.candidate));
+    : value.kind === 'candidates' && arrayOf(value.candidates, (c) => isObject(c) && isString(c.candidate)));
 
 /**
  * The client's check of a server→client frame: JSON text of at most

@@ -49,7 +49,8 @@ export type ReconnectCause = 'ice-disconnected' | 'ice-failed' | 'network-change
  * - `maxSteps`: after this many steps (about 2 minutes) the link gives up
  *   (`onGiveUp`): a 1:1 call goes to `failed`, with a retry. In a group call
  *   the others go on, and this link keeps trying, a rebuild every
- *   `slowRetryMs`, for as long as it is there (the peer is in the call).
+ *   `slowRetryMs`, for as long as it is there (the peer is in the call); if
+ *   the others leave and only links that gave up are left, `onGiveUp` again.
  */
 export const RECOVERY = { disconnectedGraceMs: 3000, retryMs: 3000, maxSteps: 30, slowRetryMs: 30_000 } as const;
 

@@ -18,6 +18,7 @@ import ReconnectingWebSocket from 'partysocket/ws';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { SignalingStatus } from '../call-state.ts';
 import {
+  RATE_LIMIT,
   TERMINAL_CLOSE_CODES,
   encodeMessage,
   parseServerFrame,
@@ -90,6 +91,16 @@ export const ICE_REFRESH_AT = 0.8;
  * cut sends no FIN) and is reopened.
  */
 export const HEARTBEAT = { intervalMs: 3000, deadAfterMs: 8000 } as const;
+
+/**
+ * The pace of our frames: the room's {@link RATE_LIMIT}, with 10 frames of its
+ * burst kept back for frames that arrive closer together than they left (a
+ * network that delays and then delivers at once: 500 ms of 20 frames/s).
+ * Frames past it wait, in order, rather than be refused: a refused ICE
+ * candidate or offer is lost, and a joiner of a six-way mesh once sent ~130
+ * frames in a second.
+ */
+export const PACE = { perSecond: RATE_LIMIT.perSecond, burst: RATE_LIMIT.burst - 10 } as const;
 
 /**
  * The default factory: partysocket's ReconnectingWebSocket (the class
@@ -175,6 +186,12 @@ export class SignalingController implements ReactiveController {
   #reconnectAttempt = 0;
   /** This identity's session token (memory only), presented as `?session=` on reconnects. */
   #session: string | null = null;
+  /** Encoded frames waiting for their turn ({@link PACE}), oldest first; for this connection only. */
+  #outbox: string[] = [];
+  #pacer: ReturnType<typeof setTimeout> | undefined;
+  #tokens = 0;
+  /** When `#tokens` was last refilled, ms; 0: a full bucket (a new connection). */
+  #refilledAt = 0;
 
   constructor(host: ReactiveControllerHost, options: SignalingControllerOptions) {
     this.#host = host;
@@ -312,6 +329,7 @@ export class SignalingController implements ReactiveController {
     this.#enter = null;
     this.#session = null;
     clearInterval(this.#heartbeat);
+    this.#resetPace();
     this.#reconnectAttempt = 0;
     if (socket) {
       socket.removeEventListener('message', this.#handleMessage);
@@ -333,9 +351,27 @@ export class SignalingController implements ReactiveController {
 
   #send(message: ClientMessage): void {
     // In a locked room's lobby the server takes `join` (the knock), `ping` and `leave`.
-    if (this.status === 'open' || this.status === 'knocking') {
-      this.#socket?.send(encodeMessage(message));
-    }
+    if (this.status !== 'open' && this.status !== 'knocking') return;
+    this.#outbox.push(encodeMessage(message));
+    if (this.#pacer === undefined) this.#drain();
+  }
+
+  /** Send what the pace allows now; come back for the rest when a frame's worth has refilled. */
+  #drain = (): void => {
+    this.#pacer = undefined;
+    const now = Date.now();
+    this.#tokens = Math.min(PACE.burst, this.#tokens + ((now - this.#refilledAt) / 1000) * PACE.perSecond);
+    this.#refilledAt = now;
+    for (; this.#outbox.length && this.#tokens >= 1; this.#tokens--) this.#socket?.send(this.#outbox.shift()!);
+    if (this.#outbox.length) this.#pacer = setTimeout(this.#drain, 1000 / PACE.perSecond);
+  };
+
+  /** A new connection (or none): the server's bucket is full again; what waited for the old one is void. */
+  #resetPace(): void {
+    clearTimeout(this.#pacer);
+    this.#pacer = undefined;
+    this.#outbox = [];
+    this.#refilledAt = 0;
   }
 
   /** Ask for fresh ICE servers at {@link ICE_REFRESH_AT} of `ttl` (s); none when there is no TTL. */
@@ -488,6 +524,7 @@ export class SignalingController implements ReactiveController {
       this.#options.onTerminalClose?.(code);
     } else {
       this.status = 'reconnecting';
+      this.#resetPace();
       this.knocking = [];
       this.#options.onReconnecting?.(++this.#reconnectAttempt);
     }

@@ -263,10 +263,10 @@ describe('PeerSession', () => {
     const [a, b] = pair(await camera(), await camera(), { holdA: true });
     // b's candidates never reach a, and b's answer carries none: the only way
     // to connect is b using a's candidates, which reach b before the offer.
-    b.wire.filter = (data) => data.kind !== 'candidate';
+    b.wire.filter = (data) => data.kind !== 'candidates';
     b.wire.mapDescription = (sdp) => sdp.replace(/^a=candidate:.*\r\n/gm, '');
     await until(() => a.session.pc.iceGatheringState === 'complete', 'a gathered its candidates');
-    const candidates = a.wire.held.filter((d) => d.kind === 'candidate');
+    const candidates = a.wire.held.filter((d) => d.kind === 'candidates');
     expect(candidates.length, 'a gathered candidates').to.be.greaterThan(0);
 
     // Candidates first, each applied (queued) while b has no remote description.

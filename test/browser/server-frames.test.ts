@@ -118,7 +118,7 @@ function actions(): fc.Arbitrary<Action[]> {
     fc.record({
       type: fc.constant('signal'),
       from: id,
-      data: fc.oneof(fc.record({ kind: fc.constant('description'), description }), fc.record({ kind: fc.constant('candidate'), candidate })),
+      data: fc.oneof(fc.record({ kind: fc.constant('description'), description }), fc.record({ kind: fc.constant('candidates'), candidates: fc.array(candidate, { minLength: 1, maxLength: 3 }) })),
     }),
     fc.record({ type: fc.constant('call'), state: fc.constantFrom(...RING_STATES), peer: fc.option(peer, { nil: undefined }) }),
     fc.record({ type: fc.constant('error'), code: fc.constantFrom('room-full', 'not-host', 'knocking', 'bad-message', 'x'), message: fc.string() }),

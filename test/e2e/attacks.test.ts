@@ -496,7 +496,7 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
     const [a, b] = await pair();
     const data = { kind: 'description', description: { type: 'offer', sdp: 'v=0' } };
     const description = (d: unknown) => ({ type: 'signal', to: b.id, data: { kind: 'description', description: d } });
-    const candidate = (c: unknown) => ({ type: 'signal', to: b.id, data: { kind: 'candidate', candidate: c } });
+    const candidate = (c: unknown) => ({ type: 'signal', to: b.id, data: { kind: 'candidates', candidates: [c] } });
     const cases: [unknown, string][] = [
       ['not json', 'bad-json'],
       ['{"type":"join",', 'bad-json'],
@@ -520,6 +520,7 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
       [{ type: 'signal', to: 'short', data }, 'bad-message'],
       [{ type: 'signal', to: b.id, data: 'offer' }, 'bad-message'],
       [{ type: 'signal', to: b.id, data: { kind: 'bogus' } }, 'bad-message'],
+      [{ type: 'signal', to: b.id, data: { kind: 'candidates', candidates: [] } }, 'bad-message'],
       [description({ type: 'offer', sdp: 5 }), 'bad-message'],
       [description({ type: 'bogus', sdp: '' }), 'bad-message'],
       [description({ type: 'offer', sdp: 'x'.repeat(LIMITS.sdpBytes + 1) }), 'too-large'],
@@ -553,8 +554,8 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
       },
     });
     a.send(
-      '{"type":"signal","to":"' + b.id + '","__proto__":{"polluted":true},"data":{"kind":"candidate","candidate":' +
-        '{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host","sdpMid":"0","x":1},"y":2}}',
+      '{"type":"signal","to":"' + b.id + '","__proto__":{"polluted":true},"data":{"kind":"candidates","candidates":' +
+        '[{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host","sdpMid":"0","x":1}],"y":2}}',
     );
     const relayedDescription = await b.next('signal');
     assert.deepEqual(relayedDescription, {
@@ -567,13 +568,15 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
       type: 'signal',
       from: a.id,
       data: {
-        kind: 'candidate',
-        candidate: {
-          candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host',
-          sdpMid: '0',
-          sdpMLineIndex: null,
-          usernameFragment: null,
-        },
+        kind: 'candidates',
+        candidates: [
+          {
+            candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host',
+            sdpMid: '0',
+            sdpMLineIndex: null,
+            usernameFragment: null,
+          },
+        ],
       },
     });
     assert.equal(b.messages.filter((m) => m.type === 'signal').length, 2, `b got more: ${b.summary()}`);

@@ -18,6 +18,7 @@ import { afterEach, beforeEach, describe, mock, test } from 'node:test';
   }
 };
 const { PeerController, RECOVERY } = await import('../../src/controllers/peer-controller.ts');
+const { PeerSession, CANDIDATE_BATCH_MS } = await import('../../src/peer/peer-session.ts');
 
 /** The parts of RTCPeerConnection the peer layer touches, with the state the test sets. */
 class StandInConnection {
@@ -30,6 +31,8 @@ class StandInConnection {
   restarts = 0;
   closed = false;
   onconnectionstatechange: (() => void) | null = null;
+  onicecandidate: ((event: { candidate: object | null }) => void) | null = null;
+  onnegotiationneeded: (() => void) | null = null;
   constructor() {
     StandInConnection.made.push(this);
   }
@@ -177,3 +180,68 @@ describe('PeerController recovery', () => {
   });
 });
 
+describe('PeerSession: trickle ICE candidates go in batches', () => {
+  beforeEach(() => {
+    StandInConnection.made = [];
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  });
+  afterEach(() => mock.timers.reset());
+
+  /** A session offering on a stand-in connection; what it signalled, as `offer` or the candidates of each batch. */
+  async function offering() {
+    const sent: string[] = [];
+    const session = new PeerSession({
+      polite: false,
+      initiator: true,
+      createPeerConnection: () => new StandInConnection() as unknown as RTCPeerConnection,
+      onSignal: (data) => sent.push(data.kind === 'description' ? data.description.type : data.candidates.map((c) => c.candidate).join(',')),
+    });
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    const pc = StandInConnection.made[0]!;
+    const gather = (...names: string[]) => {
+      for (const name of names) pc.onicecandidate?.({ candidate: { candidate: name, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'u' } });
+    };
+    return { session, sent, pc, gather };
+  }
+
+  test('a burst goes together at the next task; later ones at most one batch per CANDIDATE_BATCH_MS; the end of gathering sends the rest at once', async () => {
+    const { session, sent, pc, gather } = await offering();
+    assert.deepEqual(sent, ['offer']);
+    gather('h1', 'h2', 'h3');
+    assert.deepEqual(sent, ['offer'], 'not one by one');
+    mock.timers.tick(0);
+    assert.deepEqual(sent, ['offer', 'h1,h2,h3']);
+    mock.timers.tick(10);
+    gather('s1');
+    mock.timers.tick(20);
+    gather('r1');
+    mock.timers.tick(CANDIDATE_BATCH_MS - 31);
+    assert.equal(sent.length, 2, 'not before CANDIDATE_BATCH_MS since the last batch');
+    mock.timers.tick(1);
+    assert.deepEqual(sent.slice(2), ['s1,r1']);
+    gather('r2');
+    pc.onicecandidate?.({ candidate: null }); // gathering complete
+    assert.deepEqual(sent.slice(3), ['r2'], 'at once');
+    mock.timers.tick(1000);
+    assert.equal(sent.length, 4, 'nothing more');
+    session.close();
+  });
+
+  test('candidates gathered before a new description go before it, in order; a closed session sends none', async () => {
+    const { session, sent, pc, gather } = await offering();
+    gather('a1');
+    mock.timers.tick(0);
+    gather('a2', 'a3');
+    // An ICE restart's offer: the candidates of the description before it go first.
+    pc.signalingState = 'stable';
+    session.restartIce();
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    pc.onnegotiationneeded?.(); // as the browser fires it after restartIce()
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    assert.deepEqual(sent, ['offer', 'a1', 'a2,a3', 'offer']);
+    gather('b1');
+    session.close();
+    mock.timers.tick(1000);
+    assert.deepEqual(sent, ['offer', 'a1', 'a2,a3', 'offer']);
+  });
+});

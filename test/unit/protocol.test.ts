@@ -49,7 +49,7 @@ const descriptionFrame = (sdp: string) =>
   JSON.stringify({ type: 'signal', to: BOB, data: { kind: 'description', description: { type: 'offer', sdp } } });
 
 const candidateFrame = (candidate: Record<string, unknown>) =>
-  JSON.stringify({ type: 'signal', to: BOB, data: { kind: 'candidate', candidate } });
+  JSON.stringify({ type: 'signal', to: BOB, data: { kind: 'candidates', candidates: [candidate] } });
 
 const joinFrame = (name: unknown) => JSON.stringify({ type: 'join', name });
 
@@ -111,7 +111,7 @@ const serverMessages: [string, ServerMessage][] = [
     {
       type: 'signal',
       from: ALICE,
-      data: { kind: 'candidate', candidate: { candidate: CANDIDATE, sdpMid: 'audio', sdpMLineIndex: 1, usernameFragment: null } },
+      data: { kind: 'candidates', candidates: [{ candidate: CANDIDATE, sdpMid: 'audio', sdpMLineIndex: 1, usernameFragment: null }] },
     },
   ],
   ['call ringing', { type: 'call', state: 'ringing', peer }],
@@ -141,8 +141,11 @@ describe('round trips: decode(encode(m)) is m', () => {
         type: 'signal',
         to: BOB,
         data: {
-          kind: 'candidate',
-          candidate: { candidate: CANDIDATE, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'f00d' },
+          kind: 'candidates',
+          candidates: [
+            { candidate: CANDIDATE, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'f00d' },
+            { candidate: CANDIDATE.replace('udp', 'tcp'), sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'f00d' },
+          ],
         },
       },
     ],
@@ -151,7 +154,7 @@ describe('round trips: decode(encode(m)) is m', () => {
       {
         type: 'signal',
         to: BOB,
-        data: { kind: 'candidate', candidate: { candidate: '', sdpMid: null, sdpMLineIndex: null, usernameFragment: null } },
+        data: { kind: 'candidates', candidates: [{ candidate: '', sdpMid: null, sdpMLineIndex: null, usernameFragment: null }] },
       },
     ],
     ['lock', { type: 'lock', locked: true }],
@@ -191,7 +194,7 @@ describe('round trips: decode(encode(m)) is m', () => {
     assert.deepEqual(decoded, {
       type: 'signal',
       to: BOB,
-      data: { kind: 'candidate', candidate: { candidate: CANDIDATE, sdpMid: null, sdpMLineIndex: null, usernameFragment: null } },
+      data: { kind: 'candidates', candidates: [{ candidate: CANDIDATE, sdpMid: null, sdpMLineIndex: null, usernameFragment: null }] },
     });
   });
 });
@@ -314,7 +317,14 @@ describe('field validation → bad-message', () => {
     ['description without sdp', description({ type: 'offer' })],
     ['description with numeric sdp', description({ type: 'offer', sdp: 1 })],
     ['description with null sdp', description({ type: 'offer', sdp: null })],
-    ['candidate missing', signal({ kind: 'candidate' })],
+    ['candidates missing', signal({ kind: 'candidates' })],
+    ['no candidates', signal({ kind: 'candidates', candidates: [] })],
+    ['a candidate alone, not in a list', signal({ kind: 'candidates', candidates: { candidate: CANDIDATE } })],
+    ['the old one-candidate kind', signal({ kind: 'candidate', candidate: { candidate: CANDIDATE } })],
+    [
+      `more than ${LIMITS.candidatesPerNegotiation} candidates`,
+      signal({ kind: 'candidates', candidates: Array.from({ length: LIMITS.candidatesPerNegotiation + 1 }, () => ({ candidate: CANDIDATE })) }),
+    ],
     ['candidate string missing', candidateFrame({ sdpMid: '0' })],
     ['candidate numeric', candidateFrame({ candidate: 7 })],
     ['candidate sdpMid numeric', candidateFrame({ candidate: '', sdpMid: 0 })],
@@ -444,16 +454,16 @@ describe('unknown fields are stripped', () => {
       from: ALICE,
       extra: { deep: [1, 2, 3] },
       data: {
-        kind: 'candidate',
+        kind: 'candidates',
         x: 1,
-        candidate: { candidate: CANDIDATE, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: null, relayProtocol: 'udp' },
+        candidates: [{ candidate: CANDIDATE, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: null, relayProtocol: 'udp' }],
       },
     });
     const m = expectOk(decodeClientMessage(frame));
     assert.deepEqual(m, {
       type: 'signal',
       to: BOB,
-      data: { kind: 'candidate', candidate: { candidate: CANDIDATE, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: null } },
+      data: { kind: 'candidates', candidates: [{ candidate: CANDIDATE, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: null }] },
     });
     assert.deepEqual(ownKeys(m), ['data', 'to', 'type']);
   });
@@ -583,7 +593,7 @@ const ServerShape = v.variant('type', [
     from: v.string(),
     data: v.variant('kind', [
       v.object({ kind: v.literal('description'), description: v.object({ type: v.string(), sdp: v.string() }) }),
-      v.object({ kind: v.literal('candidate'), candidate: v.object({ candidate: v.string() }) }),
+      v.object({ kind: v.literal('candidates'), candidates: v.array(v.object({ candidate: v.string() })) }),
     ]),
   }),
   v.object({ type: v.literal('call'), state: v.picklist(RING_STATES), peer: v.optional(PeerShape) }),
@@ -635,7 +645,7 @@ describe('parseServerFrame (the client\'s check of server frames)', () => {
       { type: 'joined', peers: {} },
       { type: 'peer-left', id: ALICE, reason: 'vanished' },
       { type: 'signal', from: ALICE, data: { kind: 'description', description: { type: 'offer' } } },
-      { type: 'signal', from: ALICE, data: { kind: 'candidate', candidate: { candidate: 42 } } },
+      { type: 'signal', from: ALICE, data: { kind: 'candidates', candidates: [{ candidate: 42 }] } },
       { type: 'signal', from: ALICE, data: { kind: 'telepathy' } },
       { type: 'peer-joined', peer: null },
       { type: 'call', state: 'answered' },

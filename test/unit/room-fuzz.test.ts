@@ -66,15 +66,18 @@ const signalArb = fc.record({
       }),
     }),
     fc.record({
-      kind: fc.constant('candidate'),
-      candidate: fc.record(
-        {
-          candidate: fc.oneof(fc.constant('candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host'), fc.string({ maxLength: 120 })),
-          sdpMid: nullable(fc.string({ maxLength: 8 })),
-          sdpMLineIndex: nullable(fc.nat(300)),
-          usernameFragment: nullable(fc.string({ maxLength: 8 })),
-        },
-        { requiredKeys: ['candidate'] },
+      kind: fc.constant('candidates'),
+      candidates: fc.array(
+        fc.record(
+          {
+            candidate: fc.oneof(fc.constant('candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host'), fc.string({ maxLength: 120 })),
+            sdpMid: nullable(fc.string({ maxLength: 8 })),
+            sdpMLineIndex: nullable(fc.nat(300)),
+            usernameFragment: nullable(fc.string({ maxLength: 8 })),
+          },
+          { requiredKeys: ['candidate'] },
+        ),
+        { minLength: 1, maxLength: 4 },
       ),
     }),
   ),
@@ -112,7 +115,7 @@ const messageArb: fc.Arbitrary<Record<string, Json>> = fc.oneof(
 const mutationArb = fc.record({
   at: fc.nat(),
   op: fc.constantFrom('set', 'delete', 'add'),
-  key: fc.constantFrom('from', 'extra', 'type', 'kind', 'to', 'data', 'sdp', 'candidate', ...PROTOTYPE_KEYS),
+  key: fc.constantFrom('from', 'extra', 'type', 'kind', 'to', 'data', 'sdp', 'candidate', 'candidates', ...PROTOTYPE_KEYS),
   value: fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>,
 });
 type Mutation = typeof mutationArb extends fc.Arbitrary<infer T> ? T : never;
@@ -481,8 +484,8 @@ function expectedFor(h: Harness, sender: Peer, frame: Frame): { out: Map<FakeSoc
       const target = others.find((m) => m.id === message.to);
       if (!target?.inCall) return error('no-peer');
       const key = `${sender.id}>${target.id}`;
-      if (message.data.kind === 'candidate') {
-        const sent = (h.candidates.get(key) ?? 0) + 1;
+      if (message.data.kind === 'candidates') {
+        const sent = (h.candidates.get(key) ?? 0) + message.data.candidates.length;
         if (sent > LIMITS.candidatesPerNegotiation) return error('too-many-candidates');
         h.candidates.set(key, sent);
       } else h.candidates.set(key, 0);

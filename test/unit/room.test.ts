@@ -65,7 +65,7 @@ const offer = (to: string, sdp = 'v=0\r\n') => ({
 const candidate = (to: string, n = 0) => ({
   type: 'signal',
   to,
-  data: { kind: 'candidate', candidate: { candidate: `candidate:${n} 1 udp 1 192.0.2.1 ${n} typ host`, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: null } },
+  data: { kind: 'candidates', candidates: [{ candidate: `candidate:${n} 1 udp 1 192.0.2.1 ${n} typ host`, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: null }] },
 });
 const errorCodes = (messages: ServerMessage[]) =>
   messages.map((m) => (m.type === 'error' ? m.code : `not an error: ${m.type}`));
@@ -243,12 +243,12 @@ describe('signal', () => {
 
   test('candidates are relayed with their fields, nulls filled in', () => {
     const { room, peers: [a, b] } = inCall();
-    send(room, b, { type: 'signal', to: ALICE, data: { kind: 'candidate', candidate: { candidate: 'candidate:1' } } });
+    send(room, b, { type: 'signal', to: ALICE, data: { kind: 'candidates', candidates: [{ candidate: 'candidate:1' }] } });
     assert.deepEqual(a.take(), [
       {
         type: 'signal',
         from: BOB,
-        data: { kind: 'candidate', candidate: { candidate: 'candidate:1', sdpMid: null, sdpMLineIndex: null, usernameFragment: null } },
+        data: { kind: 'candidates', candidates: [{ candidate: 'candidate:1', sdpMid: null, sdpMLineIndex: null, usernameFragment: null }] },
       },
     ]);
     assert.deepEqual(b.take(), []);
@@ -306,6 +306,28 @@ describe('signal', () => {
     assert.deepEqual(a.take(), []);
     send(room, a, candidate(BOB));
     assert.deepEqual(errorCodes(a.take()), ['too-many-candidates']);
+  });
+
+  test('a frame of several candidates counts each of them toward the cap, and is refused whole past it', () => {
+    const { room, peers: [a, b] } = inCall();
+    const cap = LIMITS.candidatesPerNegotiation;
+    const batch = (from: number, count: number) => ({
+      type: 'signal',
+      to: BOB,
+      data: { kind: 'candidates', candidates: Array.from({ length: count }, (_, i) => candidate(BOB, from + i).data.candidates[0]) },
+    });
+    send(room, a, offer(BOB));
+    send(room, a, batch(0, cap - 1));
+    const relayed = b.take();
+    assert.equal(relayed.length, 2);
+    const data = (relayed[1] as Extract<ServerMessage, { type: 'signal' }>).data;
+    assert.equal(data.kind === 'candidates' && data.candidates.length, cap - 1);
+    send(room, a, batch(cap - 1, 2));
+    assert.deepEqual(errorCodes(a.take()), ['too-many-candidates']);
+    assert.deepEqual(b.take(), [], 'none of the batch');
+    send(room, a, batch(cap - 1, 1));
+    assert.equal(b.take().length, 1, 'the last one that fits');
+    assert.deepEqual(a.take(), []);
   });
 
   test('the candidate count is per addressed peer', () => {

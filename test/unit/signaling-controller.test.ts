@@ -5,9 +5,9 @@
  * while we were away.
  */
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
-import { SignalingController, type SignalingSocket } from '../../src/controllers/signaling-controller.ts';
-import { CloseCode, RETRY_CLOSE_CODE, type PeerInfo, type ServerMessage } from '../../src/protocol.ts';
+import { afterEach, describe, mock, test } from 'node:test';
+import { PACE, SignalingController, type SignalingSocket } from '../../src/controllers/signaling-controller.ts';
+import { CloseCode, RATE_LIMIT, RETRY_CLOSE_CODE, type PeerInfo, type ServerMessage } from '../../src/protocol.ts';
 import { PEER_IDS } from './fake-socket.ts';
 
 const [SELF, ANN, BEN, OTHER_SELF] = PEER_IDS;
@@ -15,7 +15,11 @@ const [SELF, ANN, BEN, OTHER_SELF] = PEER_IDS;
 /** A socket the test speaks for the server through. */
 class ScriptedSocket implements SignalingSocket {
   readonly #listeners = new Map<string, Set<(event: Event) => void>>();
-  send(): void {}
+  /** What the client sent, with the (mocked) time it left, ms. */
+  readonly sent: { at: number; frame: string }[] = [];
+  send(frame: string): void {
+    this.sent.push({ at: Date.now(), frame });
+  }
   close(): void {}
   addEventListener(type: string, listener: (event: Event) => void): void {
     if (!this.#listeners.has(type)) this.#listeners.set(type, new Set());
@@ -160,4 +164,64 @@ test('a page that hangs up on such a departure hears of no more: the controller 
   welcome(SELF, [], true);
   assert.deepEqual(log, ['welcome', `peer-left ${ANN} name of ${ANN} left`], 'no more departures');
   assert.deepEqual([controller.status, controller.selfId], ['idle', null]);
+});
+
+describe('SignalingController: pacing to the room\'s rate limit', () => {
+  afterEach(() => mock.timers.reset());
+
+  /** The room's token bucket (party/room.ts) over frames arriving at `times` (ms): how many it refuses. */
+  function refusedBy(times: number[]): number {
+    const arrivals = times.toSorted((a, b) => a - b);
+    let tokens: number = RATE_LIMIT.burst;
+    let at = arrivals[0] ?? 0;
+    let refused = 0;
+    for (const t of arrivals) {
+      tokens = Math.min(RATE_LIMIT.burst, tokens + ((t - at) / 1000) * RATE_LIMIT.perSecond);
+      at = t;
+      if (tokens >= 1) tokens--;
+      else refused++;
+    }
+    return refused;
+  }
+
+  test('a burst of 130 signals (a six-way mesh joiner, one candidate a frame) leaves in order, at the pace, none refused even when the first frames arrive 500 ms late', () => {
+    mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
+    const { socket, controller, welcome } = connect();
+    welcome(SELF, [ANN]); // answered with a ping at once: one frame of the burst
+    const start = Date.now();
+    for (let i = 0; i < 130; i++) {
+      controller.signal(ANN, { kind: 'candidates', candidates: [{ candidate: `candidate:${i}`, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: null }] });
+    }
+    assert.equal(socket.sent.length, PACE.burst, 'the burst goes at once');
+    for (let t = 0; t < 10_000; t += 10) mock.timers.tick(10);
+    const signals = socket.sent.filter(({ frame }) => frame.includes('"signal"'));
+    assert.deepEqual(
+      signals.map(({ frame }) => (JSON.parse(frame) as { data: { candidates: { candidate: string }[] } }).data.candidates[0]!.candidate),
+      Array.from({ length: 130 }, (_, i) => `candidate:${i}`),
+      'all of them, in order',
+    );
+    const lastAt = signals.at(-1)!.at - start;
+    const expected = ((130 - PACE.burst) / PACE.perSecond) * 1000;
+    assert.ok(lastAt >= expected - 100 && lastAt <= expected + 600, `the last left after ${lastAt} ms (${expected} ms at the pace)`);
+    const times = socket.sent.map(({ at }) => at);
+    assert.equal(refusedBy(times), 0, 'the room refuses none');
+    // The network holds back what was sent in the first 500 ms, and delivers it all at once.
+    assert.equal(refusedBy(times.map((t) => Math.max(t, start + 500))), 0, 'none when bunched by the network');
+    // Sent as they came, the room would have refused most.
+    assert.ok(refusedBy(times.map(() => start)) >= 70);
+  });
+
+  test('frames waiting when the socket drops are dropped with it (the links step again on resume); a new connection has the whole burst', () => {
+    mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
+    const { socket, controller, welcome } = connect();
+    welcome(SELF, [ANN]);
+    for (let i = 0; i < 100; i++) controller.signal(ANN, { kind: 'description', description: { type: 'offer', sdp: `v=${i}` } });
+    socket.closeWith(1006);
+    socket.sent.length = 0;
+    for (let t = 0; t < 5000; t += 10) mock.timers.tick(10);
+    assert.deepEqual(socket.sent, [], 'nothing after the drop');
+    welcome(SELF, [ANN], true); // and its ping
+    for (let i = 0; i < 100; i++) controller.signal(ANN, { kind: 'description', description: { type: 'offer', sdp: `v=${i}` } });
+    assert.equal(socket.sent.length, PACE.burst);
+  });
 });
