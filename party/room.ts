@@ -563,7 +563,7 @@ export class Room {
     const member = this.#bySocket.get(socket);
     if (!member) return;
     if (!member.heard) {
-      this.#removeMember(member, 'left');
+      this.#removeMember(member, 'left', true);
       return;
     }
     this.#bySocket.delete(socket);
@@ -586,7 +586,7 @@ export class Room {
       const silent = now - member.lastSeen;
       if (silent > this.#graceMs) {
         if (member.socket) safeClose(member.socket, RETRY_CLOSE_CODE, 'silent');
-        this.#removeMember(member, 'left');
+        this.#removeMember(member, 'left', true);
       } else if (member.socket && silent > this.#heartbeatTimeoutMs) {
         const socket = member.socket;
         this.drop(socket);
@@ -614,7 +614,12 @@ export class Room {
     return true;
   }
 
-  #removeMember(member: Member, reason: 'hangup' | 'left'): void {
+  /**
+   * @param lost the member was cut off (its resume grace ran out, or its
+   *   socket dropped before the room heard from it), not gone by its own word
+   *   or for flooding: a host's key stays good, for it to come back with.
+   */
+  #removeMember(member: Member, reason: 'hangup' | 'left', lost = false): void {
     const ring = this.#ring;
     if (ring?.caller === member) {
       // The caller gave up (or went): for the callee that is a missed call.
@@ -638,7 +643,7 @@ export class Room {
     for (const other of this.#members.values()) other.candidatesTo.delete(member.id);
     this.#broadcast(member, { type: 'peer-left', id: member.id, reason });
     if (this.#members.size === 0) this.#reset();
-    else if (member.host) this.#handOverHost();
+    else if (member.host) this.#handOverHost(!lost);
     this.#persist();
   }
 
@@ -685,12 +690,16 @@ export class Room {
    * locked room never keeps its lobby waiting for nobody. Someone present and
    * in the call first (the one who sees the knocks), else present, else the
    * longest in the room, who gets the key in the `welcome` of its resume.
-   * The key stays the same: the old host may still come back with it.
+   * @param newKey the old host left (hung up, closed its page, was thrown
+   *   out for flooding): its key is void, and the new host gets a new one.
+   *   Otherwise (it was cut off) the key stays: the old host may still come
+   *   back with it.
    */
-  #handOverHost(): void {
+  #handOverHost(newKey = false): void {
     const members = [...this.#members.values()];
     const next = members.find((m) => m.socket && m.inCall) ?? members.find((m) => m.socket) ?? members[0];
     if (!next || this.#hostKey === null || members.some((m) => m.host)) return;
+    if (newKey) this.#hostKey = randomId(16);
     next.host = true;
     if (!next.socket) return;
     send(next.socket, { type: 'host', hostKey: this.#hostKey });

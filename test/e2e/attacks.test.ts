@@ -781,14 +781,21 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
     await expectError(second, 'not-host');
     second.send({ type: 'lock', locked: false });
     await expectError(second, 'not-host');
-    // The host drops and comes back with its key: straight in, host again, room still locked.
+    // The host leaves: Bob is host with a new key; the old key is void (it
+    // waits in the lobby like anyone), the new one is straight in, as host.
     host.send({ type: 'bye' });
     await second.next('peer-left', (m) => m.id === host.id);
+    const handed = await second.next('host');
+    assert.match(handed.hostKey, /^[A-Za-z0-9_-]{22,}$/);
+    assert.notEqual(handed.hostKey, hostKey);
     await shut(host);
-    const back = await open(room, { hostKey });
-    assert.equal(back.messages[0].hostKey, hostKey);
+    const oldKey = connect(room, { hostKey });
+    await oldKey.next('lobby');
+    assert.equal(oldKey.id, '', 'no welcome');
+    const back = await open(room, { hostKey: handed.hostKey });
+    assert.equal(back.messages[0].hostKey, handed.hostKey);
     assert.equal(back.messages[0].locked, true);
-    for (const c of [...others, second, back]) await shut(c);
+    for (const c of [...others, second, back, oldKey]) await shut(c);
   });
 
   test('session tokens: forged, truncated or foreign tokens never take over an identity', async () => {

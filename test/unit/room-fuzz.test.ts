@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { DEFAULT_RATE_LIMIT, Room, type RateLimit } from '../../party/room.ts';
 import {
   CloseCode,
+  SECRET_PATTERN,
   LIMITS,
   byteLength,
   decodeClientMessage,
@@ -311,7 +312,10 @@ class Harness {
     peer.host = welcome?.type === 'welcome' && welcome.hostKey !== undefined;
     // Only the first member of the empty room is the host.
     assert.equal(peer.host, others.length === 0 && this.departed.length === 0);
-    if (peer.host && welcome?.type === 'welcome') this.hostKey = welcome.hostKey!;
+    if (peer.host && welcome?.type === 'welcome') {
+      this.hostKey = welcome.hostKey!;
+      issuedHostKeys.add(this.hostKey);
+    }
     // A ring that lost its callee rings the newcomer.
     const ring = this.ring && !this.ring.callee ? this.ring : null;
     if (ring) ring.callee = peer;
@@ -330,13 +334,18 @@ class Harness {
     if (!this.members.length) this.locked = false;
   }
 
-  /** What `peer` leaving for good hands over: the host role, if `peer` held it alone, to the first in the call, else the first in. */
+  /**
+   * What `peer` leaving for good (its word, or thrown out for flooding) hands
+   * over: the host role, if `peer` held it alone, to the first in the call,
+   * else the first in, with a new key ({@link NEW_HOST_KEY}: the one who left
+   * cannot come back with the old).
+   */
   hostHandOver(peer: Peer): [Peer, ServerMessage] | null {
     const others = this.members.filter((m) => m !== peer);
     const next = others.find((m) => m.inCall) ?? others[0];
     if (!peer.host || !next || next.host) return null;
     next.host = true;
-    return [next, { type: 'host', hostKey: this.hostKey! }];
+    return [next, { type: 'host', hostKey: NEW_HOST_KEY }];
   }
 
   resolve(frame: Frame, sender: Peer): Frame {
@@ -514,12 +523,24 @@ function expectedFor(h: Harness, sender: Peer, frame: Frame): { out: Map<FakeSoc
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Compare deliveries, ignoring the free-text `message` of errors. */
+/** Every host key the room has handed out, in a welcome or a hand-over. */
+const issuedHostKeys = new Set<string>();
+/** The model's word for a host key the room has not handed out before (a well-formed one). */
+const NEW_HOST_KEY = 'a new host key';
+
 function assertDeliveries(actual: Map<FakeSocket, ServerMessage[]>, expected: Map<FakeSocket, ServerMessage[]>, frame: Frame): void {
+  const fresh = (key: string) => SECRET_PATTERN.test(key) && !issuedHostKeys.has(key);
   const normalize = (m: Map<FakeSocket, ServerMessage[]>) =>
     Object.fromEntries(
-      [...m].map(([s, msgs]) => [s.label, msgs.map((x) => (x.type === 'error' ? { type: 'error', code: x.code } : x))]),
+      [...m].map(([s, msgs]) => [
+        s.label,
+        msgs.map((x) =>
+          x.type === 'error' ? { type: 'error', code: x.code } : x.type === 'host' && fresh(x.hostKey) ? { ...x, hostKey: NEW_HOST_KEY } : x,
+        ),
+      ]),
     );
   assert.deepEqual(normalize(actual), normalize(expected), `deliveries for ${describeFrame(frame)}`);
+  for (const msgs of actual.values()) for (const x of msgs) if (x.type === 'host') issuedHostKeys.add(x.hostKey);
 }
 
 /**

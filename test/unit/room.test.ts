@@ -13,7 +13,7 @@ import {
 } from '../../src/protocol.ts';
 import { FakeSocket, PEER_IDS } from './fake-socket.ts';
 
-const [ALICE, BOB, CAROL, DAVE] = PEER_IDS;
+const [ALICE, BOB, CAROL, DAVE, ERIN] = PEER_IDS;
 const UNKNOWN_ID = 'zzzz-0123456789abcdefg';
 const ICE: IceServer[] = [{ urls: ['stun:stun.example.org'] }];
 const NO_RATE_LIMIT = { perSecond: 1e9, burst: 1e9, closeAfter: 1e9 };
@@ -690,7 +690,7 @@ describe('locked rooms', () => {
     assert.deepEqual(k.take(), []);
   });
 
-  test('the host leaves a locked room: the next member in becomes host with the same key, hears the knocks and admits', async () => {
+  test('the host leaves a locked room: the next member in becomes host with a new key, hears the knocks and admits; the old key is void', async () => {
     const { room, host, hostKey } = await hostedRoom({ capacity: 4 });
     const b = socket('b');
     const c = socket('c');
@@ -703,9 +703,13 @@ describe('locked rooms', () => {
     for (const s of [host, b, c, k]) s.take();
 
     send(room, host, { type: 'leave' });
-    assert.deepEqual(b.take(), [
+    const handed = b.take();
+    const newKey = handed[1]?.type === 'host' ? handed[1].hostKey : '';
+    assert.match(newKey, SECRET_PATTERN);
+    assert.notEqual(newKey, hostKey, 'a new key: the one who left cannot take the room back');
+    assert.deepEqual(handed, [
       { type: 'peer-left', id: ALICE, reason: 'hangup' },
-      { type: 'host', hostKey },
+      { type: 'host', hostKey: newKey },
       { type: 'knocks', peers: [{ id: DAVE, name: 'Dave', inCall: false }] },
     ]);
     assert.deepEqual(c.take(), [{ type: 'peer-left', id: ALICE, reason: 'hangup' }], 'one new host only');
@@ -716,20 +720,35 @@ describe('locked rooms', () => {
     await settle();
     assert.equal(k.take()[0]?.type, 'welcome');
 
-    // The old host, back with its key, is host again beside the new one; nobody else is told.
+    // The old host, back with its old key, waits in the lobby like anyone;
+    // with the new one it would be host (a second tab of the new host).
     b.take();
     c.take();
-    send(room, b, { type: 'leave' });
     const back = socket('back');
     await room.arrive(back, ALICE, { hostKey });
-    const [welcome] = back.take();
+    assert.deepEqual(back.take(), [{ type: 'lobby' }]);
+    const second = socket('second');
+    await room.arrive(second, ERIN, { hostKey: newKey });
+    const [welcome] = second.take();
     assert.ok(welcome?.type === 'welcome');
-    assert.equal(welcome.hostKey, hostKey);
-    assert.deepEqual(c.take(), [
-      { type: 'peer-left', id: BOB, reason: 'hangup' },
-      { type: 'host', hostKey },
-      { type: 'peer-joined', peer: { id: ALICE, name: '', inCall: false } },
-    ]);
+    assert.equal(welcome.hostKey, newKey);
+  });
+
+  test('a host cut off past its grace leaves its key good (it may come back with it); one that left, or flooded, does not', async () => {
+    const clock = { t: 1_000_000 };
+    const { room, host, hostKey } = await hostedRoom({ capacity: 4, now: () => clock.t, graceMs: 20_000 });
+    const b = socket('b');
+    await room.arrive(b, BOB);
+    room.drop(host); // heard (it joined): held for its grace
+    b.take();
+    clock.t += 21_000;
+    send(room, b, { type: 'ping' });
+    room.tick();
+    assert.deepEqual(b.take(), [{ type: 'pong' }, { type: 'peer-left', id: ALICE, reason: 'left' }, { type: 'host', hostKey }]);
+    const back = socket('back');
+    await room.arrive(back, CAROL, { hostKey });
+    const [welcome] = back.take();
+    assert.ok(welcome?.type === 'welcome' && welcome.hostKey === hostKey, 'host again with its key');
   });
 
   test('the role goes to a member in the call before an idle one, and to one who is here before one who is away', async () => {
@@ -740,7 +759,6 @@ describe('locked rooms', () => {
     await room.arrive(a, ALICE);
     const [welcome] = a.take();
     assert.ok(welcome?.type === 'welcome' && welcome.hostKey);
-    const hostKey = welcome.hostKey;
     await room.arrive(b, BOB, { session }); // idle: the socket is open, no join
     await room.arrive(c, CAROL, { session });
     await room.arrive(d, DAVE);
@@ -751,12 +769,12 @@ describe('locked rooms', () => {
     for (const s of [a, b, c, d]) s.take();
 
     send(room, a, { type: 'leave' });
-    assert.deepEqual(d.take(), [{ type: 'peer-left', id: ALICE, reason: 'hangup' }, { type: 'host', hostKey }], 'Dave: here and in the call');
+    assert.deepEqual(handedHost(d.take()), [{ type: 'peer-left', id: ALICE, reason: 'hangup' }], 'Dave: here and in the call');
     assert.deepEqual(b.take(), [{ type: 'peer-left', id: ALICE, reason: 'hangup' }], 'not idle Bob, though in before Dave');
 
     // With nobody else in the call, the one here comes before the one away.
     send(room, d, { type: 'leave' });
-    assert.deepEqual(b.take(), [{ type: 'peer-left', id: DAVE, reason: 'hangup' }, { type: 'host', hostKey }]);
+    assert.deepEqual(handedHost(b.take()), [{ type: 'peer-left', id: DAVE, reason: 'hangup' }]);
   });
 
   test('a host away within the resume grace keeps the role: nobody is handed it', async () => {
@@ -839,11 +857,11 @@ describe('locked rooms', () => {
   });
 
   test('the host key re-enters the locked room directly and is host again', async () => {
-    const { room, host, hostKey } = await hostedRoom();
+    const { room, host, hostKey } = await hostedRoom({ capacity: 4 });
     const b = socket('b');
     await room.arrive(b, BOB);
     send(room, host, { type: 'lock', locked: true });
-    room.remove(host);
+    room.drop(host); // cut off: its key stays good
     b.take();
     const wrong = socket('wrong-key');
     await room.arrive(wrong, CAROL, { hostKey: 'x'.repeat(22) });
@@ -859,7 +877,7 @@ describe('locked rooms', () => {
     await settle();
     const [admitted] = wrong.take();
     assert.equal(admitted?.type, 'welcome');
-    assert.equal(room.size, 3);
+    assert.equal(room.size, 4, 'the old socket held for its grace, Bob, the host again, the one let in');
   });
 
   test('a room that empties unlocks, voids its key and turns its knocks away; a page that never knocked comes back', async () => {
