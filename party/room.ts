@@ -426,6 +426,8 @@ export class Room {
     member.lastSeen = this.#now();
     member.heard = true; // it came back with its token
     member.candidatesTo.clear();
+    // A new connection, a new bucket (the client paces each connection from a full one).
+    Object.assign(member, this.#freshBucket());
     this.#bySocket.set(socket, member);
     const welcome = this.#welcome(member, grant, session);
     welcome.resumed = true;

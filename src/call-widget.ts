@@ -884,10 +884,8 @@ export class CallWidget extends LitElement {
         // not reappear. A new identity starts over: the others saw our old
         // one leave.
         const sameIdentity = this.#signaling.selfId === this.#identity;
-        for (const id of [...this.#peers.links.keys()]) {
-          if (!sameIdentity) this.#peers.remove(id);
-          else if (!this.#signaling.roster.has(id)) this.#expectBack(id);
-        }
+        if (!sameIdentity) this.#peers.closeAll();
+        for (const id of this.#peers.links.keys()) if (!this.#signaling.roster.has(id)) this.#expectBack(id);
         if (sameIdentity) this.#peers.resume();
         this.#identity = this.#signaling.selfId;
         // Our ring ended while we were away (declined, missed).
@@ -925,8 +923,10 @@ export class CallWidget extends LitElement {
         }
         if (!message.peer.inCall) this.#peers.remove(message.peer.id);
         // The server acknowledged our join before this peer's, so it will send
-        // the offer: get the answering side ready now.
-        else if (this.#intent === 'join' && this.#signaling.inCall) {
+        // the offer: get the answering side ready now. Only for a peer new to
+        // the call: the room repeats one in it (a `join` sent again, a ring
+        // answered), and one we heard of in `joined` is ours to offer to.
+        else if (this.#intent === 'join' && this.#signaling.inCall && !previous?.inCall) {
           this.#peers.prepare(message.peer.id, this.#signaling.isPolite(message.peer.id));
         }
         return;

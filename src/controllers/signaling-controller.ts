@@ -171,7 +171,6 @@ export class SignalingController implements ReactiveController {
   readonly #options: SignalingControllerOptions;
   #socket: SignalingSocket | null = null;
   #address: RoomAddress | null = null;
-  #politeToward = new Set<string>();
   /** Ids of the peers we have known in the room under our identity (left ones leave it). */
   #known = new Set<string>();
   /**
@@ -190,7 +189,7 @@ export class SignalingController implements ReactiveController {
   #outbox: string[] = [];
   #pacer: ReturnType<typeof setTimeout> | undefined;
   #tokens = 0;
-  /** When `#tokens` was last refilled, ms; 0: a full bucket (a new connection). */
+  /** When `#tokens` was last refilled, ms (`Date.now()`); 0: a full bucket (a new connection). */
   #refilledAt = 0;
 
   constructor(host: ReactiveControllerHost, options: SignalingControllerOptions) {
@@ -298,7 +297,10 @@ export class SignalingController implements ReactiveController {
 
   /** Hang up: tell the room, then close the socket. */
   leave(): void {
-    if (this.status === 'open' && (this.inCall || this.#enter)) this.#send({ type: 'leave' });
+    // At once, ahead of what waits for its turn (signals to peers we leave):
+    // queued, it went with the queue when the socket closed, and the room took
+    // a hang-up for a drop. The burst's spare frames (see PACE) cover it.
+    if (this.status === 'open' && (this.inCall || this.#enter)) this.#socket?.send(encodeMessage({ type: 'leave' }));
     this.disconnect(false);
   }
 
@@ -308,12 +310,14 @@ export class SignalingController implements ReactiveController {
   }
 
   /**
-   * Our role toward `peerId` in perfect negotiation: polite toward the peers
-   * that were in the room when we arrived (the server's `welcome.polite`),
-   * impolite toward later arrivals.
+   * Our role toward `peerId` in perfect negotiation: polite when our id sorts
+   * first. Both sides always agree (ids are unique and stable across resumes),
+   * whatever each remembers: a rule by order of arrival left both sides
+   * impolite when one was let back in under its id after the other had seen
+   * it leave (each then ignores the other's offers for good).
    */
   isPolite(peerId: string): boolean {
-    return this.#politeToward.has(peerId);
+    return this.selfId !== null && this.selfId < peerId;
   }
 
   /**
@@ -344,7 +348,6 @@ export class SignalingController implements ReactiveController {
     this.locked = false;
     this.knocking = [];
     this.roster.clear();
-    this.#politeToward.clear();
     this.#known.clear();
     this.#host.requestUpdate();
   }
@@ -360,7 +363,8 @@ export class SignalingController implements ReactiveController {
   #drain = (): void => {
     this.#pacer = undefined;
     const now = Date.now();
-    this.#tokens = Math.min(PACE.burst, this.#tokens + ((now - this.#refilledAt) / 1000) * PACE.perSecond);
+    // A clock set back refills nothing, and takes nothing away.
+    this.#tokens = Math.min(PACE.burst, this.#tokens + (Math.max(0, now - this.#refilledAt) / 1000) * PACE.perSecond);
     this.#refilledAt = now;
     for (; this.#outbox.length && this.#tokens >= 1; this.#tokens--) this.#socket?.send(this.#outbox.shift()!);
     if (this.#outbox.length) this.#pacer = setTimeout(this.#drain, 1000 / PACE.perSecond);
@@ -388,6 +392,9 @@ export class SignalingController implements ReactiveController {
       if (this.status !== 'open' && this.status !== 'knocking') return;
       if (Date.now() - this.#lastHeard > HEARTBEAT.deadAfterMs) {
         this.#lastHeard = Date.now();
+        // What waits is for this connection (the reopened one starts anew),
+        // even if the socket was closing and no `close` event follows.
+        this.#resetPace();
         this.#socket?.reconnect?.(4000, 'no heartbeat');
         return;
       }
@@ -436,14 +443,7 @@ export class SignalingController implements ReactiveController {
         this.#options.onIceServers?.(message.iceServers);
         break;
       case 'welcome': {
-        // The same identity back (a resume, or re-admission under our old id
-        // after the server forgot us): the roles toward peers we knew stand.
-        // Peers new to us follow the usual rule, except after a held resume,
-        // where they arrived while we were away, after us: impolite.
         const sameIdentity = message.id === this.selfId;
-        const heldResume = sameIdentity && message.resumed === true;
-        const known = new Set(sameIdentity ? this.roster.keys() : []);
-        const wasPolite = new Set(sameIdentity ? this.#politeToward : []);
         this.status = 'open';
         this.selfId = message.id;
         this.#session = message.session ?? null;
@@ -456,16 +456,11 @@ export class SignalingController implements ReactiveController {
         // Under the same identity we stay in the call (join is re-sent at once).
         this.inCall = sameIdentity && this.inCall;
         this.roster.clear();
-        this.#politeToward.clear();
         if (!sameIdentity) this.#known.clear();
         for (const peer of message.peers) {
           this.roster.set(peer.id, peer);
           this.#known.add(peer.id);
-          const polite = known.has(peer.id) ? wasPolite.has(peer.id) : message.polite && !heldResume;
-          if (polite) this.#politeToward.add(peer.id);
         }
-        // Known peers not back yet (the room server restarted) keep their roles for when they are.
-        for (const id of wasPolite) if (!this.roster.has(id)) this.#politeToward.add(id);
         // The ring we made or answered ended while we were away: not sent again.
         if (message.ringEnded) {
           this.inCall = false;
@@ -500,7 +495,6 @@ export class SignalingController implements ReactiveController {
     this.#options.onMessage(message, previous);
     if (message.type === 'peer-left') {
       this.roster.delete(message.id);
-      this.#politeToward.delete(message.id);
       this.#known.delete(message.id);
     }
     // Relayed SDP and ICE candidates and heartbeat replies change nothing on

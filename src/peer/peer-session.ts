@@ -96,7 +96,8 @@ export class PeerSession {
       // (trickle ICE needs no signal for the end itself).
       if (!candidate) return this.#sendCandidates();
       this.#outgoing.push(candidateInit(candidate));
-      this.#batchTimer ??= setTimeout(() => this.#sendCandidates(), this.#lastBatch + CANDIDATE_BATCH_MS - Date.now());
+      // (Never longer than a batch's wait, if the clock was set back.)
+      this.#batchTimer ??= setTimeout(() => this.#sendCandidates(), Math.min(CANDIDATE_BATCH_MS, this.#lastBatch + CANDIDATE_BATCH_MS - Date.now()));
     };
     this.pc.ontrack = ({ track }) => {
       if (!this.remoteStream.getTracks().includes(track)) this.remoteStream.addTrack(track);

@@ -2577,6 +2577,29 @@ describe('<call-widget> ring flow (mode="call")', () => {
     await expect(caller).to.be.accessible();
   });
 
+  it('ringing someone who already waits in the call: both connect (neither side is left waiting for the other to offer)', async () => {
+    // The caller's camera is slow, so its negotiation gate waits its grace;
+    // meanwhile the room repeats the callee as in the call (peer-updated),
+    // which used to make the caller the answering side as well.
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const alice = widget({ rooms, room, name: 'Alice' });
+    const media = recordingMedia({ label: 'Bob' });
+    const bob = widget({
+      rooms,
+      room,
+      name: 'Bob',
+      getUserMedia: (constraints) => new Promise((resolve) => setTimeout(resolve, 300)).then(() => media.getUserMedia(constraints)),
+    });
+    bob.mode = 'call';
+    await mount(alice, bob);
+    button(alice, 'join-button').click();
+    await reach(alice, 'waiting');
+    button(bob, 'join-button').click();
+    await reach(bob, 'connected', 15_000);
+    await reach(alice, 'connected', 15_000);
+  });
+
   it('removed while rung, it is not left ringing; put back, it is in the room again and rung again (the ring waits for the next to arrive)', async () => {
     const { caller, callee } = await ringPair();
     button(caller, 'join-button').click();

@@ -491,6 +491,23 @@ describe('rate limit (default 20/s, burst 50, close after 50 refused)', () => {
     assert.deepEqual(b.take(), []);
   });
 
+  test('a member back on a new socket (a resume) has a whole burst again: each connection is paced from a full bucket', async () => {
+    const { room, clock, b } = limited();
+    const a = socket('a');
+    await room.arrive(a, UNKNOWN_ID, { resumeId: ALICE });
+    // Alice's old socket is replaced by this one, which spends its burst...
+    for (let i = 0; i < 50; i++) room.receive(a, '{}');
+    assert.equal(errorCodes(a.take()).filter((c) => c === 'unknown-type').length, 50);
+    room.drop(a);
+    clock.t += 500;
+    const again = socket('again');
+    await room.arrive(again, UNKNOWN_ID, { resumeId: ALICE });
+    again.take();
+    for (let i = 0; i < 40; i++) room.receive(again, '{}');
+    assert.deepEqual(errorCodes(again.take()), Array<string>(40).fill('unknown-type'), 'the client counts on 40 of them');
+    b.take();
+  });
+
   test('refills at 20/s, up to the burst size', () => {
     const { poke, clock } = limited();
     poke(51);

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, mock, test } from 'node:test';
 import { PACE, SignalingController, type SignalingSocket } from '../../src/controllers/signaling-controller.ts';
 import { CloseCode, RATE_LIMIT, RETRY_CLOSE_CODE, type PeerInfo, type ServerMessage } from '../../src/protocol.ts';
-import { PEER_IDS } from './fake-socket.ts';
+import { Room } from '../../party/room.ts';
+import { FakeSocket, PEER_IDS } from './fake-socket.ts';
 
 const [SELF, ANN, BEN, OTHER_SELF] = PEER_IDS;
 
@@ -130,14 +131,13 @@ describe('SignalingController: arrivals and returns', () => {
 
 describe('SignalingController: departures while we were away', () => {
   test('a held resume that leaves out a peer we knew: it left meanwhile, handed on as peer-left (with who it was) after the welcome', () => {
-    const { log, rosters, controller, welcome, peerJoined } = connect();
+    const { log, rosters, welcome, peerJoined } = connect();
     welcome(SELF, [ANN]);
     peerJoined(BEN);
     log.length = 0;
     welcome(SELF, [BEN], true);
     assert.deepEqual(log, ['welcome', `peer-left ${ANN} name of ${ANN} left`]);
     assert.deepEqual(rosters, [[BEN]], 'the roster says who is still here');
-    assert.equal(controller.isPolite(ANN), false, 'nothing kept of the one gone');
   });
 
   test('one the resumed welcome names in hungUp hung up: peer-left with reason hangup', () => {
@@ -224,4 +224,72 @@ describe('SignalingController: pacing to the room\'s rate limit', () => {
     for (let i = 0; i < 100; i++) controller.signal(ANN, { kind: 'description', description: { type: 'offer', sdp: `v=${i}` } });
     assert.equal(socket.sent.length, PACE.burst);
   });
+});
+
+describe('SignalingController: roles in perfect negotiation', () => {
+  /** A controller on a scripted socket fed what a real Room sends `fake`. */
+  function client() {
+    const { socket, controller } = connect();
+    return { socket, controller, pump: (fake: FakeSocket) => fake.take().forEach((m) => socket.deliver(m)) };
+  }
+
+  test('the two ends of a link always hold opposite roles, also when one is let back in under its id after the other saw it leave', async () => {
+    let now = 1_000_000;
+    const room = new Room({ capacity: 6, now: () => now });
+    const [a, b] = [client(), client()];
+    const [fa, fb] = [new FakeSocket('a'), new FakeSocket('b')];
+    await room.arrive(fa, SELF);
+    a.pump(fa);
+    room.receive(fa, JSON.stringify({ type: 'ping' })); // heard: held through a drop
+    await room.arrive(fb, ANN);
+    b.pump(fb);
+    a.pump(fa);
+    const roles = () => [a.controller.isPolite(ANN), b.controller.isPolite(SELF)];
+    assert.notEqual(roles()[0], roles()[1], 'one polite, one not');
+    const before = roles();
+    // A's socket is away past the grace: the room lets it go, B hears it leave.
+    room.drop(fa);
+    a.socket.closeWith(1006);
+    now += 25_000;
+    room.receive(fb, JSON.stringify({ type: 'ping' }));
+    room.tick();
+    b.pump(fb);
+    // A's socket comes back with its session token: the same id, as a newcomer.
+    const again = new FakeSocket('a again');
+    await room.arrive(again, 'peer-new-0123456789abc', { resumeId: SELF });
+    a.pump(again);
+    b.pump(fb);
+    assert.equal(a.controller.selfId, SELF);
+    assert.deepEqual(roles(), before, 'the same roles as before');
+  });
+
+  test('whatever the ids, exactly one end of a link is polite', () => {
+    for (const [x, y] of [
+      [SELF, ANN],
+      [ANN, SELF],
+      [BEN, OTHER_SELF],
+      ['A'.repeat(22), 'a'.repeat(22)],
+      ['-'.repeat(22), '_'.repeat(22)],
+    ] as const) {
+      const one = connect();
+      one.welcome(x, [y]);
+      const other = connect();
+      other.welcome(y, [x]);
+      assert.notEqual(one.controller.isPolite(y), other.controller.isPolite(x), `${x} and ${y}`);
+    }
+  });
+});
+
+test('leave() goes at once, ahead of frames waiting for their turn (queued, it went with the queue and the room took a hang-up for a drop)', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+  try {
+    const { socket, controller, welcome } = connect();
+    welcome(SELF, [ANN]);
+    controller.join('Me');
+    for (let i = 0; i < 100; i++) controller.signal(ANN, { kind: 'description', description: { type: 'offer', sdp: `v=${i}` } });
+    controller.leave();
+    assert.equal(JSON.parse(socket.sent.at(-1)!.frame).type, 'leave');
+  } finally {
+    mock.timers.reset();
+  }
 });
