@@ -9,7 +9,7 @@
  *   allows all (local development).
  * - `SESSION_SECRET`: signs session tokens (see `session.ts`); set it so that
  *   peers keep their identity across room-server restarts. With it, the room
- *   also keeps its lock, host key and members in room storage (see
+ *   also keeps its lock, host key, members and ring in room storage (see
  *   {@link RoomSnapshot}), so that a restart within the resume grace changes
  *   nothing for the people in the call; without it nobody could prove who
  *   they were, and nothing is stored.

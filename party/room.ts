@@ -141,7 +141,7 @@ export type RoomSnapshot = v.InferOutput<typeof RoomSnapshotSchema>;
 
 /**
  * Default silence after which a socket is considered cut off, ms: three
- * missed client pings ({@link PING_INTERVAL_MS} apart) plus slack.
+ * missed client pings (`HEARTBEAT.intervalMs` apart, in the signaling controller) plus slack.
  */
 export const HEARTBEAT_TIMEOUT_MS = 10_000;
 
@@ -573,7 +573,7 @@ export class Room {
   }
 
   /**
-   * Housekeeping, to be called about once a second: sockets silent for the
+   * Housekeeping, to be called every 250 ms or so (the server's tick): sockets silent for the
    * heartbeat timeout are closed (their members held if the room has heard
    * from them, else removed with `peer-left`; a lobby's forgotten), and members away past the
    * grace period are removed with `peer-left`; a room with members re-saves

@@ -114,7 +114,7 @@ const INVITE_COPIED_MS = 3_000;
  * @fires {CallPeerJoinedEvent} call-peer-joined - another peer's page entered the room (not yet the call: `event.peer` is `{id, name, inCall}` with `name` '' and `inCall` false; the widget says their name when they join the call). Not fired for those already in the room when we arrived, nor for one coming back after a room-server restart.
  * @fires {CallPeerLeftEvent} call-peer-left - another peer left; `event.peer`, and `event.reason` is `hangup` or `left`. Also fired on coming back from a dropped room connection for a peer that left meanwhile (`hangup` if the room says it hung up).
  * @fires {CallReconnectEvent} call-reconnect - a recovery step started; `event.attempt` (from 1), `event.cause` (`signaling`, `ice-disconnected`, `ice-failed`, `network-change`, `rebuild`), `event.peerId`.
- * @fires {CallEndedEvent} call-ended - the call (or the attempt) is over: `event.durationMs` (from the first `connected`, 0 if never) and `event.reason` (`hangup`, `remote-hangup`, `declined`, `missed`, `busy`, `failed`, `room-full`). Removing the element mid-call ends the call too (`hangup`).
+ * @fires {CallEndedEvent} call-ended - the call (or the attempt) is over: `event.durationMs` (from the first `connected`, 0 if never) and `event.reason` (`hangup`, `remote-hangup`, `declined`, `missed`, `busy`, `failed`, `room-full`). Removing the element mid-call ends the call too (`hangup`). A room that refuses the page's socket before anyone joins (full, unavailable, origin not allowed, rate-limited), or a camera refused in the lobby, is an attempt that failed too: `failed` (or `room-full`) with `durationMs` 0; count calls by `durationMs > 0`.
  * @fires {CallKnockEvent} call-knock - (host only) someone knocks at the locked room; `event.peer` is `{id, name}`: call `admit(id)` or `reject(id)`.
  *
  * @slot brand - a logo or name, shown in the top corner (inline end) of the video area.
@@ -229,8 +229,9 @@ export class CallWidget extends LitElement {
   declare video: 'on' | 'off';
   /**
    * The camera resolution to ask for: `low` (320×240, 15 frames/s), `medium`
-   * (640×480, 30), `high` (960×540, 30) or `hd` (1280×720, 30); ideal values,
-   * so a camera that cannot do them gets its nearest mode.
+   * (640×480, 30), `high` (960×540, 30) or `hd` (1280×720, 30). The size is
+   * an ideal, so a camera that cannot do it gets its nearest mode; the frame
+   * rate is a maximum (`low` sends at most 15 frames/s).
    */
   declare videoQuality: 'low' | 'medium' | 'high' | 'hd';
   /**

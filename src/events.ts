@@ -67,9 +67,13 @@ export class CallKnockEvent extends Event {
  * `cause` is `signaling` (the room socket is reopening), `ice-disconnected`
  * (the media path was down for 3 s: ICE restart), `ice-failed` (ICE restart
  * at once), `network-change` (the browser went online or changed network:
- * ICE restart) or `rebuild` (a new peer connection from scratch). From a
- * link's second step on, the cause is `ice-failed` whatever started the
- * outage. `peerId` names the peer whose link recovers (null for `signaling`).
+ * ICE restart) or `rebuild` (a new peer connection from scratch). A link's
+ * scheduled steps after its first say `ice-failed` whatever started the
+ * outage; a network change says `network-change` at any step, a rebuild
+ * `rebuild`, and the step a link takes when the room socket is back under
+ * the same identity `signaling`. `peerId` names the peer whose link recovers;
+ * it is null only for the room socket's own steps (`signaling`, where
+ * `attempt` counts the socket's reconnects).
  */
 export class CallReconnectEvent extends Event {
   static readonly eventName = 'call-reconnect';

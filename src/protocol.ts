@@ -364,7 +364,7 @@ export type RingState = (typeof RING_STATES)[number];
  *   frame it missed would have said; the client then does not send that
  *   ring again.
  * - `lobby`: sent instead of `welcome` to a socket that arrived at a locked
- *   room: it may send `join` (its knock) and `ping` (answered, so a long
+ *   room: it may send `join` (its knock), `leave` and `ping` (answered, so a long
  *   wait is not taken for a dead socket) and waits for the host's decision:
  *   `welcome` (admitted) or close {@link CloseCode.roomUnavailable} (rejected,
  *   indistinguishable from a room that does not exist).
