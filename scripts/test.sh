@@ -168,13 +168,14 @@ npx vite build --mode npm --logLevel warn
 # reconnecting hint said when it appears. By 225 B to 24,170 B for ICE
 # candidates in batches and frames paced to the room's rate limit: the fifth
 # and sixth joiners of a six-way mesh with STUN and TURN sent 110-130 frames
-# in a second and were closed with 4008. Down 47 B to 24,123 B after a
-# review of the peer layer and of the pacing: roles in perfect negotiation
-# by the order of the two ids (a peer let back in under its id after the
-# other saw it leave made both sides impolite), no answering side prepared
-# for a peer repeated in the call (ringing one who waits in the call left
-# both sides waiting for an offer), leave sent at once.
-node scripts/size.mjs 24123
+# in a second and were closed with 4008. By 9 B to 24,179 B after a review
+# of the peer layer and of the pacing: no answering side prepared for a peer
+# repeated in the call (ringing one who waits in the call left both sides
+# waiting for an offer), leave sent at once, the queue dropped on a
+# heartbeat reconnect. (Roles by the order of the two ids went in and out
+# again: an ICE restart from both ends at once then lost the video half the
+# time.)
+node scripts/size.mjs 24179
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -346,9 +346,9 @@ export type RingState = (typeof RING_STATES)[number];
  * Server → client messages.
  *
  * - `welcome`: sent once a socket is accepted. `id` is this peer's server-assigned
- *   id; `peers` are the others in the room; `polite` is always true and unused
- *   (clients take their role in perfect negotiation from the order of the two
- *   ids: see `SignalingController.isPolite`); `iceServers` come from the server's configuration and their
+ *   id; `peers` are the others in the room; `polite` is this peer's role in perfect
+ *   negotiation toward every peer in `peers` (toward peers that arrive later it is
+ *   impolite); `iceServers` come from the server's configuration and their
  *   credentials last `iceTtl` s; `locked` tells whether the room is locked;
  *   `hostKey` is sent only to the room's host (the first peer of an empty
  *   room, or whoever reconnects presenting the key): with it the host may

@@ -172,6 +172,7 @@ export class SignalingController implements ReactiveController {
   #socket: SignalingSocket | null = null;
   #address: RoomAddress | null = null;
   /** Ids of the peers we have known in the room under our identity (left ones leave it). */
+  #politeToward = new Set<string>();
   #known = new Set<string>();
   /**
    * The message that puts us in the call (`join`, `ring` or `accept`), sent
@@ -310,14 +311,12 @@ export class SignalingController implements ReactiveController {
   }
 
   /**
-   * Our role toward `peerId` in perfect negotiation: polite when our id sorts
-   * first. Both sides always agree (ids are unique and stable across resumes),
-   * whatever each remembers: a rule by order of arrival left both sides
-   * impolite when one was let back in under its id after the other had seen
-   * it leave (each then ignores the other's offers for good).
+   * Our role toward `peerId` in perfect negotiation: polite toward the peers
+   * that were in the room when we arrived (the server's `welcome.polite`),
+   * impolite toward later arrivals.
    */
   isPolite(peerId: string): boolean {
-    return this.selfId !== null && this.selfId < peerId;
+    return this.#politeToward.has(peerId);
   }
 
   /**
@@ -348,6 +347,7 @@ export class SignalingController implements ReactiveController {
     this.locked = false;
     this.knocking = [];
     this.roster.clear();
+    this.#politeToward.clear();
     this.#known.clear();
     this.#host.requestUpdate();
   }
@@ -443,7 +443,14 @@ export class SignalingController implements ReactiveController {
         this.#options.onIceServers?.(message.iceServers);
         break;
       case 'welcome': {
+        // The same identity back (a resume, or re-admission under our old id
+        // after the server forgot us): the roles toward peers we knew stand.
+        // Peers new to us follow the usual rule, except after a held resume,
+        // where they arrived while we were away, after us: impolite.
         const sameIdentity = message.id === this.selfId;
+        const heldResume = sameIdentity && message.resumed === true;
+        const known = new Set(sameIdentity ? this.roster.keys() : []);
+        const wasPolite = new Set(sameIdentity ? this.#politeToward : []);
         this.status = 'open';
         this.selfId = message.id;
         this.#session = message.session ?? null;
@@ -456,11 +463,16 @@ export class SignalingController implements ReactiveController {
         // Under the same identity we stay in the call (join is re-sent at once).
         this.inCall = sameIdentity && this.inCall;
         this.roster.clear();
+        this.#politeToward.clear();
         if (!sameIdentity) this.#known.clear();
         for (const peer of message.peers) {
           this.roster.set(peer.id, peer);
           this.#known.add(peer.id);
+          const polite = known.has(peer.id) ? wasPolite.has(peer.id) : message.polite && !heldResume;
+          if (polite) this.#politeToward.add(peer.id);
         }
+        // Known peers not back yet (the room server restarted) keep their roles for when they are.
+        for (const id of wasPolite) if (!this.roster.has(id)) this.#politeToward.add(id);
         // The ring we made or answered ended while we were away: not sent again.
         if (message.ringEnded) {
           this.inCall = false;
@@ -495,6 +507,7 @@ export class SignalingController implements ReactiveController {
     this.#options.onMessage(message, previous);
     if (message.type === 'peer-left') {
       this.roster.delete(message.id);
+      this.#politeToward.delete(message.id);
       this.#known.delete(message.id);
     }
     // Relayed SDP and ICE candidates and heartbeat replies change nothing on

@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, mock, test } from 'node:test';
 import { PACE, SignalingController, type SignalingSocket } from '../../src/controllers/signaling-controller.ts';
 import { CloseCode, RATE_LIMIT, RETRY_CLOSE_CODE, type PeerInfo, type ServerMessage } from '../../src/protocol.ts';
-import { Room } from '../../party/room.ts';
-import { FakeSocket, PEER_IDS } from './fake-socket.ts';
+import { PEER_IDS } from './fake-socket.ts';
 
 const [SELF, ANN, BEN, OTHER_SELF] = PEER_IDS;
 
@@ -223,60 +222,6 @@ describe('SignalingController: pacing to the room\'s rate limit', () => {
     welcome(SELF, [ANN], true); // and its ping
     for (let i = 0; i < 100; i++) controller.signal(ANN, { kind: 'description', description: { type: 'offer', sdp: `v=${i}` } });
     assert.equal(socket.sent.length, PACE.burst);
-  });
-});
-
-describe('SignalingController: roles in perfect negotiation', () => {
-  /** A controller on a scripted socket fed what a real Room sends `fake`. */
-  function client() {
-    const { socket, controller } = connect();
-    return { socket, controller, pump: (fake: FakeSocket) => fake.take().forEach((m) => socket.deliver(m)) };
-  }
-
-  test('the two ends of a link always hold opposite roles, also when one is let back in under its id after the other saw it leave', async () => {
-    let now = 1_000_000;
-    const room = new Room({ capacity: 6, now: () => now });
-    const [a, b] = [client(), client()];
-    const [fa, fb] = [new FakeSocket('a'), new FakeSocket('b')];
-    await room.arrive(fa, SELF);
-    a.pump(fa);
-    room.receive(fa, JSON.stringify({ type: 'ping' })); // heard: held through a drop
-    await room.arrive(fb, ANN);
-    b.pump(fb);
-    a.pump(fa);
-    const roles = () => [a.controller.isPolite(ANN), b.controller.isPolite(SELF)];
-    assert.notEqual(roles()[0], roles()[1], 'one polite, one not');
-    const before = roles();
-    // A's socket is away past the grace: the room lets it go, B hears it leave.
-    room.drop(fa);
-    a.socket.closeWith(1006);
-    now += 25_000;
-    room.receive(fb, JSON.stringify({ type: 'ping' }));
-    room.tick();
-    b.pump(fb);
-    // A's socket comes back with its session token: the same id, as a newcomer.
-    const again = new FakeSocket('a again');
-    await room.arrive(again, 'peer-new-0123456789abc', { resumeId: SELF });
-    a.pump(again);
-    b.pump(fb);
-    assert.equal(a.controller.selfId, SELF);
-    assert.deepEqual(roles(), before, 'the same roles as before');
-  });
-
-  test('whatever the ids, exactly one end of a link is polite', () => {
-    for (const [x, y] of [
-      [SELF, ANN],
-      [ANN, SELF],
-      [BEN, OTHER_SELF],
-      ['A'.repeat(22), 'a'.repeat(22)],
-      ['-'.repeat(22), '_'.repeat(22)],
-    ] as const) {
-      const one = connect();
-      one.welcome(x, [y]);
-      const other = connect();
-      other.welcome(y, [x]);
-      assert.notEqual(one.controller.isPolite(y), other.controller.isPolite(x), `${x} and ${y}`);
-    }
   });
 });
 
