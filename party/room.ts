@@ -426,8 +426,8 @@ export class Room {
     member.lastSeen = this.#now();
     member.heard = true; // it came back with its token
     member.candidatesTo.clear();
-    // A new connection, a new bucket (the client paces each connection from a full one).
-    Object.assign(member, this.#freshBucket());
+    // The member's rate-limit bucket stays as it was: a resume refills nothing
+    // (else resuming over and over would get round the flood close).
     this.#bySocket.set(socket, member);
     const welcome = this.#welcome(member, grant, session);
     welcome.resumed = true;

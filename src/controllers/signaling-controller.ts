@@ -370,7 +370,7 @@ export class SignalingController implements ReactiveController {
     if (this.#outbox.length) this.#pacer = setTimeout(this.#drain, 1000 / PACE.perSecond);
   };
 
-  /** A new connection (or none): the server's bucket is full again; what waited for the old one is void. */
+  /** A new connection (or none): what waited for the old one is void; a full bucket until its welcome says otherwise. */
   #resetPace(): void {
     clearTimeout(this.#pacer);
     this.#pacer = undefined;
@@ -449,6 +449,12 @@ export class SignalingController implements ReactiveController {
         // where they arrived while we were away, after us: impolite.
         const sameIdentity = message.id === this.selfId;
         const heldResume = sameIdentity && message.resumed === true;
+        // A held resume keeps the room's rate-limit bucket as it was (maybe
+        // spent): pace from an empty one. A new member's bucket is full.
+        if (heldResume) {
+          this.#tokens = 0;
+          this.#refilledAt = Date.now();
+        }
         const known = new Set(sameIdentity ? this.roster.keys() : []);
         const wasPolite = new Set(sameIdentity ? this.#politeToward : []);
         this.status = 'open';

@@ -210,7 +210,7 @@ describe('SignalingController: pacing to the room\'s rate limit', () => {
     assert.ok(refusedBy(times.map(() => start)) >= 70);
   });
 
-  test('frames waiting when the socket drops are dropped with it (the links step again on resume); a new connection has the whole burst', () => {
+  test('frames waiting when the socket drops are dropped with it (the links step again on resume); a held resume paces from an empty bucket, a new member from a full one', () => {
     mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
     const { socket, controller, welcome } = connect();
     welcome(SELF, [ANN]);
@@ -218,8 +218,18 @@ describe('SignalingController: pacing to the room\'s rate limit', () => {
     socket.closeWith(1006);
     socket.sent.length = 0;
     for (let t = 0; t < 5000; t += 10) mock.timers.tick(10);
-    assert.deepEqual(socket.sent, [], 'nothing after the drop');
-    welcome(SELF, [ANN], true); // and its ping
+    assert.ok(socket.sent.length === 0, 'nothing after the drop');
+    // A held resume: the room's bucket is as it was (maybe spent): from empty, at the pace.
+    welcome(SELF, [ANN], true);
+    for (let i = 0; i < 100; i++) controller.signal(ANN, { kind: 'description', description: { type: 'offer', sdp: `v=${i}` } });
+    assert.ok(socket.sent.length === 0, 'nothing at once');
+    mock.timers.tick(1000);
+    assert.equal(socket.sent.length, PACE.perSecond, 'its ping first, then the signals');
+    assert.equal(JSON.parse(socket.sent[0]!.frame).type, 'ping');
+    // A new identity (the room did not hold us): a new member, a full bucket.
+    socket.closeWith(1006);
+    socket.sent.length = 0;
+    welcome(OTHER_SELF, [ANN]);
     for (let i = 0; i < 100; i++) controller.signal(ANN, { kind: 'description', description: { type: 'offer', sdp: `v=${i}` } });
     assert.equal(socket.sent.length, PACE.burst);
   });
