@@ -192,6 +192,8 @@ export class SignalingController implements ReactiveController {
   #tokens = 0;
   /** When `#tokens` was last refilled, ms (`Date.now()`); 0: a full bucket (a new connection). */
   #refilledAt = 0;
+  /** When the socket last dropped, ms (`Date.now()`); 0 before any drop. */
+  #droppedAt = 0;
 
   constructor(host: ReactiveControllerHost, options: SignalingControllerOptions) {
     this.#host = host;
@@ -450,10 +452,11 @@ export class SignalingController implements ReactiveController {
         const sameIdentity = message.id === this.selfId;
         const heldResume = sameIdentity && message.resumed === true;
         // A held resume keeps the room's rate-limit bucket as it was (maybe
-        // spent): pace from an empty one. A new member's bucket is full.
+        // spent then), refilled since: pace from empty at the drop. A new
+        // member's bucket is full.
         if (heldResume) {
           this.#tokens = 0;
-          this.#refilledAt = Date.now();
+          this.#refilledAt = this.#droppedAt || Date.now();
         }
         const known = new Set(sameIdentity ? this.roster.keys() : []);
         const wasPolite = new Set(sameIdentity ? this.#politeToward : []);
@@ -538,6 +541,7 @@ export class SignalingController implements ReactiveController {
     } else {
       this.status = 'reconnecting';
       this.#resetPace();
+      this.#droppedAt = Date.now();
       this.knocking = [];
       this.#options.onReconnecting?.(++this.#reconnectAttempt);
     }

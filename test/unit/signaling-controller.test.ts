@@ -210,7 +210,7 @@ describe('SignalingController: pacing to the room\'s rate limit', () => {
     assert.ok(refusedBy(times.map(() => start)) >= 70);
   });
 
-  test('frames waiting when the socket drops are dropped with it (the links step again on resume); a held resume paces from an empty bucket, a new member from a full one', () => {
+  test('frames waiting when the socket drops are dropped with it (the links step again on resume); a held resume paces from a bucket empty at the drop, a new member from a full one', () => {
     mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
     const { socket, controller, welcome } = connect();
     welcome(SELF, [ANN]);
@@ -219,13 +219,18 @@ describe('SignalingController: pacing to the room\'s rate limit', () => {
     socket.sent.length = 0;
     for (let t = 0; t < 5000; t += 10) mock.timers.tick(10);
     assert.ok(socket.sent.length === 0, 'nothing after the drop');
-    // A held resume: the room's bucket is as it was (maybe spent): from empty, at the pace.
+    // A held resume 5 s after the drop: the room's bucket is as it was (spent
+    // here), refilled at the pace for those 5 s, up to the burst.
     welcome(SELF, [ANN], true);
     for (let i = 0; i < 100; i++) controller.signal(ANN, { kind: 'description', description: { type: 'offer', sdp: `v=${i}` } });
-    assert.ok(socket.sent.length === 0, 'nothing at once');
-    mock.timers.tick(1000);
-    assert.equal(socket.sent.length, PACE.perSecond, 'its ping first, then the signals');
+    assert.equal(socket.sent.length, PACE.burst, 'its ping, then the signals: what 5 s refilled');
     assert.equal(JSON.parse(socket.sent[0]!.frame).type, 'ping');
+    socket.closeWith(1006);
+    socket.sent.length = 0;
+    mock.timers.tick(500);
+    welcome(SELF, [ANN], true); // back after 500 ms
+    for (let i = 0; i < 100; i++) controller.signal(ANN, { kind: 'description', description: { type: 'offer', sdp: `v=${i}` } });
+    assert.equal(socket.sent.length, (PACE.perSecond * 500) / 1000, 'what 500 ms refilled');
     // A new identity (the room did not hold us): a new member, a full bucket.
     socket.closeWith(1006);
     socket.sent.length = 0;
