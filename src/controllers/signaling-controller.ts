@@ -171,8 +171,8 @@ export class SignalingController implements ReactiveController {
   readonly #options: SignalingControllerOptions;
   #socket: SignalingSocket | null = null;
   #address: RoomAddress | null = null;
-  /** Ids of the peers we have known in the room under our identity (left ones leave it). */
   #politeToward = new Set<string>();
+  /** Ids of the peers we have known in the room under our identity (left ones leave it). */
   #known = new Set<string>();
   /**
    * The message that puts us in the call (`join`, `ring` or `accept`), sent
@@ -192,7 +192,7 @@ export class SignalingController implements ReactiveController {
   #tokens = 0;
   /** When `#tokens` was last refilled, ms (`Date.now()`); 0: a full bucket (a new connection). */
   #refilledAt = 0;
-  /** When the socket last dropped, ms (`Date.now()`); 0 before any drop. */
+  /** When the last connection ended (dropped, reopened, closed), ms (`Date.now()`); 0 before any. */
   #droppedAt = 0;
 
   constructor(host: ReactiveControllerHost, options: SignalingControllerOptions) {
@@ -378,6 +378,7 @@ export class SignalingController implements ReactiveController {
     this.#pacer = undefined;
     this.#outbox = [];
     this.#refilledAt = 0;
+    this.#droppedAt = Date.now();
   }
 
   /** Ask for fresh ICE servers at {@link ICE_REFRESH_AT} of `ttl` (s); none when there is no TTL. */
@@ -541,7 +542,6 @@ export class SignalingController implements ReactiveController {
     } else {
       this.status = 'reconnecting';
       this.#resetPace();
-      this.#droppedAt = Date.now();
       this.knocking = [];
       this.#options.onReconnecting?.(++this.#reconnectAttempt);
     }
