@@ -1305,7 +1305,7 @@ async function main(): Promise<void> {
     {
       kind: 'partykit',
       label: options['no-snapshots'] ? 'partykit dev (no room snapshots)' : 'partykit dev',
-      urlFor: (room) => `ws://${party.host}/parties/main/${room}`,
+      urlFor: (room) => party.roomUrl(room),
       pid: party.process.pid!,
       stats: new ServerStats(),
       peers: [],

@@ -439,9 +439,9 @@ async function probeHop(
   return figures;
 }
 
-async function probePartykit(host: string, samples: number): Promise<HopFigures> {
+async function probePartykit(party: PartyServer, samples: number): Promise<HopFigures> {
   return probeHop(async () => {
-    const url = `ws://${host}/parties/main/${freshRoom()}`;
+    const url = party.roomUrl(freshRoom());
     const a = new ProbeClient(url);
     const b = new ProbeClient(url);
     await Promise.all([a.opened(), b.opened()]);
@@ -655,7 +655,7 @@ async function main(): Promise<void> {
   if (interrupted()) return;
   let hops: { partykit: HopFigures; relay: HopFigures } | null = null;
   try {
-    hops = { partykit: await probePartykit(party.host, 20), relay: await probeBareRelay(relay.url, 20) };
+    hops = { partykit: await probePartykit(party, 20), relay: await probeBareRelay(relay.url, 20) };
   } catch (error) {
     console.error(`signal hop probe failed: ${(error as Error).message}`);
   }

@@ -16,7 +16,7 @@
  * - `STUN_URLS`, `TURN_URLS`, `TURN_SECRET`, `TURN_TTL_SECONDS`: see `ice-servers.ts`.
  */
 import type * as Party from 'partykit/server';
-import { CloseCode, ROOM_ID_PATTERN } from '../src/protocol.ts';
+import { CloseCode, PROTOCOL_VERSION, ROOM_ID_PATTERN, VERSION_PARAM } from '../src/protocol.ts';
 import { randomId } from '../src/random-id.ts';
 import { iceGrantFor, parseList, readIceConfig } from './ice-servers.ts';
 import { Room, refuse, type RoomSnapshot } from './room.ts';
@@ -110,9 +110,16 @@ export default class Server implements Party.Server {
         refuse(connection, 'forbidden-origin', 'this page may not use this room server', CloseCode.forbiddenOrigin);
         return;
       }
+      const query = new URL(ctx.request.url).searchParams;
+      // A page of another protocol version would connect, then exchange
+      // frames the other side drops (see PROTOCOL_VERSION).
+      if (query.get(VERSION_PARAM) !== String(PROTOCOL_VERSION)) {
+        const version = `this room server speaks protocol version ${PROTOCOL_VERSION}: reload the page`;
+        refuse(connection, 'protocol-mismatch', version, CloseCode.protocolMismatch);
+        return;
+      }
       // Identity is ours: never the client-chosen `connection.id` (`_pk`).
       const peerId = randomId(16);
-      const query = new URL(ctx.request.url).searchParams;
       const secret = this.#sessionSecret;
       const roomId = this.room.id;
       await this.roomRules.arrive(connection, peerId, {

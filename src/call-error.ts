@@ -32,6 +32,12 @@ export type CallErrorCode =
   | 'room-unavailable'
   /** The room server refuses this page's origin (4003). */
   | 'forbidden-origin'
+  /**
+   * The widget and the room server speak different protocol versions (4005):
+   * one of them is out of date, a cached script say. Reloading the page may
+   * fetch a matching one.
+   */
+  | 'protocol-mismatch'
   /** The room server closed the connection for flooding (4008). */
   | 'rate-limited'
   /** The room server could not be reached in time. */

@@ -51,6 +51,7 @@ const CLOSE_ERRORS: Record<number, CallErrorCode> = {
   [CloseCode.busy]: 'room-full',
   [CloseCode.roomUnavailable]: 'room-unavailable',
   [CloseCode.forbiddenOrigin]: 'forbidden-origin',
+  [CloseCode.protocolMismatch]: 'protocol-mismatch',
   [CloseCode.rateLimited]: 'rate-limited',
 };
 

@@ -28,6 +28,8 @@ export const MESSAGES = {
   'error-room-full': 'This call is full.',
   'error-room-unavailable': 'This call is not available.',
   'error-forbidden-origin': 'This page is not allowed to use the call server.',
+  'error-protocol-mismatch':
+    "This page's call widget does not match the call server's version. Reload the page, or try again later.",
   'error-rate-limited': 'Too many requests; the call server disconnected you.',
   'error-room-unreachable': 'The call server cannot be reached. Check your connection.',
   'error-connection-failed': 'The connection to the other person failed.',

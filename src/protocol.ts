@@ -12,8 +12,22 @@
  */
 import * as v from 'valibot';
 
-/** Bumped on any incompatible change; sent in `welcome`. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * Bumped on any incompatible change. The client opens the room socket with it
+ * as the query parameter {@link VERSION_PARAM}; the room server turns any
+ * other (or none) away with {@link CloseCode.protocolMismatch}, and says its
+ * own in `welcome`, where the client checks it in turn (against a server
+ * that predates the parameter). Without the check, a page holding a cached
+ * older script and a newer server (or two pages of two versions in one room)
+ * connect and then silently exchange no ICE candidates.
+ *
+ * - 3: the client sends its version ({@link VERSION_PARAM}).
+ * - 2: ICE candidates travel in batches (signal kind `candidates`).
+ */
+export const PROTOCOL_VERSION = 3;
+
+/** The room socket's query parameter that carries the client's {@link PROTOCOL_VERSION}. */
+export const VERSION_PARAM = 'v';
 
 /**
  * Size and count limits enforced by the room server (and, for what it sends,
@@ -79,6 +93,13 @@ export const CloseCode = {
    * are in the call it started: the line is busy.
    */
   busy: 4004,
+  /**
+   * The client speaks another {@link PROTOCOL_VERSION} than the server (or
+   * did not say which): one of the two is out of date. Reloading the page
+   * fetches the widget again. The client also closes with it itself when a
+   * `welcome` says another version.
+   */
+  protocolMismatch: 4005,
   /** The connection kept sending after being told it was rate-limited. */
   rateLimited: 4008,
 } as const;
@@ -161,6 +182,7 @@ export type ServerErrorCode =
   | 'room-full'
   | 'room-unavailable'
   | 'forbidden-origin'
+  | 'protocol-mismatch'
   | 'not-host'
   | 'knocking'
   | 'no-call'
@@ -345,7 +367,8 @@ export type RingState = (typeof RING_STATES)[number];
 /**
  * Server → client messages.
  *
- * - `welcome`: sent once a socket is accepted. `id` is this peer's server-assigned
+ * - `welcome`: sent once a socket is accepted. `version` is the server's
+ *   {@link PROTOCOL_VERSION} (a client of another closes). `id` is this peer's server-assigned
  *   id; `peers` are the others in the room; `polite` is this peer's role in perfect
  *   negotiation toward every peer in `peers` (toward peers that arrive later it is
  *   impolite); `iceServers` come from the server's configuration and their
@@ -520,7 +543,9 @@ const isSignalData = (value: unknown): boolean =>
  * The client's check of a server→client frame: JSON text of at most
  * {@link LIMITS.serverMessageBytes} UTF-16 units, an object of a known `type`,
  * with every field the widget reads present and of the right JSON type.
- * Returns `null` for anything else (the widget ignores that frame). Never throws.
+ * Returns `null` for anything else (the widget ignores that frame). A
+ * `welcome` of another {@link PROTOCOL_VERSION} is returned with only its
+ * `version` checked: read nothing else of it. Never throws.
  *
  * It checks shape, not content: values (id patterns, SDP size, name rules)
  * were checked by the room server when the sending client's frame arrived
@@ -543,18 +568,22 @@ export function parseServerFrame(frame: unknown): ServerMessage | null {
   let ok: boolean;
   switch (m.type) {
     case 'welcome':
+      // Of another version only the version is read (the widget closes with
+      // CloseCode.protocolMismatch): the rest may have changed shape.
       ok =
-        isString(m.id) &&
-        isBoolean(m.polite) &&
-        arrayOf(m.peers, isPeer) &&
-        arrayOf(m.iceServers, isIceServer) &&
-        optional(m.iceTtl, isNumber) &&
-        isBoolean(m.locked) &&
-        optional(m.hostKey, isString) &&
-        optional(m.session, isString) &&
-        optional(m.resumed, isBoolean) &&
-        optional(m.hungUp, (ids) => arrayOf(ids, isString)) &&
-        optional(m.ringEnded, (state) => state === 'declined' || state === 'missed');
+        isNumber(m.version) &&
+        (m.version !== PROTOCOL_VERSION ||
+          isString(m.id) &&
+          isBoolean(m.polite) &&
+          arrayOf(m.peers, isPeer) &&
+          arrayOf(m.iceServers, isIceServer) &&
+          optional(m.iceTtl, isNumber) &&
+          isBoolean(m.locked) &&
+          optional(m.hostKey, isString) &&
+          optional(m.session, isString) &&
+          optional(m.resumed, isBoolean) &&
+          optional(m.hungUp, (ids) => arrayOf(ids, isString)) &&
+          optional(m.ringEnded, (state) => state === 'declined' || state === 'missed'));
       break;
     case 'pong':
     case 'lobby':

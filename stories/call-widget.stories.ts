@@ -289,6 +289,8 @@ function refusedWith(code: number, error: CallErrorCode): Story {
 export const FailedRoomUnavailable = refusedWith(CloseCode.roomUnavailable, 'room-unavailable');
 /** The room server does not serve this page's origin (close 4003). */
 export const FailedForbiddenOrigin = refusedWith(CloseCode.forbiddenOrigin, 'forbidden-origin');
+/** The widget and the room server speak different protocol versions (close 4005: a cached old script, say). */
+export const FailedProtocolMismatch = refusedWith(CloseCode.protocolMismatch, 'protocol-mismatch');
 /** The room server cut a flooding connection (close 4008). */
 export const FailedRateLimited = refusedWith(CloseCode.rateLimited, 'rate-limited');
 

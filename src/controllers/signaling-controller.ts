@@ -18,8 +18,11 @@ import ReconnectingWebSocket from 'partysocket/ws';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { SignalingStatus } from '../call-state.ts';
 import {
+  CloseCode,
+  PROTOCOL_VERSION,
   RATE_LIMIT,
   TERMINAL_CLOSE_CODES,
+  VERSION_PARAM,
   encodeMessage,
   parseServerFrame,
   type ClientMessage,
@@ -224,6 +227,7 @@ export class SignalingController implements ReactiveController {
     const socket = factory({
       ...address,
       params: (): Record<string, string> => ({
+        [VERSION_PARAM]: String(PROTOCOL_VERSION),
         ...(this.hostKey ? { hostKey: this.hostKey } : {}),
         ...(this.#session ? { session: this.#session } : {}),
       }),
@@ -413,6 +417,9 @@ export class SignalingController implements ReactiveController {
 
   /** `gone`: for a `peer-left`, who it was (when the roster no longer says). */
   #receive(message: ServerMessage, gone?: PeerInfo): void {
+    // A server of another protocol version (one that predates its check of
+    // ours): nothing else it says is read.
+    if (message.type === 'welcome' && message.version !== PROTOCOL_VERSION) return this.#closeFor(CloseCode.protocolMismatch);
     // A held resume lists everyone the room kept for us: a peer it leaves
     // out left while we were away (the others heard `peer-left` then),
     // hanging up if `hungUp` says so. Handed on after the welcome, so that
@@ -535,11 +542,8 @@ export class SignalingController implements ReactiveController {
     const code = (event as CloseEvent).code;
     // `inCall` stands while the socket reopens: media may still be flowing,
     // and the resumed identity is still in the call.
-    if (TERMINAL_CLOSE_CODES.has(code)) {
-      this.closeCode = code;
-      this.disconnect();
-      this.#options.onTerminalClose?.(code);
-    } else {
+    if (TERMINAL_CLOSE_CODES.has(code)) this.#closeFor(code);
+    else {
       this.status = 'reconnecting';
       this.#resetPace();
       this.knocking = [];
@@ -547,4 +551,11 @@ export class SignalingController implements ReactiveController {
     }
     this.#host.requestUpdate();
   };
+
+  /** The room said (or showed) we must not come back: stop, and report `code`. */
+  #closeFor(code: number): void {
+    this.closeCode = code;
+    this.disconnect();
+    this.#options.onTerminalClose?.(code);
+  }
 }

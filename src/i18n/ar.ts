@@ -94,6 +94,8 @@ const messages: Messages = {
   'error-room-full': 'هذه المكالمة ممتلئة.',
   'error-room-unavailable': 'هذه المكالمة غير متاحة.',
   'error-forbidden-origin': 'غير مسموح لهذه الصفحة باستخدام خادم المكالمات.',
+  'error-protocol-mismatch':
+    'لا يتوافق إصدار أداة المكالمات في هذه الصفحة مع إصدار خادم المكالمات. أعد تحميل الصفحة أو حاول لاحقًا.',
   'error-rate-limited': 'طلبات كثيرة جدًا؛ قطع خادم المكالمات اتصالك.',
   'error-room-unreachable': 'يتعذّر الوصول إلى خادم المكالمات. يُرجى التحقق من اتصالك.',
   'error-connection-failed': 'فشل الاتصال بالطرف الآخر.',

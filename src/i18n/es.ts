@@ -93,6 +93,8 @@ const messages: Messages = {
   'error-room-full': 'Esta llamada está llena.',
   'error-room-unavailable': 'Esta llamada no está disponible.',
   'error-forbidden-origin': 'Esta página no tiene permiso para usar el servidor de llamadas.',
+  'error-protocol-mismatch':
+    'El widget de llamadas de esta página no coincide con la versión del servidor de llamadas. Recarga la página o inténtalo más tarde.',
   'error-rate-limited': 'Demasiadas solicitudes; el servidor de llamadas te desconectó.',
   'error-room-unreachable': 'No se puede acceder al servidor de llamadas. Revisa tu conexión.',
   'error-connection-failed': 'Falló la conexión con la otra persona.',

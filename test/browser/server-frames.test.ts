@@ -20,7 +20,7 @@ import '../../src/call-widget.ts';
 import type { CallState, CallWidget } from '../../src/call-widget.ts';
 import type { SignalingSocket } from '../../src/controllers/signaling-controller.ts';
 import { en, format } from '../../src/i18n/messages.ts';
-import { CloseCode, RING_STATES } from '../../src/protocol.ts';
+import { CloseCode, PROTOCOL_VERSION, RING_STATES } from '../../src/protocol.ts';
 import { canvasGetUserMedia } from '../support/canvas-media.ts';
 import { sleep } from './helpers.ts';
 
@@ -92,7 +92,7 @@ function actions(): fc.Arbitrary<Action[]> {
   });
   const welcome = fc.record({
       type: fc.constant('welcome'),
-      version: fc.constant(1),
+      version: fc.constant(PROTOCOL_VERSION),
       id: fc.constantFrom(SELF, SELF, 'selfTTTTTTTTTTTT'),
       polite: fc.boolean(),
       capacity: fc.constantFrom(2, 6),
@@ -254,7 +254,7 @@ describe('<call-widget> against any sequence of server frames', () => {
 describe('<call-widget> back in the room after a socket drop (a resumed welcome)', () => {
   const BOB = { id: PEERS[0]!, name: 'Bob', inCall: true };
   const welcome = (extra: Record<string, unknown>) =>
-    JSON.stringify({ type: 'welcome', version: 1, id: SELF, polite: true, capacity: 6, peers: [BOB], iceServers: [], locked: false, ...extra });
+    JSON.stringify({ type: 'welcome', version: PROTOCOL_VERSION, id: SELF, polite: true, capacity: 6, peers: [BOB], iceServers: [], locked: false, ...extra });
 
   /**
    * A widget on a scripted room socket that is open: `receive` hands it a

@@ -14,9 +14,10 @@
  * `joined`.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, afterEach, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { CloseCode, LIMITS, PEER_ID_PATTERN, byteLength } from '../../src/protocol.ts';
+import { CloseCode, LIMITS, PEER_ID_PATTERN, PROTOCOL_VERSION, byteLength } from '../../src/protocol.ts';
 import { randomId } from '../../src/random-id.ts';
 import { startParty, type PartyServer } from '../support/harness.ts';
 
@@ -46,6 +47,8 @@ interface ConnectOptions {
   hostKey?: string;
   /** The `session` query parameter (a session token from `welcome`). */
   session?: string;
+  /** The `v` query parameter (the protocol version); this version's by default. */
+  version?: string;
 }
 
 interface Client {
@@ -71,15 +74,12 @@ const clients = new Set<Client>();
 
 function connect(room: string, options: ConnectOptions = {}): Client {
   const server = options.server ?? party;
-  const params = new URLSearchParams();
-  if (options.pk !== undefined) params.set('_pk', options.pk);
-  if (options.hostKey !== undefined) params.set('hostKey', options.hostKey);
-  if (options.session !== undefined) params.set('session', options.session);
-  const query = params.size ? `?${params}` : '';
-  const ws = new WebSocket(
-    `ws://${server.host}/parties/main/${room}${query}`,
-    options.origin === undefined ? {} : { origin: options.origin },
-  );
+  const params: Record<string, string> = {};
+  if (options.pk !== undefined) params._pk = options.pk;
+  if (options.hostKey !== undefined) params.hostKey = options.hostKey;
+  if (options.session !== undefined) params.session = options.session;
+  if (options.version !== undefined) params.v = options.version;
+  const ws = new WebSocket(server.roomUrl(room, params), options.origin === undefined ? {} : { origin: options.origin });
   const messages: Msg[] = [];
   const taken = new Set<number>();
   const waiters = new Set<() => void>();
@@ -701,6 +701,27 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
     assert.equal(allowed.messages[0].capacity, 3);
     // The default server allows every origin.
     await open(randomId(), { origin: 'http://evil.test' });
+  });
+
+  test('a client of another protocol version, or of none, gets protocol-mismatch and 4005 before anything else; the room does not hear of it', async () => {
+    const room = randomId();
+    const member = await open(room);
+    for (const version of ['', String(PROTOCOL_VERSION - 1), String(PROTOCOL_VERSION + 1), `${PROTOCOL_VERSION}.0`, ' 3']) {
+      const c = connect(room, { version });
+      await expectRefused(c, 'protocol-mismatch', CloseCode.protocolMismatch).catch((e: Error) => {
+        throw new Error(`version ${JSON.stringify(version)}: ${e.message}`);
+      });
+      assert.equal(c.messages.length, 1, 'the error frame only, no welcome');
+    }
+    // Without the parameter at all (an old widget): the same.
+    const ws = new WebSocket(`ws://${party.host}/parties/main/${room}`);
+    const [code] = (await once(ws, 'close')) as [number];
+    assert.equal(code, CloseCode.protocolMismatch);
+    // A page that speaks ours still gets in; the member heard of it alone.
+    const next = await open(room);
+    assert.equal(next.messages[0].peers.length, 1);
+    assert.equal((await member.next('peer-joined')).peer.id, next.id);
+    assert.ok(!member.messages.some((m) => m.type === 'peer-left' || m.type === 'error'), JSON.stringify(member.messages));
   });
 
   test('bye announces the peer at once; a client-initiated close is answered with a close frame', async () => {

@@ -111,7 +111,7 @@ const pcState = (page: Page) =>
 /** A raw room socket's first answer: `welcome`, or the error it was refused with. */
 function probe(room: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://${party.host}/parties/main/${room}`);
+    const ws = new WebSocket(party.roomUrl(room));
     const timer = setTimeout(() => reject(new Error('no answer')), 5000);
     ws.on('message', (data) => {
       clearTimeout(timer);

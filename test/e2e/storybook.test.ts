@@ -114,6 +114,7 @@ describe('Storybook: every story plays without camera or server', () => {
       'room-full': 'room-full',
       'room-unavailable': 'failed-room-unavailable',
       'forbidden-origin': 'failed-forbidden-origin',
+      'protocol-mismatch': 'failed-protocol-mismatch',
       'rate-limited': 'failed-rate-limited',
       'room-unreachable': 'failed-room-unreachable',
       // Reached after ~1.5 min of recovery steps (RECOVERY in

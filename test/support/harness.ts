@@ -12,6 +12,7 @@ import { createServer as createNetServer, connect } from 'node:net';
 import { extname, join, normalize, resolve } from 'node:path';
 import { after, before } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type LaunchOptions } from 'playwright-core';
+import { PROTOCOL_VERSION, VERSION_PARAM } from '../../src/protocol.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -46,6 +47,12 @@ export interface PartyServer {
   /** `127.0.0.1:<port>`, for the widget's `host`. */
   host: string;
   process: ChildProcess;
+  /**
+   * The room socket's address, as a widget of this version opens it: the
+   * protocol version ({@link VERSION_PARAM}) and then `params`, which may
+   * override it (`{ v: '' }` drops it: the query has `v=`).
+   */
+  roomUrl(room: string, params?: Record<string, string>): string;
   /** Kill the whole process group (partykit and its workerd) with `signal`. */
   kill(signal?: NodeJS.Signals): void;
   stop(): Promise<void>;
@@ -93,6 +100,8 @@ export async function startParty(
     port,
     host: `127.0.0.1:${port}`,
     process: child,
+    roomUrl: (room, params = {}) =>
+      `ws://127.0.0.1:${port}/parties/main/${room}?${new URLSearchParams({ [VERSION_PARAM]: String(PROTOCOL_VERSION), ...params })}`,
     kill,
     output: () => output,
     async stop() {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import type * as Party from 'partykit/server';
 import Server from '../../party/index.ts';
-import type { ServerMessage } from '../../src/protocol.ts';
+import { CloseCode, PROTOCOL_VERSION, type ServerMessage } from '../../src/protocol.ts';
 
 const ROOM = 'room-0123456789';
 
@@ -48,12 +48,18 @@ async function start(storage: FakeStorage, secret?: string): Promise<Server> {
   return server;
 }
 
+/** A socket of this protocol version (unless `params` says otherwise) opens the room; what it got. */
+async function connect(server: Server, params: Record<string, string> = {}): Promise<FakeConnection> {
+  const connection = new FakeConnection();
+  const query = new URLSearchParams({ v: String(PROTOCOL_VERSION), ...params });
+  const request = new Request(`http://127.0.0.1/parties/main/${ROOM}?${query}`, { headers: { Origin: 'http://page.test' } });
+  await server.onConnect(connection as unknown as Party.Connection, { request } as unknown as Party.ConnectionContext);
+  return connection;
+}
+
 /** A socket arrives (with a session token to resume with, if given) and joins the call; its welcome. */
 async function arrive(server: Server, name: string, session?: string) {
-  const connection = new FakeConnection();
-  const query = session ? `?session=${encodeURIComponent(session)}` : '';
-  const request = new Request(`http://127.0.0.1/parties/main/${ROOM}${query}`, { headers: { Origin: 'http://page.test' } });
-  await server.onConnect(connection as unknown as Party.Connection, { request } as unknown as Party.ConnectionContext);
+  const connection = await connect(server, session ? { session } : {});
   const welcome = connection.received[0];
   assert.ok(welcome?.type === 'welcome', JSON.stringify(connection.received));
   server.onMessage(JSON.stringify({ type: 'join', name }), connection as unknown as Party.Connection);
@@ -85,9 +91,7 @@ describe('Server: the room across a restart', () => {
     assert.equal(back.welcome.id, bob.welcome.id);
     assert.equal(back.welcome.resumed, true);
     assert.equal(back.welcome.locked, true);
-    const newcomer = new FakeConnection();
-    const request = new Request(`http://127.0.0.1/parties/main/${ROOM}`, { headers: { Origin: 'http://page.test' } });
-    await second.onConnect(newcomer as unknown as Party.Connection, { request } as unknown as Party.ConnectionContext);
+    const newcomer = await connect(second);
     assert.deepEqual(newcomer.received, [{ type: 'lobby' }], 'still locked: a newcomer waits');
   });
 
@@ -127,5 +131,28 @@ describe('Server: the room across a restart', () => {
       assert.equal(storage.map.has('room'), false, JSON.stringify(junk));
       assert.equal(server.roomRules.size, 0);
     }
+  });
+});
+
+describe('Server: the protocol version', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setInterval'] }));
+  afterEach(() => mock.timers.reset());
+
+  test('a socket of another version, or of none, is refused with protocol-mismatch and 4005, and takes no place in the room', async () => {
+    const server = await start(new FakeStorage());
+    const bare = new FakeConnection();
+    const request = new Request(`http://127.0.0.1/parties/main/${ROOM}`, { headers: { Origin: 'http://page.test' } });
+    await server.onConnect(bare as unknown as Party.Connection, { request } as unknown as Party.ConnectionContext);
+    const others = ['', String(PROTOCOL_VERSION - 1), String(PROTOCOL_VERSION + 1), `0${PROTOCOL_VERSION}`];
+    const refused = [bare, ...(await Promise.all(others.map((v) => connect(server, { v }))))];
+    for (const [i, connection] of refused.entries()) {
+      const what = i ? `v=${others[i - 1]}` : 'no v';
+      assert.deepEqual(connection.closes, [CloseCode.protocolMismatch], what);
+      assert.deepEqual(connection.received.map((m) => m.type === 'error' && m.code), ['protocol-mismatch'], what);
+    }
+    assert.equal(server.roomRules.size, 0);
+    // This version's gets in.
+    assert.equal((await arrive(server, 'Ann')).welcome.type, 'welcome');
+    assert.equal(server.roomRules.size, 1);
   });
 });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, mock, test } from 'node:test';
 import { PACE, SignalingController, type SignalingSocket } from '../../src/controllers/signaling-controller.ts';
-import { CloseCode, RATE_LIMIT, RETRY_CLOSE_CODE, type PeerInfo, type ServerMessage } from '../../src/protocol.ts';
+import { CloseCode, PROTOCOL_VERSION, RATE_LIMIT, RETRY_CLOSE_CODE, VERSION_PARAM, type PeerInfo, type ServerMessage } from '../../src/protocol.ts';
 import { PEER_IDS } from './fake-socket.ts';
 
 const [SELF, ANN, BEN, OTHER_SELF] = PEER_IDS;
@@ -65,10 +65,10 @@ function connect(onLeft?: (controller: SignalingController) => void) {
   });
   controllers.push(controller);
   controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
-  const welcome = (id: string, peers: string[], resumed?: true, hungUp?: string[]) =>
+  const welcome = (id: string, peers: string[], resumed?: true, hungUp?: string[], version = PROTOCOL_VERSION) =>
     socket.deliver({
       type: 'welcome',
-      version: 1,
+      version,
       id,
       polite: true,
       capacity: 6,
@@ -96,6 +96,32 @@ describe('SignalingController: close codes', () => {
       socket.closeWith(code, 'lobby-full');
       assert.deepEqual([controller.status, controller.closeCode], ['reconnecting', null], `close code ${code}`);
     }
+  });
+});
+
+describe('SignalingController: the protocol version', () => {
+  test('the socket opens with ours as `v`; a welcome of another version closes it for good with protocolMismatch, unread and unanswered', () => {
+    const socket = new ScriptedSocket();
+    const params: Record<string, string>[] = [];
+    const closes: number[] = [];
+    const host = { addController() {}, removeController() {}, requestUpdate() {}, updateComplete: Promise.resolve(true) };
+    const controller = new SignalingController(host, {
+      createSocket: () => (options) => {
+        params.push(options.params?.() ?? {});
+        return socket;
+      },
+      onMessage: () => assert.fail('nothing is handed on'),
+      onTerminalClose: (code) => closes.push(code),
+    });
+    controllers.push(controller);
+    controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    assert.deepEqual(params, [{ [VERSION_PARAM]: String(PROTOCOL_VERSION) }]);
+    controller.join('Ann');
+    // A server that predates the check: an older welcome, of whatever shape.
+    socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION - 1, id: SELF, peers: 'not read' });
+    assert.deepEqual([controller.status, controller.closeCode, controller.selfId], ['closed', CloseCode.protocolMismatch, null]);
+    assert.deepEqual(closes, [CloseCode.protocolMismatch]);
+    assert.deepEqual(socket.sent, [], 'no join, no ping, no bye');
   });
 });
 
