@@ -112,10 +112,13 @@ export default class Server implements Party.Server {
       }
       const query = new URL(ctx.request.url).searchParams;
       // A page of another protocol version would connect, then exchange
-      // frames the other side drops (see PROTOCOL_VERSION).
-      if (query.get(VERSION_PARAM) !== String(PROTOCOL_VERSION)) {
-        const version = `this room server speaks protocol version ${PROTOCOL_VERSION}: reload the page`;
-        refuse(connection, 'protocol-mismatch', version, CloseCode.protocolMismatch);
+      // frames the other side drops (see PROTOCOL_VERSION). One that sends
+      // none predates the check (version 2 or older) and would take 4005 for
+      // a drop and retry for ever: it gets 4002, final to every version.
+      const version = query.get(VERSION_PARAM);
+      if (version !== String(PROTOCOL_VERSION)) {
+        const message = `this room server speaks protocol version ${PROTOCOL_VERSION}: reload the page`;
+        refuse(connection, 'protocol-mismatch', message, version === null ? CloseCode.roomUnavailable : CloseCode.protocolMismatch);
         return;
       }
       // Identity is ours: never the client-chosen `connection.id` (`_pk`).

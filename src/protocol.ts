@@ -15,7 +15,9 @@ import * as v from 'valibot';
 /**
  * Bumped on any incompatible change. The client opens the room socket with it
  * as the query parameter {@link VERSION_PARAM}; the room server turns any
- * other (or none) away with {@link CloseCode.protocolMismatch}, and says its
+ * other away with {@link CloseCode.protocolMismatch} (and none, as from a
+ * client older than version 3, to which 4005 is not final, with
+ * {@link CloseCode.roomUnavailable}), and says its
  * own in `welcome`, where the client checks it in turn (against a server
  * that predates the parameter). Without the check, a page holding a cached
  * older script and a newer server (or two pages of two versions in one room)
@@ -94,8 +96,8 @@ export const CloseCode = {
    */
   busy: 4004,
   /**
-   * The client speaks another {@link PROTOCOL_VERSION} than the server (or
-   * did not say which): one of the two is out of date. Reloading the page
+   * The client speaks another {@link PROTOCOL_VERSION} than the server: one
+   * of the two is out of date. Reloading the page
    * fetches the widget again. The client also closes with it itself when a
    * `welcome` says another version.
    */

@@ -419,7 +419,7 @@ export class SignalingController implements ReactiveController {
   #receive(message: ServerMessage, gone?: PeerInfo): void {
     // A server of another protocol version (one that predates its check of
     // ours): nothing else it says is read.
-    if (message.type === 'welcome' && message.version !== PROTOCOL_VERSION) return this.#closeFor(CloseCode.protocolMismatch);
+    if (message.type === 'welcome' && message.version !== PROTOCOL_VERSION) return this.#closeFor(CloseCode.protocolMismatch, false);
     // A held resume lists everyone the room kept for us: a peer it leaves
     // out left while we were away (the others heard `peer-left` then),
     // hanging up if `hungUp` says so. Handed on after the welcome, so that
@@ -552,10 +552,10 @@ export class SignalingController implements ReactiveController {
     this.#host.requestUpdate();
   };
 
-  /** The room said (or showed) we must not come back: stop, and report `code`. */
-  #closeFor(code: number): void {
+  /** The room said (or showed) we must not come back: stop (saying `bye` if `bye`), and report `code`. */
+  #closeFor(code: number, bye = true): void {
     this.closeCode = code;
-    this.disconnect();
+    this.disconnect(bye);
     this.#options.onTerminalClose?.(code);
   }
 }

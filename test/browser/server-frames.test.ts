@@ -320,6 +320,19 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     });
   }
 
+  it('a room server of another protocol version: its welcome fails the join with protocol-mismatch, and nothing is sent to it', async () => {
+    await scripted({ room: 'resumeroom9', skipLobby: true }, async (el, room) => {
+      const codes: string[] = [];
+      el.addEventListener('call-error', (event) => codes.push(event.code));
+      await el.join();
+      await room.receive(JSON.stringify({ type: 'welcome', version: PROTOCOL_VERSION - 1, id: SELF, peers: 'another shape' }));
+      expect(el.state).to.equal('failed');
+      expect(codes).to.deep.equal(['protocol-mismatch']);
+      expect(room.sent, 'no join, no ping, no bye').to.deep.equal([]);
+      expect(el.localStream, 'the camera is released').to.equal(null);
+    });
+  });
+
   it('is told that the host role became ours, or that the lock changed, while we were away', async () => {
     const { said } = await resume({ hostKey: 'hostkeyhostkeyhostkey01', locked: true });
     expect(said.some((text) => text.includes(en.nowHost)), said.join(' | ')).to.equal(true);

@@ -138,7 +138,7 @@ describe('Server: the protocol version', () => {
   beforeEach(() => mock.timers.enable({ apis: ['setInterval'] }));
   afterEach(() => mock.timers.reset());
 
-  test('a socket of another version, or of none, is refused with protocol-mismatch and 4005, and takes no place in the room', async () => {
+  test('a socket of another version is refused with protocol-mismatch and 4005, one of none (older than the check) with 4002, final to it too; neither takes a place in the room', async () => {
     const server = await start(new FakeStorage());
     const bare = new FakeConnection();
     const request = new Request(`http://127.0.0.1/parties/main/${ROOM}`, { headers: { Origin: 'http://page.test' } });
@@ -147,7 +147,7 @@ describe('Server: the protocol version', () => {
     const refused = [bare, ...(await Promise.all(others.map((v) => connect(server, { v }))))];
     for (const [i, connection] of refused.entries()) {
       const what = i ? `v=${others[i - 1]}` : 'no v';
-      assert.deepEqual(connection.closes, [CloseCode.protocolMismatch], what);
+      assert.deepEqual(connection.closes, [i ? CloseCode.protocolMismatch : CloseCode.roomUnavailable], what);
       assert.deepEqual(connection.received.map((m) => m.type === 'error' && m.code), ['protocol-mismatch'], what);
     }
     assert.equal(server.roomRules.size, 0);

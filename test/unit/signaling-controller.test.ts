@@ -125,6 +125,20 @@ describe('SignalingController: the protocol version', () => {
   });
 });
 
+test('a welcome of another version met knocking in a lobby, or on a reopened socket, is not answered either (no bye)', () => {
+  for (const before of ['knocking', 'open'] as const) {
+    const { socket, controller, welcome } = connect();
+    if (before === 'knocking') socket.deliver({ type: 'lobby' });
+    else welcome(SELF, []);
+    controller.join('Ann');
+    const sent = socket.sent.length;
+    assert.equal(controller.status, before);
+    welcome(SELF, [], undefined, undefined, PROTOCOL_VERSION + 1);
+    assert.deepEqual([controller.status, controller.closeCode], ['closed', CloseCode.protocolMismatch], before);
+    assert.deepEqual(socket.sent.slice(sent), [], before);
+  }
+});
+
 describe('SignalingController: arrivals and returns', () => {
   test('after a room-server restart, peers we knew come back as known, whether we met them on arrival or later', () => {
     const { joined, welcome, peerJoined } = connect();
