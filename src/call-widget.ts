@@ -1485,9 +1485,9 @@ export class CallWidget extends LitElement {
     </div>`;
   }
 
-  /** A tile's name badge, which says when that microphone is off. */
+  /** A tile's name badge, which says when that microphone is off; the name keeps its own direction (`<bdi>`). */
   #label(name: string, audio: boolean): TemplateResult {
-    return html`<span part="name-label" class="label">${audio ? name : `${name} · ${this.#t('micIsOff')}`}</span>`;
+    return html`<span part="name-label" class="label"><bdi>${name}</bdi>${audio ? nothing : ` · ${this.#t('micIsOff')}`}</span>`;
   }
 
   /**

@@ -153,12 +153,23 @@ export const PEER_ID_PATTERN = /^[A-Za-z0-9_-]{16,32}$/;
  */
 export const SECRET_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
 
-/** C0/C1 controls, and the bidi embedding/override/isolate characters (Unicode UAX #9 §2). */
-const FORBIDDEN_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+/**
+ * What a display name may not hold: controls (C0 and C1); format characters
+ * (General_Category Cf: the bidi embeddings, overrides, isolates and marks of
+ * UAX #9 §2, zero-width spaces and joiners, the BOM, soft hyphens, the
+ * invisible tag characters), except ZWNJ and ZWJ (U+200C, U+200D), which
+ * Persian, the Indic scripts and emoji sequences need; line and paragraph
+ * separators; and the Hangul fillers, which render blank
+ * (Default_Ignorable_Code_Point, UAX #44). With these a name could reorder
+ * the sentence around it, look like another (`Al\u200bice`), carry hidden
+ * text or show as nothing.
+ */
+const FORBIDDEN_NAME_CHARS = /[\p{Cc}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]|(?![\u200c\u200d])\p{Cf}/u;
 
 /**
  * A display name the server accepts, made from whatever the user typed:
- * control and bidi-override characters removed, trimmed, cut to
+ * the characters a name may not hold (controls, invisible format
+ * characters, separators, blank fillers) removed, trimmed, cut to
  * {@link LIMITS.nameChars} UTF-16 code units (never inside a surrogate pair).
  */
 export function cleanDisplayName(name: string): string {
@@ -227,13 +238,15 @@ export const HostKeySchema = v.pipe(v.string(), v.regex(SECRET_PATTERN));
 
 /**
  * A display name: 0–64 UTF-16 code units after trimming (empty means anonymous;
- * the widget shows "Guest"), no control or bidi-override characters.
+ * the widget shows "Guest"), none of the controls, invisible format
+ * characters, line separators or blank fillers {@link cleanDisplayName}
+ * removes.
  */
 export const DisplayNameSchema = v.pipe(
   v.string(),
   v.trim(),
   v.maxLength(LIMITS.nameChars),
-  v.check((s) => !FORBIDDEN_NAME_CHARS.test(s), 'control or bidi-override character'),
+  v.check((s) => !FORBIDDEN_NAME_CHARS.test(s), 'control, invisible or separator character'),
 );
 
 /** RTCSessionDescriptionInit, restricted to what perfect negotiation sends. */

@@ -84,7 +84,15 @@ export type MessageKey =
   | keyof typeof KNOCKS_MESSAGES;
 export type Messages = Record<MessageKey, string>;
 
-/** Fill `{name}`-style placeholders; values are plain text (rendered as text by Lit). */
+/**
+ * Fill `{name}`-style placeholders; values are plain text (rendered as text
+ * by Lit), each isolated between U+2068 FIRST STRONG ISOLATE and U+2069 POP
+ * DIRECTIONAL ISOLATE (UAX #9 §2.7; what `<bdi>` does in markup): an Arabic
+ * name in an English sentence, or a Latin one ending in digits or
+ * punctuation in an Arabic sentence, keeps its own direction and leaves the
+ * sentence's order alone. Names cannot hold these characters themselves
+ * (see `cleanDisplayName` in src/protocol.ts), so every isolate is closed.
+ */
 export function format(template: string, values: Record<string, string> = {}): string {
-  return template.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => (Object.hasOwn(values, key) ? `\u2068${values[key]}\u2069` : whole));
 }

@@ -302,8 +302,8 @@ describe('<call-widget>', () => {
     expect(bobSees).to.have.length(5);
     expect(alice.getAttribute('state')).to.equal('connected');
     expect(bob.getAttribute('state')).to.equal('connected');
-    expect(remoteVideo(alice).getAttribute('aria-label')).to.equal('Video of Bob');
-    expect(remoteVideo(bob).getAttribute('aria-label')).to.equal('Video of Alice');
+    expect(remoteVideo(alice).getAttribute('aria-label')).to.equal('Video of \u2068Bob\u2069');
+    expect(remoteVideo(bob).getAttribute('aria-label')).to.equal('Video of \u2068Alice\u2069');
     expect(aliceLog.errors).to.have.length(0);
     expect(bobLog.errors).to.have.length(0);
     await expect(alice).to.be.accessible();
@@ -675,6 +675,33 @@ async function settled(el: CallWidget): Promise<void> {
 describe('<call-widget> embedding: languages, direction, theme, slots, accessibility', () => {
   afterEach(async () => {
     await emulateMedia({ colorScheme: 'dark', reducedMotion: 'reduce' });
+  });
+
+  it('a peer’s name keeps its own direction in an Arabic widget, and arrives without the invisible characters typed into it', async () => {
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const alice = widget({ rooms, room, name: 'Alice', getUserMedia: recordingMedia().getUserMedia });
+    // Typed (or pasted) with a zero-width space and a soft hyphen in it.
+    const bob = widget({ rooms, room, name: 'Bo\u200bb\u00ad 2!', getUserMedia: recordingMedia().getUserMedia });
+    alice.setAttribute('lang', 'ar');
+    await connectBoth(alice, bob);
+    await settled(alice);
+    const bdi = alice.shadowRoot!.querySelector('[part~=remote-tile] [part~=name-label] bdi')!;
+    expect(bdi.parentElement!.textContent).to.equal('Bob 2!');
+    expect(remoteVideo(alice).getAttribute('aria-label')).to.equal(format(ar.remoteVideo, { name: 'Bob 2!' }));
+    expect(remoteVideo(alice).getAttribute('aria-label')).to.contain('\u2068Bob 2!\u2069');
+    // Isolated, the Latin name reads left to right inside the right-to-left
+    // badge: its "!" after "Bob", not before it as the badge's direction
+    // would put it.
+    const text = [...bdi.childNodes].find((node) => node.nodeType === Node.TEXT_NODE)!;
+    const x = (i: number) => {
+      const range = document.createRange();
+      range.setStart(text, i);
+      range.setEnd(text, i + 1);
+      return range.getBoundingClientRect().left;
+    };
+    expect(text.textContent).to.equal('Bob 2!');
+    expect(x(5), '"!" to the right of "B"').to.be.greaterThan(x(0));
   });
 
   it('lang="ar" speaks Arabic, lays out right to left and mirrors the local inset', async () => {
@@ -2563,12 +2590,12 @@ describe('<call-widget> ring flow (mode="call")', () => {
     button(caller, 'join-button').click();
     await reach(callee, 'incoming');
     await reach(caller, 'ringing');
-    expect(textOf(callee, 'ring-note')).to.equal(`${name} is calling`);
+    expect(textOf(callee, 'ring-note')).to.equal(`\u2068${name}\u2069 is calling`);
     expect(callee.shadowRoot!.querySelector('img')?.outerHTML ?? null, 'no element made from the name').to.equal(null);
     expect((window as { __pwned?: number }).__pwned).to.equal(undefined);
     expect(callee.ringPeer?.name).to.equal(name);
     expect(callee.shadowRoot!.activeElement?.getAttribute('part'), 'focus follows the controls').to.equal('button accept-button');
-    expect(callee.shadowRoot!.querySelector('[aria-live]')?.textContent).to.equal(`${name} is calling`);
+    expect(callee.shadowRoot!.querySelector('[aria-live]')?.textContent).to.equal(`\u2068${name}\u2069 is calling`);
     expect(part(callee, 'join-button')?.outerHTML ?? null, 'no join button while rung').to.equal(null);
     expect(textOf(callee, 'status-badge')).to.equal(en['state-incoming']);
     expect(textOf(caller, 'status-badge')).to.equal(en['state-ringing']);

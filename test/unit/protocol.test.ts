@@ -411,7 +411,25 @@ describe('display names', () => {
     ['FSI U+2068', 'a\u2068b'],
     ['PDI U+2069', 'a\u2069b'],
     ['RLO alone', '\u202E'],
+    ['ALM U+061C', 'a\u061cb'],
+    ['RLM U+200F', 'a\u200fb'],
+    ['zero-width space U+200B', 'Ali\u200bce'],
+    ['word joiner U+2060', 'a\u2060b'],
+    ['inner BOM U+FEFF', 'Al\ufeffice'],
+    ['soft hyphen U+00AD', 'Al\u00adice'],
+    ['tag characters (hidden text)', 'Alice\u{E0069}\u{E0067}'],
+    ['line separator U+2028', 'Alice\u2028Bob'],
+    ['paragraph separator U+2029', 'Alice\u2029Bob'],
+    ['Hangul filler U+3164 (a blank name)', '\u3164'],
+    ['halfwidth Hangul filler U+FFA0', 'a\uffa0b'],
+    ['Hangul choseong filler U+115F', '\u115f\u1160'],
   ];
+  test('names that need ZWNJ or ZWJ are accepted: Persian, Devanagari, emoji sequences', () => {
+    for (const name of ['\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645', '\u0915\u094d\u200d\u0937', '👩\u200d💻 Ana', '❤\ufe0f']) {
+      assert.equal(nameOf(joinFrame(name)), name);
+      assert.equal(cleanDisplayName(name), name);
+    }
+  });
   for (const [name, value] of forbidden) {
     test(`name with ${name} → bad-message`, () => {
       expectRefused(decodeClientMessage(joinFrame(value)), 'bad-message');
@@ -421,6 +439,8 @@ describe('display names', () => {
   test('cleanDisplayName turns anything typed into a name the server accepts, keeping the rest', () => {
     assert.equal(cleanDisplayName('  evil\u202Egpj.exe '), 'evilgpj.exe');
     assert.equal(cleanDisplayName('Alice\nBob'), 'AliceBob');
+    assert.equal(cleanDisplayName('\u3164\u200b\ufeff'), '', 'invisible only: anonymous');
+    assert.equal(cleanDisplayName('A\u200bl\u00adi\u2028ce\u{E0041}'), 'Alice');
     assert.equal(cleanDisplayName('<img src=x onerror=alert(1)>'), '<img src=x onerror=alert(1)>');
     assert.equal(cleanDisplayName('n'.repeat(63) + '🎧'), 'n'.repeat(63), 'never half a surrogate pair');
     fc.assert(
