@@ -192,7 +192,11 @@ npx vite build --mode npm --logLevel warn
 # spaces, soft hyphens, tag characters; ZWNJ and ZWJ kept), line separators
 # and Hangul fillers refused and cleaned; names isolated (FSI/PDI, <bdi>) in
 # sentences and badges.
-node scripts/size.mjs 24339
+# By 53 B to 24,392 B for the connect watch: a link we offered on and not
+# connected 10 s later takes a recovery step (connect-timeout), which sends a
+# lost first offer again; before, it sat in new and the call read connecting
+# for good.
+node scripts/size.mjs 24392
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

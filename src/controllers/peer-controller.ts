@@ -27,7 +27,7 @@ export interface PeerLink {
 }
 
 /** Why a recovery step ran (the `cause` of `call-reconnect`). */
-export type ReconnectCause = 'ice-disconnected' | 'ice-failed' | 'network-change' | 'rebuild' | 'signaling';
+export type ReconnectCause = 'connect-timeout' | 'ice-disconnected' | 'ice-failed' | 'network-change' | 'rebuild' | 'signaling';
 
 /**
  * Media-path recovery schedule, ms.
@@ -51,8 +51,17 @@ export type ReconnectCause = 'ice-disconnected' | 'ice-failed' | 'network-change
  *   the others go on, and this link keeps trying, a rebuild every
  *   `slowRetryMs`, for as long as it is there (the peer is in the call); if
  *   the others leave and only links that gave up are left, `onGiveUp` again.
+ * - `connectMs`: a link we offered on that has not connected this long after
+ *   its offer takes its first step then, as a failed one would (cause
+ *   `connect-timeout`): its offer or the answer may never have arrived (the
+ *   room drops a signal for a peer whose socket is down), or no ICE candidate
+ *   did; before, such a link sat in `new` and the call read "connecting" for
+ *   good. Ten times a first connection's usual time on one machine (median
+ *   ~150 ms offer to first frame, `npm run bench:ttff`), with room for TURN
+ *   over TCP across continents; the step re-sends an unanswered first offer
+ *   (see `PeerSession.restartIce`), which the other side answers anew.
  */
-export const RECOVERY = { disconnectedGraceMs: 3000, retryMs: 3000, maxSteps: 30, slowRetryMs: 30_000 } as const;
+export const RECOVERY = { disconnectedGraceMs: 3000, retryMs: 3000, maxSteps: 30, slowRetryMs: 30_000, connectMs: 10_000 } as const;
 
 /**
  * Application heartbeat on each link's control data channel, ms: a beat every
@@ -116,6 +125,8 @@ export class PeerController implements ReactiveController {
   #mediaState: MediaStateMessage = { t: 'media', audio: true, video: true };
   /** Recovery state by peer id; survives rebuilding a link's session. */
   readonly #recovery = new Map<string, Recovery>();
+  /** The {@link RECOVERY.connectMs} watch of each link we offered on, until it connects or closes. */
+  readonly #connectWatch = new Map<string, ReturnType<typeof setTimeout>>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   readonly #host: ReactiveControllerHost;
   readonly #options: PeerControllerOptions;
@@ -258,6 +269,8 @@ export class PeerController implements ReactiveController {
 
   #close(peerId: string): void {
     this.#stopRecovery(peerId);
+    clearTimeout(this.#connectWatch.get(peerId));
+    this.#connectWatch.delete(peerId);
     const link = this.links.get(peerId);
     if (!link) return;
     this.links.delete(peerId);
@@ -273,6 +286,15 @@ export class PeerController implements ReactiveController {
     if (recovery) {
       this.#recovery.set(peerId, recovery);
       this.#schedule(peerId, RECOVERY.retryMs);
+    } else if (initiator) {
+      this.#connectWatch.set(
+        peerId,
+        setTimeout(() => {
+          this.#connectWatch.delete(peerId);
+          const link = this.links.get(peerId);
+          if (link && link.connectionState !== 'connected' && !this.#recovery.has(peerId)) this.#step(peerId, 'connect-timeout');
+        }, RECOVERY.connectMs),
+      );
     }
     // The callbacks run only after construction, when `link` is set; they
     // ignore a session that has since been replaced or removed.

@@ -33,7 +33,7 @@ import { PEER_ID_PATTERN, ROOM_ID_PATTERN } from '../../src/protocol.ts';
 import { randomId } from '../../src/random-id.ts';
 import { canvasGetUserMedia } from '../support/canvas-media.ts';
 import { InMemoryRooms } from '../support/in-memory-room.ts';
-import { stopAll, until, videoFrames } from './helpers.ts';
+import { sleep, stopAll, until, videoFrames } from './helpers.ts';
 
 /** The widget's English: the entry's and that of its lazy chunks. */
 const en = { ...entryMessages, ...failureMessages, ...knockMessages, ...lobbyMessages };
@@ -437,6 +437,41 @@ describe('<call-widget>', () => {
     await reach(alice, 'connected');
     await reach(bob, 'connected');
     expect(await videoFrames(remoteVideo(alice), 3)).to.have.length.of.at.least(3);
+  });
+
+  it('a first offer the room never delivered is sent again after 10 s (connect-timeout), and the call connects', async function () {
+    this.timeout(30_000);
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const alice = widget({ rooms, room, name: 'Alice' });
+    const bob = widget({ rooms, room, name: 'Bob' });
+    // Bob joins second, so he offers: his first offer is lost on the way.
+    let dropped = 0;
+    bob.createSocket = (address) => {
+      const socket = rooms.socketFactory(address);
+      const send = socket.send.bind(socket);
+      socket.send = (frame: string) => {
+        if (!dropped && frame.includes('"type":"offer"')) dropped++;
+        else send(frame);
+      };
+      return socket;
+    };
+    const reconnects: CallReconnectEvent[] = [];
+    bob.addEventListener('call-reconnect', (e) => reconnects.push(e));
+    await mount(alice, bob);
+    button(alice, 'join-button').click();
+    await reach(alice, 'waiting');
+    button(bob, 'join-button').click();
+    await until(() => dropped === 1, 'the first offer is dropped');
+    const lost = Date.now();
+    await sleep(2000);
+    expect([alice.state, bob.state], 'nothing can connect yet').to.deep.equal(['connecting', 'connecting']);
+    await reach(bob, 'connected', 15_000);
+    await reach(alice, 'connected');
+    expect(Date.now() - lost, 'after RECOVERY.connectMs').to.be.greaterThan(9_000);
+    expect(reconnects.map((e) => [e.attempt, e.cause])).to.deep.equal([[1, 'connect-timeout']]);
+    expect(await videoFrames(remoteVideo(alice), 3)).to.have.length.of.at.least(3);
+    expect(await videoFrames(remoteVideo(bob), 3)).to.have.length.of.at.least(3);
   });
 
   it('hang-up ends the call on both sides and stops every local track', async () => {

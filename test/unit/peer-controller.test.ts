@@ -128,6 +128,7 @@ describe('PeerController recovery', () => {
     peers.connect('dave', false);
     const [bob, carol, dave] = StandInConnection.made as [StandInConnection, StandInConnection, StandInConnection];
     bob.become('connected');
+    dave.become('connected'); // (a link that never connects takes steps too: RECOVERY.connectMs)
     carol.become('failed');
     await run(RECOVERY.maxSteps * RECOVERY.retryMs * 1.25 + 10_000);
     assert.deepEqual(reported.filter((line) => line.endsWith('gave up')), ['carol gave up']);
@@ -166,6 +167,42 @@ describe('PeerController recovery', () => {
     }
     assert.equal(reported.filter((line) => line === 'bob gave up').length, 1, reported.slice(-3).join(', '));
     assert.equal(peers.links.size, 0);
+  });
+
+  test('a link we offered on that has not connected after RECOVERY.connectMs sends its first offer again (connect-timeout), then steps on; one that connected, a prepared answering side and a closed link do not', async () => {
+    const offers = new Map<string, number>();
+    const reported: string[] = [];
+    const peers = new PeerController(host, {
+      createPeerConnection: () => () => new StandInConnection() as unknown as RTCPeerConnection,
+      onSignal: (peerId, data) => {
+        if (data.kind === 'description' && data.description.type === 'offer') offers.set(peerId, (offers.get(peerId) ?? 0) + 1);
+      },
+      onReconnect: (peerId, attempt, cause) => reported.push(`${peerId} ${attempt} ${cause}`),
+    });
+    peers.connect('bob', false); // its offer is lost
+    peers.connect('carol', false);
+    peers.connect('dave', false);
+    peers.prepare('erin', true); // waits for Erin's offer
+    await run(1000);
+    assert.deepEqual(Object.fromEntries(offers), { bob: 1, carol: 1, dave: 1 });
+    const [, carol] = StandInConnection.made as [StandInConnection, StandInConnection];
+    carol.become('connected');
+    peers.remove('dave');
+    await run(RECOVERY.connectMs - 2000);
+    assert.deepEqual(reported, [], 'nothing before connectMs');
+    await run(2000);
+    assert.deepEqual(reported, ['bob 1 connect-timeout']);
+    assert.equal(offers.get('bob'), 2, 'the first offer, sent again');
+    assert.equal(peers.states[0], 'disconnected', 'the call reads reconnecting, not connecting for good');
+    // Past the latest next step (+25 % jitter), short of two at the earliest (-25 %).
+    await run(4000);
+    assert.deepEqual(reported.slice(1), ['bob 2 ice-failed'], 'the usual steps follow');
+    (StandInConnection.made[0] as StandInConnection).become('connected');
+    const settled = reported.length;
+    await run(RECOVERY.retryMs * 3);
+    assert.equal(reported.length, settled, 'connected: the steps stop');
+    assert.deepEqual(Object.fromEntries(offers), { bob: 3, carol: 1, dave: 1 }, 'each step sent the unanswered first offer again');
+    peers.closeAll();
   });
 
   test('resume() takes one step per link, even when that step is a rebuild (a new link under the same id)', async () => {
