@@ -12,7 +12,7 @@
  */
 import {
   CloseCode,
-  DisplayNameSchema,
+  cleanDisplayName,
   HostKeySchema,
   LIMITS,
   PeerIdSchema,
@@ -116,7 +116,11 @@ export const RoomSnapshotSchema = v.object({
   members: v.array(
     v.object({
       id: PeerIdSchema,
-      name: DisplayNameSchema,
+      /**
+       * Cleaned, not checked: a name an earlier server accepted and the
+       * rules have since narrowed does not lose the whole room on a deploy.
+       */
+      name: v.pipe(v.string(), v.maxLength(4 * LIMITS.nameChars), v.transform(cleanDisplayName)),
       inCall: v.boolean(),
       host: v.boolean(),
       /** See `Member.heard`. */

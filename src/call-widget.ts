@@ -216,7 +216,7 @@ export class CallWidget extends LitElement {
    * a hang-up (`call-ended`, reason `hangup`); the next join is in the new one.
    */
   declare room: string;
-  /** Display name shown to the other peer. */
+  /** Display name shown to the other peers: controls, invisible characters and line separators are removed, and it is cut to 64 UTF-16 code units (`cleanDisplayName`); one with nothing visible left shows as "Guest". */
   declare name: string;
   /**
    * Colour scheme: `light`, `dark`, or `auto` (the default: the user's
@@ -1328,7 +1328,7 @@ export class CallWidget extends LitElement {
             ></video>
             ${this.#media.videoEnabled
               ? nothing
-              : html`<div class="camera-off"><span part="avatar" aria-hidden="true">${initials(this.name)}</span></div>`}
+              : html`<div class="camera-off"><span part="avatar" aria-hidden="true">${initials(cleanDisplayName(this.name))}</span></div>`}
             ${group ? this.#label(this.#t('you'), this.#media.audioEnabled) : nothing}
           </div>
         </div>

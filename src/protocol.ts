@@ -156,21 +156,36 @@ export const SECRET_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
 /**
  * What a display name may not hold: controls (C0 and C1); format characters
  * (General_Category Cf: the bidi embeddings, overrides, isolates and marks of
- * UAX #9 §2, zero-width spaces and joiners, the BOM, soft hyphens, the
- * invisible tag characters), except ZWNJ and ZWJ (U+200C, U+200D), which
- * Persian, the Indic scripts and emoji sequences need; line and paragraph
- * separators; and the Hangul fillers, which render blank
- * (Default_Ignorable_Code_Point, UAX #44). With these a name could reorder
- * the sentence around it, look like another (`Al\u200bice`), carry hidden
- * text or show as nothing.
+ * UAX #9 §2, zero-width spaces, the BOM, soft hyphens, tag characters); line
+ * and paragraph separators; and every other Default_Ignorable_Code_Point
+ * (UAX #44: the Hangul fillers, the combining grapheme joiner, the Khmer
+ * inherent vowels, the variation selectors past U+FE0F), which render as
+ * nothing. Kept: ZWNJ and ZWJ (U+200C, U+200D), which Persian, the Indic
+ * scripts and emoji sequences need; U+FE0E and U+FE0F (text and emoji
+ * presentation); the Mongolian free variation selectors and vowel
+ * separator (U+180B–U+180F). With the others a name could reorder the
+ * sentence around it, look like another (`Al\u200bice`), carry hidden text
+ * (tag characters, variation selectors: "emoji smuggling") or show as
+ * nothing. The price: subdivision flags (England, Scotland, Wales) lose their
+ * tags and show as a black flag, and the rare Cf characters of Arabic
+ * number signs, Syriac and Egyptian hieroglyphs go.
  */
-const FORBIDDEN_NAME_CHARS = /[\p{Cc}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]|(?![\u200c\u200d])\p{Cf}/u;
+const FORBIDDEN_NAME_CHARS = /(?![\u200c\u200d\u180b-\u180f\ufe0e\ufe0f])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
+
+/**
+ * A character that shows as something: a letter, number, punctuation or
+ * symbol, other than the blank U+2800 BRAILLE PATTERN BLANK. A name without
+ * one (only combining marks, joiners, presentation selectors) would leave a
+ * blank badge where "Guest" belongs.
+ */
+const VISIBLE_NAME_CHAR = /(?!\u2800)[\p{L}\p{N}\p{P}\p{S}]/u;
 
 /**
  * A display name the server accepts, made from whatever the user typed:
  * the characters a name may not hold (controls, invisible format
  * characters, separators, blank fillers) removed, trimmed, cut to
- * {@link LIMITS.nameChars} UTF-16 code units (never inside a surrogate pair).
+ * {@link LIMITS.nameChars} UTF-16 code units (never inside a surrogate
+ * pair); empty (anonymous) if nothing visible is left.
  */
 export function cleanDisplayName(name: string): string {
   let clean = name.replace(new RegExp(FORBIDDEN_NAME_CHARS.source, 'gu'), '').trim();
@@ -178,7 +193,7 @@ export function cleanDisplayName(name: string): string {
     const cut = /[\ud800-\udbff]/.test(clean[LIMITS.nameChars - 1]!) ? LIMITS.nameChars - 1 : LIMITS.nameChars;
     clean = clean.slice(0, cut).trim();
   }
-  return clean;
+  return VISIBLE_NAME_CHAR.test(clean) ? clean : '';
 }
 
 /** Error codes the server sends in `{type: 'error'}`. */
@@ -240,13 +255,14 @@ export const HostKeySchema = v.pipe(v.string(), v.regex(SECRET_PATTERN));
  * A display name: 0–64 UTF-16 code units after trimming (empty means anonymous;
  * the widget shows "Guest"), none of the controls, invisible format
  * characters, line separators or blank fillers {@link cleanDisplayName}
- * removes.
+ * removes, and something visible in it if anything.
  */
 export const DisplayNameSchema = v.pipe(
   v.string(),
   v.trim(),
   v.maxLength(LIMITS.nameChars),
   v.check((s) => !FORBIDDEN_NAME_CHARS.test(s), 'control, invisible or separator character'),
+  v.check((s) => !s || VISIBLE_NAME_CHAR.test(s), 'nothing visible'),
 );
 
 /** RTCSessionDescriptionInit, restricted to what perfect negotiation sends. */

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
+import { en, format } from '../../src/i18n/messages.ts';
 import { randomId } from '../../src/random-id.ts';
 import { widgetServers } from '../support/harness.ts';
 import { clickJoin, openWidgetPage, remoteFrames, waitForState } from '../support/widget-page.ts';
@@ -72,7 +73,7 @@ describe('locked rooms in the widget (real partykit dev, real Chromium)', { time
     await waitForState(guest, 'knocking');
     const knock = widget(host).locator('[part~="knock"]');
     await knock.waitFor();
-    assert.deepEqual(await shadowTexts(host, '.knock-name'), [`${HOSTILE_NAMES[0]} wants to join`]);
+    assert.deepEqual(await shadowTexts(host, '.knock-name'), [format(en.knocking, { name: HOSTILE_NAMES[0]! })]);
     const knockEvents = (await events(host)).filter((e) => e.type === 'call-knock');
     assert.deepEqual(knockEvents.map((e) => e.peer?.name), [HOSTILE_NAMES[0]]);
     await assertInert(host);
@@ -114,7 +115,7 @@ describe('locked rooms in the widget (real partykit dev, real Chromium)', { time
     await waitForState(cy, 'knocking');
     const knock = widget(bea).locator('[part~="knock"]');
     await knock.waitFor();
-    assert.deepEqual(await shadowTexts(bea, '.knock-name'), ['Cy wants to join']);
+    assert.deepEqual(await shadowTexts(bea, '.knock-name'), [format(en.knocking, { name: 'Cy' })]);
     await knock.locator('[part~="admit-button"]').click();
     await Promise.all([waitForState(bea, 'connected', 15_000), waitForState(cy, 'connected', 15_000)]);
     await Promise.all([remoteFrames(bea), remoteFrames(cy)]);

@@ -82,7 +82,7 @@ describe('ring flow through partykit dev', () => {
     const [alice, bob] = await pair();
     await clickJoin(alice.page); // "Call", then the lobby's "Call"
     await Promise.all([waitForState(alice.page, 'ringing'), waitForState(bob.page, 'incoming')]);
-    assert.match((await button(bob, 'ring-note').textContent()) ?? '', /Alice is calling/);
+    assert.match((await button(bob, 'ring-note').textContent()) ?? '', /\u2068Alice\u2069 is calling/);
     // Bob has not said his name (he has not entered the call): just "Calling…".
     assert.match((await button(alice, 'ring-note').textContent()) ?? '', /^\s*Calling…\s*$/);
     assert.equal(await button(bob, 'accept-button').isVisible(), true);

@@ -423,9 +423,15 @@ describe('display names', () => {
     ['Hangul filler U+3164 (a blank name)', '\u3164'],
     ['halfwidth Hangul filler U+FFA0', 'a\uffa0b'],
     ['Hangul choseong filler U+115F', '\u115f\u1160'],
+    ['combining grapheme joiner U+034F', 'Al\u034fice'],
+    ['Khmer inherent vowel U+17B4', 'Al\u17b4ice'],
+    ['variation selectors past U+FE0F (hidden bytes)', 'Alice\u{E0100}\u{E0101}'],
+    ['nothing visible: a joiner alone', '\u200d'],
+    ['nothing visible: combining marks alone', '\u0301\u0302'],
+    ['nothing visible: braille blank', '\u2800\u2800'],
   ];
   test('names that need ZWNJ or ZWJ are accepted: Persian, Devanagari, emoji sequences', () => {
-    for (const name of ['\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645', '\u0915\u094d\u200d\u0937', '👩\u200d💻 Ana', '❤\ufe0f']) {
+    for (const name of ['\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645', '\u0915\u094d\u200d\u0937', '👩\u200d💻 Ana', '❤\ufe0f', '\u182a\u180e\u1820', 'Zoë', 'e\u0301']) {
       assert.equal(nameOf(joinFrame(name)), name);
       assert.equal(cleanDisplayName(name), name);
     }
@@ -440,11 +446,14 @@ describe('display names', () => {
     assert.equal(cleanDisplayName('  evil\u202Egpj.exe '), 'evilgpj.exe');
     assert.equal(cleanDisplayName('Alice\nBob'), 'AliceBob');
     assert.equal(cleanDisplayName('\u3164\u200b\ufeff'), '', 'invisible only: anonymous');
+    assert.equal(cleanDisplayName('\u200d\ufe0f\u0301 \u2800'), '', 'nothing visible: anonymous');
+    assert.equal(cleanDisplayName('Alice\u{E0100}\u{E0101}'), 'Alice');
     assert.equal(cleanDisplayName('A\u200bl\u00adi\u2028ce\u{E0041}'), 'Alice');
     assert.equal(cleanDisplayName('<img src=x onerror=alert(1)>'), '<img src=x onerror=alert(1)>');
     assert.equal(cleanDisplayName('n'.repeat(63) + '🎧'), 'n'.repeat(63), 'never half a surrogate pair');
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (typed) => {
+      // Random code points, mixed with the invisible, joining and blank ones the rules are about.
+      fc.property(fc.string({ unit: fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), fc.constantFrom('\u200b', '\u200c', '\u200d', '\u00ad', '\u034f', '\u0301', '\u2800', '\u3164', '\ufe0f', '\u{E0067}', '\u{E0100}', '\u2028', '\u202e', ' ', 'a')), maxLength: 60 }), (typed) => {
         const name = cleanDisplayName(typed);
         const decoded = decodeClientMessage(joinFrame(name));
         assert.ok(decoded.ok, `refused ${JSON.stringify(name)}`);

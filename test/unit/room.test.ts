@@ -1627,7 +1627,8 @@ describe('a restart of the room server (snapshot in room storage)', () => {
       { ...good, hostKey: 'short' },
       { ...good, members: [] },
       { ...good, members: [{ ...good.members[0], id: 'bad id!' }] },
-      { ...good, members: [{ ...good.members[0], name: '\u202Eevil' }] },
+      { ...good, members: [{ ...good.members[0], name: 42 }] },
+      { ...good, members: [{ ...good.members[0], name: 'n'.repeat(1000) }] },
       { ...good, members: [{ ...good.members[0], host: 1 }] },
       { ...good, savedAt: clock.t + 60_000 },
     ];
@@ -1637,6 +1638,18 @@ describe('a restart of the room server (snapshot in room storage)', () => {
       assert.equal(room.size, 0);
       assert.equal(room.locked, false);
     }
+    // A name the rules have narrowed since it was saved is cleaned, not a
+    // reason to lose the room (a deploy would unlock it, its host and ring gone).
+    const { room, restored } = restart(clock, [{ ...good, members: [{ ...good.members[0]!, name: '\u202EAl\u200bice' }, ...good.members.slice(1)] }]);
+    assert.equal(restored, true);
+    assert.equal(room.locked, true);
+    const back = await comeBack(room, good.members[0]!.id, 'back');
+    const [welcome] = back.take();
+    assert.ok(welcome?.type === 'welcome' && welcome.resumed, JSON.stringify(welcome));
+    const other = await comeBack(room, good.members[1]!.id, 'other');
+    const [seen] = other.take();
+    assert.ok(seen?.type === 'welcome');
+    assert.deepEqual(seen.peers.map((p) => p.name), ['Alice']);
   });
 
   test('only an empty room is restored; a smaller capacity keeps the first members and the host', async () => {
