@@ -67,8 +67,9 @@ export class CallKnockEvent extends Event {
  * `cause` is `signaling` (the room socket is reopening), `ice-disconnected`
  * (the media path was down for 3 s: ICE restart), `ice-failed` (ICE restart
  * at once), `network-change` (the browser went online or changed network:
- * ICE restart), `connect-timeout` (a link we offered on had not connected
- * 10 s after its offer: the offer is sent again, or ICE restarted) or
+ * ICE restart), `connect-timeout` (a link's first offer still unanswered
+ * after 10 s: sent again, every 10 s; not connected after 30 s: the steps
+ * start) or
  * `rebuild` (a new peer connection from scratch). A link's
  * scheduled steps after its first say `ice-failed` whatever started the
  * outage; a network change says `network-change` at any step, a rebuild

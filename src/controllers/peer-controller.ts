@@ -51,17 +51,28 @@ export type ReconnectCause = 'connect-timeout' | 'ice-disconnected' | 'ice-faile
  *   the others go on, and this link keeps trying, a rebuild every
  *   `slowRetryMs`, for as long as it is there (the peer is in the call); if
  *   the others leave and only links that gave up are left, `onGiveUp` again.
- * - `connectMs`: a link we offered on that has not connected this long after
- *   its offer takes its first step then, as a failed one would (cause
- *   `connect-timeout`): its offer or the answer may never have arrived (the
- *   room drops a signal for a peer whose socket is down), or no ICE candidate
- *   did; before, such a link sat in `new` and the call read "connecting" for
- *   good. Ten times a first connection's usual time on one machine (median
- *   ~150 ms offer to first frame, `npm run bench:ttff`), with room for TURN
- *   over TCP across continents; the step re-sends an unanswered first offer
- *   (see `PeerSession.restartIce`), which the other side answers anew.
+ * - `connectMs`: a link we offered on whose first offer is still unanswered
+ *   this long after it went sends it again (cause `connect-timeout`; see
+ *   `PeerSession.restartIce`), and again every `connectMs`: the room drops a
+ *   signal for a peer whose socket is down, so the offer or its answer may
+ *   never have arrived; before, such a link sat in `new` and the call read
+ *   "connecting" for good. An answered link is left to ICE meanwhile (an ICE
+ *   restart would throw away a slow path's progress). Ten times a first
+ *   connection's usual time on one machine (median ~150 ms offer to first
+ *   frame, `npm run bench:ttff`).
+ * - `connectLimitMs`: a link we offered on and still not connected this long
+ *   after its first offer takes the steps above, as a failed one (so it
+ *   connects, or a 1:1 call fails with a retry, instead of "connecting" for
+ *   good, when neither an answer nor ICE's own `failed` ever comes).
  */
-export const RECOVERY = { disconnectedGraceMs: 3000, retryMs: 3000, maxSteps: 30, slowRetryMs: 30_000, connectMs: 10_000 } as const;
+export const RECOVERY = {
+  disconnectedGraceMs: 3000,
+  retryMs: 3000,
+  maxSteps: 30,
+  slowRetryMs: 30_000,
+  connectMs: 10_000,
+  connectLimitMs: 30_000,
+} as const;
 
 /**
  * Application heartbeat on each link's control data channel, ms: a beat every
@@ -125,7 +136,7 @@ export class PeerController implements ReactiveController {
   #mediaState: MediaStateMessage = { t: 'media', audio: true, video: true };
   /** Recovery state by peer id; survives rebuilding a link's session. */
   readonly #recovery = new Map<string, Recovery>();
-  /** The {@link RECOVERY.connectMs} watch of each link we offered on, until it connects or closes. */
+  /** The {@link RECOVERY.connectMs} watch of each link we offered on, until it connects (it then ends at its next turn) or closes. */
   readonly #connectWatch = new Map<string, ReturnType<typeof setTimeout>>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   readonly #host: ReactiveControllerHost;
@@ -287,14 +298,7 @@ export class PeerController implements ReactiveController {
       this.#recovery.set(peerId, recovery);
       this.#schedule(peerId, RECOVERY.retryMs);
     } else if (initiator) {
-      this.#connectWatch.set(
-        peerId,
-        setTimeout(() => {
-          this.#connectWatch.delete(peerId);
-          const link = this.links.get(peerId);
-          if (link && link.connectionState !== 'connected' && !this.#recovery.has(peerId)) this.#step(peerId, 'connect-timeout');
-        }, RECOVERY.connectMs),
-      );
+      this.#watchConnect(peerId, 1);
     }
     // The callbacks run only after construction, when `link` is set; they
     // ignore a session that has since been replaced or removed.
@@ -426,6 +430,30 @@ export class PeerController implements ReactiveController {
       link.session.restartIce();
       this.#schedule(peerId, RECOVERY.retryMs);
     }
+  }
+
+  /** Watch a first connection for {@link RECOVERY.connectMs}; `attempt`: the watch's turn, from 1. */
+  #watchConnect(peerId: string, attempt: number): void {
+    this.#connectWatch.set(
+      peerId,
+      setTimeout(() => {
+        this.#connectWatch.delete(peerId);
+        const link = this.links.get(peerId);
+        if (!link || link.connectionState === 'connected' || this.#recovery.has(peerId)) return;
+        if (attempt * RECOVERY.connectMs >= RECOVERY.connectLimitMs) {
+          // The steps go on counting from here.
+          this.#recoveryOf(peerId).step = attempt - 1;
+          this.#step(peerId, 'connect-timeout');
+          return;
+        }
+        const { pc } = link.session;
+        if (pc.signalingState === 'have-local-offer' && !pc.currentRemoteDescription) {
+          this.#options.onReconnect?.(peerId, attempt, 'connect-timeout');
+          link.session.restartIce(); // sends that first offer again
+        }
+        this.#watchConnect(peerId, attempt + 1);
+      }, RECOVERY.connectMs),
+    );
   }
 
   #update(link: PeerLink | undefined, change: Partial<Omit<PeerLink, 'id' | 'session'>>): void {

@@ -169,7 +169,7 @@ describe('PeerController recovery', () => {
     assert.equal(peers.links.size, 0);
   });
 
-  test('a link we offered on that has not connected after RECOVERY.connectMs sends its first offer again (connect-timeout), then steps on; one that connected, a prepared answering side and a closed link do not', async () => {
+  test('a first offer still unanswered after RECOVERY.connectMs is sent again (connect-timeout), every connectMs; an answered link is left to ICE; at connectLimitMs the steps start; one connected, a prepared answering side and a closed link are left alone', async () => {
     const offers = new Map<string, number>();
     const reported: string[] = [];
     const peers = new PeerController(host, {
@@ -182,26 +182,37 @@ describe('PeerController recovery', () => {
     peers.connect('bob', false); // its offer is lost
     peers.connect('carol', false);
     peers.connect('dave', false);
+    peers.connect('fay', false); // answered, ICE slow
     peers.prepare('erin', true); // waits for Erin's offer
     await run(1000);
-    assert.deepEqual(Object.fromEntries(offers), { bob: 1, carol: 1, dave: 1 });
-    const [, carol] = StandInConnection.made as [StandInConnection, StandInConnection];
-    carol.become('connected');
+    assert.deepEqual(Object.fromEntries(offers), { bob: 1, carol: 1, dave: 1, fay: 1 });
+    const [bob, carol, , fay] = StandInConnection.made as StandInConnection[];
+    carol!.become('connected');
     peers.remove('dave');
+    fay!.signalingState = 'stable';
+    fay!.currentRemoteDescription = { type: 'answer', sdp: 'v=0\r\n' };
+    fay!.become('connecting');
     await run(RECOVERY.connectMs - 2000);
     assert.deepEqual(reported, [], 'nothing before connectMs');
     await run(2000);
     assert.deepEqual(reported, ['bob 1 connect-timeout']);
     assert.equal(offers.get('bob'), 2, 'the first offer, sent again');
-    assert.equal(peers.states[0], 'disconnected', 'the call reads reconnecting, not connecting for good');
-    // Past the latest next step (+25 % jitter), short of two at the earliest (-25 %).
-    await run(4000);
-    assert.deepEqual(reported.slice(1), ['bob 2 ice-failed'], 'the usual steps follow');
-    (StandInConnection.made[0] as StandInConnection).become('connected');
+    assert.deepEqual([bob!.restarts, fay!.restarts], [0, 0], 'no ICE restart: nothing of a slow path is thrown away');
+    const stateOf = (id: string) => peers.states[[...peers.links.keys()].indexOf(id)];
+    assert.equal(stateOf('bob'), 'new', 'no recovery yet: the call still reads connecting');
+    await run(RECOVERY.connectMs);
+    assert.deepEqual(reported, ['bob 1 connect-timeout', 'bob 2 connect-timeout']);
+    assert.equal(offers.get('bob'), 3);
+    // At the limit both take the recovery steps, counting on.
+    await run(RECOVERY.connectLimitMs - 2 * RECOVERY.connectMs);
+    assert.deepEqual(reported.slice(2).sort(), ['bob 3 rebuild', 'fay 3 rebuild']);
+    assert.equal(stateOf('bob'), 'disconnected', 'recovering: the call reads reconnecting');
+    StandInConnection.made.at(-1)!.become('connected');
+    StandInConnection.made.at(-2)!.become('connected');
     const settled = reported.length;
     await run(RECOVERY.retryMs * 3);
     assert.equal(reported.length, settled, 'connected: the steps stop');
-    assert.deepEqual(Object.fromEntries(offers), { bob: 3, carol: 1, dave: 1 }, 'each step sent the unanswered first offer again');
+    assert.equal(offers.get('carol'), 1);
     peers.closeAll();
   });
 
