@@ -33,6 +33,14 @@ import {
 import { randomId } from '../src/random-id.ts';
 import * as v from 'valibot';
 
+/**
+ * How many removed members' ids a room remembers ({@link Room.arrive}), a few
+ * KiB. Only a room churned on purpose sees that many removals while one
+ * member is away; the member that then comes back under its old id meets
+ * links the others started afresh, which its recovery steps rebuild to.
+ */
+const REMOVED_IDS = 256;
+
 /** The two things the room needs from a socket. */
 export interface PeerSocket {
   send(frame: string): void;
@@ -264,6 +272,12 @@ export class Room {
    * not yet known to be down when the ring ends is told, and may miss it.
    */
   readonly #ringEnds = new Map<string, { state: 'declined' | 'missed'; at: number }>();
+  /**
+   * Ids of the members removed while this server ran (the others were told
+   * they left), oldest first, at most {@link REMOVED_IDS}; kept when the room
+   * empties. A session token naming one gets a new id ({@link arrive}).
+   */
+  readonly #removed = new Set<string>();
 
   constructor(options: RoomOptions = {}) {
     this.capacity = options.capacity ?? 2;
@@ -369,8 +383,9 @@ export class Room {
    * that member back: same id, same slot, nothing announced. Otherwise, in a
    * locked room anyone but the host key's holder waits in the lobby (`lobby`);
    * else its ICE servers are minted and it is admitted ({@link admit}), under
-   * `resumeId` if it had one (the room forgot it: a restart), or refused with
-   * `room-full`. Never rejects.
+   * `resumeId` if it had one and the room forgot it (a restart), under `id`
+   * if this server removed that member (the others saw it leave), or refused
+   * with `room-full`. Never rejects.
    */
   async arrive(socket: PeerSocket, id: string, arrival: Arrival = {}): Promise<void> {
     const { hostKey = null, resumeId = null } = arrival;
@@ -386,7 +401,15 @@ export class Room {
       else turnAway(socket);
       return;
     }
-    const peerId = resumeId !== null && !this.#idInUse(resumeId) ? resumeId : id;
+    // A token of a member this server removed (its grace ran out, or it
+    // hung up): the others saw it leave and closed their links to it, so it
+    // comes in as someone new, under a new id, and its page starts its links
+    // over. Under its old id it kept them, and its role: the first in the
+    // room kept answering impolitely while the others, meeting a newcomer,
+    // were impolite too, and each ignored the other's offers. A token of an
+    // id the room forgot (a restart without its snapshot) keeps the id: the
+    // others never saw it leave.
+    const peerId = resumeId !== null && !this.#idInUse(resumeId) && !this.#removed.has(resumeId) ? resumeId : id;
     const keyHolder = hostKey !== null && this.#hostKey !== null && sameSecret(hostKey, this.#hostKey);
     if (this.#locked && !keyHolder) {
       this.#enterLobby(socket, peerId, arrival.session, resumeId !== null);
@@ -641,6 +664,11 @@ export class Room {
       }
     }
     this.#members.delete(member.id);
+    this.#removed.add(member.id);
+    for (const id of this.#removed) {
+      if (this.#removed.size <= REMOVED_IDS) break;
+      this.#removed.delete(id);
+    }
     this.#ringEnds.delete(member.id);
     if (member.socket) this.#bySocket.delete(member.socket);
     const now = this.#now();

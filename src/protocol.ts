@@ -219,7 +219,8 @@ export type ServerErrorCode =
 
 /**
  * Session tokens: `<peer-id>.<base64url HMAC>`, issued by the server in
- * `welcome` and presented as `?session=` to resume that identity.
+ * `welcome` and presented as `?session=` to resume that identity. A token of
+ * a member the room removed (the others were told it left) gets a new id.
  */
 export const SESSION_PATTERN = /^[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{20,64}$/;
 

@@ -23,7 +23,7 @@ import {
 } from '../support/harness.ts';
 import { createTwoHosts, type TestHost, type TwoHosts } from '../support/netns.ts';
 import { firstFrameAfter, openInNamespace } from '../support/outage.ts';
-import { joinInTurn, waitForState } from '../support/widget-page.ts';
+import { iceRestartedFrom, joinInTurn, localUfrag, restartIce, waitForState } from '../support/widget-page.ts';
 
 let hosts: TwoHosts;
 let party: PartyServer;
@@ -160,6 +160,19 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     } finally {
       hosts.cutOffA(false);
     }
+    // A comes back past the grace: B saw it leave, so the room lets it in as
+    // someone new, and the call connects again as a fresh one (A was the
+    // first in the room, the side that answered: kept, its old role made
+    // both sides impolite, and each ignored the other's offers).
+    const restoredAt = Date.now();
+    const resumed = await Promise.all([a, b].map((page) => firstFrameAfter(page, restoredAt, 20_000)));
+    console.log(`# A back past the grace: media back after ${resumed.join(' / ')} ms (A / B)`);
+    await Promise.all([waitForState(a, 'connected', 5000), waitForState(b, 'connected', 5000)]);
+    // One polite side and one impolite: ICE restarts started by both at once
+    // converge (two impolite sides each ignore the other's offer).
+    const before = await Promise.all([localUfrag(a), localUfrag(b)]);
+    await Promise.all([restartIce(a), restartIce(b)]);
+    for (const [i, page] of [a, b].entries()) await iceRestartedFrom(page, before[i], 5000);
     await Promise.all([a.context().close(), b.context().close()]);
   });
 });

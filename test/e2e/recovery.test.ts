@@ -21,7 +21,7 @@ import {
   type StaticServer,
 } from '../support/harness.ts';
 import { rejoined } from '../support/outage.ts';
-import { joinInTurn, openWidgetPage, remoteFrames, waitForState } from '../support/widget-page.ts';
+import { iceRestartedFrom, joinInTurn, localUfrag, openWidgetPage, remoteFrames, restartIce, waitForState } from '../support/widget-page.ts';
 
 /** Stable, so that session tokens survive the room server's restart (and the room keeps its snapshot). */
 const VARS = { SESSION_SECRET: 'recovery-test-secret-0123456789' };
@@ -242,17 +242,9 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
       }
 
       // A renegotiation through the restarted server works: an ICE restart.
-      const old = await pcState(alice);
-      await alice.evaluate(() => (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!.restartIce());
-      await alice.waitForFunction(
-        (ufrag) => {
-          const pc = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!;
-          const now = /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1];
-          return now !== ufrag && pc.signalingState === 'stable' && pc.iceConnectionState === 'connected';
-        },
-        old.ufrag,
-        { timeout: 10_000 },
-      );
+      const old = await localUfrag(alice);
+      await restartIce(alice);
+      await iceRestartedFrom(alice, old, 10_000);
       await Promise.all([remoteFrames(alice), remoteFrames(bob)]);
       await Promise.all([alice.context().close(), bob.context().close()]);
     });
@@ -277,23 +269,9 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
   test('ICE restarts started by both sides at once converge to one connected session (5 trials)', async () => {
     const [alice, bob] = await call(randomId());
     for (let trial = 0; trial < 5; trial++) {
-      const before = await Promise.all([pcState(alice), pcState(bob)]);
-      await Promise.all(
-        [alice, bob].map((p) =>
-          p.evaluate(() => (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!.restartIce()),
-        ),
-      );
-      for (const [i, page] of [alice, bob].entries()) {
-        await page.waitForFunction(
-          (ufrag) => {
-            const pc = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!;
-            const now = /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1];
-            return now !== ufrag && pc.signalingState === 'stable' && pc.iceConnectionState === 'connected';
-          },
-          before[i]!.ufrag,
-          { timeout: 10_000 },
-        );
-      }
+      const before = await Promise.all([localUfrag(alice), localUfrag(bob)]);
+      await Promise.all([restartIce(alice), restartIce(bob)]);
+      for (const [i, page] of [alice, bob].entries()) await iceRestartedFrom(page, before[i], 10_000);
       const after = await Promise.all([pcState(alice), pcState(bob)]);
       assert.deepEqual(after.map((s) => s.count), [1, 1], `trial ${trial}: still one peer connection each`);
       await Promise.all([remoteFrames(alice, 3), remoteFrames(bob, 3)]);

@@ -36,19 +36,28 @@ export async function openInNamespace(
   return page;
 }
 
-/** Record `Date.now()` of every frame the widget's remote video decodes, on `window.frameTimes`. */
+/**
+ * Record `Date.now()` of every frame the widget's remote video decodes, on
+ * `window.frameTimes`: of whichever remote `<video>` the widget shows (a peer
+ * back under a new id gets a new tile), looked for every 50 ms.
+ */
 export function recordFrameTimes(page: Page): Promise<void> {
   return page.evaluate(() => {
     const w = window as unknown as { frameTimes: number[] };
     w.frameTimes = [];
+    let watched: HTMLVideoElement | null = null;
     const watch = () => {
       const video = document.querySelector('call-widget')?.shadowRoot?.querySelector<HTMLVideoElement>('video[part~="remote-video"]');
-      if (!video) return void setTimeout(watch, 50);
-      const onFrame = () => {
-        w.frameTimes.push(Date.now());
+      if (video && video !== watched) {
+        watched = video;
+        const onFrame = () => {
+          if (watched !== video) return;
+          w.frameTimes.push(Date.now());
+          video.requestVideoFrameCallback(onFrame);
+        };
         video.requestVideoFrameCallback(onFrame);
-      };
-      video.requestVideoFrameCallback(onFrame);
+      }
+      setTimeout(watch, 50);
     };
     watch();
   });

@@ -102,3 +102,32 @@ export function remoteFrames(
     [count, timeoutMs] as const,
   );
 }
+
+/** ICE ufrag of the local description of the page's newest peer connection (test pages keep them on `window.peerConnections`). */
+export function localUfrag(page: Page): Promise<string | undefined> {
+  return page.evaluate(() => {
+    const pc = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!;
+    return /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1];
+  });
+}
+
+/** Call `restartIce()` on the page's newest peer connection. */
+export function restartIce(page: Page): Promise<void> {
+  return page.evaluate(() => (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!.restartIce());
+}
+
+/**
+ * Wait until the page's newest peer connection has ICE-restarted away from
+ * `ufrag` (its local ufrag differs) and is `stable` and `connected` again.
+ */
+export async function iceRestartedFrom(page: Page, ufrag: string | undefined, timeoutMs: number): Promise<void> {
+  await page.waitForFunction(
+    (old) => {
+      const pc = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!;
+      const now = /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1];
+      return now !== old && pc.signalingState === 'stable' && pc.iceConnectionState === 'connected';
+    },
+    ufrag,
+    { timeout: timeoutMs },
+  );
+}

@@ -1384,7 +1384,7 @@ describe('drops, resume and heartbeats', () => {
     assert.equal(back.take()[0]?.type, 'signal');
   });
 
-  test('past the grace the others get peer-left; a late token gets a fresh place under its old id', async () => {
+  test('past the grace the others get peer-left; a late token gets a fresh place under a new id', async () => {
     const { room, clock, a, b, session } = await callOfTwo();
     clock.t += 5_000;
     send(room, a, { type: 'ping' });
@@ -1405,9 +1405,42 @@ describe('drops, resume and heartbeats', () => {
     await room.arrive(late, CAROL, { resumeId: ALICE, session });
     const [welcome] = late.take();
     assert.ok(welcome?.type === 'welcome');
-    assert.equal(welcome.id, ALICE);
+    // Bob saw Alice leave and closed his link: under her old id her page
+    // would keep its own (and its role), as if nothing had happened.
+    assert.equal(welcome.id, CAROL, 'a new id: the page starts its links over');
+    assert.equal(welcome.session, `${CAROL}.${'s'.repeat(43)}`);
     assert.equal(welcome.resumed, undefined, 'a new arrival, announced as one');
-    assert.deepEqual(b.take(), [{ type: 'peer-joined', peer: { id: ALICE, name: '', inCall: false } }]);
+    assert.deepEqual(b.take(), [{ type: 'peer-joined', peer: { id: CAROL, name: '', inCall: false } }]);
+  });
+
+  test('a removed member\'s token gets a new id after the room emptied too, and after a hang-up; the room remembers the last 256 removals', async () => {
+    const { room, a, b, session } = await callOfTwo();
+    send(room, a, { type: 'leave' });
+    send(room, b, { type: 'leave' });
+    assert.equal(room.size, 0, 'the room emptied');
+    for (const [old, fresh] of [
+      [ALICE, CAROL],
+      [BOB, DAVE],
+    ] as const) {
+      const back = socket(`back-${old}`);
+      await room.arrive(back, fresh, { resumeId: old, session });
+      const [welcome] = back.take();
+      assert.ok(welcome?.type === 'welcome');
+      assert.equal(welcome.id, fresh, `${old}'s token`);
+      send(room, back, { type: 'leave' });
+    }
+    // 257 removals in all: Alice's, the first, is forgotten, and her token
+    // names an id the room no longer knows, as after a restart: she gets it back.
+    for (let i = 0; i < 253; i++) {
+      const s = socket(`churn-${i}`);
+      await room.arrive(s, `churn${String(i).padStart(11, '0')}`);
+      send(room, s, { type: 'leave' });
+    }
+    const again = socket('again');
+    await room.arrive(again, ERIN, { resumeId: ALICE, session });
+    const [welcome] = again.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.id, ALICE, 'past the 256 removals remembered');
   });
 
   test('a socket silent past the heartbeat timeout is closed and held; peer-left follows at the grace', async () => {
