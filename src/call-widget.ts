@@ -321,6 +321,12 @@ export class CallWidget extends LitElement {
   /** (Host) the room refused our admit: it is full, until someone leaves. */
   #admitRefused = false;
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Watches the page's `<html lang>` and `dir` while the widget is in the
+   * page: a page that changes language after load (an i18n library's
+   * switch) is followed. Ancestors in between are read, not watched.
+   */
+  #pageLanguage: MutationObserver | undefined;
   /** Aborts the watch on a refused camera/microphone permission (see `#retryWhenGranted`). */
   #permissionWatch: AbortController | null = null;
   /**
@@ -516,6 +522,11 @@ export class CallWidget extends LitElement {
     globalThis.addEventListener?.('pagehide', this.#handlePageHide);
     globalThis.addEventListener?.('pageshow', this.#handlePageShow);
     networkInformation()?.addEventListener('change', this.#handleNetworkChange);
+    // The browser's preferred language, the last fallback, can change too.
+    globalThis.addEventListener?.('languagechange', this.#resolveLanguage);
+    (this.#pageLanguage ??= new MutationObserver(this.#resolveLanguage)).observe(document.documentElement, {
+      attributeFilter: ['lang', 'dir'],
+    });
     if (!this.room) {
       const fromPage = new URL(globalThis.location.href).searchParams.get('room');
       this.room = fromPage || randomId(16);
@@ -537,6 +548,8 @@ export class CallWidget extends LitElement {
     globalThis.removeEventListener?.('pagehide', this.#handlePageHide);
     globalThis.removeEventListener?.('pageshow', this.#handlePageShow);
     networkInformation()?.removeEventListener('change', this.#handleNetworkChange);
+    globalThis.removeEventListener?.('languagechange', this.#resolveLanguage);
+    this.#pageLanguage?.disconnect();
     super.disconnectedCallback(); // controllers release camera, peer connections, socket and lobby
     this.#closeLobby();
     clearTimeout(this.#joinTimer);
@@ -1177,7 +1190,7 @@ export class CallWidget extends LitElement {
    * the direction (`dir` here or on an ancestor, else the language's), and
    * load the catalog when it changed; one that fails to load leaves English.
    */
-  #resolveLanguage(): void {
+  #resolveLanguage = (): void => {
     const lang = languageOf(this);
     const dirAttribute = inheritedAttribute(this, 'dir');
     this.#dir = dirAttribute === 'rtl' || dirAttribute === 'ltr' ? dirAttribute : directionOf(lang);
@@ -1188,7 +1201,7 @@ export class CallWidget extends LitElement {
       this.#catalogLoad = this.#loadCatalog(locale);
     }
     this.requestUpdate();
-  }
+  };
 
   /**
    * Load the catalog of `locale` and speak it, if it is still the one

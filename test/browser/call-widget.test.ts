@@ -739,6 +739,39 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     expect(x(5), '"!" to the right of "B"').to.be.greaterThan(x(0));
   });
 
+  it('follows the page: a change of <html lang> or dir after load switches the widget\'s language and direction; its own lang wins, and a removed widget stops watching', async () => {
+    const root = document.documentElement;
+    const [lang, dir] = [root.getAttribute('lang'), root.getAttribute('dir')];
+    const restore = (name: string, value: string | null) => (value === null ? root.removeAttribute(name) : root.setAttribute(name, value));
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
+    const own = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Bob' });
+    own.setAttribute('lang', 'en');
+    try {
+      root.setAttribute('lang', 'en');
+      await mount(el);
+      await mount(own);
+      await settled(el);
+      expect(textOf(el, 'join-button')).to.equal(entryMessages.join);
+      root.setAttribute('lang', 'es');
+      await until(() => textOf(el, 'join-button') === es.join, 'Spanish after <html lang="es">');
+      root.setAttribute('lang', 'ar-EG');
+      await until(() => textOf(el, 'join-button') === ar.join, 'Arabic after <html lang="ar-EG">');
+      expect(part(el, 'base')!.getAttribute('dir')).to.equal('rtl');
+      expect(part(el, 'base')!.getAttribute('lang')).to.equal('ar-EG');
+      root.setAttribute('dir', 'ltr');
+      await until(() => part(el, 'base')!.getAttribute('dir') === 'ltr', 'an explicit dir on <html> wins');
+      expect(textOf(own, 'join-button'), 'its own lang wins').to.equal(entryMessages.join);
+      el.remove();
+      root.setAttribute('lang', 'es');
+      await sleep(50);
+      expect(part(el, 'base')!.getAttribute('lang'), 'removed: no longer watching').to.equal('ar-EG');
+    } finally {
+      restore('lang', lang);
+      restore('dir', dir);
+      own.remove();
+    }
+  });
+
   it('lang="ar" speaks Arabic, lays out right to left and mirrors the local inset', async () => {
     const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice' });
     el.setAttribute('lang', 'ar');
