@@ -785,10 +785,15 @@ export class CallWidget extends LitElement {
   /**
    * The first render waits for the catalog, so a translated widget never
    * shows English first. Later ones do not: after a language change the
-   * widget speaks the old one until the new catalog is in.
+   * widget speaks the old one until the new catalog is in. A `theme` set as
+   * a property is the attribute at once, not at that render: the host's
+   * colours show meanwhile, and must not be the other scheme's.
    */
   protected override async scheduleUpdate(): Promise<void> {
-    if (!this.hasUpdated) await this.#catalogLoad;
+    if (!this.hasUpdated) {
+      if (this.theme) this.setAttribute('theme', this.theme);
+      await this.#catalogLoad;
+    }
     super.scheduleUpdate();
   }
 

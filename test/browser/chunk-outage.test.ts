@@ -20,6 +20,27 @@ const SPANISH_CATALOG = '/src/i18n/es.ts';
 
 afterEach(() => executeServerCommand('set-permission', { names: ['camera', 'microphone'], setting: 'granted' }));
 
+it('a theme set as a property shows while the first render waits for a catalog (no flash of the other scheme)', async () => {
+  // The Spanish catalog is not loaded yet, so the first render waits for its
+  // fetch (answered 503, so that it stays unloaded for the test below).
+  await executeServerCommand('fail-next-fetch', { path: SPANISH_CATALOG });
+  const el = document.createElement('call-widget');
+  el.createSocket = new InMemoryRooms().socketFactory;
+  el.room = `wtr_${randomId(12)}`;
+  el.setAttribute('lang', 'es');
+  el.theme = 'dark';
+  document.body.append(el);
+  try {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(el.hasUpdated, 'still waiting for the catalog').to.equal(false);
+    expect(el.getAttribute('theme')).to.equal('dark');
+    await until(() => el.hasUpdated, 'the first render');
+    expect(el.getAttribute('theme')).to.equal('dark');
+  } finally {
+    el.remove();
+  }
+});
+
 it('the error view’s chunk unavailable once: the failure is still reported and retry works, and the view shows once the chunk loads', async () => {
   await executeServerCommand('fail-next-fetch', { path: FAILURE_CHUNK });
   const fetchesBefore = await executeServerCommand<number, { path: string }>('fetch-count', { path: FAILURE_CHUNK });
