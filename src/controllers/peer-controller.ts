@@ -138,6 +138,8 @@ export class PeerController implements ReactiveController {
   readonly #recovery = new Map<string, Recovery>();
   /** The {@link RECOVERY.connectMs} watch of each link we offered on, until it connects (it then ends at its next turn) or closes. */
   readonly #connectWatch = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Peers whose link has been connected (through its rebuilds), until they are removed. */
+  readonly #reached = new Set<string>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   readonly #host: ReactiveControllerHost;
   readonly #options: PeerControllerOptions;
@@ -160,10 +162,14 @@ export class PeerController implements ReactiveController {
   get states(): RTCPeerConnectionState[] {
     // A link being recovered (ICE restarts, a rebuilt connection still
     // negotiating) counts as `disconnected` until it connects again, so the
-    // call reads `reconnecting` throughout.
+    // call reads `reconnecting` throughout; one that never connected yet
+    // (its first offer lost, ICE failed at once) counts as `connecting`:
+    // nothing was lost to reconnect.
     return [...this.links.values()].map((l) =>
       this.#recovery.has(l.id) && l.connectionState !== 'connected' && l.connectionState !== 'closed'
-        ? 'disconnected'
+        ? this.#reached.has(l.id)
+          ? 'disconnected'
+          : 'connecting'
         : l.connectionState,
     );
   }
@@ -268,6 +274,7 @@ export class PeerController implements ReactiveController {
    * ends as a 1:1 call would, not in `reconnecting` for good).
    */
   remove(peerId: string): void {
+    this.#reached.delete(peerId);
     this.#close(peerId);
     const left = [...this.links.keys()];
     if (left.length && left.every((id) => this.#recovery.get(id)?.gaveUp)) this.#options.onGiveUp?.(left[0]!);
@@ -275,6 +282,7 @@ export class PeerController implements ReactiveController {
 
   /** Close every session. */
   closeAll(): void {
+    this.#reached.clear();
     for (const id of [...this.links.keys()]) this.#close(id);
   }
 
@@ -373,6 +381,7 @@ export class PeerController implements ReactiveController {
   /** Drive recovery from a link's `connectionState`. */
   #onStateChange(peerId: string, state: RTCPeerConnectionState): void {
     if (state === 'connected') {
+      this.#reached.add(peerId);
       this.#stopRecovery(peerId);
       return;
     }

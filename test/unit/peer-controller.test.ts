@@ -206,12 +206,24 @@ describe('PeerController recovery', () => {
     // At the limit both take the recovery steps, counting on.
     await run(RECOVERY.connectLimitMs - 2 * RECOVERY.connectMs);
     assert.deepEqual(reported.slice(2).sort(), ['bob 3 rebuild', 'fay 3 rebuild']);
-    assert.equal(stateOf('bob'), 'disconnected', 'recovering: the call reads reconnecting');
+    assert.equal(stateOf('bob'), 'connecting', 'recovering, but never connected: the call still reads connecting');
     StandInConnection.made.at(-1)!.become('connected');
     StandInConnection.made.at(-2)!.become('connected');
     const settled = reported.length;
     await run(RECOVERY.retryMs * 3);
     assert.equal(reported.length, settled, 'connected: the steps stop');
+    // Connected once, then lost: that is reconnecting, through a rebuild too.
+    StandInConnection.made.at(-1)!.become('failed');
+    StandInConnection.made.at(-2)!.become('failed');
+    assert.deepEqual(['bob', 'fay'].map(stateOf), ['disconnected', 'disconnected']);
+    await run(RECOVERY.retryMs * 12);
+    assert.ok(StandInConnection.made.length > 7, 'rebuilt meanwhile');
+    assert.deepEqual(['bob', 'fay'].map(stateOf), ['disconnected', 'disconnected']);
+    // A peer removed and back starts from scratch.
+    peers.remove('bob');
+    peers.connect('bob', false);
+    StandInConnection.made.at(-1)!.become('failed');
+    assert.equal(stateOf('bob'), 'connecting');
     assert.equal(offers.get('carol'), 1);
     peers.closeAll();
   });
