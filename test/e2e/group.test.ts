@@ -12,49 +12,24 @@
  * and not one frame refused.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { randomId } from '../../src/random-id.ts';
-import { ROOT, launchChromium, newContext, requireBuild, startParty, startStatic, type PartyServer, type StaticServer } from '../support/harness.ts';
-import { freeUdpPort, startCoturn, type Coturn } from '../support/turn.ts';
+import { newContext, requireBuild } from '../support/harness.ts';
+import { startRelayServers, stopRelayServers, type RelayServers } from '../support/relay-call.ts';
 import { clickJoin, waitForState } from '../support/widget-page.ts';
 
 const PEOPLE = 6;
 
 describe(`a ${PEOPLE}-way mesh through partykit dev, with STUN and TURN (udp, tcp)`, () => {
-  let coturn: Coturn;
-  let party: PartyServer;
-  let web: StaticServer;
-  let browser: Browser;
+  let servers: RelayServers;
 
   before(async () => {
     requireBuild();
-    const secret = randomBytes(24).toString('base64url');
-    coturn = await startCoturn({ config: join(ROOT, 'turn/turnserver.test.conf'), port: await freeUdpPort(), secret });
-    const turn = `turn:127.0.0.1:${coturn.port}`;
-    [party, web, browser] = await Promise.all([
-      startParty({
-        vars: {
-          ROOM_CAPACITY: String(PEOPLE),
-          STUN_URLS: `stun:127.0.0.1:${coturn.port}`,
-          TURN_URLS: `${turn}?transport=udp,${turn}?transport=tcp`,
-          TURN_SECRET: secret,
-          TURN_TTL_SECONDS: '600',
-        },
-      }),
-      startStatic(),
-      // Loopback host candidates too: more candidates per link, as on a
-      // machine with several interfaces.
-      launchChromium({ args: ['--allow-loopback-in-peer-connection'] }),
-    ]);
+    servers = await startRelayServers({ stun: true, tcp: true, vars: { ROOM_CAPACITY: String(PEOPLE) } });
   });
 
-  after(async () => {
-    await browser?.close();
-    await Promise.all([party?.stop(), web?.stop(), coturn?.stop()]);
-  });
+  after(() => stopRelayServers(servers));
 
   test('everyone connects to everyone and decodes all five others; the room refuses no frame', { timeout: 120_000 }, async () => {
     const room = randomId(16);
@@ -64,7 +39,7 @@ describe(`a ${PEOPLE}-way mesh through partykit dev, with STUN and TURN (udp, tc
     /** Close codes of each page's room socket. */
     const closes: number[][] = [];
     for (let i = 0; i < PEOPLE; i++) {
-      const page = await (await newContext(browser)).newPage();
+      const page = await (await newContext(servers.browser)).newPage();
       errors.push([]);
       closes.push([]);
       // Before the page loads: the widget opens its room socket at once.
@@ -75,8 +50,8 @@ describe(`a ${PEOPLE}-way mesh through partykit dev, with STUN and TURN (udp, tc
         });
         socket.on('close', () => closes[i]!.push(i));
       });
-      const query = new URLSearchParams({ host: party.host, room, name: `P${i + 1}` });
-      await page.goto(`${web.origin}/test/e2e/pages/call.html?${query}`);
+      const query = new URLSearchParams({ host: servers.party.host, room, name: `P${i + 1}` });
+      await page.goto(`${servers.web.origin}/test/e2e/pages/call.html?${query}`);
       await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
       pages.push(page);
     }

@@ -20,17 +20,10 @@ import { networkInterfaces } from 'node:os';
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { randomId } from '../../src/random-id.ts';
-import {
-  ROOT,
-  launchChromium,
-  requireBuild,
-  startParty,
-  startStatic,
-  type PartyServer,
-  type StaticServer,
-} from '../support/harness.ts';
+import { ROOT, requireBuild } from '../support/harness.ts';
+import { startRelayServers, stopRelayServers, type RelayServers } from '../support/relay-call.ts';
 import { clickJoin, joinInTurn, openWidgetPage, remoteFrames, waitForState } from '../support/widget-page.ts';
 import {
   TurnClient,
@@ -338,34 +331,16 @@ interface CandidateInfo {
 }
 
 describe('a call through coturn with relay-only ICE', () => {
-  const secret = newSecret();
-  let coturn: Coturn;
-  let party: PartyServer;
-  let web: StaticServer;
-  let browser: Browser;
+  let relay: RelayServers;
 
   before(async () => {
     requireBuild();
-    coturn = await startCoturn({ config: TEST_CONFIG, port: await freeUdpPort(), secret });
-    [party, web, browser] = await Promise.all([
-      startParty({
-        vars: {
-          TURN_URLS: `turn:127.0.0.1:${coturn.port}?transport=udp`,
-          TURN_SECRET: secret,
-          TURN_TTL_SECONDS: '600',
-        },
-      }),
-      startStatic(),
-      launchChromium({ args: ['--allow-loopback-in-peer-connection'] }),
-    ]);
+    relay = await startRelayServers();
   });
 
-  after(async () => {
-    await browser?.close();
-    await Promise.all([party?.stop(), web?.stop(), coturn?.stop()]);
-  });
+  after(() => stopRelayServers(relay));
 
-  const openRelayWidget = (room: string, name: string) => openWidgetPage(browser, { party, web }, room, name, 'relay');
+  const openRelayWidget = (room: string, name: string) => openWidgetPage(relay.browser, relay, room, name, 'relay');
 
   /** The selected candidate pair of the page's (last) peer connection. */
   const selectedPair = (page: Page) =>
@@ -414,14 +389,14 @@ describe('a call through coturn with relay-only ICE', () => {
         });
         const turn = servers.find((s) => [s.urls].flat().some((u) => u.startsWith('turn:')));
         assert.ok(turn, `${name}: no TURN server in ${JSON.stringify(servers)}`);
-        assert.deepEqual([turn.urls].flat(), [`turn:127.0.0.1:${coturn.port}?transport=udp`]);
+        assert.deepEqual([turn.urls].flat(), [`turn:127.0.0.1:${relay.coturn.port}?transport=udp`]);
         const expiry = Number(String(turn.username).split(':')[0]);
         assert.ok(Math.abs(expiry - (nowSeconds() + 600)) < 60, `${name}: username ${turn.username}`);
 
         const pair = await selectedPair(page);
         assert.equal(pair.localType, 'relay', `${name}: selected pair ${JSON.stringify(pair)}`);
         assert.equal(pair.localAddress, '127.0.0.1', `${name}: relayed address ${JSON.stringify(pair)}`);
-        assert.equal(pair.url, `turn:127.0.0.1:${coturn.port}?transport=udp`, `${name}: ${JSON.stringify(pair)}`);
+        assert.equal(pair.url, `turn:127.0.0.1:${relay.coturn.port}?transport=udp`, `${name}: ${JSON.stringify(pair)}`);
       }
     } finally {
       await Promise.all([alice.context().close(), bob.context().close()]);
@@ -430,36 +405,18 @@ describe('a call through coturn with relay-only ICE', () => {
 });
 
 describe('TURN credentials are refreshed before they expire', () => {
-  const secret = newSecret();
   /** Short on purpose: the call outlives its first credentials within the test. */
   const TTL_SECONDS = 6;
-  let coturn: Coturn;
-  let party: PartyServer;
-  let web: StaticServer;
-  let browser: Browser;
+  let relay: RelayServers;
 
   before(async () => {
     requireBuild();
-    coturn = await startCoturn({ config: TEST_CONFIG, port: await freeUdpPort(), secret });
-    [party, web, browser] = await Promise.all([
-      startParty({
-        vars: {
-          TURN_URLS: `turn:127.0.0.1:${coturn.port}?transport=udp`,
-          TURN_SECRET: secret,
-          TURN_TTL_SECONDS: String(TTL_SECONDS),
-        },
-      }),
-      startStatic(),
-      launchChromium({ args: ['--allow-loopback-in-peer-connection'] }),
-    ]);
+    relay = await startRelayServers({ ttlSeconds: TTL_SECONDS });
   });
 
-  after(async () => {
-    await browser?.close();
-    await Promise.all([party?.stop(), web?.stop(), coturn?.stop()]);
-  });
+  after(() => stopRelayServers(relay));
 
-  const openRelayWidget = (room: string, name: string) => openWidgetPage(browser, { party, web }, room, name, 'relay');
+  const openRelayWidget = (room: string, name: string) => openWidgetPage(relay.browser, relay, room, name, 'relay');
 
   interface Applied {
     at: number;
