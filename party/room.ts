@@ -35,9 +35,12 @@ import * as v from 'valibot';
 
 /**
  * How many removed members' ids a room remembers ({@link Room.arrive}), a few
- * KiB. Only a room churned on purpose sees that many removals while one
- * member is away; the member that then comes back under its old id meets
- * links the others started afresh, which its recovery steps rebuild to.
+ * KiB (and in its snapshot). Only a room churned on purpose sees that many
+ * removals while one member is away; the member that then comes back under
+ * its old id keeps its links and role while the others start theirs afresh,
+ * as before this record existed: its recovery steps rebuild the links, and
+ * where both ends are impolite, ICE restarts both start at once never
+ * converge.
  */
 const REMOVED_IDS = 256;
 
@@ -137,6 +140,8 @@ export const RoomSnapshotSchema = v.object({
       lastSeen: TimeSchema,
     }),
   ),
+  /** Ids of members removed (the others saw them leave), oldest first: their tokens get new ids. Absent in older snapshots. */
+  removed: v.optional(v.pipe(v.array(PeerIdSchema), v.maxLength(REMOVED_IDS)), []),
   /** Who hung up within the grace, and when: still told to members resuming after the restart. */
   hungUp: v.pipe(v.array(v.object({ id: PeerIdSchema, at: TimeSchema })), v.maxLength(LIMITS.hungUpIds)),
   ring: v.nullable(
@@ -183,7 +188,8 @@ interface Member extends Bucket {
   lastSeen: number;
   /**
    * It has sent a frame since its `welcome`, or it arrived with a session
-   * token: it holds a token to resume with. A member not yet heard from may
+   * token: it holds a token to resume with (its own, or that of the removed
+   * member it was let in for, which gets it back too). A member not yet heard from may
    * never have read its `welcome` (a page that gave up while connecting), so
    * holding its slot through a drop would only keep a ghost in the room.
    */
@@ -206,6 +212,8 @@ interface Knocker extends Bucket {
   session: Arrival['session'];
   /** It arrived with a session token: once admitted, held through a drop (see `Member.heard`). */
   heard: boolean;
+  /** The removed member's id its token named (it knocks under a new one), else null: see {@link Room.arrive}. */
+  replaces: string | null;
   /** When its last frame arrived (or it did), ms: a socket silent for the heartbeat timeout is closed. */
   lastSeen: number;
 }
@@ -273,11 +281,24 @@ export class Room {
    */
   readonly #ringEnds = new Map<string, { state: 'declined' | 'missed'; at: number }>();
   /**
-   * Ids of the members removed while this server ran (the others were told
-   * they left), oldest first, at most {@link REMOVED_IDS}; kept when the room
-   * empties. A session token naming one gets a new id ({@link arrive}).
+   * Ids of the members removed (the others were told they left, or a
+   * restart's snapshot left them out), oldest first, at most
+   * {@link REMOVED_IDS}, each with the id its token was let in under since
+   * (null until then). Kept when the room empties, and in the snapshot
+   * (without those ids). A session token naming one gets a new id, or that
+   * member back while it is here ({@link arrive}).
    */
-  readonly #removed = new Set<string>();
+  readonly #removed = new Map<string, string | null>();
+
+  /** Remember `id` as removed, let in since as `successor` (or not yet), keeping the last {@link REMOVED_IDS}. */
+  #remember(id: string, successor: string | null): void {
+    this.#removed.delete(id);
+    this.#removed.set(id, successor);
+    for (const old of this.#removed.keys()) {
+      if (this.#removed.size <= REMOVED_IDS) break;
+      this.#removed.delete(old);
+    }
+  }
 
   constructor(options: RoomOptions = {}) {
     this.capacity = options.capacity ?? 2;
@@ -293,7 +314,8 @@ export class Room {
   /**
    * Take up a room where a previous server left it: `snapshot` (as saved
    * through {@link RoomOptions.save}, read back from storage, so unknown
-   * input) restores the lock, the host key, the members and the ring. Every
+   * input) restores the lock, the host key, the members, the ring and the
+   * ids of removed members (those of members not taken back with them). Every
    * member is away, with what is left of its grace (from its `lastSeen`) to
    * come back with its session token. Nothing is announced: to the others, a
    * member coming back is a resume, and one that does not is gone as after
@@ -314,7 +336,7 @@ export class Room {
     if (this.#members.size || this.#knockers.size || this.#arriving.size) return false;
     const parsed = v.safeParse(RoomSnapshotSchema, snapshot);
     if (!parsed.success) return false;
-    const { savedAt, locked, hostKey, members, ring, hungUp } = parsed.output;
+    const { savedAt, locked, hostKey, members, ring, hungUp, removed } = parsed.output;
     const now = this.#now();
     if (now - savedAt > this.#graceMs + SNAPSHOT_REFRESH_MS || savedAt > now + SNAPSHOT_REFRESH_MS) return false;
     const ids = new Set<string>();
@@ -323,6 +345,10 @@ export class Room {
     const taken = kept.slice(0, this.capacity);
     if (host && !taken.includes(host)) taken[taken.length - 1] = host;
     if (!taken.length) return false;
+    // Members not taken back are removed: the others, resuming, find them
+    // gone (their resumed welcome leaves them out), and close their links.
+    for (const id of removed) this.#remember(id, null);
+    for (const m of members) if (!taken.includes(m)) this.#remember(m.id, null);
     for (const m of taken) {
       this.#members.set(m.id, {
         id: m.id,
@@ -389,7 +415,10 @@ export class Room {
    */
   async arrive(socket: PeerSocket, id: string, arrival: Arrival = {}): Promise<void> {
     const { hostKey = null, resumeId = null } = arrival;
-    const held = resumeId === null ? undefined : this.#members.get(resumeId);
+    const removed = resumeId !== null && this.#removed.has(resumeId);
+    // A removed member's token: the member it was let in as since, if still
+    // here (its page may have lost the welcome with the new token).
+    const held = resumeId === null ? undefined : this.#members.get(this.#removed.get(resumeId) ?? resumeId);
     if (held) {
       // Its verified token proves it read a welcome: a heartbeat timeout of
       // its old socket while this one is admitted must hold it, not remove it.
@@ -401,18 +430,19 @@ export class Room {
       else turnAway(socket);
       return;
     }
-    // A token of a member this server removed (its grace ran out, or it
-    // hung up): the others saw it leave and closed their links to it, so it
-    // comes in as someone new, under a new id, and its page starts its links
-    // over. Under its old id it kept them, and its role: the first in the
-    // room kept answering impolitely while the others, meeting a newcomer,
-    // were impolite too, and each ignored the other's offers. A token of an
-    // id the room forgot (a restart without its snapshot) keeps the id: the
-    // others never saw it leave.
-    const peerId = resumeId !== null && !this.#idInUse(resumeId) && !this.#removed.has(resumeId) ? resumeId : id;
+    // A token of a member removed (its grace ran out, it hung up, or a
+    // restart's snapshot left it out): the others saw it leave and closed
+    // their links to it, so it comes in as someone new, under a new id, and
+    // its page starts its links over. Under its old id it kept them, and its
+    // role: the first in the room kept answering impolitely while the
+    // others, meeting a newcomer, were impolite too, and each ignored the
+    // other's offers. A token of an id the room never saw leave (a restart
+    // without its snapshot) keeps the id.
+    const peerId = resumeId !== null && !removed && !this.#idInUse(resumeId) ? resumeId : id;
+    const replaces = removed ? resumeId : null;
     const keyHolder = hostKey !== null && this.#hostKey !== null && sameSecret(hostKey, this.#hostKey);
     if (this.#locked && !keyHolder) {
-      this.#enterLobby(socket, peerId, arrival.session, resumeId !== null);
+      this.#enterLobby(socket, peerId, arrival.session, resumeId !== null, replaces);
       return;
     }
     if (this.full) {
@@ -426,7 +456,8 @@ export class Room {
       turnAway(socket);
       return;
     }
-    this.admit(socket, peerId, grant.iceServers, { iceTtl: grant.iceTtl, hostKey, session, heard: resumeId !== null });
+    const options = { iceTtl: grant.iceTtl, hostKey, session, heard: resumeId !== null };
+    if (this.admit(socket, peerId, grant.iceServers, options) && replaces !== null) this.#remember(replaces, peerId);
   }
 
   /** No room for `socket`: `busy` while two peers ring or talk in a ring's call, else `room-full`. */
@@ -664,11 +695,7 @@ export class Room {
       }
     }
     this.#members.delete(member.id);
-    this.#removed.add(member.id);
-    for (const id of this.#removed) {
-      if (this.#removed.size <= REMOVED_IDS) break;
-      this.#removed.delete(id);
-    }
+    this.#remember(member.id, null);
     this.#ringEnds.delete(member.id);
     if (member.socket) this.#bySocket.delete(member.socket);
     const now = this.#now();
@@ -711,7 +738,7 @@ export class Room {
       accepted: this.#ring.accepted,
     };
     try {
-      const snapshot = { savedAt, locked: this.#locked, hostKey: this.#hostKey, members, hungUp: this.#hungUp, ring };
+      const snapshot = { savedAt, locked: this.#locked, hostKey: this.#hostKey, members, hungUp: this.#hungUp, ring, removed: [...this.#removed.keys()] };
       this.#save(members.length ? snapshot : null, { refresh });
     } catch {
       // see above
@@ -765,13 +792,13 @@ export class Room {
    * closed with {@link RETRY_CLOSE_CODE} (not final: that page comes back, and takes its turn).
    * So silent sockets cannot keep a guest from knocking.
    */
-  #enterLobby(socket: PeerSocket, id: string, session: Arrival['session'], heard: boolean): void {
+  #enterLobby(socket: PeerSocket, id: string, session: Arrival['session'], heard: boolean, replaces: string | null): void {
     const idle = [...this.#knockers.values()].filter((k) => !k.knocked);
     if (idle.length >= this.#maxKnocking) {
       this.#knockers.delete(idle[0]!.socket);
       safeClose(idle[0]!.socket, RETRY_CLOSE_CODE, 'lobby-full');
     }
-    this.#knockers.set(socket, { id, socket, name: '', knocked: false, session, heard, lastSeen: this.#now(), ...this.#freshBucket() });
+    this.#knockers.set(socket, { id, socket, name: '', knocked: false, session, heard, replaces, lastSeen: this.#now(), ...this.#freshBucket() });
     send(socket, { type: 'lobby' });
   }
 
@@ -825,7 +852,8 @@ export class Room {
         turnAway(knocker.socket);
         return;
       }
-      this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl, session, heard: knocker.heard });
+      const admitted = this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl, session, heard: knocker.heard });
+      if (admitted && knocker.replaces !== null) this.#remember(knocker.replaces, knocker.id);
     });
   }
 

@@ -165,9 +165,21 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     // first in the room, the side that answered: kept, its old role made
     // both sides impolite, and each ignored the other's offers).
     const restoredAt = Date.now();
+    const connectionsBefore = await a.evaluate(() => (window as unknown as { peerConnections: unknown[] }).peerConnections.length);
     const resumed = await Promise.all([a, b].map((page) => firstFrameAfter(page, restoredAt, 20_000)));
     console.log(`# A back past the grace: media back after ${resumed.join(' / ')} ms (A / B)`);
+    for (const [i, ms] of resumed.entries()) assert.ok(ms <= 5000, `${i ? 'B' : 'A'}: media back ${ms} ms after the network returned`);
     await Promise.all([waitForState(a, 'connected', 5000), waitForState(b, 'connected', 5000)]);
+    // Someone new to B (a new id), on a new peer connection at A.
+    type Recorded = { type: string; peer?: { id: string } };
+    const seen = await b.evaluate(() => (window as unknown as { callEvents: Recorded[] }).callEvents);
+    const left = seen.filter((e) => e.type === 'call-peer-left').map((e) => e.peer!.id);
+    const joined = seen.filter((e) => e.type === 'call-peer-joined').map((e) => e.peer!.id);
+    assert.equal(left.length, 1);
+    assert.equal(joined.length, 1, `B saw A come back once: ${joined.join(', ')}`);
+    assert.notEqual(joined[0], left[0], 'under a new id');
+    const connectionsAfter = await a.evaluate(() => (window as unknown as { peerConnections: unknown[] }).peerConnections.length);
+    assert.ok(connectionsAfter > connectionsBefore, 'A started its link over');
     // One polite side and one impolite: ICE restarts started by both at once
     // converge (two impolite sides each ignore the other's offer).
     const before = await Promise.all([localUfrag(a), localUfrag(b)]);

@@ -1429,19 +1429,82 @@ describe('drops, resume and heartbeats', () => {
       assert.equal(welcome.id, fresh, `${old}'s token`);
       send(room, back, { type: 'leave' });
     }
-    // 257 removals in all: Alice's, the first, is forgotten, and her token
-    // names an id the room no longer knows, as after a restart: she gets it back.
-    for (let i = 0; i < 253; i++) {
+    // 256 removals in all (Alice's the first, Bob's the second): Alice's is
+    // still remembered, and her token let in anew makes hers the newest
+    // entry. At 257 the oldest, Bob's, is forgotten: his token names an id
+    // the room never saw leave, as after a restart, and he gets it back.
+    const churn = async (i: number) => {
       const s = socket(`churn-${i}`);
       await room.arrive(s, `churn${String(i).padStart(11, '0')}`);
       send(room, s, { type: 'leave' });
+    };
+    for (let i = 0; i < 252; i++) await churn(i);
+    const at256 = socket('at-256');
+    await room.arrive(at256, ERIN, { resumeId: ALICE, session });
+    const [first] = at256.take();
+    assert.ok(first?.type === 'welcome');
+    assert.equal(first.id, ERIN, 'the 256th removal: still remembered');
+    send(room, at256, { type: 'leave' }); // the 257th
+    for (const [id, expected] of [
+      [ALICE, 'fresh2-0123456789abc'],
+      [BOB, BOB],
+    ] as const) {
+      const again = socket(`again-${id}`);
+      await room.arrive(again, 'fresh2-0123456789abc', { resumeId: id, session });
+      const [welcome] = again.take();
+      assert.ok(welcome?.type === 'welcome');
+      assert.equal(welcome.id, expected, id === ALICE ? 'let in anew: still remembered' : 'past the 256 removals remembered');
+      send(room, again, { type: 'leave' });
     }
-    const again = socket('again');
-    await room.arrive(again, ERIN, { resumeId: ALICE, session });
-    const [welcome] = again.take();
-    assert.ok(welcome?.type === 'welcome');
-    assert.equal(welcome.id, ALICE, 'past the 256 removals remembered');
   });
+
+  test('a removed member let in under a new id whose page lost that welcome: its old token again gets the new member back, not a third id (the room would be full of its ghost)', async () => {
+    const { room, clock, a, b, session } = await callOfTwo();
+    room.drop(a);
+    clock.t += 21_000;
+    send(room, b, { type: 'ping' });
+    room.tick();
+    assert.ok(b.take().some((m) => m.type === 'peer-left'));
+    const first = socket('first');
+    await room.arrive(first, CAROL, { resumeId: ALICE, session });
+    assert.equal(first.take()[0]?.type, 'welcome');
+    send(room, first, { type: 'ping' }); // heard from, then gone before the page read its welcome
+    room.drop(first);
+    const retry = socket('retry');
+    await room.arrive(retry, DAVE, { resumeId: ALICE, session });
+    const [welcome] = retry.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.id, CAROL);
+    assert.equal(welcome.resumed, true);
+    assert.deepEqual(retry.closes, []);
+    assert.equal(room.size, 2);
+  });
+
+  test('in a locked room the removed member knocks under a new id; once admitted, its old token gets that member back', async () => {
+    const { room, clock, a, b, session } = await callOfTwo();
+    send(room, a, { type: 'lock', locked: true });
+    room.drop(a);
+    clock.t += 21_000;
+    send(room, b, { type: 'ping' });
+    room.tick();
+    b.take();
+    const knocker = socket('knocker');
+    await room.arrive(knocker, CAROL, { resumeId: ALICE, session });
+    assert.deepEqual(knocker.take(), [{ type: 'lobby' }]);
+    send(room, knocker, { type: 'join', name: 'Alice' });
+    assert.deepEqual(b.take().filter((m) => m.type === 'knocks'), [{ type: 'knocks', peers: [{ id: CAROL, name: 'Alice', inCall: false }] }]);
+    send(room, b, { type: 'admit', id: CAROL });
+    await settle();
+    assert.equal(knocker.take()[0]?.type, 'welcome');
+    send(room, knocker, { type: 'ping' });
+    room.drop(knocker);
+    const retry = socket('retry');
+    await room.arrive(retry, DAVE, { resumeId: ALICE, session });
+    const [welcome] = retry.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.id, CAROL);
+  });
+
 
   test('a socket silent past the heartbeat timeout is closed and held; peer-left follows at the grace', async () => {
     const { room, clock, a, b } = await callOfTwo();
@@ -1540,6 +1603,7 @@ describe('a restart of the room server (snapshot in room storage)', () => {
       ],
       hungUp: [],
       ring: null,
+      removed: [],
     });
     send(room, a, { type: 'leave' });
     assert.deepEqual(
@@ -1547,6 +1611,50 @@ describe('a restart of the room server (snapshot in room storage)', () => {
       [[BOB, true]],
       'the hand-over is saved',
     );
+  });
+
+  test('a member removed before a restart, or left out by it, comes back under a new id: the others saw it leave', async () => {
+    // Removed (its grace ran out), then a deploy: the snapshot names it.
+    {
+      const saved: (RoomSnapshot | null)[] = [];
+      const { room, clock, a, b } = await callOfTwo({ save: (s) => saved.push(structuredClone(s)) });
+      room.drop(a);
+      clock.t += 21_000;
+      send(room, b, { type: 'ping' });
+      room.tick();
+      assert.ok(b.take().some((m) => m.type === 'peer-left'));
+      assert.deepEqual(saved.at(-1)?.removed, [ALICE]);
+      clock.t += 2000;
+      const { room: again, restored } = restart(clock, saved);
+      assert.equal(restored, true);
+      await comeBack(again, BOB, 'bob');
+      const alice = await comeBack(again, ALICE, 'back');
+      const [welcome] = alice.take();
+      assert.ok(welcome?.type === 'welcome');
+      assert.equal(welcome.id, 'back-0123456789abcdefg', 'a new id');
+    }
+    // Its grace ran out while the server was down: the restart leaves it out,
+    // and Bob, resuming, finds it gone.
+    {
+      const saved: (RoomSnapshot | null)[] = [];
+      const { room, clock, a, b } = await callOfTwo({ save: (s) => saved.push(structuredClone(s)) });
+      room.drop(a);
+      clock.t += 15_000;
+      send(room, b, { type: 'ping' });
+      room.tick(); // saved again, with Alice away
+      assert.deepEqual(saved.at(-1)?.removed, []);
+      clock.t += 8000;
+      const { room: again, restored } = restart(clock, saved);
+      assert.equal(restored, true);
+      const bob = await comeBack(again, BOB, 'bob');
+      const [resumed] = bob.take();
+      assert.ok(resumed?.type === 'welcome' && resumed.resumed);
+      assert.deepEqual(resumed.peers, [], 'Alice is gone for Bob');
+      const alice = await comeBack(again, ALICE, 'back');
+      const [welcome] = alice.take();
+      assert.ok(welcome?.type === 'welcome');
+      assert.equal(welcome.id, 'back-0123456789abcdefg', 'a new id');
+    }
   });
 
   test('the room is saved again every SNAPSHOT_REFRESH_MS while it has members, and forgotten when it empties', async () => {
