@@ -288,6 +288,12 @@ export class CallWidget extends LitElement {
   #announcements: string[] = [];
   /** The announcements have been rendered: the next one starts a new list. */
   #announced = false;
+  /**
+   * Counts the lists of announcements: each is rendered afresh (see
+   * `render`), so a sentence said again ("Guest wants to join" for a second
+   * guest) is a new node, which a screen reader reads.
+   */
+  #batch = 0;
   /** The status badge shows the room-reconnecting hint (it was announced). */
   #hint = false;
   /** The language the widget speaks (BCP 47), its catalog and writing direction. */
@@ -531,7 +537,10 @@ export class CallWidget extends LitElement {
       const fromPage = new URL(globalThis.location.href).searchParams.get('room');
       this.room = fromPage || randomId(16);
     }
-    this.#intent = 'idle';
+    // Put back: it starts afresh, once the end of the call its removal made
+    // has been shown (moved in one task, it has not: it shows it now, and
+    // fires call-ended).
+    if (this.#state === this.#intent || !CALL_OUTCOMES.has(this.#intent as CallState)) this.#intent = 'idle';
     this.#error = null;
     this.#resolveLanguage();
     // Put back: in the room again (the first time, the first update opens it).
@@ -581,11 +590,7 @@ export class CallWidget extends LitElement {
     // From the lobby the camera is already up, with the user's toggles and devices.
     if (this.#intent !== 'lobby') {
       this.#media.videoEnabled = this.video !== 'off' && options.video !== false;
-      const captureAudio = options.audio !== false;
-      // Mute carries over from the last call; joining without a microphone
-      // shows it muted, and joining with one again after that unmuted.
-      if (captureAudio !== this.#media.captureAudio) this.#media.audioEnabled = captureAudio;
-      this.#media.captureAudio = captureAudio;
+      this.#captureAudio(options.audio !== false);
     }
     this.#permissionWatch?.abort();
     this.#closeLobby();
@@ -660,12 +665,23 @@ export class CallWidget extends LitElement {
     this.#error = null;
     this.#hurry('lobby');
     this.#media.videoEnabled = this.video !== 'off';
+    this.#captureAudio(true);
     const attempt = ++this.#attempt;
     try {
       await this.#media.start();
     } catch (error) {
       if (this.#intent === 'lobby' && attempt === this.#attempt) this.#fail(error as CallError);
     }
+  }
+
+  /**
+   * Capture the microphone (`on`) or not in the next call or lobby. Mute
+   * carries over from the last call; without a microphone it shows muted,
+   * and with one again after that unmuted.
+   */
+  #captureAudio(on: boolean): void {
+    if (on !== this.#media.captureAudio) this.#media.audioEnabled = on;
+    this.#media.captureAudio = on;
   }
 
   /** Close the lobby without joining: the camera and microphone are released. */
@@ -723,7 +739,10 @@ export class CallWidget extends LitElement {
     if (this.#intent !== 'failed') return;
     this.#permissionWatch?.abort();
     this.#intent = 'idle';
-    this.#connectSignaling();
+    // Not back into a room that refused us for good (full, unavailable,
+    // another version…): it would refuse again, and fail us again. The next
+    // join() tries it.
+    if (this.#signaling.closeCode === null) this.#connectSignaling();
   }
 
   /**
@@ -904,7 +923,12 @@ export class CallWidget extends LitElement {
         // not reappear. A new identity starts over: the others saw our old
         // one leave.
         const sameIdentity = this.#signaling.selfId === this.#identity;
-        if (!sameIdentity) this.#peers.closeAll();
+        if (!sameIdentity) {
+          this.#peers.closeAll();
+          // Rung under the old one: the room dropped it from the ring, and
+          // rings the new one again if the ring still stands.
+          if (this.#ring === 'incoming') this.#ring = 'none';
+        }
         for (const id of this.#peers.links.keys()) if (!this.#signaling.roster.has(id)) this.#expectBack(id);
         if (sameIdentity) this.#peers.resume();
         this.#identity = this.#signaling.selfId;
@@ -1179,7 +1203,10 @@ export class CallWidget extends LitElement {
    * polite region read after the update would otherwise only give the last.
    */
   #announce(text: string): void {
-    if (this.#announced) this.#announcements = [];
+    if (this.#announced) {
+      this.#announcements = [];
+      this.#batch++;
+    }
     this.#announced = false;
     this.#announcements.push(text);
     this.requestUpdate();
@@ -1310,6 +1337,12 @@ export class CallWidget extends LitElement {
     const inCall = this.#intent === 'join';
     const inLobby = this.#intent === 'lobby';
     const links = [...this.#peers.links.values()];
+    // Two templates (two plain boxes: a minifier would merge identical
+    // ones), taken in turn by each list of announcements: Lit renders
+    // another template afresh, so a sentence said again is a new node,
+    // which a screen reader reads (the same template would keep the old
+    // node, its text unchanged).
+    const said = this.#announcements.map((text) => html`<p>${text}</p>`);
     for (const [id, video] of this.#videos) {
       if (!this.#peers.links.has(id)) {
         video.srcObject = null;
@@ -1382,7 +1415,7 @@ export class CallWidget extends LitElement {
               >
                 ${this.#t('mute')}
               </button>
-              ${this.video === 'off'
+              ${this.video === 'off' && !this.#media.videoEnabled
                 ? nothing
                 : html`<button
                     part="button camera-button"
@@ -1443,7 +1476,7 @@ export class CallWidget extends LitElement {
       ${inCall && this.knocking.length
         ? this.#need('knocks')?.renderKnocks(this.#chunk, this, (name) => this.#displayName(name), this.#admitRefused)
         : nothing}
-      <div class="sr-only" aria-live="polite">${this.#announcements.map((text) => html`<p>${text}</p>`)}</div>
+      <div class="sr-only" aria-live="polite">${this.#batch % 2 ? html`<div>${said}</div>` : html`<section>${said}</section>`}</div>
     </div>`;
   }
 

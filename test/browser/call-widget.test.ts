@@ -174,6 +174,18 @@ async function call(rooms = new InMemoryRooms()) {
   return { root, room, alice, bob, aliceLog, bobLog, aliceMedia, bobMedia };
 }
 
+/** A 1:1 room that Alice's and Bob's idle widgets fill (a third gets room-full). */
+async function fullRoom() {
+  const rooms = new InMemoryRooms();
+  const room = newRoomId();
+  const alice = widget({ rooms, room, name: 'Alice' });
+  const bob = widget({ rooms, room, name: 'Bob' });
+  const aliceLog = record(alice);
+  const root = await mount(alice, bob);
+  await until(() => aliceLog.joined.length === 1, 'Bob is in the room');
+  return { rooms, room, root, alice, bob };
+}
+
 /** Mount two widgets; the first joins and waits, the second joins; both reach `connected`. */
 async function connectBoth(alice: CallWidget, bob: CallWidget): Promise<HTMLElement> {
   const root = await mount(alice, bob);
@@ -539,13 +551,7 @@ describe('<call-widget>', () => {
   });
 
   it('a third widget in a full room fails with room-full', async () => {
-    const rooms = new InMemoryRooms();
-    const room = newRoomId();
-    const alice = widget({ rooms, room, name: 'Alice' });
-    const bob = widget({ rooms, room, name: 'Bob' });
-    const aliceLog = record(alice);
-    const root = await mount(alice, bob);
-    await until(() => aliceLog.joined.length === 1, 'Bob is in the room');
+    const { rooms, room, root, alice, bob } = await fullRoom();
 
     const carolMedia = recordingMedia();
     const carol = widget({ rooms, room, name: 'Carol', getUserMedia: carolMedia.getUserMedia });
@@ -2842,5 +2848,87 @@ describe('<call-widget> ring flow (mode="call")', () => {
       expect(ring?.timeoutMs, `ring-timeout ${timeout}`).to.equal(expected);
       el.remove();
     }
+  });
+});
+
+describe('<call-widget> found by a bug hunt: moves, dismissals, repeats, device attributes', () => {
+  it('moved in the page mid-call (removed and put back in one task): the call ends as a removal does, with call-ended, and the timer stops', async () => {
+    const { root, bob, bobLog } = await call();
+    const ended: CallEndedEvent[] = [];
+    bob.addEventListener('call-ended', (e) => ended.push(e));
+    root.append(bob);
+    await reach(bob, 'ended');
+    expect(ended.map((e) => e.reason)).to.deep.equal(['hangup']);
+    expect(transitions(bobLog.states).at(-1)).to.equal('connected→ended');
+    const timer = part(bob, 'call-timer')?.textContent;
+    await sleep(1100);
+    expect(part(bob, 'call-timer')?.textContent, 'stopped').to.equal(timer);
+    button(bob, 'join-button').click();
+    await reach(bob, 'connected');
+  });
+
+  it('Dismiss after the room refused us for good (room-full) stays idle: no new refusal, no second call-error or call-ended; Join tries again, and gets in once there is room', async () => {
+    const { rooms, room, root, bob } = await fullRoom();
+    const carol = widget({ rooms, room, name: 'Carol' });
+    const carolLog = record(carol);
+    const ended: CallEndedEvent[] = [];
+    carol.addEventListener('call-ended', (e) => ended.push(e));
+    root.append(carol);
+    await reach(carol, 'failed');
+    await alertText(carol);
+    button(carol, 'dismiss-button').click();
+    await sleep(300);
+    expect(carol.state).to.equal('idle');
+    expect([carolLog.errors.length, ended.length]).to.deep.equal([1, 1]);
+    bob.remove();
+    button(carol, 'join-button').click();
+    await reach(carol, 'waiting');
+    expect(carolLog.errors.length).to.equal(1);
+  });
+
+  it('the same sentence said twice (two guests with no name knock) is a new node in the live region each time', async () => {
+    const { root, rooms, room, host } = await lockedRoom(3);
+    const region = host.shadowRoot!.querySelector('[aria-live]')!;
+    await knock(root, widget({ rooms, room, name: '' }), host);
+    await host.updateComplete;
+    const added: string[] = [];
+    new MutationObserver((records) => {
+      for (const r of records) for (const node of r.addedNodes) if (node.textContent) added.push(node.textContent);
+    }).observe(region, { childList: true, subtree: true });
+    const second = widget({ rooms, room, name: '' });
+    root.append(second);
+    await second.updateComplete;
+    button(second, 'join-button').click();
+    await until(() => host.knocking.length === 2, 'the second knock is listed');
+    await until(() => added.length > 0, 'something said');
+    expect(added).to.deep.equal([format(en.knocking, { name: en.guest })]);
+  });
+
+  it('after a call without a microphone, the lobby (the default way in) captures the microphone again', async () => {
+    const media = recordingMedia();
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Ann', getUserMedia: media.getUserMedia, lobby: true });
+    await mount(el);
+    await el.join({ audio: false, video: false });
+    await reach(el, 'waiting');
+    el.hangup();
+    await reach(el, 'ended');
+    button(el, 'join-button').click();
+    await reach(el, 'lobby');
+    await until(() => !!el.localStream, 'lobby media');
+    await el.updateComplete;
+    expect(button(el, 'mic-button').getAttribute('aria-pressed'), 'unmuted').to.equal('false');
+    button(el, 'join-button').click();
+    await reach(el, 'waiting');
+    expect(el.localStream!.getAudioTracks().length).to.equal(1);
+  });
+
+  it('video="off" set mid-call keeps the camera button while the camera is on, so it can be turned off', async () => {
+    const { alice, aliceMedia } = await call();
+    alice.setAttribute('video', 'off');
+    await alice.updateComplete;
+    button(alice, 'camera-button').click();
+    await until(() => aliceMedia.tracks().every((t) => t.kind !== 'video' || t.readyState === 'ended'), 'the camera is off');
+    await alice.updateComplete;
+    expect(part(alice, 'camera-button')?.outerHTML ?? null, 'off now, and video="off": no button').to.equal(null);
   });
 });

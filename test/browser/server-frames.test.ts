@@ -349,6 +349,20 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     expect(connections[0], 'the link to Bob carries on').to.not.equal('closed');
   });
 
+  it('rung, then back under a new identity (away past the grace: the room dropped us from the ring): the ring is over, and rung again if it still stands', async () => {
+    await scripted({ room: 'resumeroom10', mode: 'call' }, async (el, room) => {
+      await room.receive(welcome({}));
+      await room.receive(JSON.stringify({ type: 'call', state: 'incoming', peer: BOB }));
+      expect(el.state).to.equal('incoming');
+      await room.drop();
+      await room.receive(welcome({ id: 'selfTTTTTTTTTTTT', peers: [{ ...BOB, inCall: false }] }));
+      expect(el.state).to.equal('idle');
+      expect(el.ringPeer).to.equal(null);
+      await room.receive(JSON.stringify({ type: 'call', state: 'incoming', peer: BOB }));
+      expect(el.state).to.equal('incoming');
+    });
+  });
+
   it('rung by a caller who went while our socket was down: the resumed welcome ends the ring as missed', async () => {
     await scripted({ room: 'resumeroom2', mode: 'call' }, async (el, room) => {
       await room.receive(welcome({}));
