@@ -180,7 +180,11 @@ export class PeerSession {
   restartIce(): void {
     this.#queue = this.#queue
       .then(async () => {
-        if (this.#closed) return;
+        // Nothing negotiated yet on the answering side (prepared for an
+        // offer that has not come): there is no ICE to restart, and an offer
+        // from here would carry no media section; the offering side's
+        // connect watch sends its first offer again.
+        if (this.#closed || !this.pc.localDescription) return;
         const withdraw = this.pc.signalingState === 'have-local-offer' && !this.#makingOffer;
         if (withdraw && !this.pc.currentRemoteDescription) return this.#sendLocalDescription();
         if (withdraw) await this.pc.setLocalDescription({ type: 'rollback' });
@@ -235,7 +239,10 @@ export class PeerSession {
   async #negotiate(): Promise<void> {
     // Outside `stable` an offer is already under way; `negotiationneeded`
     // fires again once stable if anything is still to negotiate (WebRTC 1.0 §4.7.3).
-    if (this.#closed || this.#makingOffer || this.pc.signalingState !== 'stable') return;
+    // The answering side offers nothing of its own before the first offer
+    // (an offer without media sections would be answered, and the other
+    // side's rollback of its first offer costs it the data channel).
+    if (this.#closed || this.#makingOffer || this.pc.signalingState !== 'stable' || !this.#channel) return;
     try {
       this.#makingOffer = true;
       await this.pc.setLocalDescription();

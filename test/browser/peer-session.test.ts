@@ -301,6 +301,24 @@ describe('PeerSession', () => {
     expect(b.errors).to.deep.equal([]);
   });
 
+  it('restartIce() on the answering side before any offer reached it (a resume, a network change) sends nothing; the first offer sent again connects, control channel and all', async () => {
+    const [a, b] = pair(await camera(), await camera(), { holdA: true });
+    await until(() => descriptionTypes(a).includes('offer'), 'a offered');
+    a.wire.held = []; // the first offer, lost
+    a.wire.holding = false;
+    // An offer from here would carry no media section: answered, it cost
+    // the offering side its first offer (rolled back) and with it the data
+    // channel's m-section, and the link stayed half-negotiated for good.
+    b.session.restartIce();
+    await sleep(500);
+    expect(b.sent, 'nothing sent').to.deep.equal([]);
+    a.session.restartIce(); // the offering side's connect watch
+    await connected(a, b);
+    await until(() => a.channelOpens > 0 && b.channelOpens > 0, 'the control channel open at both ends');
+    expect(descriptionTypes(b)).to.deep.equal(['answer']);
+    expect([a.errors, b.errors]).to.deep.equal([[], []]);
+  });
+
   it('close() sets state closed, is idempotent, and silences every callback', async () => {
     const [a, b] = pair(await camera(), await camera());
     await connected(a, b);
