@@ -24,7 +24,7 @@ import type { Page } from 'playwright-core';
 import { randomId } from '../../src/random-id.ts';
 import { ROOT, requireBuild } from '../support/harness.ts';
 import { startRelayServers, stopRelayServers, type RelayServers } from '../support/relay-call.ts';
-import { clickJoin, joinInTurn, openWidgetPage, remoteFrames, waitForState } from '../support/widget-page.ts';
+import { clickJoin, iceRestartedFrom, joinInTurn, localUfrag, openWidgetPage, remoteFrames, restartIce, waitForState } from '../support/widget-page.ts';
 import {
   TurnClient,
   freeUdpPort,
@@ -451,22 +451,9 @@ describe('TURN credentials are refreshed before they expire', () => {
       // An ICE restart after expiry. (Chromium was seen to connect this one even
       // with the refresh disabled: it may keep its TURN allocation across a
       // restart. The new peer connection below cannot.)
-      const before = await alice.evaluate(() => {
-        const pcs = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections;
-        const pc = pcs.at(-1)!;
-        const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1];
-        pc.restartIce();
-        return ufrag;
-      });
-      await alice.waitForFunction(
-        (old) => {
-          const pc = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!;
-          const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1];
-          return ufrag !== old && pc.signalingState === 'stable' && pc.iceConnectionState === 'connected';
-        },
-        before,
-        { timeout: 15_000 },
-      );
+      const before = await localUfrag(alice);
+      await restartIce(alice);
+      await iceRestartedFrom(alice, before, 15_000);
       const pair = await alice.evaluate(async () => {
         const pc = (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections.at(-1)!;
         const stats = await pc.getStats();
