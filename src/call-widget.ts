@@ -419,6 +419,8 @@ export class CallWidget extends LitElement {
       if (this.#intent !== 'join' || this.#peers.states.includes('connected')) return;
       this.#fail(new CallError('connection-failed', 'the connection could not be re-established'));
     },
+    // Heard before the room's peer-left, or instead of it (its room socket was down).
+    onBye: (peerId) => this.#signaling.depart(peerId),
   });
 
   constructor() {
@@ -577,7 +579,8 @@ export class CallWidget extends LitElement {
    * Ask for camera and microphone, enter the room's call and negotiate with
    * whoever is there (negotiation runs while the camera starts). Resolves once
    * local media is up. It does not reject: failures set `state` to `failed`
-   * and fire `call-error`.
+   * and fire `call-error`. Does nothing while the element is not in a
+   * document (nothing would release the camera it asked for).
    *
    * `options.video: false` joins without the camera (audio only);
    * `{audio: false, video: false}` joins without camera or microphone, to
@@ -585,7 +588,7 @@ export class CallWidget extends LitElement {
    * What the pre-join lobby chose wins over both.
    */
   async join(options: { audio?: boolean; video?: boolean } = {}): Promise<void> {
-    if (this.#intent === 'join' || !this.#supported()) return;
+    if (this.#intent === 'join' || !this.isConnected || !this.#supported()) return;
     this.#moreOpen = false;
     // From the lobby the camera is already up, with the user's toggles and devices.
     if (this.#intent !== 'lobby') {
@@ -657,10 +660,11 @@ export class CallWidget extends LitElement {
    * Open the pre-join lobby (call it from a user gesture: it asks for camera
    * and microphone). Its code loads on demand, next to the script. Media
    * failures set `state` to `failed` and fire `call-error`; `join()` enters
-   * the call from here, `leaveLobby()` goes back.
+   * the call from here, `leaveLobby()` goes back. Does nothing while the
+   * element is not in a document.
    */
   async openLobby(): Promise<void> {
-    if (this.#intent === 'join' || this.#intent === 'lobby' || !this.#supported()) return;
+    if (this.#intent === 'join' || this.#intent === 'lobby' || !this.isConnected || !this.#supported()) return;
     this.#intent = 'lobby';
     this.#error = null;
     this.#hurry('lobby');
@@ -753,6 +757,7 @@ export class CallWidget extends LitElement {
   hangup(): void {
     if (this.#intent !== 'join') return;
     this.#endReason = 'hangup';
+    this.#peers.bye();
     this.#signaling.leave();
     this.#end();
     this.#listen();

@@ -96,6 +96,8 @@ export interface PeerControllerOptions {
   onReconnect?: (peerId: string, attempt: number, cause: ReconnectCause) => void;
   /** The link to `peerId` stayed down through every recovery step. */
   onGiveUp?: (peerId: string) => void;
+  /** `peerId` said on its control channel that it hangs up (see {@link PeerController.bye}). */
+  onBye?: (peerId: string) => void;
 }
 
 /** Recovery bookkeeping of one link. */
@@ -115,6 +117,8 @@ interface MediaStateMessage {
 }
 
 const BEAT = '{"t":"hb"}';
+/** Control-channel message: the sender hangs up (its room socket may be down; see {@link PeerController.bye}). */
+const BYE = '{"t":"bye"}';
 
 function parseMediaState(data: string): MediaStateMessage | null {
   try {
@@ -280,6 +284,16 @@ export class PeerController implements ReactiveController {
     if (left.length && left.every((id) => this.#recovery.get(id)?.gaveUp)) this.#options.onGiveUp?.(left[0]!);
   }
 
+  /**
+   * Tell every peer on its control channel that we hang up: it hears it
+   * at once even when our room socket is down (the room, which we cannot
+   * tell then, would hold our place for its resume grace, 20 s, and report
+   * a drop, not a hang-up). Send it before closing the links.
+   */
+  bye(): void {
+    for (const link of this.links.values()) link.session.send(BYE);
+  }
+
   /** Close every session. */
   closeAll(): void {
     this.#reached.clear();
@@ -336,6 +350,7 @@ export class PeerController implements ReactiveController {
       },
       onData: (data) => {
         this.#heard(live());
+        if (data === BYE && live()) this.#options.onBye?.(peerId);
         const state = parseMediaState(data);
         if (state) this.#update(live(), { remoteAudio: state.audio, remoteVideo: state.video });
       },

@@ -183,6 +183,8 @@ export class SignalingController implements ReactiveController {
    * are not entering or in the call.
    */
   #enter: EnterMessage | null = null;
+  /** We turned the ring down, and the room has not said yet that it is over (see `decline`). */
+  #declining = false;
   #iceRefreshTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #lastHeard = 0;
@@ -261,8 +263,13 @@ export class SignalingController implements ReactiveController {
     this.#enterCall({ type: 'accept', name });
   }
 
-  /** Turn down the ring we are hearing. */
+  /**
+   * Turn down the ring we are hearing: now, and again on our next welcome
+   * until the room says the ring is over (a decline sent while the socket
+   * was down, or lost with it, would leave the ring ringing).
+   */
   decline(): void {
+    this.#declining = true;
     this.#send({ type: 'decline' });
   }
 
@@ -278,7 +285,10 @@ export class SignalingController implements ReactiveController {
    */
   #sendEnter(): void {
     const enter = this.#enter;
-    if (this.status === 'open') this.#send(enter ?? { type: 'ping' });
+    if (this.status === 'open') {
+      this.#send(enter ?? { type: 'ping' });
+      if (this.#declining) this.#send({ type: 'decline' });
+    }
     else if (this.status === 'knocking' && enter) this.#send({ type: 'join', name: enter.name });
   }
 
@@ -311,6 +321,15 @@ export class SignalingController implements ReactiveController {
     this.disconnect(false);
   }
 
+  /**
+   * `peerId` told us itself that it hangs up (on its control channel): a
+   * `peer-left` as the room would say it, at once. The room's own, later,
+   * is then no news.
+   */
+  depart(peerId: string): void {
+    if (this.roster.has(peerId)) this.#receive({ type: 'peer-left', id: peerId, reason: 'hangup' });
+  }
+
   /** Send negotiation data to one peer; dropped while the socket is down. */
   signal(to: string, data: SignalData): void {
     this.#send({ type: 'signal', to, data });
@@ -336,6 +355,7 @@ export class SignalingController implements ReactiveController {
     this.#socket = null;
     this.#address = null;
     this.#enter = null;
+    this.#declining = false;
     this.#session = null;
     clearInterval(this.#heartbeat);
     this.#resetPace();
@@ -420,6 +440,12 @@ export class SignalingController implements ReactiveController {
     // A server of another protocol version (one that predates its check of
     // ours): nothing else it says is read.
     if (message.type === 'welcome' && message.version !== PROTOCOL_VERSION) return this.#closeFor(CloseCode.protocolMismatch, false);
+    // Gone already (it said so itself, see `depart`).
+    if (message.type === 'peer-left' && !gone && !this.roster.has(message.id)) return;
+    // The ring we turned down, heard again before the room had our decline
+    // (sent again on this welcome): its answer, `declined`, follows.
+    if (message.type === 'call' && message.state === 'incoming' && this.#declining) return;
+    if (message.type === 'call' || (message.type === 'error' && message.code === 'no-call')) this.#declining = false;
     // A held resume lists everyone the room kept for us: a peer it leaves
     // out left while we were away (the others heard `peer-left` then),
     // hanging up if `hungUp` says so. Handed on after the welcome, so that
@@ -494,6 +520,7 @@ export class SignalingController implements ReactiveController {
         if (message.ringEnded) {
           this.inCall = false;
           this.#enter = null;
+          this.#declining = false;
         }
         this.#sendEnter(); // at once, a ping if nothing else
         break;

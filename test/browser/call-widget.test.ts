@@ -161,6 +161,26 @@ async function mount(...widgets: CallWidget[]): Promise<HTMLElement> {
   return root;
 }
 
+/**
+ * Give `el` in-memory room sockets whose server side the test can cut: `drop()`
+ * closes the current one (1006) and the room takes it as a drop. The socket
+ * does not come back by itself: the room stays out of reach.
+ */
+function droppableSocket(el: CallWidget, rooms: InMemoryRooms, room: string): { drop: () => void } {
+  let serverSide: Parameters<ReturnType<typeof rooms.room>['drop']>[0] | undefined;
+  el.createSocket = (address) => {
+    const socket = rooms.socketFactory(address);
+    serverSide = (socket as unknown as { serverSide: typeof serverSide }).serverSide;
+    return socket;
+  };
+  return {
+    drop: () => {
+      serverSide!.close(1006, '');
+      rooms.room({ host: '', party: 'main', room }).drop(serverSide!);
+    },
+  };
+}
+
 /** Two widgets in one room, both joined; resolves when both are connected. */
 async function call(rooms = new InMemoryRooms()) {
   const room = newRoomId();
@@ -516,6 +536,57 @@ describe('<call-widget>', () => {
     await expect(bob).to.be.accessible();
   });
 
+  it('a hang-up while the room socket is down reaches the other side at once over the data channel, as a hang-up', async () => {
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const alice = widget({ rooms, room, name: 'Alice', getUserMedia: recordingMedia().getUserMedia });
+    const bob = widget({ rooms, room, name: 'Bob', getUserMedia: recordingMedia().getUserMedia });
+    const bobLog = record(bob);
+    const ended: CallEndedEvent[] = [];
+    bob.addEventListener('call-ended', (e) => ended.push(e));
+    const aliceSocket = droppableSocket(alice, rooms, room);
+    await connectBoth(alice, bob);
+    aliceSocket.drop();
+    await until(() => alice.shadowRoot!.querySelector('[part~="signaling-hint"]') !== null, 'Alice’s room socket is down');
+
+    alice.hangup();
+    // The room holds Alice's place for its grace (20 s) and would then say she left.
+    await reach(bob, 'ended', 3000);
+    expect(ended.map((e) => e.reason)).to.deep.equal(['remote-hangup']);
+    expect(bobLog.left.map((e) => [e.peer.name, e.reason])).to.deep.equal([['Alice', 'hangup']]);
+  });
+
+  it('in a group call, a hang-up heard on the data channel is reported once: the room’s later peer-left is no news', async () => {
+    const rooms = new InMemoryRooms({ capacity: 3, graceMs: 300 });
+    const room = newRoomId();
+    const [alice, bob, carol] = ['Alice', 'Bob', 'Carol'].map((name) => widget({ rooms, room, name, getUserMedia: recordingMedia().getUserMedia })) as [
+      CallWidget,
+      CallWidget,
+      CallWidget,
+    ];
+    const aliceSocket = droppableSocket(alice, rooms, room);
+    await mount(alice, bob, carol);
+    for (const [i, person] of [alice, bob, carol].entries()) {
+      button(person, 'join-button').click();
+      await reach(person, i ? 'connected' : 'waiting');
+    }
+    await until(() => [alice, bob, carol].every((p) => p.shadowRoot!.querySelectorAll('[part~="remote-tile"]').length === 2), 'a full mesh of 3');
+    const bobLog = record(bob);
+    aliceSocket.drop();
+    await until(() => alice.shadowRoot!.querySelector('[part~="signaling-hint"]') !== null, 'Alice’s room socket is down');
+
+    alice.hangup();
+    await until(() => bobLog.left.length === 1, 'Bob hears Alice hang up');
+    expect(bobLog.left.map((e) => [e.peer.name, e.reason])).to.deep.equal([['Alice', 'hangup']]);
+    // Past the room's grace it drops Alice's place and says she left: nothing more for Bob.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(bobLog.left).to.have.length(1);
+    expect(bob.state).to.equal('connected');
+    expect(bob.shadowRoot!.querySelectorAll('[part~="remote-tile"]')).to.have.length(1);
+    bob.hangup();
+    carol.hangup();
+  });
+
   it('removing the element ends its call (call-ended), stops its tracks and the other side gets call-peer-left', async () => {
     const { root, alice, bob, aliceLog, bobLog, bobMedia } = await call();
     const bobId = aliceLog.joined[0]!.peer.id;
@@ -548,6 +619,24 @@ describe('<call-widget>', () => {
     root.append(bob);
     await reach(bob, 'idle');
     expect(ended, 'no second call-ended').to.have.length(1);
+  });
+
+  it('join() and openLobby() on an element not in a document ask for no camera; mounted later it is idle', async () => {
+    const media = recordingMedia();
+    const el = widget({ rooms: new InMemoryRooms(), room: newRoomId(), name: 'Alice', getUserMedia: media.getUserMedia });
+    await el.join();
+    await el.openLobby();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(media.calls, 'no camera asked for').to.have.length(0);
+    await mount(el);
+    await reach(el, 'idle');
+    expect(el.localStream).to.equal(null);
+    // In the page, the same calls work.
+    await el.join();
+    await reach(el, 'waiting');
+    expect(media.calls).to.have.length(1);
+    el.hangup();
+    expect(media.tracks().every((t) => t.readyState === 'ended')).to.equal(true);
   });
 
   it('a third widget in a full room fails with room-full', async () => {
@@ -1292,14 +1381,7 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     const room = newRoomId();
     const alice = widget({ rooms, room, name: 'Alice', getUserMedia: recordingMedia().getUserMedia });
     const bob = widget({ rooms, room, name: 'Bob', getUserMedia: recordingMedia().getUserMedia });
-    // Alice's end of her room socket, for the server to drop (the in-memory
-    // socket does not come back by itself: the room stays out of reach).
-    let aliceSocket: unknown;
-    alice.createSocket = (address) => {
-      const socket = rooms.socketFactory(address);
-      aliceSocket = (socket as unknown as { serverSide: unknown }).serverSide;
-      return socket;
-    };
+    const aliceSocket = droppableSocket(alice, rooms, room);
     await connectBoth(alice, bob);
     const region = alice.shadowRoot!.querySelector('[aria-live]')!;
     const said: string[] = [];
@@ -1314,9 +1396,7 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     pc.dispatchEvent(new Event('connectionstatechange'));
     await reach(alice, 'reconnecting');
     // The room drops her socket meanwhile: no hint while the call reconnects.
-    const serverSide = aliceSocket as Parameters<ReturnType<typeof rooms.room>['drop']>[0];
-    serverSide.close(1006, '');
-    rooms.room({ host: '', party: 'main', room }).drop(serverSide);
+    aliceSocket.drop();
     await until(() => said.includes(en['state-reconnecting']), 'reconnecting said');
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(part(alice, 'signaling-hint')).to.equal(null);

@@ -293,3 +293,67 @@ test('leave() goes at once, ahead of frames waiting for their turn (queued, it w
     mock.timers.reset();
   }
 });
+
+describe('SignalingController: what the room did not hear from us', () => {
+  afterEach(() => mock.timers.reset());
+  /** The socket drops; 5 s later (a held resume paces from the drop), it is back. */
+  const dropFor5s = (socket: ScriptedSocket) => {
+    socket.closeWith(1006);
+    socket.sent.length = 0;
+    mock.timers.tick(5000);
+  };
+  test('depart(): a peer that said itself it hangs up is a peer-left (hangup) at once; the room\'s own later is no news', () => {
+    const { log, rosters, controller, welcome, socket } = connect();
+    welcome(SELF, [ANN, BEN]);
+    log.length = 0;
+    controller.depart(ANN);
+    assert.deepEqual(log, [`peer-left ${ANN} name of ${ANN} hangup`]);
+    assert.deepEqual(rosters, [[ANN, BEN]], 'who it was, while the handler reads it');
+    assert.deepEqual([...controller.roster.keys()], [BEN]);
+    socket.deliver({ type: 'peer-left', id: ANN, reason: 'left' });
+    controller.depart(ANN);
+    controller.depart(OTHER_SELF); // never here
+    assert.deepEqual(log, [`peer-left ${ANN} name of ${ANN} hangup`], 'nothing more');
+    socket.deliver({ type: 'peer-left', id: BEN, reason: 'hangup' });
+    assert.equal(log.at(-1), `peer-left ${BEN} name of ${BEN} hangup`, 'the room\'s word on the others still counts');
+  });
+
+  test('a decline while the socket is down is sent on the resumed welcome; the ring heard again meanwhile is not handed on, its end is', () => {
+    mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
+    const { log, controller, welcome, socket } = connect();
+    const sent = () => socket.sent.map(({ frame }) => (JSON.parse(frame) as { type: string }).type);
+    welcome(SELF, [ANN]);
+    socket.deliver({ type: 'call', state: 'incoming', peer: { id: ANN, name: 'Ann', inCall: true } });
+    dropFor5s(socket);
+    controller.decline();
+    assert.deepEqual(sent(), [], 'nothing goes while the socket is down');
+    log.length = 0;
+    welcome(SELF, [ANN], true);
+    assert.deepEqual(sent(), ['ping', 'decline']);
+    // The room rings us again on resuming, before our decline reaches it.
+    socket.deliver({ type: 'call', state: 'incoming', peer: { id: ANN, name: 'Ann', inCall: true } });
+    socket.deliver({ type: 'call', state: 'declined', peer: { id: ANN, name: 'Ann', inCall: true } });
+    assert.deepEqual(log, ['welcome', 'call']);
+    // Over: the next ring is heard, and the next welcome declines nothing.
+    socket.deliver({ type: 'call', state: 'incoming', peer: { id: ANN, name: 'Ann', inCall: true } });
+    assert.deepEqual(log, ['welcome', 'call', 'call']);
+    dropFor5s(socket);
+    welcome(SELF, [ANN], true);
+    assert.deepEqual(sent(), ['ping']);
+  });
+
+  test('a decline the room had no ring for (it ended meanwhile) is not sent again, and the next ring is heard', () => {
+    mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
+    const { log, controller, welcome, socket } = connect();
+    const sent = () => socket.sent.map(({ frame }) => (JSON.parse(frame) as { type: string }).type);
+    welcome(SELF, [ANN]);
+    controller.decline();
+    socket.deliver({ type: 'error', code: 'no-call', message: 'no call is ringing for you' });
+    log.length = 0;
+    socket.deliver({ type: 'call', state: 'incoming', peer: { id: ANN, name: 'Ann', inCall: true } });
+    assert.deepEqual(log, ['call']);
+    dropFor5s(socket);
+    welcome(SELF, [ANN], true);
+    assert.deepEqual(sent(), ['ping']);
+  });
+});
