@@ -1478,7 +1478,7 @@ export class CallWidget extends LitElement {
               <slot name="controls"></slot>
               ${invite}`}
       </div>
-      ${inCall && this.knocking.length
+      ${this.knocking.length
         ? this.#need('knocks')?.renderKnocks(this.#chunk, this, (name) => this.#displayName(name), this.#admitRefused)
         : nothing}
       <div class="sr-only" aria-live="polite">${this.#batch % 2 ? html`<div>${said}</div>` : html`<section>${said}</section>`}</div>
