@@ -427,7 +427,10 @@ export class Room {
       const [grant, session] = await Promise.all([this.#mintFor(held.id), arrival.session?.(held.id)]);
       if (!this.#arriving.delete(socket)) return;
       if (this.#members.get(held.id) === held) this.#rebind(held, socket, grant, session);
-      else turnAway(socket);
+      // Removed meanwhile (its grace ran out during the mint, or it hung up
+      // on another socket): its token is now a removed member's, and gets
+      // what a late token gets, a new id (or the lobby), not a final refusal.
+      else await this.arrive(socket, id, arrival);
       return;
     }
     // A token of a member removed (its grace ran out, it hung up, or a

@@ -1253,6 +1253,37 @@ describe('drops, resume and heartbeats', () => {
     assert.equal(welcome.resumed, true);
   });
 
+  test('a resume whose grace runs out while its ICE servers are minted gets a new id, like any late token (not room-unavailable, which is final)', async () => {
+    let release = () => {};
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    let mints = 0;
+    const { room, clock, a, b, session } = await callOfTwo({
+      mintIceServers: async () => {
+        if (mints++ === 2) await slow; // the resume's grant (after Alice's and Bob's)
+        return { iceServers: [] };
+      },
+    });
+    room.drop(a);
+    clock.t += 19_000;
+    const back = socket('a-again');
+    const arriving = room.arrive(back, CAROL, { resumeId: ALICE, session });
+    // Meanwhile her grace runs out: Bob sees her leave.
+    clock.t += 2_000;
+    send(room, b, { type: 'ping' });
+    room.tick();
+    assert.deepEqual(handedHost(b.take()), [{ type: 'pong' }, { type: 'peer-left', id: ALICE, reason: 'left' }]);
+    release();
+    await arriving;
+    await settle();
+    assert.deepEqual(back.closes, [], 'not turned away');
+    const [welcome] = back.take();
+    assert.ok(welcome?.type === 'welcome', `a welcome, not ${JSON.stringify(welcome)}`);
+    assert.equal(welcome.id, CAROL, 'a new id: Bob saw Alice leave');
+    assert.equal(welcome.session, `${CAROL}.${'s'.repeat(43)}`);
+    assert.equal(welcome.resumed, undefined);
+    assert.deepEqual(b.take(), [{ type: 'peer-joined', peer: { id: CAROL, name: '', inCall: false } }]);
+  });
+
   test('a knocker who arrived with a session token is held through a drop once admitted', async () => {
     const { room, host } = await hostedRoom();
     send(room, host, { type: 'lock', locked: true });
