@@ -287,7 +287,9 @@ export type IceCandidateData = v.InferOutput<typeof CandidateSchema>;
  * answer or rollback) or trickle-ICE candidates, in gathering order. The
  * candidates a browser gathers together (one per interface and transport,
  * then per STUN and TURN server) travel in one frame, at most
- * {@link LIMITS.candidatesPerNegotiation}: a candidate per frame made a
+ * {@link LIMITS.candidatesPerNegotiation} (the client splits a bigger batch
+ * into frames of that many; the room refuses a bigger frame whole with
+ * `bad-message`): a candidate per frame made a
  * joiner of a six-way mesh with STUN and TURN send ~130 frames in a second,
  * past the room's {@link RATE_LIMIT} (measured, Chromium, two TURN transports).
  */

@@ -15,7 +15,7 @@
  * remote stream is assembled from `track` events, not from msid stream ids. A negotiated data channel (id 0, "control") carries
  * small peer-to-peer messages.
  */
-import type { IceCandidateData, SignalData } from '../protocol.ts';
+import { LIMITS, type IceCandidateData, type SignalData } from '../protocol.ts';
 
 export type MediaKind = 'audio' | 'video';
 
@@ -325,14 +325,17 @@ export class PeerSession {
     this.#signal({ kind: 'description', description: { type: description.type, sdp: description.sdp } });
   }
 
-  /** Send the gathered candidates now, as one batch. */
+  /**
+   * Send the gathered candidates now, as one batch, in frames of at most
+   * {@link LIMITS.candidatesPerNegotiation} (the room refuses a bigger frame
+   * whole; a host with many interfaces and addresses gathers more at once).
+   */
   #sendCandidates(): void {
     clearTimeout(this.#batchTimer);
     this.#batchTimer = undefined;
     if (!this.#outgoing.length) return;
     this.#lastBatch = Date.now();
-    this.#signal({ kind: 'candidates', candidates: this.#outgoing });
-    this.#outgoing = [];
+    while (this.#outgoing.length) this.#signal({ kind: 'candidates', candidates: this.#outgoing.splice(0, LIMITS.candidatesPerNegotiation) });
   }
 
   #signal(data: SignalData): void {

@@ -18,6 +18,7 @@ import { afterEach, beforeEach, describe, mock, test } from 'node:test';
   }
 };
 const { PeerController, RECOVERY } = await import('../../src/controllers/peer-controller.ts');
+const { LIMITS, decodeClientMessage, encodeMessage } = await import('../../src/protocol.ts');
 const { PeerSession, CANDIDATE_BATCH_MS } = await import('../../src/peer/peer-session.ts');
 
 /** The parts of RTCPeerConnection the peer layer touches, with the state the test sets. */
@@ -284,6 +285,21 @@ describe('PeerSession: trickle ICE candidates go in batches', () => {
     assert.deepEqual(sent.slice(3), ['r2'], 'at once');
     mock.timers.tick(1000);
     assert.equal(sent.length, 4, 'nothing more');
+    session.close();
+  });
+
+  test(`a batch of more than ${LIMITS.candidatesPerNegotiation} candidates goes in frames of at most that many, in order (the room refuses a bigger frame whole)`, async () => {
+    const { session, sent, gather } = await offering();
+    const names = Array.from({ length: 2 * LIMITS.candidatesPerNegotiation + 1 }, (_, i) => `c${i}`);
+    gather(...names); // one burst: a host with many interfaces and addresses
+    mock.timers.tick(0);
+    const batches = sent.slice(1).map((batch) => batch.split(','));
+    assert.deepEqual(batches.map((b) => b.length), [LIMITS.candidatesPerNegotiation, LIMITS.candidatesPerNegotiation, 1]);
+    assert.deepEqual(batches.flat(), names, 'none lost, none reordered');
+    for (const batch of batches) {
+      const frame = encodeMessage({ type: 'signal', to: 'bob_0123456789abcdefgh', data: { kind: 'candidates', candidates: batch.map((candidate) => ({ candidate, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'u' })) } });
+      assert.equal(decodeClientMessage(frame).ok, true, 'each frame is one the room accepts');
+    }
     session.close();
   });
 
