@@ -517,7 +517,6 @@ export class Room {
       type: 'welcome',
       version: PROTOCOL_VERSION,
       id: member.id,
-      polite: true,
       capacity: this.capacity,
       peers: [],
       iceServers: grant.iceServers,

@@ -23,10 +23,14 @@ import * as v from 'valibot';
  * older script and a newer server (or two pages of two versions in one room)
  * connect and then silently exchange no ICE candidates.
  *
+ * - 4: `welcome` no longer carries `polite` (it was always true, and wrong
+ *   after a resume: a peer's role is per peer, and the client derives it:
+ *   polite toward the peers in a first `welcome`, impolite toward later
+ *   arrivals).
  * - 3: the client sends its version ({@link VERSION_PARAM}).
  * - 2: ICE candidates travel in batches (signal kind `candidates`).
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The room socket's query parameter that carries the client's {@link PROTOCOL_VERSION}. */
 export const VERSION_PARAM = 'v';
@@ -403,9 +407,9 @@ export type RingState = (typeof RING_STATES)[number];
  *
  * - `welcome`: sent once a socket is accepted. `version` is the server's
  *   {@link PROTOCOL_VERSION} (a client of another closes). `id` is this peer's server-assigned
- *   id; `peers` are the others in the room; `polite` is this peer's role in perfect
- *   negotiation toward every peer in `peers` (toward peers that arrive later it is
- *   impolite); `iceServers` come from the server's configuration and their
+ *   id; `peers` are the others in the room (in perfect negotiation the client is
+ *   polite toward them, and impolite toward peers that arrive later; nothing
+ *   on the wire says so); `iceServers` come from the server's configuration and their
  *   credentials last `iceTtl` s; `locked` tells whether the room is locked;
  *   `hostKey` is sent only to the room's host (the first peer of an empty
  *   room, or whoever reconnects presenting the key): with it the host may
@@ -451,7 +455,6 @@ export const ServerMessageSchema = v.variant('type', [
     type: v.literal('welcome'),
     version: v.number(),
     id: PeerIdSchema,
-    polite: v.boolean(),
     capacity: v.number(),
     peers: v.array(PeerInfoSchema),
     iceServers: v.array(IceServerSchema),
@@ -608,7 +611,6 @@ export function parseServerFrame(frame: unknown): ServerMessage | null {
         isNumber(m.version) &&
         (m.version !== PROTOCOL_VERSION ||
           isString(m.id) &&
-          isBoolean(m.polite) &&
           arrayOf(m.peers, isPeer) &&
           arrayOf(m.iceServers, isIceServer) &&
           optional(m.iceTtl, isNumber) &&

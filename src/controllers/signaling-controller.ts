@@ -337,7 +337,7 @@ export class SignalingController implements ReactiveController {
 
   /**
    * Our role toward `peerId` in perfect negotiation: polite toward the peers
-   * that were in the room when we arrived (the server's `welcome.polite`),
+   * that were in the room when we arrived (a first `welcome`'s `peers`),
    * impolite toward later arrivals.
    */
   isPolite(peerId: string): boolean {
@@ -511,7 +511,7 @@ export class SignalingController implements ReactiveController {
         for (const peer of message.peers) {
           this.roster.set(peer.id, peer);
           this.#known.add(peer.id);
-          const polite = known.has(peer.id) ? wasPolite.has(peer.id) : message.polite && !heldResume;
+          const polite = known.has(peer.id) ? wasPolite.has(peer.id) : !heldResume;
           if (polite) this.#politeToward.add(peer.id);
         }
         // Known peers not back yet (the room server restarted) keep their roles for when they are.

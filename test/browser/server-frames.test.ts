@@ -94,7 +94,6 @@ function actions(): fc.Arbitrary<Action[]> {
       type: fc.constant('welcome'),
       version: fc.constant(PROTOCOL_VERSION),
       id: fc.constantFrom(SELF, SELF, 'selfTTTTTTTTTTTT'),
-      polite: fc.boolean(),
       capacity: fc.constantFrom(2, 6),
       peers,
       iceServers,
@@ -254,7 +253,7 @@ describe('<call-widget> against any sequence of server frames', () => {
 describe('<call-widget> back in the room after a socket drop (a resumed welcome)', () => {
   const BOB = { id: PEERS[0]!, name: 'Bob', inCall: true };
   const welcome = (extra: Record<string, unknown>) =>
-    JSON.stringify({ type: 'welcome', version: PROTOCOL_VERSION, id: SELF, polite: true, capacity: 6, peers: [BOB], iceServers: [], locked: false, ...extra });
+    JSON.stringify({ type: 'welcome', version: PROTOCOL_VERSION, id: SELF, capacity: 6, peers: [BOB], iceServers: [], locked: false, ...extra });
 
   /**
    * A widget on a scripted room socket that is open: `receive` hands it a

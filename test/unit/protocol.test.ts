@@ -62,7 +62,6 @@ const serverMessages: [string, ServerMessage][] = [
       type: 'welcome',
       version: PROTOCOL_VERSION,
       id: BOB,
-      polite: true,
       capacity: 2,
       peers: [peer],
       iceServers: [
@@ -75,7 +74,7 @@ const serverMessages: [string, ServerMessage][] = [
   ],
   [
     'welcome (empty room, host)',
-    { type: 'welcome', version: PROTOCOL_VERSION, id: BOB, polite: false, capacity: 6, peers: [], iceServers: [], locked: true, hostKey: 'k'.repeat(22) },
+    { type: 'welcome', version: PROTOCOL_VERSION, id: BOB, capacity: 6, peers: [], iceServers: [], locked: true, hostKey: 'k'.repeat(22) },
   ],
   [
     'welcome (resumed, with a session token)',
@@ -83,7 +82,6 @@ const serverMessages: [string, ServerMessage][] = [
       type: 'welcome',
       version: PROTOCOL_VERSION,
       id: BOB,
-      polite: true,
       capacity: 2,
       peers: [peer],
       iceServers: [],
@@ -605,7 +603,6 @@ const ServerShape = v.union([
     type: v.literal('welcome'),
     version: v.literal(PROTOCOL_VERSION),
     id: v.string(),
-    polite: v.boolean(),
     peers: v.array(PeerShape),
     iceServers: v.array(IceShape),
     iceTtl: v.optional(FiniteNumber),
@@ -672,12 +669,12 @@ describe('parseServerFrame (the client\'s check of server frames)', () => {
 
   test('refuses a frame missing or mistyping a field the widget reads', () => {
     const frames: unknown[] = [
-      { type: 'welcome', id: BOB, polite: true, peers: [], iceServers: [], locked: false },
-      { type: 'welcome', version: String(PROTOCOL_VERSION), id: BOB, polite: true, peers: [], iceServers: [], locked: false },
-      { type: 'welcome', version: PROTOCOL_VERSION, id: BOB, polite: 'yes', peers: [], iceServers: [], locked: false },
-      { type: 'welcome', version: PROTOCOL_VERSION, id: BOB, polite: true, peers: [{ id: ALICE }], iceServers: [], locked: false },
-      { type: 'welcome', version: PROTOCOL_VERSION, id: BOB, polite: true, peers: [], iceServers: [{ urls: 5 }], locked: false },
-      { type: 'welcome', version: PROTOCOL_VERSION, id: BOB, polite: true, peers: [], iceServers: [], locked: false, iceTtl: 'soon' },
+      { type: 'welcome', id: BOB, peers: [], iceServers: [], locked: false },
+      { type: 'welcome', version: String(PROTOCOL_VERSION), id: BOB, peers: [], iceServers: [], locked: false },
+      { type: 'welcome', version: PROTOCOL_VERSION, id: BOB, peers: [], iceServers: [], locked: 'no' },
+      { type: 'welcome', version: PROTOCOL_VERSION, id: BOB, peers: [{ id: ALICE }], iceServers: [], locked: false },
+      { type: 'welcome', version: PROTOCOL_VERSION, id: BOB, peers: [], iceServers: [{ urls: 5 }], locked: false },
+      { type: 'welcome', version: PROTOCOL_VERSION, id: BOB, peers: [], iceServers: [], locked: false, iceTtl: 'soon' },
       { type: 'joined', peers: {} },
       { type: 'peer-left', id: ALICE, reason: 'vanished' },
       { type: 'signal', from: ALICE, data: { kind: 'description', description: { type: 'offer' } } },

@@ -73,7 +73,7 @@ const errorCodes = (messages: ServerMessage[]) =>
 // ------------------------------------------------------------------ admission
 
 describe('admit', () => {
-  test('the first peer gets welcome with its server id, no peers, polite, capacity, ICE servers and the host key', () => {
+  test('the first peer gets welcome with its server id, no peers, capacity, ICE servers and the host key (no `polite`: the client knows its role)', () => {
     const room = new Room({ capacity: 2 });
     const a = socket('a');
     assert.equal(room.admit(a, ALICE, ICE, { iceTtl: 600 }), true);
@@ -85,7 +85,6 @@ describe('admit', () => {
       type: 'welcome',
       version: PROTOCOL_VERSION,
       id: ALICE,
-      polite: true,
       capacity: 2,
       peers: [],
       iceServers: ICE,
@@ -109,7 +108,6 @@ describe('admit', () => {
         type: 'welcome',
         version: PROTOCOL_VERSION,
         id: BOB,
-        polite: true,
         capacity: 2,
         peers: [{ id: ALICE, name: '', inCall: false }],
         iceServers: [],

@@ -70,7 +70,6 @@ function connect(onLeft?: (controller: SignalingController) => void) {
       type: 'welcome',
       version,
       id,
-      polite: true,
       capacity: 6,
       peers: peers.map((peer) => ({ id: peer, name: `name of ${peer}`, inCall: false })),
       iceServers: [],
@@ -165,6 +164,19 @@ describe('SignalingController: arrivals and returns', () => {
       [BEN, false],
       [ANN, false],
     ]);
+  });
+});
+
+describe('SignalingController: roles in perfect negotiation', () => {
+  test('polite toward the peers a first welcome lists, impolite toward later arrivals; a held resume keeps the roles it had, and is impolite toward those new to it', () => {
+    const { socket, controller, welcome, peerJoined } = connect();
+    welcome(SELF, [ANN]); // the room says nothing of roles (no `polite`)
+    assert.equal(controller.status, 'open', 'the welcome is read');
+    peerJoined(BEN);
+    assert.deepEqual([controller.isPolite(ANN), controller.isPolite(BEN)], [true, false]);
+    socket.closeWith(1006);
+    welcome(SELF, [ANN, BEN, OTHER_SELF], true);
+    assert.deepEqual([controller.isPolite(ANN), controller.isPolite(BEN), controller.isPolite(OTHER_SELF)], [true, false, false]);
   });
 });
 
