@@ -44,6 +44,16 @@ import * as v from 'valibot';
  */
 const REMOVED_IDS = 256;
 
+/**
+ * How often a member whose socket stays open is handed a fresh session token
+ * (a `session` frame), ms: 15 min. Tokens expire (`SESSION_TTL_S`, 1 h, in
+ * party/session.ts), and a page presents the last one it got when its socket
+ * drops, however long its call has lasted: so it must never be older than
+ * this period plus the resume grace. A quarter of the lifetime leaves room for
+ * a lost frame and for clocks that differ between server machines.
+ */
+export const SESSION_REISSUE_MS = 15 * 60_000;
+
 /** The two things the room needs from a socket. */
 export interface PeerSocket {
   send(frame: string): void;
@@ -198,6 +208,10 @@ interface Member extends Bucket {
   inCall: boolean;
   /** Holds the host key: may lock the room and admit or reject knocking peers. */
   host: boolean;
+  /** Signs this member's session tokens (from its arrival); absent: it gets none. */
+  sign?: Arrival['session'];
+  /** When its last token was signed, ms: another follows every {@link SESSION_REISSUE_MS} while its socket is open. */
+  signedAt: number;
   /** ICE candidates sent to each peer since this member's last description to it. */
   candidatesTo: Map<string, number>;
 }
@@ -358,6 +372,7 @@ export class Room {
         name: m.name,
         inCall: m.inCall,
         host: m.host && hostKey !== null,
+        signedAt: now,
         ...this.#freshBucket(),
         candidatesTo: new Map(),
       });
@@ -426,7 +441,7 @@ export class Room {
       this.#arriving.add(socket);
       const [grant, session] = await Promise.all([this.#mintFor(held.id), arrival.session?.(held.id)]);
       if (!this.#arriving.delete(socket)) return;
-      if (this.#members.get(held.id) === held) this.#rebind(held, socket, grant, session);
+      if (this.#members.get(held.id) === held) this.#rebind(held, socket, grant, session, arrival.session);
       // Removed meanwhile (its grace ran out during the mint, or it hung up
       // on another socket): its token is now a removed member's, and gets
       // what a late token gets, a new id (or the lobby), not a final refusal.
@@ -459,7 +474,7 @@ export class Room {
       turnAway(socket);
       return;
     }
-    const options = { iceTtl: grant.iceTtl, hostKey, session, heard: resumeId !== null };
+    const options = { iceTtl: grant.iceTtl, hostKey, session, heard: resumeId !== null, sign: arrival.session };
     if (this.admit(socket, peerId, grant.iceServers, options) && replaces !== null) this.#remember(replaces, peerId);
   }
 
@@ -474,7 +489,7 @@ export class Room {
   }
 
   /** A held member comes back on a new socket: same id and slot; the others notice nothing. */
-  #rebind(member: Member, socket: PeerSocket, grant: IceGrant, session: string | undefined): void {
+  #rebind(member: Member, socket: PeerSocket, grant: IceGrant, session: string | undefined, sign: Arrival['session']): void {
     const old = member.socket;
     // It may have missed a `peer-left` while away: who hung up within the
     // grace (the client makes nothing of one it heard, or one still here).
@@ -486,6 +501,8 @@ export class Room {
     member.socket = socket;
     member.lastSeen = this.#now();
     member.heard = true; // it came back with its token
+    member.sign = sign;
+    member.signedAt = this.#now();
     member.candidatesTo.clear();
     // The member's rate-limit bucket stays as it was: a resume refills nothing
     // (else resuming over and over would get round the flood close).
@@ -538,7 +555,7 @@ export class Room {
     socket: PeerSocket,
     id: string,
     iceServers: IceServer[],
-    options: { iceTtl?: number | undefined; hostKey?: string | null; session?: string | undefined; heard?: boolean } = {},
+    options: { iceTtl?: number | undefined; hostKey?: string | null; session?: string | undefined; heard?: boolean; sign?: Arrival['session'] } = {},
   ): boolean {
     if (this.#bySocket.has(socket)) return true;
     if (this.#members.size >= this.capacity) {
@@ -561,6 +578,8 @@ export class Room {
       name: '',
       inCall: false,
       host,
+      sign: options.sign,
+      signedAt: this.#now(),
       ...this.#freshBucket(),
       candidatesTo: new Map(),
     };
@@ -663,7 +682,19 @@ export class Room {
       safeClose(knocker.socket, RETRY_CLOSE_CODE, 'silent');
     }
     if (this.#members.size && now - this.#savedAt >= SNAPSHOT_REFRESH_MS) this.#persist(true);
+    for (const member of this.#members.values()) if (member.socket && now - member.signedAt >= SESSION_REISSUE_MS) this.#reissue(member, member.socket, now);
     return this.#members.size > 0;
+  }
+
+  /** Hand `member` a fresh session token on `socket` (tokens expire: see {@link SESSION_REISSUE_MS}), unless it has moved on meanwhile. */
+  #reissue(member: Member, socket: PeerSocket, now: number): void {
+    member.signedAt = now;
+    member.sign?.(member.id).then(
+      (session) => {
+        if (session !== undefined && this.#bySocket.get(socket) === member) send(socket, { type: 'session', session });
+      },
+      () => undefined, // its token from before stays good for most of an hour; the next period tries again
+    );
   }
 
   /** Forget a lobby or arriving socket; true if it was one. */
@@ -854,7 +885,7 @@ export class Room {
         turnAway(knocker.socket);
         return;
       }
-      const admitted = this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl, session, heard: knocker.heard });
+      const admitted = this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl, session, heard: knocker.heard, sign: knocker.session });
       if (admitted && knocker.replaces !== null) this.#remember(knocker.replaces, knocker.id);
     });
   }

@@ -26,7 +26,9 @@ import * as v from 'valibot';
  * - 4: `welcome` no longer carries `polite` (it was always true, and wrong
  *   after a resume: a peer's role is per peer, and the client derives it:
  *   polite toward the peers in a first `welcome`, impolite toward later
- *   arrivals).
+ *   arrivals); session tokens expire, and the room hands a member fresh
+ *   ones in `session` frames (a client that ignored them could not resume
+ *   after an hour's call).
  * - 3: the client sends its version ({@link VERSION_PARAM}).
  * - 2: ICE candidates travel in batches (signal kind `candidates`).
  */
@@ -222,11 +224,13 @@ export type ServerErrorCode =
   | 'internal';
 
 /**
- * Session tokens: `<peer-id>.<base64url HMAC>`, issued by the server in
- * `welcome` and presented as `?session=` to resume that identity. A token of
- * a member the room removed (the others were told it left) gets a new id.
+ * Session tokens: `<peer-id>.<issued: Unix s, base 36>.<base64url HMAC>`,
+ * issued by the server in `welcome` and `session` and presented as
+ * `?session=` to resume that identity; they expire (party/session.ts). A
+ * token of a member the room removed (the others were told it left) gets a
+ * new id. The client treats them as opaque.
  */
-export const SESSION_PATTERN = /^[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{20,64}$/;
+export const SESSION_PATTERN = /^[A-Za-z0-9_-]{16,32}\.[0-9a-z]{1,10}\.[A-Za-z0-9_-]{20,64}$/;
 
 /**
  * UTF-8 length of a string, in bytes, as `TextEncoder` would encode it (a lone
@@ -436,6 +440,9 @@ export type RingState = (typeof RING_STATES)[number];
  *   room, is the host now; `hostKey` as in `welcome`. So a locked room always
  *   has someone to admit its lobby.
  * - `ice-servers`: the answer to `ice-refresh`.
+ * - `session`: a fresh session token for this identity, as in `welcome`
+ *   (tokens expire; the room sends one every 15 min while the socket stays
+ *   open): present it, not the older one, on the next reconnect.
  * - `pong`: the answer to `ping`.
  * - `joined`: the answer to `join`; `peers` are those already in the call, to whom
  *   this peer now sends the first offer.
@@ -472,6 +479,7 @@ export const ServerMessageSchema = v.variant('type', [
   v.object({ type: v.literal('lock-changed'), locked: v.boolean() }),
   v.object({ type: v.literal('host'), hostKey: HostKeySchema }),
   v.object({ type: v.literal('ice-servers'), iceServers: v.array(IceServerSchema), iceTtl: IceTtlSchema }),
+  v.object({ type: v.literal('session'), session: v.pipe(v.string(), v.regex(SESSION_PATTERN)) }),
   v.object({ type: v.literal('joined'), peers: v.array(PeerInfoSchema) }),
   v.object({ type: v.literal('peer-joined'), peer: PeerInfoSchema }),
   v.object({ type: v.literal('peer-updated'), peer: PeerInfoSchema }),
@@ -546,6 +554,7 @@ export const SERVER_MESSAGE_TYPES: ReadonlySet<ServerMessage['type']> = new Set<
   'lock-changed',
   'host',
   'ice-servers',
+  'session',
   'joined',
   'peer-joined',
   'peer-updated',
@@ -634,6 +643,9 @@ export function parseServerFrame(frame: unknown): ServerMessage | null {
       break;
     case 'host':
       ok = isString(m.hostKey);
+      break;
+    case 'session':
+      ok = isString(m.session);
       break;
     case 'ice-servers':
       ok = arrayOf(m.iceServers, isIceServer) && optional(m.iceTtl, isNumber);

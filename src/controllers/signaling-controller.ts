@@ -189,7 +189,7 @@ export class SignalingController implements ReactiveController {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #lastHeard = 0;
   #reconnectAttempt = 0;
-  /** This identity's session token (memory only), presented as `?session=` on reconnects. */
+  /** This identity's latest session token (memory only; from `welcome` or `session`: tokens expire), presented as `?session=` on reconnects. */
   #session: string | null = null;
   /** Encoded frames waiting for their turn ({@link PACE}), oldest first; for this connection only. */
   #outbox: string[] = [];
@@ -472,6 +472,9 @@ export class SignalingController implements ReactiveController {
         break;
       case 'host':
         this.hostKey = message.hostKey;
+        break;
+      case 'session':
+        this.#session = message.session;
         break;
       case 'ice-servers':
         this.iceServers = message.iceServers;

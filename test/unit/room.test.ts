@@ -1,6 +1,7 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HEARTBEAT_TIMEOUT_MS, Room, SNAPSHOT_REFRESH_MS, type RoomOptions, type RoomSnapshot } from '../../party/room.ts';
+import { HEARTBEAT_TIMEOUT_MS, Room, SESSION_REISSUE_MS, SNAPSHOT_REFRESH_MS, type RoomOptions, type RoomSnapshot } from '../../party/room.ts';
+import { SESSION_TTL_S } from '../../party/session.ts';
 import {
   CloseCode,
   RETRY_CLOSE_CODE,
@@ -773,7 +774,7 @@ describe('locked rooms', () => {
 
   test('the role goes to a member in the call before an idle one, and to one who is here before one who is away', async () => {
     const clock = { t: 1_000_000 };
-    const session = async (id: string) => `${id}.${'s'.repeat(43)}`;
+    const session = async (id: string) => `${id}.0.${'s'.repeat(43)}`;
     const room = new Room({ capacity: 4, rateLimit: NO_RATE_LIMIT, now: () => clock.t });
     const [a, b, c, d] = [socket('a'), socket('b'), socket('c'), socket('d')];
     await room.arrive(a, ALICE);
@@ -1039,7 +1040,7 @@ describe('locked rooms', () => {
     let gate = Promise.resolve();
     const { room, host } = await hostedRoom({ mintIceServers: async () => (await gate, { iceServers: [] }) });
     send(room, host, { type: 'lock', locked: true });
-    const session = async (id: string) => `${id}.${'s'.repeat(43)}`;
+    const session = async (id: string) => `${id}.0.${'s'.repeat(43)}`;
     const first = socket('first');
     await room.arrive(first, lobbyId(0), { resumeId: DAVE, session });
     join(room, first, 'Mallory');
@@ -1156,7 +1157,7 @@ async function callOfTwo(options: RoomOptions = {}) {
   const clock = { t: 1_000_000 };
   const room = new Room({ rateLimit: NO_RATE_LIMIT, now: () => clock.t, ...options });
   const [a, b] = [socket('a'), socket('b')];
-  const session = async (id: string) => `${id}.${'s'.repeat(43)}`;
+  const session = async (id: string) => `${id}.0.${'s'.repeat(43)}`;
   await room.arrive(a, ALICE, { session });
   await room.arrive(b, BOB, { session });
   join(room, a, 'Alice');
@@ -1171,11 +1172,42 @@ describe('drops, resume and heartbeats', () => {
   test('welcome carries the session token from the arrival', async () => {
     const room = new Room();
     const a = socket('a');
-    await room.arrive(a, ALICE, { session: async (id) => `${id}.${'t'.repeat(43)}` });
+    await room.arrive(a, ALICE, { session: async (id) => `${id}.0.${'t'.repeat(43)}` });
     const [welcome] = a.take();
     assert.ok(welcome?.type === 'welcome');
-    assert.equal(welcome.session, `${ALICE}.${'t'.repeat(43)}`);
+    assert.equal(welcome.session, `${ALICE}.0.${'t'.repeat(43)}`);
     assert.equal(welcome.resumed, undefined);
+  });
+
+  test('a member whose socket stays open is handed a fresh session token every SESSION_REISSUE_MS (tokens expire); one away, or never given one, is not', async () => {
+    assert.ok(SESSION_REISSUE_MS + 20_000 + SNAPSHOT_REFRESH_MS < (SESSION_TTL_S * 1000) / 2, 'a token a member holds is far from its expiry');
+    const clock = { t: 1_000_000 };
+    const room = new Room({ capacity: 3, rateLimit: NO_RATE_LIMIT, now: () => clock.t });
+    let signed = 0;
+    const sign = async (id: string) => `${id}.${(++signed).toString(36)}.${'s'.repeat(43)}`;
+    const [c, d, e] = [socket('c'), socket('d'), socket('e')];
+    await room.arrive(c, CAROL, { session: sign });
+    await room.arrive(d, DAVE); // no signer: no tokens
+    await room.arrive(e, ERIN, { session: sign });
+    send(room, e, { type: 'ping' });
+    room.drop(e); // away: its next token comes with its resume's welcome
+    for (const s of [c, d, e]) s.take();
+    const pass = async (ms: number) => {
+      for (let t = 0; t < ms; t += 5_000) {
+        clock.t += 5_000;
+        for (const s of [c, d]) send(room, s, { type: 'ping' });
+        room.tick();
+      }
+      await settle();
+    };
+    await pass(SESSION_REISSUE_MS - 5_000);
+    assert.deepEqual(c.ofType('session'), [], 'not before the period is over');
+    await pass(5_000);
+    assert.deepEqual(c.ofType('session'), [{ type: 'session', session: `${CAROL}.3.${'s'.repeat(43)}` }]);
+    assert.deepEqual(d.ofType('session'), []);
+    assert.deepEqual(e.received, []);
+    await pass(SESSION_REISSUE_MS);
+    assert.deepEqual(c.ofType('session').map((m) => m.session), [`${CAROL}.3.${'s'.repeat(43)}`, `${CAROL}.4.${'s'.repeat(43)}`]);
   });
 
   test('a dropped socket is held: nobody is told, and the slot stays taken', async () => {
@@ -1277,7 +1309,7 @@ describe('drops, resume and heartbeats', () => {
     const [welcome] = back.take();
     assert.ok(welcome?.type === 'welcome', `a welcome, not ${JSON.stringify(welcome)}`);
     assert.equal(welcome.id, CAROL, 'a new id: Bob saw Alice leave');
-    assert.equal(welcome.session, `${CAROL}.${'s'.repeat(43)}`);
+    assert.equal(welcome.session, `${CAROL}.0.${'s'.repeat(43)}`);
     assert.equal(welcome.resumed, undefined);
     assert.deepEqual(b.take(), [{ type: 'peer-joined', peer: { id: CAROL, name: '', inCall: false } }]);
   });
@@ -1339,7 +1371,7 @@ describe('drops, resume and heartbeats', () => {
     assert.equal(welcome.id, ALICE);
     assert.equal(welcome.resumed, true);
     assert.deepEqual(welcome.peers, [{ id: BOB, name: 'Bob', inCall: true }]);
-    assert.equal(welcome.session, `${ALICE}.${'s'.repeat(43)}`);
+    assert.equal(welcome.session, `${ALICE}.0.${'s'.repeat(43)}`);
     assert.deepEqual(b.take(), [], 'no peer-left, no peer-joined');
     assert.equal(room.size, 2);
     // It is in the call as before: signals flow both ways.
@@ -1437,7 +1469,7 @@ describe('drops, resume and heartbeats', () => {
     // Bob saw Alice leave and closed his link: under her old id her page
     // would keep its own (and its role), as if nothing had happened.
     assert.equal(welcome.id, CAROL, 'a new id: the page starts its links over');
-    assert.equal(welcome.session, `${CAROL}.${'s'.repeat(43)}`);
+    assert.equal(welcome.session, `${CAROL}.0.${'s'.repeat(43)}`);
     assert.equal(welcome.resumed, undefined, 'a new arrival, announced as one');
     assert.deepEqual(b.take(), [{ type: 'peer-joined', peer: { id: CAROL, name: '', inCall: false } }]);
   });
@@ -1614,7 +1646,7 @@ describe('a restart of the room server (snapshot in room storage)', () => {
     const s = socket(label);
     await room.arrive(s, `${label.replace(/\W/g, '')}-0123456789abcdefghij`.slice(0, 22), {
       resumeId: id,
-      session: async (peer) => `${peer}.${'s'.repeat(43)}`,
+      session: async (peer) => `${peer}.0.${'s'.repeat(43)}`,
       ...extra,
     });
     return s;
@@ -1859,7 +1891,7 @@ describe('a restart of the room server (snapshot in room storage)', () => {
     const clock = { t: 1_000_000 };
     const saved: (RoomSnapshot | null)[] = [];
     const first = new Room({ rateLimit: NO_RATE_LIMIT, now: () => clock.t, save: (s) => saved.push(structuredClone(s)) });
-    const session = async (id: string) => `${id}.${'s'.repeat(43)}`;
+    const session = async (id: string) => `${id}.0.${'s'.repeat(43)}`;
     const [a, b] = [socket('a'), socket('b')];
     await first.arrive(a, ALICE, { session });
     await first.arrive(b, BOB, { session });

@@ -116,6 +116,36 @@ describe('Server: the room across a restart', () => {
     }
   });
 
+  test('session tokens expire, and a member of a long call is handed fresh ones: a 3-hour-old token is worth nothing, the latest resumes after a restart', async () => {
+    const storage = new FakeStorage();
+    const first = await start(storage, SECRET);
+    const ann = await arrive(first, 'Ann');
+    const bob = await arrive(first, 'Bob');
+    // Three hours of call: both ping every 3 s, as the widget does.
+    for (let t = 0; t < 3 * 3600_000; t += 3000) {
+      for (const { connection } of [ann, bob]) first.onMessage(JSON.stringify({ type: 'ping' }), connection as unknown as Party.Connection);
+      mock.timers.tick(3000);
+      if (t % 600_000 === 0) await new Promise((resolve) => setImmediate(resolve)); // the re-issues' signing
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(ann.connection.closes, [], 'Ann stayed');
+    const fresh = ann.connection.received.filter((m) => m.type === 'session');
+    assert.ok(fresh.length >= 3 * 3, `fresh tokens, at least every 20 min: ${fresh.length}`);
+    const latest = fresh.at(-1)!.session;
+
+    // Her first token, read from a log, takes her place no more.
+    const thief = await connect(first, { session: ann.welcome.session! });
+    assert.notEqual(thief.received[0]?.type === 'welcome' && thief.received[0].id, ann.welcome.id, 'not Ann');
+    assert.deepEqual(thief.closes, [CloseCode.roomFull], 'a newcomer to a full room');
+    assert.deepEqual(ann.connection.closes, [], 'Ann keeps her socket');
+
+    // A restart: Ann comes back with the token she got last, as herself.
+    const second = await start(storage, SECRET);
+    const back = await arrive(second, 'Ann', latest);
+    assert.equal(back.welcome.id, ann.welcome.id);
+    assert.equal(back.welcome.resumed, true);
+  });
+
   test('without SESSION_SECRET nothing is stored (nobody could prove who they were)', async () => {
     const storage = new FakeStorage();
     const server = await start(storage);

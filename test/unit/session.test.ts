@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { sessionSecret, signSession, verifySession } from '../../party/session.ts';
+import { SESSION_CLOCK_SKEW_S, SESSION_TTL_S, sessionSecret, signSession, verifySession } from '../../party/session.ts';
 import { SESSION_PATTERN } from '../../src/protocol.ts';
 import { PEER_IDS } from './fake-socket.ts';
 
@@ -26,6 +26,23 @@ describe('session tokens', () => {
     const flipped = mac.slice(0, -1) + (mac.endsWith('A') ? 'B' : 'A');
     assert.equal(await verifySession(SECRET, ROOM, `${ALICE}.${flipped}`), null);
     assert.equal(await verifySession(SECRET, ROOM, `${ALICE}.${mac}x`), null);
+  });
+
+  test(`a token verifies for SESSION_TTL_S (${SESSION_TTL_S} s) after it was issued, not after; nor issued further ahead than the clock skew`, async () => {
+    const issued = 1_800_000_000_000;
+    const token = await signSession(SECRET, ROOM, ALICE, issued);
+    assert.match(token, SESSION_PATTERN);
+    assert.equal(await verifySession(SECRET, ROOM, token, issued), ALICE);
+    assert.equal(await verifySession(SECRET, ROOM, token, issued + SESSION_TTL_S * 1000), ALICE, 'at its last second');
+    assert.equal(await verifySession(SECRET, ROOM, token, issued + SESSION_TTL_S * 1000 + 1000), null, 'expired');
+    assert.equal(await verifySession(SECRET, ROOM, token, issued - SESSION_CLOCK_SKEW_S * 1000), ALICE, 'a server clock a little behind');
+    assert.equal(await verifySession(SECRET, ROOM, token, issued - SESSION_CLOCK_SKEW_S * 1000 - 1000), null, 'issued too far ahead');
+    // The issue time is under the MAC: an expired token cannot be made young again.
+    const [id, , mac] = token.split('.');
+    const later = Math.floor((issued + SESSION_TTL_S * 1000) / 1000).toString(36);
+    assert.equal(await verifySession(SECRET, ROOM, `${id}.${later}.${mac}`, issued + SESSION_TTL_S * 1000 + 1000), null);
+    // The default clock is now.
+    assert.equal(await verifySession(SECRET, ROOM, await signSession(SECRET, ROOM, ALICE)), ALICE);
   });
 
   test('garbage never verifies and never throws', async () => {

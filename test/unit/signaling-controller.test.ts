@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, mock, test } from 'node:test';
-import { PACE, SignalingController, type SignalingSocket } from '../../src/controllers/signaling-controller.ts';
+import { PACE, SignalingController, type RoomAddress, type SignalingSocket } from '../../src/controllers/signaling-controller.ts';
 import { CloseCode, PROTOCOL_VERSION, RATE_LIMIT, RETRY_CLOSE_CODE, VERSION_PARAM, type PeerInfo, type ServerMessage } from '../../src/protocol.ts';
 import { PEER_IDS } from './fake-socket.ts';
 
@@ -53,8 +53,12 @@ function connect(onLeft?: (controller: SignalingController) => void) {
   /** The roster's ids as each peer-left was handed on. */
   const rosters: string[][] = [];
   const host = { addController() {}, removeController() {}, requestUpdate() {}, updateComplete: Promise.resolve(true) };
+  const addresses: RoomAddress[] = [];
   const controller = new SignalingController(host, {
-    createSocket: () => () => socket,
+    createSocket: () => (address) => {
+      addresses.push(address);
+      return socket;
+    },
     onMessage: (message: ServerMessage, previous?: PeerInfo) => {
       if (message.type === 'peer-joined') joined.push([message.peer.id, previous !== undefined]);
       const who = previous?.name ?? controller.roster.get(message.type === 'peer-left' ? message.id : '')?.name;
@@ -78,7 +82,9 @@ function connect(onLeft?: (controller: SignalingController) => void) {
       hungUp,
     });
   const peerJoined = (id: string) => socket.deliver({ type: 'peer-joined', peer: { id, name: '', inCall: false } });
-  return { socket, joined, log, rosters, controller, welcome, peerJoined };
+  /** The query the socket presents on its next (re)connection. */
+  const params = () => addresses.at(-1)?.params?.() ?? {};
+  return { socket, joined, log, rosters, controller, welcome, peerJoined, params };
 }
 
 describe('SignalingController: close codes', () => {
@@ -177,6 +183,21 @@ describe('SignalingController: roles in perfect negotiation', () => {
     socket.closeWith(1006);
     welcome(SELF, [ANN, BEN, OTHER_SELF], true);
     assert.deepEqual([controller.isPolite(ANN), controller.isPolite(BEN), controller.isPolite(OTHER_SELF)], [true, false, false]);
+  });
+});
+
+describe('SignalingController: session tokens', () => {
+  test('the latest token the room gave, in welcome or in a session frame (tokens expire), is the one presented on reconnect', () => {
+    const { socket, welcome, params } = connect();
+    const token = (n: number) => `${SELF}.${n.toString(36)}.${'m'.repeat(43)}`;
+    socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION, id: SELF, capacity: 2, peers: [], iceServers: [], locked: false, session: token(1) });
+    assert.equal(params().session, token(1));
+    socket.deliver({ type: 'session', session: token(2) });
+    assert.equal(params().session, token(2), 'the fresh one');
+    socket.closeWith(1006);
+    assert.equal(params().session, token(2), 'presented on the way back');
+    welcome(SELF, [], true); // a welcome without a token: none to present
+    assert.equal(params().session, undefined);
   });
 });
 
