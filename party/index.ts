@@ -19,7 +19,7 @@ import type * as Party from 'partykit/server';
 import { CloseCode, PROTOCOL_VERSION, ROOM_ID_PATTERN, VERSION_PARAM } from '../src/protocol.ts';
 import { randomId } from '../src/random-id.ts';
 import { iceGrantFor, parseList, readIceConfig } from './ice-servers.ts';
-import { Room, refuse, type RoomSnapshot } from './room.ts';
+import { Room, networkOf, refuse, type RoomSnapshot } from './room.ts';
 import { hasStableSecret, secretTag, sessionSecret, signSession, verifySession } from './session.ts';
 
 /** The room storage key of the {@link StoredSnapshot}. */
@@ -129,6 +129,10 @@ export default class Server implements Party.Server {
         hostKey: query.get('hostKey'),
         resumeId: await verifySession(secret, roomId, query.get('session')),
         session: (id) => signSession(secret, roomId, id),
+        // Set by Cloudflare on every request (it replaces a client's own), so
+        // deployed it is the client's address. `partykit dev` sets none and
+        // passes a client's own through: locally, whatever the client says.
+        address: networkOf(ctx.request.headers.get('CF-Connecting-IP')),
       });
       this.#startTicking();
     } catch {

@@ -80,10 +80,10 @@ export interface RoomOptions {
   /** Mints a peer's ICE server list (TURN REST credentials). Default: none. */
   mintIceServers?: (peerId: string) => Promise<IceGrant>;
   /**
-   * Knocks that may wait in a locked room's lobby at once (default 8; one
-   * more is refused with `room-unavailable`), and as many sockets waiting
-   * there without a knock (a newcomer past those takes the place of the one
-   * waiting longest, which is closed with `RETRY_CLOSE_CODE` and comes back).
+   * Knocks that may wait in a locked room's lobby at once (default 8), and
+   * as many sockets waiting there without a knock. Past them the places are
+   * shared out by client address ({@link Arrival.address}): see
+   * {@link Room.arrive} and the lobby's rules.
    */
   maxKnocking?: number;
   /**
@@ -180,6 +180,36 @@ export interface Arrival {
   resumeId?: string | null;
   /** The session token to hand out with `welcome` for the id it ends up with. */
   session?: (peerId: string) => Promise<string | undefined>;
+  /**
+   * Where it connects from, as {@link networkOf} gives it (null: unknown,
+   * as under `partykit dev`): a locked room's lobby shares its places out
+   * by it, so that one client cannot fill them all.
+   */
+  address?: string | null;
+}
+
+/**
+ * The network a client address stands for in the lobby's shares: an IPv4
+ * address itself (an IPv4-mapped IPv6 one too), an IPv6 address its /64
+ * (RFC 4291 §2.5.4: one subscriber's link gets a /64, and a host picks
+ * addresses in it at will, RFC 8981). Null for none; anything unparsable is
+ * kept as it is. Never throws.
+ */
+export function networkOf(ip: string | null | undefined): string | null {
+  const address = ip?.trim().toLowerCase();
+  if (!address) return null;
+  if (!address.includes(':')) return address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  if (mapped) return mapped[1]!;
+  const [head = '', tail, ...more] = address.split('::');
+  if (more.length) return address;
+  const groups = head ? head.split(':') : [];
+  if (tail !== undefined) {
+    const rest = tail ? tail.split(':') : [];
+    groups.push(...Array<string>(Math.max(0, 8 - groups.length - rest.length)).fill('0'), ...rest);
+  }
+  const prefix = groups.slice(0, 4).map((g) => parseInt(g, 16));
+  return prefix.length === 4 && prefix.every((n) => n >= 0 && n <= 0xffff) ? `${prefix.map((n) => n.toString(16)).join(':')}::/64` : address;
 }
 
 /** Token-bucket state of one socket. */
@@ -230,6 +260,8 @@ interface Knocker extends Bucket {
   replaces: string | null;
   /** When its last frame arrived (or it did), ms: a socket silent for the heartbeat timeout is closed. */
   lastSeen: number;
+  /** {@link Arrival.address}. */
+  readonly address: string | null;
 }
 
 /**
@@ -460,7 +492,7 @@ export class Room {
     const replaces = removed ? resumeId : null;
     const keyHolder = hostKey !== null && this.#hostKey !== null && sameSecret(hostKey, this.#hostKey);
     if (this.#locked && !keyHolder) {
-      this.#enterLobby(socket, peerId, arrival.session, resumeId !== null, replaces);
+      this.#enterLobby(socket, peerId, arrival.session, resumeId !== null, replaces, arrival.address ?? null);
       return;
     }
     if (this.full) {
@@ -821,17 +853,21 @@ export class Room {
    * of a lobby may never knock, and the host, who sees only knocks, could
    * neither see nor turn those away: they have places of their own
    * ({@link RoomOptions.maxKnocking}, as many as the knocks), and a newcomer
-   * takes the place of the one waiting longest without a knock, which is
-   * closed with {@link RETRY_CLOSE_CODE} (not final: that page comes back, and takes its turn).
-   * So silent sockets cannot keep a guest from knocking.
+   * takes the place of the one waiting longest without a knock from the
+   * address holding most of them (its own address's, if that holds as many
+   * as any; see {@link placeFor}), which is closed with
+   * {@link RETRY_CLOSE_CODE} (not final: that page comes back, and takes its turn).
+   * So silent sockets cannot keep a guest from knocking, and one client's
+   * cannot push out everyone else's pages.
    */
-  #enterLobby(socket: PeerSocket, id: string, session: Arrival['session'], heard: boolean, replaces: string | null): void {
+  #enterLobby(socket: PeerSocket, id: string, session: Arrival['session'], heard: boolean, replaces: string | null, address: string | null): void {
     const idle = [...this.#knockers.values()].filter((k) => !k.knocked);
     if (idle.length >= this.#maxKnocking) {
-      this.#knockers.delete(idle[0]!.socket);
-      safeClose(idle[0]!.socket, RETRY_CLOSE_CODE, 'lobby-full');
+      const victim = placeFor(idle, address, true)!;
+      this.#knockers.delete(victim.socket);
+      safeClose(victim.socket, RETRY_CLOSE_CODE, 'lobby-full');
     }
-    this.#knockers.set(socket, { id, socket, name: '', knocked: false, session, heard, replaces, lastSeen: this.#now(), ...this.#freshBucket() });
+    this.#knockers.set(socket, { id, socket, name: '', knocked: false, session, heard, replaces, address, lastSeen: this.#now(), ...this.#freshBucket() });
     send(socket, { type: 'lobby' });
   }
 
@@ -846,12 +882,17 @@ export class Room {
     }
     const message = decoded.message;
     if (message.type === 'join') {
-      // The host's list is as long as the lobby's places for knocks; past
-      // them, the same answer as for a room that does not exist.
-      if (!knocker.knocked && this.knocking().length >= this.#maxKnocking) {
-        this.#knockers.delete(knocker.socket);
-        turnAway(knocker.socket);
-        return;
+      // The host's list is as long as the lobby's places for knocks. Past
+      // them, a knock from an address holding at least two fewer places than
+      // the one holding most takes the place of that one's oldest knock;
+      // otherwise it is refused. Either gets the same answer as a room that
+      // does not exist.
+      const knocks = [...this.#knockers.values()].filter((k) => k.knocked);
+      if (!knocker.knocked && knocks.length >= this.#maxKnocking) {
+        const victim = placeFor(knocks, knocker.address, false);
+        this.#knockers.delete((victim ?? knocker).socket);
+        turnAway((victim ?? knocker).socket);
+        if (!victim) return;
       }
       knocker.name = message.name;
       knocker.knocked = true;
@@ -1155,6 +1196,25 @@ export class Room {
     }
     return false;
   }
+}
+
+/**
+ * Which of the lobby's places (`holders`, oldest first) a newcomer from
+ * `address` may take, or null if it may take none: the oldest of those held by
+ * the address holding most. A socket without a knock (`always`) always gets
+ * one: if its own address holds as many as any, it takes its own oldest. A
+ * knock only from an address holding at least two more than its own, so
+ * that the shares never grow more uneven and the one holding a single place
+ * keeps it. An unknown address (null) counts as one of its own.
+ */
+function placeFor(holders: Knocker[], address: string | null, always: boolean): Knocker | null {
+  const counts = new Map<string, number>();
+  for (const k of holders) if (k.address !== null) counts.set(k.address, (counts.get(k.address) ?? 0) + 1);
+  const of = (k: Knocker) => (k.address === null ? 1 : counts.get(k.address)!);
+  const mine = address === null ? 0 : (counts.get(address) ?? 0);
+  const most = Math.max(...holders.map(of));
+  if (always && mine >= most) return holders.find((k) => k.address === address)!;
+  return always || mine + 2 <= most ? holders.find((k) => of(k) === most)! : null;
 }
 
 /** Compare two secrets in time independent of where they differ. */

@@ -49,6 +49,8 @@ interface ConnectOptions {
   session?: string;
   /** The `v` query parameter (the protocol version); this version's by default. */
   version?: string;
+  /** The `CF-Connecting-IP` request header (Cloudflare sets it; `partykit dev` passes a client's own through). */
+  address?: string;
 }
 
 interface Client {
@@ -79,7 +81,10 @@ function connect(room: string, options: ConnectOptions = {}): Client {
   if (options.hostKey !== undefined) params.hostKey = options.hostKey;
   if (options.session !== undefined) params.session = options.session;
   if (options.version !== undefined) params.v = options.version;
-  const ws = new WebSocket(server.roomUrl(room, params), options.origin === undefined ? {} : { origin: options.origin });
+  const ws = new WebSocket(server.roomUrl(room, params), {
+    ...(options.origin !== undefined && { origin: options.origin }),
+    ...(options.address !== undefined && { headers: { 'CF-Connecting-IP': options.address } }),
+  });
   const messages: Msg[] = [];
   const taken = new Set<number>();
   const waiters = new Set<() => void>();
@@ -818,6 +823,37 @@ describe('attacks on the room server (real partykit dev)', { timeout: 120_000 },
     assert.equal(back.messages[0].hostKey, handed.hostKey);
     assert.equal(back.messages[0].locked, true);
     for (const c of [...others, second, back, oldKey]) await shut(c);
+  });
+
+  test("one client address cannot fill a locked room's lobby: past its 8 knocks, a knock from elsewhere takes the flood's oldest place", async () => {
+    const room = randomId();
+    const host = await open(room);
+    await join(host, 'host');
+    host.send({ type: 'lock', locked: true });
+    await host.next('lock-changed');
+    const flood: Client[] = [];
+    for (let i = 0; i < 8; i++) {
+      const c = connect(room, { address: '198.51.100.7' });
+      await c.next('lobby');
+      c.send({ type: 'join', name: `flood ${i}` });
+      await host.next('knocks', (m) => m.peers.length === i + 1);
+      flood.push(c);
+    }
+    const guest = connect(room, { address: '2001:db8:1:2::5' });
+    await guest.next('lobby');
+    guest.send({ type: 'join', name: 'Guest' });
+    const knocks = await host.next('knocks', (m) => m.peers.some((p: Msg) => p.name === 'Guest'));
+    assert.deepEqual(knocks.peers.map((p: Msg) => p.name), [...flood.slice(1).map((_, i) => `flood ${i + 1}`), 'Guest']);
+    await expectRefused(flood[0]!, 'room-unavailable', CloseCode.roomUnavailable);
+    // The flood cannot take the place back.
+    const again = connect(room, { address: '198.51.100.7' });
+    await again.next('lobby');
+    again.send({ type: 'join', name: 'flood again' });
+    await expectRefused(again, 'room-unavailable', CloseCode.roomUnavailable);
+    assert.equal(guest.closeEvent, undefined, 'the guest still waits');
+    host.send({ type: 'admit', id: knocks.peers.at(-1).id });
+    assert.equal((await guest.next('welcome')).locked, true);
+    for (const c of [host, guest, ...flood, again]) await shut(c);
   });
 
   test('session tokens: forged, truncated or foreign tokens never take over an identity', async () => {

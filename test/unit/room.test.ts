@@ -1,6 +1,6 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HEARTBEAT_TIMEOUT_MS, Room, SESSION_REISSUE_MS, SNAPSHOT_REFRESH_MS, type RoomOptions, type RoomSnapshot } from '../../party/room.ts';
+import { HEARTBEAT_TIMEOUT_MS, Room, SESSION_REISSUE_MS, networkOf, SNAPSHOT_REFRESH_MS, type RoomOptions, type RoomSnapshot } from '../../party/room.ts';
 import { SESSION_TTL_S } from '../../party/session.ts';
 import {
   CloseCode,
@@ -937,6 +937,77 @@ describe('locked rooms', () => {
     // A knock repeated (a new name) is no new knock.
     join(room, lobby[1]!, 'K1 again');
     assert.deepEqual(room.knocking().map((p) => p.name), ['K0', 'K1 again']);
+  });
+
+  test('one client address cannot fill the lobby: past its places, a knock from an address holding two fewer takes the oldest place of the one holding most; one that would make the shares more uneven is refused', async () => {
+    const { room, host } = await hostedRoom();
+    send(room, host, { type: 'lock', locked: true });
+    let n = 0;
+    const knock = async (address: string | null) => {
+      const s = socket(`k${n}`);
+      await room.arrive(s, lobbyId(n), { address });
+      join(room, s, `K${n++}`);
+      return s;
+    };
+    const flood: FakeSocket[] = [];
+    for (let i = 0; i < 8; i++) flood.push(await knock('198.51.100.7')); // one outsider, 8 sockets
+    const guest = await knock('203.0.113.5');
+    assert.deepEqual(guest.closes, [], 'the guest knocks');
+    assert.deepEqual(flood[0]!.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }], "the flood's oldest knock goes");
+    assert.deepEqual(room.knocking().map((p) => p.name), ['K1', 'K2', 'K3', 'K4', 'K5', 'K6', 'K7', 'K8']);
+    assert.deepEqual(host.ofType('knocks').at(-1)?.peers.map((p) => p.name), ['K1', 'K2', 'K3', 'K4', 'K5', 'K6', 'K7', 'K8']);
+    const again = await knock('198.51.100.7');
+    assert.deepEqual(again.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }], 'the flood cannot take it back');
+    assert.deepEqual(guest.closes, []);
+    // Guests from elsewhere take the flood's places one by one, down to one;
+    // then the lobby is full of one knock per address, and the next is refused as before.
+    const guests = [guest];
+    for (let i = 0; i < 6; i++) guests.push(await knock(`203.0.113.${10 + i}`));
+    assert.deepEqual(guests.map((s) => s.closes.length), [0, 0, 0, 0, 0, 0, 0]);
+    assert.equal(room.knocking().length, 8);
+    const late = await knock('192.0.2.1');
+    assert.deepEqual(late.closes, [{ code: CloseCode.roomUnavailable, reason: 'room-unavailable' }]);
+    assert.deepEqual(guests.map((s) => s.closes.length), [0, 0, 0, 0, 0, 0, 0], 'no guest pushed out');
+    assert.equal(flood.filter((s) => !s.closes.length).length, 1, 'the flood keeps one knock, like any address');
+    host.take();
+  });
+
+  test('unknown addresses (partykit dev sets none) each count as their own: the lobby holds 8 knocks and refuses the ninth, as before', async () => {
+    const { room, host } = await hostedRoom();
+    send(room, host, { type: 'lock', locked: true });
+    const lobby = Array.from({ length: 9 }, (_, i) => socket(`k${i}`));
+    for (const [i, s] of lobby.entries()) {
+      await room.arrive(s, lobbyId(i), { address: null });
+      join(room, s, `K${i}`);
+    }
+    assert.deepEqual(lobby.map((s) => s.closes.length), [0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    host.take();
+  });
+
+  test('sockets waiting without a knock: a newcomer takes the oldest place of the address holding most, its own if that is its own', async () => {
+    const { room, host } = await hostedRoom({ maxKnocking: 3 });
+    send(room, host, { type: 'lock', locked: true });
+    const [page, f1, f2, g, f3] = [socket('page'), socket('f1'), socket('f2'), socket('g'), socket('f3')];
+    await room.arrive(page, lobbyId(0), { address: '203.0.113.5' });
+    await room.arrive(f1, lobbyId(1), { address: '198.51.100.7' });
+    await room.arrive(f2, lobbyId(2), { address: '198.51.100.7' });
+    await room.arrive(g, lobbyId(3), { address: '192.0.2.1' });
+    assert.deepEqual([page, f1, f2].map((s) => s.closes.length), [0, 1, 0], 'not the longest waiting, but the flood\'s oldest');
+    await room.arrive(f3, lobbyId(4), { address: '198.51.100.7' });
+    assert.deepEqual([page, f2, g, f3].map((s) => s.closes.length), [0, 1, 0, 0], 'a flood that holds as many as any takes its own');
+    host.take();
+  });
+
+  test('networkOf: an IPv4 address itself, an IPv6 address its /64 (a host picks addresses in it at will), never a throw', () => {
+    assert.equal(networkOf('198.51.100.7'), '198.51.100.7');
+    assert.equal(networkOf('::ffff:198.51.100.7'), '198.51.100.7');
+    assert.equal(networkOf('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+    assert.equal(networkOf('2001:DB8:1:2:bbbb:cccc:dddd:eeee'), '2001:db8:1:2::/64');
+    assert.equal(networkOf('2001:0db8::1'), '2001:db8:0:0::/64');
+    assert.equal(networkOf('::1'), '0:0:0:0::/64');
+    assert.equal(networkOf(null), null);
+    assert.equal(networkOf(''), null);
+    for (const junk of ['::::', 'zz::1', '1::2::3', ':', 'not an address']) assert.equal(typeof networkOf(junk), 'string', junk);
   });
 
   test('pages waiting in the lobby without a knock (the host cannot see them) cannot keep a guest from knocking: a newcomer takes the place of the one waiting longest', async () => {
