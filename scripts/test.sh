@@ -233,7 +233,10 @@ npx vite build --mode npm --logLevel warn
 # min; a batch of more trickle ICE candidates than a frame may carry goes in
 # several frames (the room refused it whole); welcome.polite is gone
 # (protocol 4).
-node scripts/size.mjs 24921
+# By 43 B to 24,964 B for a page back under a new id mid-call (away past the
+# room's grace): it read joining, then connecting, and was told the other one
+# "is here"; the call reads reconnecting until it connects.
+node scripts/size.mjs 24964
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -296,6 +296,13 @@ export class CallWidget extends LitElement {
   #batch = 0;
   /** The status badge shows the room-reconnecting hint (it was announced). */
   #hint = false;
+  /**
+   * Back in the room under a new identity mid-call (away past the room's
+   * grace): the call is being put together again, and reads `reconnecting`
+   * until it connects, or nobody is there to connect to (not `joining`, then
+   * `connecting`, as for a call begun anew).
+   */
+  #rejoining = false;
   /** The language the widget speaks (BCP 47), its catalog and writing direction. */
   #lang = 'en';
   #locale: Locale = 'en';
@@ -845,7 +852,7 @@ export class CallWidget extends LitElement {
       // (its button says so), and opening it again asks for the chunk at once.
       else if (chunk === null && this.#devicesOpen) this.#closeLobby();
     }
-    const next = deriveCallState({
+    let next = deriveCallState({
       intent: this.#intent,
       media: this.#media.status,
       signaling: this.#signaling.status,
@@ -853,6 +860,8 @@ export class CallWidget extends LitElement {
       links: this.#peers.states,
       ring: this.#ring,
     });
+    if (this.#rejoining && (next === 'joining' || next === 'connecting')) next = 'reconnecting';
+    else this.#rejoining = false;
     const active = this.shadowRoot?.activeElement;
     this.#hadFocus = active != null;
     this.#knockFocus = (active && this.#loaded.knocks?.focusedKnock(active)) || null;
@@ -929,6 +938,7 @@ export class CallWidget extends LitElement {
         // one leave.
         const sameIdentity = this.#signaling.selfId === this.#identity;
         if (!sameIdentity) {
+          this.#rejoining = this.#intent === 'join' && this.#peers.links.size > 0;
           this.#peers.closeAll();
           // Rung under the old one: the room dropped it from the ring, and
           // rings the new one again if the ring still stands.
@@ -941,7 +951,7 @@ export class CallWidget extends LitElement {
         if (message.ringEnded) this.#ringEnded(message.ringEnded);
         // Someone we are linked with already is no news (a resumed welcome).
         const present = message.peers[0];
-        if (present && !this.#peers.links.has(present.id)) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
+        if (present && !this.#peers.links.has(present.id) && !this.#rejoining) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
         // Back from away: the lock changed meanwhile (a room server that
         // restarted without its storage forgot it), or the host left for
         // good and the role is ours now.

@@ -164,14 +164,29 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     // someone new, and the call connects again as a fresh one (A was the
     // first in the room, the side that answered: kept, its old role made
     // both sides impolite, and each ignored the other's offers).
+    // What A's live region says from now on, and how many events it had.
+    const eventsBefore = await a.evaluate(() => {
+      const w = window as unknown as { said: string[]; callEvents: unknown[] };
+      w.said = [];
+      const region = document.querySelector('call-widget')!.shadowRoot!.querySelector('[aria-live]')!;
+      new MutationObserver(() => w.said.push(region.textContent!.trim())).observe(region, { subtree: true, childList: true, characterData: true });
+      return w.callEvents.length;
+    });
     const restoredAt = Date.now();
     const connectionsBefore = await a.evaluate(() => (window as unknown as { peerConnections: unknown[] }).peerConnections.length);
     const resumed = await Promise.all([a, b].map((page) => firstFrameAfter(page, restoredAt, 20_000)));
     console.log(`# A back past the grace: media back after ${resumed.join(' / ')} ms (A / B)`);
     for (const [i, ms] of resumed.entries()) assert.ok(ms <= 5000, `${i ? 'B' : 'A'}: media back ${ms} ms after the network returned`);
     await Promise.all([waitForState(a, 'connected', 5000), waitForState(b, 'connected', 5000)]);
+    // For A the call reconnected: not joined anew (joining, connecting), and B was there all along.
+    type Recorded = { type: string; state?: string; peer?: { id: string } };
+    const [aStates, said] = await a.evaluate((n) => {
+      const w = window as unknown as { said: string[]; callEvents: Recorded[] };
+      return [w.callEvents.slice(n).filter((e) => e.type === 'call-state-change').map((e) => e.state), w.said];
+    }, eventsBefore);
+    assert.deepEqual(aStates, ['connected'], `A went through ${aStates.join(' → ')}`);
+    assert.ok(!said.some((text) => text.includes('is here')), `A was told: ${said.join(' | ')}`);
     // Someone new to B (a new id), on a new peer connection at A.
-    type Recorded = { type: string; peer?: { id: string } };
     const seen = await b.evaluate(() => (window as unknown as { callEvents: Recorded[] }).callEvents);
     const left = seen.filter((e) => e.type === 'call-peer-left').map((e) => e.peer!.id);
     const joined = seen.filter((e) => e.type === 'call-peer-joined').map((e) => e.peer!.id);
