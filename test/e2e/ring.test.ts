@@ -197,7 +197,9 @@ describe('ring flow through partykit dev', () => {
   });
 
   test('glare: both ring within 10 ms → exactly one call (5 trials)', { timeout: 240_000 }, async () => {
-    for (let trial = 0; trial < 5; trial++) {
+    // A trial whose presses a busy machine put more than 10 ms apart tested
+    // no glare: it does not count, and is made again (at most 10 extra).
+    for (let trial = 0, missed = 0; trial < 5; trial++) {
       const [alice, bob] = await pair();
       // Both press call at the same wall-clock instant (same machine clock).
       const at = Date.now() + 400;
@@ -216,7 +218,12 @@ describe('ring flow through partykit dev', () => {
           ),
         ),
       );
-      assert.ok(Math.abs(pressed[0]! - pressed[1]!) <= 10, `trial ${trial}: presses ${pressed[1]! - pressed[0]!} ms apart`);
+      if (Math.abs(pressed[0]! - pressed[1]!) > 10) {
+        assert.ok(++missed <= 10, `${missed} trials with presses more than 10 ms apart (last ${pressed[1]! - pressed[0]!} ms)`);
+        await closeAll(alice, bob);
+        trial--;
+        continue;
+      }
       await Promise.all([waitForState(alice.page, 'connected'), waitForState(bob.page, 'connected')]);
       for (const p of [alice, bob]) {
         assert.equal(await p.page.locator('call-widget [part~="remote-video"]').count(), 1, `trial ${trial}: one remote video`);
