@@ -170,6 +170,35 @@ describe('PeerController recovery', () => {
     assert.equal(peers.links.size, 0);
   });
 
+  test('network changes on a connected link restart ICE, each as step 1: a flapping network never rebuilds a working link or gives up', async () => {
+    const { peers, reported } = controller((controller) => controller.closeAll());
+    peers.connect('bob', false);
+    const bob = StandInConnection.made[0]!;
+    bob.signalingState = 'stable';
+    bob.currentRemoteDescription = { type: 'answer', sdp: 'v=0\r\n' };
+    bob.become('connected');
+    // An event a second, faster than a step's retryMs: each used to count a
+    // step, the 31st gave up (a 1:1 call failed) or rebuilt a working link.
+    for (let i = 0; i < 2 * RECOVERY.maxSteps; i++) {
+      peers.restartAll('network-change');
+      await run(1000);
+    }
+    assert.deepEqual(new Set(reported), new Set(['bob 1 network-change']));
+    assert.equal(reported.length, 2 * RECOVERY.maxSteps);
+    assert.equal(bob.restarts, 2 * RECOVERY.maxSteps, 'an ICE restart each time');
+    assert.equal(StandInConnection.made.length, 1, 'never rebuilt');
+    // Lost after all: the steps count on from the restart this outage began with.
+    bob.become('failed');
+    peers.restartAll('network-change');
+    peers.restartAll('network-change');
+    assert.deepEqual(reported.slice(-2), ['bob 2 network-change', 'bob 3 network-change']);
+    // Connected again: the count starts over.
+    bob.become('connected');
+    bob.become('failed');
+    assert.equal(reported.at(-1), 'bob 1 ice-failed');
+    peers.closeAll();
+  });
+
   test('a first offer still unanswered after RECOVERY.connectMs is sent again (connect-timeout), every connectMs; an answered link is left to ICE; at connectLimitMs the steps start; one connected, a prepared answering side and a closed link are left alone', async () => {
     const offers = new Map<string, number>();
     const reported: string[] = [];
