@@ -265,7 +265,10 @@ export class PeerSession {
       return;
     }
     const { description } = data;
-    if (description.type !== 'offer' && description.type !== 'answer') return;
+    // An answer is for an offer of ours that awaits one: a second answer (to
+    // a first offer sent again whose first answer was only late) comes in
+    // `stable`, where applying it throws InvalidStateError: drop it.
+    if (description.type === 'answer' ? this.pc.signalingState !== 'have-local-offer' : description.type !== 'offer') return;
     const readyForOffer =
       !this.#makingOffer && (this.pc.signalingState === 'stable' || this.#settingRemoteAnswer);
     const offerCollision = description.type === 'offer' && !readyForOffer;

@@ -319,6 +319,19 @@ describe('PeerSession', () => {
     expect([a.errors, b.errors]).to.deep.equal([[], []]);
   });
 
+  it('a first offer sent again whose first answer was only late: the second answer, arriving in stable, is dropped quietly', async () => {
+    const [a, b] = pair(await camera(), await camera(), { holdB: true });
+    await until(() => descriptionTypes(b).includes('answer'), 'b answered');
+    a.session.restartIce(); // the connect watch: the answer is late, not lost
+    await until(() => descriptionTypes(b).length === 2, 'b answered the offer sent again');
+    b.wire.release();
+    await connected(a, b);
+    await sleep(300);
+    expect(descriptionTypes(b)).to.deep.equal(['answer', 'answer']);
+    expect(a.session.pc.signalingState).to.equal('stable');
+    expect([a.errors.map(String), b.errors.map(String)]).to.deep.equal([[], []]);
+  });
+
   it('close() sets state closed, is idempotent, and silences every callback', async () => {
     const [a, b] = pair(await camera(), await camera());
     await connected(a, b);
