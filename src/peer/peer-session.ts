@@ -175,7 +175,8 @@ export class PeerSession {
    * gathered since: rolled back, Chromium leaves the data channel's
    * m-section out of every later offer (measured), so the control channel
    * never opens and the answering side, whose negotiated channel needs that
-   * section, offers at once, colliding with our next offer.
+   * section, offers at once, colliding with our next offer. Likewise the
+   * answer of a connection that never connected is sent again.
    */
   restartIce(): void {
     this.#queue = this.#queue
@@ -185,6 +186,13 @@ export class PeerSession {
         // from here would carry no media section; the offering side's
         // connect watch sends its first offer again.
         if (this.#closed || !this.pc.localDescription) return;
+        // An answer on a connection that never connected (its control
+        // channel never opened) may have been lost: it is sent again (the
+        // offering side drops it if it has one). An ICE restart offer from
+        // here instead made a polite offering side roll its first offer back
+        // and answer as DTLS client, the role our lost answer took: "Failed
+        // to set SSL role", mended only by a rebuild (measured, Chromium).
+        if (this.pc.localDescription.type === 'answer' && this.#channel?.readyState === 'connecting') return this.#sendLocalDescription();
         const withdraw = this.pc.signalingState === 'have-local-offer' && !this.#makingOffer;
         if (withdraw && !this.pc.currentRemoteDescription) return this.#sendLocalDescription();
         if (withdraw) await this.pc.setLocalDescription({ type: 'rollback' });

@@ -332,6 +332,28 @@ describe('PeerSession', () => {
     expect([a.errors.map(String), b.errors.map(String)]).to.deep.equal([[], []]);
   });
 
+  it('restartIce() on the answering side whose answer was lost (never connected) sends that answer again, not an offer: no DTLS role conflict', async () => {
+    // The room's roles: the answering side, first in the room, is the impolite one.
+    const [aStream, bStream] = [await camera(), await camera()];
+    const a = side({ polite: true, initiator: true, localStream: aStream });
+    const b = side({ polite: false, initiator: false, localStream: bStream }, true);
+    connectWires(a, b);
+    await until(() => descriptionTypes(b).includes('answer'), 'b answered');
+    b.wire.held = []; // the answer, lost
+    b.wire.holding = false;
+    await sleep(300);
+    // (A resume, a network change.) An ICE restart offer from here made the
+    // offering side, polite, roll its first offer back and answer as DTLS
+    // client, the role b took in its lost answer: setRemoteDescription threw
+    // "Failed to set SSL role for the transport" and only a rebuild mended it.
+    b.session.restartIce();
+    await connected(a, b);
+    await until(() => a.channelOpens > 0 && b.channelOpens > 0, 'the control channel open at both ends');
+    expect(descriptionTypes(b)).to.deep.equal(['answer', 'answer']);
+    expect(descriptionTypes(a)).to.deep.equal(['offer']);
+    expect([a.errors.map(String), b.errors.map(String)]).to.deep.equal([[], []]);
+  });
+
   it('close() sets state closed, is idempotent, and silences every callback', async () => {
     const [a, b] = pair(await camera(), await camera());
     await connected(a, b);
