@@ -292,7 +292,10 @@ export type IceCandidateData = v.InferOutput<typeof CandidateSchema>;
 
 /**
  * What one peer's connection logic sends another: an SDP description (offer,
- * answer or rollback) or trickle-ICE candidates, in gathering order. The
+ * answer or rollback) or trickle-ICE candidates, in gathering order. An
+ * answer says the ICE ufrag (RFC 8839 §5.4, `a=ice-ufrag`) of the offer it
+ * answers: an ICE restart offer withdrawn since (a recovery step made a new
+ * one) may still be answered, late, and that answer is dropped. The
  * candidates a browser gathers together (one per interface and transport,
  * then per STUN and TURN server) travel in one frame, at most
  * {@link LIMITS.candidatesPerNegotiation} (the client splits a bigger batch
@@ -302,7 +305,7 @@ export type IceCandidateData = v.InferOutput<typeof CandidateSchema>;
  * past the room's {@link RATE_LIMIT} (measured, Chromium, two TURN transports).
  */
 export const SignalDataSchema = v.variant('kind', [
-  v.object({ kind: v.literal('description'), description: DescriptionSchema }),
+  v.object({ kind: v.literal('description'), description: DescriptionSchema, ufrag: v.optional(v.pipe(v.string(), v.maxLength(256))) }),
   v.object({
     kind: v.literal('candidates'),
     candidates: v.pipe(v.array(CandidateSchema), v.minLength(1), v.maxLength(LIMITS.candidatesPerNegotiation)),
@@ -582,7 +585,7 @@ const isIceServer = (value: unknown): boolean =>
 const isSignalData = (value: unknown): boolean =>
   isObject(value) &&
   (value.kind === 'description'
-    ? isObject(value.description) && isString(value.description.type) && isString(value.description.sdp)
+    ? isObject(value.description) && isString(value.description.type) && isString(value.description.sdp) && optional(value.ufrag, isString)
     : value.kind === 'candidates' && arrayOf(value.candidates, (c) => isObject(c) && isString(c.candidate)));
 
 /**

@@ -273,10 +273,17 @@ export class PeerSession {
       return;
     }
     const { description } = data;
-    // An answer is for an offer of ours that awaits one: a second answer (to
+    // An answer is for the offer of ours that awaits one: a second answer (to
     // a first offer sent again whose first answer was only late) comes in
-    // `stable`, where applying it throws InvalidStateError: drop it.
-    if (description.type === 'answer' ? this.pc.signalingState !== 'have-local-offer' : description.type !== 'offer') return;
+    // `stable`, where applying it throws InvalidStateError; one to an ICE
+    // restart offer withdrawn since has another ICE ufrag, and its ICE
+    // credentials are ones the other side no longer uses. Both are dropped.
+    if (
+      description.type === 'answer'
+        ? this.pc.signalingState !== 'have-local-offer' || (data.ufrag && data.ufrag !== ufrag(this.pc.localDescription?.sdp))
+        : description.type !== 'offer'
+    )
+      return;
     const readyForOffer =
       !this.#makingOffer && (this.pc.signalingState === 'stable' || this.#settingRemoteAnswer);
     const offerCollision = description.type === 'offer' && !readyForOffer;
@@ -333,7 +340,8 @@ export class PeerSession {
     if (!description || this.#closed) return;
     // Candidates of the description before this one go first, as gathered.
     this.#sendCandidates();
-    this.#signal({ kind: 'description', description: { type: description.type, sdp: description.sdp } });
+    const { type, sdp } = description;
+    this.#signal({ kind: 'description', description: { type, sdp }, ufrag: type === 'answer' ? ufrag(this.pc.remoteDescription?.sdp) : undefined });
   }
 
   /**
@@ -357,6 +365,9 @@ export class PeerSession {
     if (!this.#closed) this.#options.onError?.(error);
   }
 }
+
+/** The ICE ufrag of an SDP (RFC 8839 §5.4; Chromium bundles every m-section on one). */
+const ufrag = (sdp = ''): string | undefined => /a=ice-ufrag:(\S+)/.exec(sdp)?.[1];
 
 function candidateInit(candidate: RTCIceCandidate): IceCandidateData {
   return {

@@ -354,6 +354,27 @@ describe('PeerSession', () => {
     expect([a.errors.map(String), b.errors.map(String)]).to.deep.equal([[], []]);
   });
 
+  it('an answer to an ICE restart offer withdrawn since (a later recovery step) comes late: it is dropped, the answer to the new offer is applied', async () => {
+    const [a, b] = pair(await camera(), await camera());
+    await connected(a, b);
+    const ufrag = (sdp = '') => /a=ice-ufrag:(\S+)/.exec(sdp)?.[1];
+    b.wire.holding = true; // b's answers are slow
+    a.session.restartIce();
+    await until(() => descriptionTypes(b).length === 2, 'b answered the first ICE restart');
+    a.session.restartIce(); // the next step: that offer is rolled back, a new one made
+    await until(() => descriptionTypes(b).length === 3, 'b answered the second');
+    expect(descriptionTypes(a)).to.deep.equal(['offer', 'offer', 'offer']);
+    b.wire.release();
+    await until(() => a.session.pc.signalingState === 'stable', 'a took an answer');
+    await sleep(300);
+    // Applied to the new offer, the first answer's ICE credentials are ones
+    // b no longer uses: the connectivity checks of the restart fail.
+    expect(ufrag(a.session.pc.remoteDescription?.sdp), 'the ICE ufrag b uses').to.equal(ufrag(b.session.pc.localDescription?.sdp));
+    expect([a.errors.map(String), b.errors.map(String)]).to.deep.equal([[], []]);
+    await connected(a, b);
+    expect(await streamFrames(a.session.remoteStream, 3)).to.have.length(3);
+  });
+
   it('close() sets state closed, is idempotent, and silences every callback', async () => {
     const [a, b] = pair(await camera(), await camera());
     await connected(a, b);

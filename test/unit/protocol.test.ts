@@ -106,6 +106,10 @@ const serverMessages: [string, ServerMessage][] = [
   ['peer-left left', { type: 'peer-left', id: ALICE, reason: 'left' }],
   ['signal description', { type: 'signal', from: ALICE, data: { kind: 'description', description: { type: 'answer', sdp: OFFER } } }],
   [
+    'signal answer with the ICE ufrag of its offer',
+    { type: 'signal', from: ALICE, data: { kind: 'description', description: { type: 'answer', sdp: OFFER }, ufrag: 'f00d' } },
+  ],
+  [
     'signal candidate',
     {
       type: 'signal',
@@ -132,6 +136,10 @@ describe('round trips: decode(encode(m)) is m', () => {
     ['leave', { type: 'leave' }],
     ['signal offer', { type: 'signal', to: BOB, data: { kind: 'description', description: { type: 'offer', sdp: OFFER } } }],
     ['signal answer', { type: 'signal', to: BOB, data: { kind: 'description', description: { type: 'answer', sdp: OFFER } } }],
+    [
+      'signal answer with the ICE ufrag of its offer (relayed, so a late answer to a withdrawn offer is told apart)',
+      { type: 'signal', to: BOB, data: { kind: 'description', description: { type: 'answer', sdp: OFFER }, ufrag: 'f00d' } },
+    ],
     ['signal pranswer', { type: 'signal', to: BOB, data: { kind: 'description', description: { type: 'pranswer', sdp: OFFER } } }],
     ['signal rollback', { type: 'signal', to: BOB, data: { kind: 'description', description: { type: 'rollback', sdp: '' } } }],
     [
@@ -316,6 +324,8 @@ describe('field validation → bad-message', () => {
     ['description without sdp', description({ type: 'offer' })],
     ['description with numeric sdp', description({ type: 'offer', sdp: 1 })],
     ['description with null sdp', description({ type: 'offer', sdp: null })],
+    ['description with a numeric ufrag', signal({ kind: 'description', description: { type: 'answer', sdp: '' }, ufrag: 1 })],
+    ['description with a ufrag over 256 characters (RFC 8839 §5.4)', signal({ kind: 'description', description: { type: 'answer', sdp: '' }, ufrag: 'u'.repeat(257) })],
     ['candidates missing', signal({ kind: 'candidates' })],
     ['no candidates', signal({ kind: 'candidates', candidates: [] })],
     ['a candidate alone, not in a list', signal({ kind: 'candidates', candidates: { candidate: CANDIDATE } })],
@@ -624,7 +634,7 @@ const ServerShape = v.union([
     type: v.literal('signal'),
     from: v.string(),
     data: v.variant('kind', [
-      v.object({ kind: v.literal('description'), description: v.object({ type: v.string(), sdp: v.string() }) }),
+      v.object({ kind: v.literal('description'), description: v.object({ type: v.string(), sdp: v.string() }), ufrag: v.optional(v.string()) }),
       v.object({ kind: v.literal('candidates'), candidates: v.array(v.object({ candidate: v.string() })) }),
     ]),
   }),
@@ -680,6 +690,7 @@ describe('parseServerFrame (the client\'s check of server frames)', () => {
       { type: 'joined', peers: {} },
       { type: 'peer-left', id: ALICE, reason: 'vanished' },
       { type: 'signal', from: ALICE, data: { kind: 'description', description: { type: 'offer' } } },
+      { type: 'signal', from: ALICE, data: { kind: 'description', description: { type: 'answer', sdp: '' }, ufrag: 7 } },
       { type: 'signal', from: ALICE, data: { kind: 'candidates', candidates: [{ candidate: 42 }] } },
       { type: 'signal', from: ALICE, data: { kind: 'telepathy' } },
       { type: 'peer-joined', peer: null },
