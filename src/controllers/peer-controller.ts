@@ -377,7 +377,11 @@ export class PeerController implements ReactiveController {
     }
   }
 
-  /** Beat on every open control channel; mark silent links `disconnected`. */
+  /**
+   * Beat on every open control channel; mark silent links `disconnected`. A
+   * channel that opened and was closed since (by the other side) is silent
+   * too: skipped, it had left a dead link `connected` while ICE still was.
+   */
   #startHeartbeat(): void {
     if (this.#heartbeat !== undefined) return;
     this.#heartbeat = setInterval(() => {
@@ -388,8 +392,8 @@ export class PeerController implements ReactiveController {
       }
       const now = Date.now();
       for (const link of this.links.values()) {
-        if (!link.session.send(BEAT) || link.lastHeard === 0) continue;
-        if (link.connectionState === 'connected' && now - link.lastHeard > HEARTBEAT.lostAfterMs) {
+        link.session.send(BEAT);
+        if (link.lastHeard && link.connectionState === 'connected' && now - link.lastHeard > HEARTBEAT.lostAfterMs) {
           this.#update(link, { connectionState: 'disconnected' });
           this.#onStateChange(link.id, 'disconnected');
         }

@@ -17,7 +17,7 @@ import { afterEach, beforeEach, describe, mock, test } from 'node:test';
     this.#tracks.push(track);
   }
 };
-const { PeerController, RECOVERY } = await import('../../src/controllers/peer-controller.ts');
+const { HEARTBEAT, PeerController, RECOVERY } = await import('../../src/controllers/peer-controller.ts');
 const { LIMITS, decodeClientMessage, encodeMessage } = await import('../../src/protocol.ts');
 const { PeerSession, CANDIDATE_BATCH_MS } = await import('../../src/peer/peer-session.ts');
 
@@ -40,8 +40,11 @@ class StandInConnection {
   addTransceiver(kind: string) {
     return { sender: { track: null, replaceTrack: async () => {} }, receiver: { track: { kind } } };
   }
+  /** The control channel, its state as the test sets it. */
+  channel: { readyState: RTCDataChannelState; onopen?: () => void } | undefined;
   createDataChannel() {
-    return { readyState: 'connecting', close() {}, addEventListener() {} };
+    const channel = { readyState: 'connecting' as RTCDataChannelState, close() {}, addEventListener() {}, send() {} };
+    return (this.channel = channel);
   }
   async setLocalDescription(): Promise<void> {
     this.signalingState = 'have-local-offer';
@@ -255,6 +258,25 @@ describe('PeerController recovery', () => {
     StandInConnection.made.at(-1)!.become('failed');
     assert.equal(stateOf('bob'), 'connecting');
     assert.equal(offers.get('carol'), 1);
+    peers.closeAll();
+  });
+
+  test('a control channel the other side closed is silence: the link, connected by ICE, is lost after HEARTBEAT.lostAfterMs and recovery starts', async () => {
+    mock.timers.reset();
+    mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
+    const { peers, reported } = controller();
+    peers.connect('bob', false);
+    const bob = StandInConnection.made[0]!;
+    bob.become('connected');
+    bob.channel!.readyState = 'open';
+    bob.channel!.onopen?.();
+    await run(2000);
+    assert.equal(peers.links.get('bob')?.connectionState, 'connected');
+    bob.channel!.readyState = 'closed';
+    await run(HEARTBEAT.lostAfterMs);
+    assert.equal(peers.links.get('bob')?.connectionState, 'disconnected');
+    await run(RECOVERY.disconnectedGraceMs);
+    assert.deepEqual(reported, ['bob 1 ice-disconnected']);
     peers.closeAll();
   });
 
