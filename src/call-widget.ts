@@ -422,6 +422,9 @@ export class CallWidget extends LitElement {
     createPeerConnection: () => this.createPeerConnection,
     onSignal: (to, data) => this.#signaling.signal(to, data),
     onReconnect: (peerId, attempt, cause) => this.dispatchEvent(new CallReconnectEvent(attempt, cause, peerId)),
+    // Not a call-error (nothing the user or the page can do) and no log: the
+    // link recovers, and the page sees that step as call-reconnect.
+    onError: (peerId) => this.#peers.recover(peerId),
     onGiveUp: () => {
       if (this.#intent !== 'join' || this.#peers.states.includes('connected')) return;
       this.#fail(new CallError('connection-failed', 'the connection could not be re-established'));

@@ -64,7 +64,8 @@ export class CallKnockEvent extends Event {
 
 /**
  * Fired for every recovery step: `attempt` counts from 1 within one outage;
- * `cause` is `signaling` (the room socket is reopening), `ice-disconnected`
+ * `cause` is `signaling` (the room socket is reopening, or a negotiation
+ * step failed), `ice-disconnected`
  * (the media path was down for 3 s: ICE restart), `ice-failed` (ICE restart
  * at once), `network-change` (the browser went online or changed network:
  * ICE restart), `connect-timeout` (a link's first offer still unanswered

@@ -263,6 +263,16 @@ export class PeerController implements ReactiveController {
     for (const link of [...this.links.values()]) if (link.connectionState !== 'connected') this.#step(link.id, 'signaling');
   }
 
+  /**
+   * A negotiation step of the link to `peerId` failed (its `onError`): unless
+   * the link is connected or a recovery step is due, it takes one now (cause
+   * `signaling`; a first offer or answer is sent again) rather than sitting
+   * until the connect watch (10 s) or ICE gives up.
+   */
+  recover(peerId: string): void {
+    if (this.links.get(peerId)?.connectionState !== 'connected' && this.#recovery.get(peerId)?.timer === undefined) this.#step(peerId, 'signaling');
+  }
+
   /** Send `track` (or nothing) on every session, without renegotiating. */
   replaceTrack(kind: MediaKind, track: MediaStreamTrack | null): void {
     for (const link of this.links.values()) void link.session.replaceTrack(kind, track);

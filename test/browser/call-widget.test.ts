@@ -506,6 +506,41 @@ describe('<call-widget>', () => {
     expect(await videoFrames(remoteVideo(bob), 3)).to.have.length.of.at.least(3);
   });
 
+  it('a negotiation step that fails (the first answer cannot be applied) takes a recovery step at once, quietly: the first offer goes again, the call connects', async () => {
+    const rooms = new InMemoryRooms();
+    const room = newRoomId();
+    const alice = widget({ rooms, room, name: 'Alice' });
+    const bob = widget({ rooms, room, name: 'Bob' });
+    // Bob joins second, so he offers; the first answer he is given fails.
+    const create = bob.createPeerConnection!;
+    let failed = 0;
+    bob.createPeerConnection = (configuration) => {
+      const pc = create(configuration);
+      const setRemoteDescription = pc.setRemoteDescription.bind(pc);
+      pc.setRemoteDescription = (description: RTCSessionDescriptionInit) =>
+        description.type === 'answer' && !failed++
+          ? Promise.reject(new DOMException('Failed to set remote answer sdp', 'OperationError'))
+          : setRemoteDescription(description);
+      return pc;
+    };
+    const reconnects: CallReconnectEvent[] = [];
+    bob.addEventListener('call-reconnect', (e) => reconnects.push(e));
+    const errors: CallErrorEvent[] = [];
+    bob.addEventListener('call-error', (e) => errors.push(e));
+    await mount(alice, bob);
+    button(alice, 'join-button').click();
+    await reach(alice, 'waiting');
+    button(bob, 'join-button').click();
+    await until(() => failed === 1, 'the first answer failed');
+    const at = Date.now();
+    await reach(bob, 'connected');
+    await reach(alice, 'connected');
+    expect(Date.now() - at, 'not after the connect watch (10 s)').to.be.lessThan(5_000);
+    expect(reconnects.map((e) => [e.attempt, e.cause])).to.deep.equal([[1, 'signaling']]);
+    expect(errors, 'no call-error').to.have.length(0);
+    expect(await videoFrames(remoteVideo(alice), 3)).to.have.length.of.at.least(3);
+  });
+
   it('hang-up ends the call on both sides and stops every local track', async () => {
     const { alice, bob, aliceLog, bobLog, aliceMedia, bobMedia } = await call();
     expect(bobLog.left, 'nobody left yet').to.have.length(0);
