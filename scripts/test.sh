@@ -236,7 +236,14 @@ npx vite build --mode npm --logLevel warn
 # By 43 B to 24,964 B for a page back under a new id mid-call (away past the
 # room's grace): it read joining, then connecting, and was told the other one
 # "is here"; the call reads reconnecting until it connects.
-node scripts/size.mjs 24964
+# By 143 B to 25,107 B for the peer-layer fixes of session 19: a network
+# change on a connected link restarts ICE as step 1 (a flapping network used
+# up a working link's steps); an answer in stable, or to an offer other than
+# the one awaiting it (ICE ufrag), is dropped; the answering side of a link
+# that never connected sends its answer again instead of an ICE restart offer
+# (a DTLS role conflict); a control channel the other side closed counts as
+# silence; a failed negotiation step takes a recovery step at once.
+node scripts/size.mjs 25107
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'
