@@ -300,7 +300,8 @@ export type IceCandidateData = v.InferOutput<typeof CandidateSchema>;
  * then per STUN and TURN server) travel in one frame, at most
  * {@link LIMITS.candidatesPerNegotiation} (the client splits a bigger batch
  * into frames of that many; the room refuses a bigger frame whole with
- * `bad-message`): a candidate per frame made a
+ * `bad-message`, and takes that many per negotiation: of a bigger batch the
+ * first arrive, the rest get `too-many-candidates`): a candidate per frame made a
  * joiner of a six-way mesh with STUN and TURN send ~130 frames in a second,
  * past the room's {@link RATE_LIMIT} (measured, Chromium, two TURN transports).
  */

@@ -183,8 +183,15 @@ export class SignalingController implements ReactiveController {
    * are not entering or in the call.
    */
   #enter: EnterMessage | null = null;
-  /** We turned the ring down, and the room has not said yet that it is over (see `decline`). */
-  #declining = false;
+  /** Who rings us, as the room last said. */
+  #caller: string | undefined;
+  /** The caller whose ring we turned down, until the room says that ring is over (see `decline`). */
+  #declining: string | undefined;
+  /**
+   * Peers that told us themselves that they hung up (see `depart`): the
+   * room may hold them a while yet; what it says of them is no news.
+   */
+  readonly #departed = new Set<string>();
   #iceRefreshTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #lastHeard = 0;
@@ -264,12 +271,13 @@ export class SignalingController implements ReactiveController {
   }
 
   /**
-   * Turn down the ring we are hearing: now, and again on our next welcome
-   * until the room says the ring is over (a decline sent while the socket
-   * was down, or lost with it, would leave the ring ringing).
+   * Turn down the ring we are hearing: now, and again whenever the room
+   * rings us from the same caller before it says that ring is over (a
+   * decline sent while the socket was down, or lost with it, left the ring
+   * ringing; the room rings a member again when it comes back).
    */
   decline(): void {
-    this.#declining = true;
+    this.#declining = this.#caller;
     this.#send({ type: 'decline' });
   }
 
@@ -285,10 +293,7 @@ export class SignalingController implements ReactiveController {
    */
   #sendEnter(): void {
     const enter = this.#enter;
-    if (this.status === 'open') {
-      this.#send(enter ?? { type: 'ping' });
-      if (this.#declining) this.#send({ type: 'decline' });
-    }
+    if (this.status === 'open') this.#send(enter ?? { type: 'ping' });
     else if (this.status === 'knocking' && enter) this.#send({ type: 'join', name: enter.name });
   }
 
@@ -323,11 +328,14 @@ export class SignalingController implements ReactiveController {
 
   /**
    * `peerId` told us itself that it hangs up (on its control channel): a
-   * `peer-left` as the room would say it, at once. The room's own, later,
-   * is then no news.
+   * `peer-left` as the room would say it, at once. The room may hold its
+   * place a while yet (its socket was down): what the room says of it
+   * (listed again, its signals, its own `peer-left`) is then no news.
    */
   depart(peerId: string): void {
-    if (this.roster.has(peerId)) this.#receive({ type: 'peer-left', id: peerId, reason: 'hangup' });
+    if (!this.#known.has(peerId) || this.#departed.has(peerId)) return;
+    this.#departed.add(peerId);
+    this.#receive({ type: 'peer-left', id: peerId, reason: 'hangup' }, this.roster.get(peerId) ?? { id: peerId, name: '', inCall: true });
   }
 
   /** Send negotiation data to one peer; dropped while the socket is down. */
@@ -355,7 +363,8 @@ export class SignalingController implements ReactiveController {
     this.#socket = null;
     this.#address = null;
     this.#enter = null;
-    this.#declining = false;
+    this.#declining = undefined;
+    this.#departed.clear();
     this.#session = null;
     clearInterval(this.#heartbeat);
     this.#resetPace();
@@ -440,12 +449,23 @@ export class SignalingController implements ReactiveController {
     // A server of another protocol version (one that predates its check of
     // ours): nothing else it says is read.
     if (message.type === 'welcome' && message.version !== PROTOCOL_VERSION) return this.#closeFor(CloseCode.protocolMismatch, false);
-    // Gone already (it said so itself, see `depart`).
-    if (message.type === 'peer-left' && !gone && !this.roster.has(message.id)) return;
-    // The ring we turned down, heard again before the room had our decline
-    // (sent again on this welcome): its answer, `declined`, follows.
-    if (message.type === 'call' && message.state === 'incoming' && this.#declining) return;
-    if (message.type === 'call' || (message.type === 'error' && message.code === 'no-call')) this.#declining = false;
+    // Gone already (it said so itself, see `depart`): the room's word on it
+    // is no news, its own departure the last.
+    const saidBye = this.#departed;
+    if (message.type === 'peer-left' && !gone && saidBye.has(message.id)) return void saidBye.delete(message.id);
+    if (
+      (message.type === 'signal' && saidBye.has(message.from)) ||
+      ((message.type === 'peer-joined' || message.type === 'peer-updated') && saidBye.has(message.peer.id))
+    )
+      return;
+    if (message.type === 'welcome' || message.type === 'joined') message.peers = message.peers.filter((p) => !saidBye.has(p.id));
+    // The ring we turned down, heard again (we came back) before the room had
+    // our decline: declined again; its answer, `declined`, follows.
+    if (message.type === 'call' && message.state === 'incoming') {
+      if (message.peer?.id === this.#declining) return this.#send({ type: 'decline' });
+      this.#caller = message.peer?.id;
+    }
+    if (message.type === 'call' || (message.type === 'error' && message.code === 'no-call')) this.#declining = undefined;
     // A held resume lists everyone the room kept for us: a peer it leaves
     // out left while we were away (the others heard `peer-left` then),
     // hanging up if `hungUp` says so. Handed on after the welcome, so that
@@ -523,7 +543,7 @@ export class SignalingController implements ReactiveController {
         if (message.ringEnded) {
           this.inCall = false;
           this.#enter = null;
-          this.#declining = false;
+          this.#declining = undefined;
         }
         this.#sendEnter(); // at once, a ping if nothing else
         break;

@@ -273,17 +273,21 @@ export class PeerSession {
       return;
     }
     const { description } = data;
+    const ours = ufrag(this.pc.localDescription?.sdp);
     // An answer is for the offer of ours that awaits one: a second answer (to
     // a first offer sent again whose first answer was only late) comes in
     // `stable`, where applying it throws InvalidStateError; one to an ICE
     // restart offer withdrawn since has another ICE ufrag, and its ICE
     // credentials are ones the other side no longer uses. Both are dropped.
-    if (
-      description.type === 'answer'
-        ? this.pc.signalingState !== 'have-local-offer' || (data.ufrag && data.ufrag !== ufrag(this.pc.localDescription?.sdp))
-        : description.type !== 'offer'
-    )
+    if (description.type === 'answer' && this.pc.signalingState !== 'have-local-offer') {
+      // The answer to our offer again, and no ICE candidate of the other
+      // side ever came (ICE `new`): its candidates, not its answer, were lost
+      // (it sends the answer again on an ICE restart, not knowing which; see
+      // `restartIce`). Restart ICE from here, where the DTLS role is settled.
+      if (data.ufrag === ours && this.pc.iceConnectionState === 'new') this.restartIce();
       return;
+    }
+    if (description.type === 'answer' ? data.ufrag && data.ufrag !== ours : description.type !== 'offer') return;
     const readyForOffer =
       !this.#makingOffer && (this.pc.signalingState === 'stable' || this.#settingRemoteAnswer);
     const offerCollision = description.type === 'offer' && !readyForOffer;
@@ -325,14 +329,14 @@ export class PeerSession {
     }
   }
 
-  async #addCandidate(candidate: RTCIceCandidateInit): Promise<void> {
-    try {
-      await this.pc.addIceCandidate(candidate);
-    } catch (error) {
-      // Candidates of an offer we ignored (impolite side) or rolled back do not
-      // match the current description; that is expected, not a failure.
-      if (!this.#ignoreOffer) this.#options.onError?.(error);
-    }
+  /**
+   * Add a remote ICE candidate. A refusal is no error to report: candidates
+   * of an offer we ignored (impolite side) or rolled back do not match the
+   * current description, and a browser may refuse those of an older ICE
+   * generation; one that mattered shows as ICE `failed`, which recovery handles.
+   */
+  #addCandidate(candidate: RTCIceCandidateInit): Promise<void> {
+    return this.pc.addIceCandidate(candidate).catch(() => undefined);
   }
 
   #sendLocalDescription(): void {

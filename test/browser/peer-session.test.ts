@@ -354,6 +354,35 @@ describe('PeerSession', () => {
     expect([a.errors.map(String), b.errors.map(String)]).to.deep.equal([[], []]);
   });
 
+  it('restartIce() on the answering side whose answer came but whose ICE candidates (both ways) were lost: the offering side, given that answer again, restarts ICE, and they connect', async () => {
+    const [aStream, bStream] = [await camera(), await camera()];
+    const a = side({ polite: true, initiator: true, localStream: aStream }, true);
+    const b = side({ polite: false, initiator: false, localStream: bStream }, true);
+    connectWires(a, b);
+    /** Deliver `s`'s descriptions held so far; every candidate, now and later, is lost. */
+    const descriptionsOnly = (s: Side) => {
+      s.wire.release((held) => held.filter((d) => d.kind === 'description'));
+      s.wire.holding = true;
+    };
+    await until(() => descriptionTypes(a).includes('offer'), 'a offered');
+    descriptionsOnly(a);
+    await until(() => descriptionTypes(b).includes('answer'), 'b answered');
+    descriptionsOnly(b);
+    await until(() => a.session.pc.signalingState === 'stable', 'a has the answer');
+    await sleep(500);
+    expect(a.session.pc.iceConnectionState, 'no candidate of b came').to.equal('new');
+    for (const s of [a, b]) {
+      s.wire.held = [];
+      s.wire.holding = false;
+    }
+    // (A resume, a network change.) b cannot tell lost candidates from a
+    // lost answer: it sends the answer again, which a had; a restarts ICE.
+    b.session.restartIce();
+    await connected(a, b);
+    expect(descriptionTypes(a)).to.deep.equal(['offer', 'offer']);
+    expect([a.errors.map(String), b.errors.map(String)]).to.deep.equal([[], []]);
+  });
+
   it('an answer to an ICE restart offer withdrawn since (a later recovery step) comes late: it is dropped, the answer to the new offer is applied', async () => {
     const [a, b] = pair(await camera(), await camera());
     await connected(a, b);

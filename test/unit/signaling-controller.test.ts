@@ -351,27 +351,46 @@ describe('SignalingController: what the room did not hear from us', () => {
     assert.equal(log.at(-1), `peer-left ${BEN} name of ${BEN} hangup`, 'the room\'s word on the others still counts');
   });
 
-  test('a decline while the socket is down is sent on the resumed welcome; the ring heard again meanwhile is not handed on, its end is', () => {
+  const ring = (socket: ScriptedSocket, state: string, id: string) => socket.deliver({ type: 'call', state, peer: { id, name: 'Ann', inCall: true } });
+
+  test('a decline while the socket is down is sent again when the room rings us again from that caller, which is not handed on; its end is', () => {
     mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
     const { log, controller, welcome, socket } = connect();
     const sent = () => socket.sent.map(({ frame }) => (JSON.parse(frame) as { type: string }).type);
     welcome(SELF, [ANN]);
-    socket.deliver({ type: 'call', state: 'incoming', peer: { id: ANN, name: 'Ann', inCall: true } });
+    ring(socket, 'incoming', ANN);
     dropFor5s(socket);
     controller.decline();
     assert.deepEqual(sent(), [], 'nothing goes while the socket is down');
     log.length = 0;
     welcome(SELF, [ANN], true);
+    // The room rings us again on resuming: we decline it again.
+    ring(socket, 'incoming', ANN);
     assert.deepEqual(sent(), ['ping', 'decline']);
-    // The room rings us again on resuming, before our decline reaches it.
-    socket.deliver({ type: 'call', state: 'incoming', peer: { id: ANN, name: 'Ann', inCall: true } });
-    socket.deliver({ type: 'call', state: 'declined', peer: { id: ANN, name: 'Ann', inCall: true } });
+    ring(socket, 'declined', ANN);
     assert.deepEqual(log, ['welcome', 'call']);
-    // Over: the next ring is heard, and the next welcome declines nothing.
-    socket.deliver({ type: 'call', state: 'incoming', peer: { id: ANN, name: 'Ann', inCall: true } });
+    // Over: the next ring is heard, and declines nothing.
+    ring(socket, 'incoming', ANN);
     assert.deepEqual(log, ['welcome', 'call', 'call']);
+    assert.deepEqual(sent(), ['ping', 'decline']);
+  });
+
+  test('a decline waiting for its caller does not decline another caller\'s ring (the caller hung up and rang again under a new id)', () => {
+    mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
+    const { log, controller, welcome, socket } = connect();
+    const sent = () => socket.sent.map(({ frame }) => (JSON.parse(frame) as { type: string }).type);
+    welcome(SELF, [ANN]);
+    ring(socket, 'incoming', ANN);
     dropFor5s(socket);
-    welcome(SELF, [ANN], true);
+    controller.decline();
+    log.length = 0;
+    welcome(SELF, [BEN], true);
+    ring(socket, 'incoming', BEN);
+    assert.deepEqual(sent(), ['ping'], 'no decline');
+    assert.deepEqual(log.filter((type) => type === 'call'), ['call'], 'the new ring is heard');
+    // And the old caller's id, should it ring again, is no longer declined.
+    ring(socket, 'missed', BEN);
+    ring(socket, 'incoming', ANN);
     assert.deepEqual(sent(), ['ping']);
   });
 
@@ -380,13 +399,41 @@ describe('SignalingController: what the room did not hear from us', () => {
     const { log, controller, welcome, socket } = connect();
     const sent = () => socket.sent.map(({ frame }) => (JSON.parse(frame) as { type: string }).type);
     welcome(SELF, [ANN]);
+    ring(socket, 'incoming', ANN);
     controller.decline();
     socket.deliver({ type: 'error', code: 'no-call', message: 'no call is ringing for you' });
     log.length = 0;
-    socket.deliver({ type: 'call', state: 'incoming', peer: { id: ANN, name: 'Ann', inCall: true } });
+    socket.sent.length = 0;
+    ring(socket, 'incoming', ANN);
     assert.deepEqual(log, ['call']);
-    dropFor5s(socket);
-    welcome(SELF, [ANN], true);
-    assert.deepEqual(sent(), ['ping']);
+    assert.deepEqual(sent(), []);
+  });
+
+  test('a peer that said bye and is still held by the room (our socket resumed meanwhile) is not listed again, its signals go nowhere, and the room\'s peer-left for it is no news', () => {
+    const { log, controller, welcome, socket } = connect();
+    welcome(SELF, [ANN, BEN]);
+    controller.join('Me');
+    socket.deliver({ type: 'joined', peers: [] });
+    controller.depart(ANN);
+    log.length = 0;
+    welcome(SELF, [ANN, BEN], true);
+    socket.deliver({ type: 'joined', peers: [{ id: ANN, name: 'Ann', inCall: true }, { id: BEN, name: 'Ben', inCall: true }] });
+    socket.deliver({ type: 'signal', from: ANN, data: { kind: 'description', description: { type: 'offer', sdp: 'v=0' } } });
+    socket.deliver({ type: 'peer-updated', peer: { id: ANN, name: 'Ann', inCall: true } });
+    assert.deepEqual([...controller.roster.keys()], [BEN]);
+    socket.deliver({ type: 'peer-left', id: ANN, reason: 'left' });
+    assert.deepEqual(log, ['welcome', 'joined'], 'nothing of Ann');
+    // Once the room has said so too, Ann is forgotten: a later peer of that id (it cannot be) would be news again.
+    socket.deliver({ type: 'peer-joined', peer: { id: ANN, name: 'Ann', inCall: false } });
+    assert.deepEqual(log.at(-1), 'peer-joined');
+  });
+
+  test('depart() in the window after a room-server restart (the roster not back yet, the link kept): still a peer-left', () => {
+    const { log, controller, welcome } = connect();
+    welcome(SELF, [ANN]);
+    welcome(SELF, []); // restarted without its storage: Ann not back yet
+    log.length = 0;
+    controller.depart(ANN);
+    assert.deepEqual(log, [`peer-left ${ANN}  hangup`], "its name unknown by now");
   });
 });
