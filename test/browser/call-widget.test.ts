@@ -531,7 +531,8 @@ describe('<call-widget>', () => {
     button(alice, 'join-button').click();
     await reach(alice, 'waiting');
     button(bob, 'join-button').click();
-    await until(() => failed === 1, 'the first answer failed');
+    // (Polled: the recovery step's answer may follow within the poll's 20 ms, and count too.)
+    await until(() => failed > 0, 'the first answer failed');
     const at = Date.now();
     await reach(bob, 'connected');
     await reach(alice, 'connected');
