@@ -462,7 +462,7 @@ export class SignalingController implements ReactiveController {
     // The ring we turned down, heard again (we came back) before the room had
     // our decline: declined again; its answer, `declined`, follows.
     if (message.type === 'call' && message.state === 'incoming') {
-      if (message.peer?.id === this.#declining) return this.#send({ type: 'decline' });
+      if (this.#declining && message.peer?.id === this.#declining) return this.#send({ type: 'decline' });
       this.#caller = message.peer?.id;
     }
     if (message.type === 'call' || (message.type === 'error' && message.code === 'no-call')) this.#declining = undefined;

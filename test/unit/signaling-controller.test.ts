@@ -352,15 +352,20 @@ describe('SignalingController: what the room did not hear from us', () => {
   });
 
   const ring = (socket: ScriptedSocket, state: string, id: string) => socket.deliver({ type: 'call', state, peer: { id, name: 'Ann', inCall: true } });
-
-  test('a decline while the socket is down is sent again when the room rings us again from that caller, which is not handed on; its end is', () => {
+  /** Ann rings us; our socket drops; we decline meanwhile. `sent()`: the types of what left since the drop. */
+  const declinedWhileDown = () => {
     mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
-    const { log, controller, welcome, socket } = connect();
-    const sent = () => socket.sent.map(({ frame }) => (JSON.parse(frame) as { type: string }).type);
+    const connection = connect();
+    const { controller, welcome, socket } = connection;
     welcome(SELF, [ANN]);
     ring(socket, 'incoming', ANN);
     dropFor5s(socket);
     controller.decline();
+    return { ...connection, sent: () => socket.sent.map(({ frame }) => (JSON.parse(frame) as { type: string }).type) };
+  };
+
+  test('a decline while the socket is down is sent again when the room rings us again from that caller, which is not handed on; its end is', () => {
+    const { log, welcome, socket, sent } = declinedWhileDown();
     assert.deepEqual(sent(), [], 'nothing goes while the socket is down');
     log.length = 0;
     welcome(SELF, [ANN], true);
@@ -376,13 +381,7 @@ describe('SignalingController: what the room did not hear from us', () => {
   });
 
   test('a decline waiting for its caller does not decline another caller\'s ring (the caller hung up and rang again under a new id)', () => {
-    mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
-    const { log, controller, welcome, socket } = connect();
-    const sent = () => socket.sent.map(({ frame }) => (JSON.parse(frame) as { type: string }).type);
-    welcome(SELF, [ANN]);
-    ring(socket, 'incoming', ANN);
-    dropFor5s(socket);
-    controller.decline();
+    const { log, welcome, socket, sent } = declinedWhileDown();
     log.length = 0;
     welcome(SELF, [BEN], true);
     ring(socket, 'incoming', BEN);
@@ -392,6 +391,16 @@ describe('SignalingController: what the room did not hear from us', () => {
     ring(socket, 'missed', BEN);
     ring(socket, 'incoming', ANN);
     assert.deepEqual(sent(), ['ping']);
+  });
+
+  test('a ring that names no caller is heard, and declines nothing, when no decline waits', () => {
+    const { log, welcome, socket } = connect();
+    welcome(SELF, [ANN]);
+    log.length = 0;
+    socket.sent.length = 0;
+    socket.deliver({ type: 'call', state: 'incoming' });
+    assert.deepEqual(log, ['call']);
+    assert.deepEqual(socket.sent, []);
   });
 
   test('a decline the room had no ring for (it ended meanwhile) is not sent again, and the next ring is heard', () => {
