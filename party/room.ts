@@ -31,6 +31,7 @@ import {
   type ServerMessage,
 } from '../src/protocol.ts';
 import { randomId } from '../src/random-id.ts';
+import { SESSION_CLOCK_SKEW_S, SESSION_TTL_S } from './session.ts';
 import * as v from 'valibot';
 
 /**
@@ -53,6 +54,16 @@ const REMOVED_IDS = 256;
  * a lost frame and for clocks that differ between server machines.
  */
 export const SESSION_REISSUE_MS = 15 * 60_000;
+
+/**
+ * How long the room remembers who hung up, ms: as long as a session token
+ * verifies (`SESSION_TTL_S` plus `SESSION_CLOCK_SKEW_S`, party/session.ts),
+ * 65 min. A page away past the grace comes back with its token under a new
+ * id, and is told who hung up meanwhile (`welcome.hungUp`): else its 1:1
+ * call, whose other side hung up, would wait for it. At most
+ * `LIMITS.hungUpIds` are kept.
+ */
+const HANG_UP_MEMORY_MS = (SESSION_TTL_S + SESSION_CLOCK_SKEW_S) * 1000;
 
 /** The two things the room needs from a socket. */
 export interface PeerSocket {
@@ -152,7 +163,7 @@ export const RoomSnapshotSchema = v.object({
   ),
   /** Ids of members removed (the others saw them leave), oldest first: their tokens get new ids. Absent in older snapshots. */
   removed: v.optional(v.pipe(v.array(PeerIdSchema), v.maxLength(REMOVED_IDS)), []),
-  /** Who hung up within the grace, and when: still told to members resuming after the restart. */
+  /** Who hung up, and when: still told after the restart (see {@link HANG_UP_MEMORY_MS}). */
   hungUp: v.pipe(v.array(v.object({ id: PeerIdSchema, at: TimeSchema })), v.maxLength(LIMITS.hungUpIds)),
   ring: v.nullable(
     v.object({
@@ -315,7 +326,7 @@ export class Room {
   readonly #save: RoomOptions['save'];
   /** When the snapshot was last saved, ms ({@link RoomOptions.now}). */
   #savedAt = -Infinity;
-  /** Who hung up (`leave`) within the grace, and when (ms), oldest first, at most {@link LIMITS.hungUpIds}: told to members resuming. */
+  /** Who hung up (`leave`) within {@link HANG_UP_MEMORY_MS}, and when (ms), oldest first, at most {@link LIMITS.hungUpIds}: told to members resuming (those within the grace) and to tokens of removed members. */
   #hungUp: { id: string; at: number }[] = [];
   /**
    * How the ring ended for a caller or callee that was away then (its socket
@@ -506,7 +517,7 @@ export class Room {
       turnAway(socket);
       return;
     }
-    const options = { iceTtl: grant.iceTtl, hostKey, session, heard: resumeId !== null, sign: arrival.session };
+    const options = { iceTtl: grant.iceTtl, hostKey, session, heard: resumeId !== null, sign: arrival.session, replaces };
     if (this.admit(socket, peerId, grant.iceServers, options) && replaces !== null) this.#remember(replaces, peerId);
   }
 
@@ -525,7 +536,8 @@ export class Room {
     const old = member.socket;
     // It may have missed a `peer-left` while away: who hung up within the
     // grace (the client makes nothing of one it heard, or one still here).
-    const hungUp = this.#forgetOldHangUps(this.#now()).map((d) => d.id);
+    const now = this.#now();
+    const hungUp = this.#forgetOldHangUps(now).flatMap((d) => (now - d.at <= this.#graceMs ? [d.id] : []));
     if (old) {
       this.#bySocket.delete(old);
       safeClose(old, RETRY_CLOSE_CODE, 'replaced');
@@ -587,7 +599,15 @@ export class Room {
     socket: PeerSocket,
     id: string,
     iceServers: IceServer[],
-    options: { iceTtl?: number | undefined; hostKey?: string | null; session?: string | undefined; heard?: boolean; sign?: Arrival['session'] } = {},
+    options: {
+      iceTtl?: number | undefined;
+      hostKey?: string | null;
+      session?: string | undefined;
+      heard?: boolean;
+      sign?: Arrival['session'];
+      /** The removed member's id its token named: it is told who hung up since ({@link HANG_UP_MEMORY_MS}). */
+      replaces?: string | null;
+    } = {},
   ): boolean {
     if (this.#bySocket.has(socket)) return true;
     if (this.#members.size >= this.capacity) {
@@ -620,6 +640,10 @@ export class Room {
     this.#persist();
     const welcome = this.#welcome(member, { iceServers, iceTtl: options.iceTtl }, options.session);
     welcome.peers = others;
+    // Back after the others saw it leave: who hung up meanwhile (the client
+    // makes nothing of those it did not know, or heard leave).
+    const hungUp = options.replaces != null ? this.#forgetOldHangUps(this.#now()).map((d) => d.id) : [];
+    if (hungUp.length) welcome.hungUp = hungUp;
     send(socket, welcome);
     if (host && this.knocking().length) send(socket, { type: 'knocks', peers: this.knocking() });
     this.#broadcast(member, { type: 'peer-joined', peer: info(member) });
@@ -773,9 +797,9 @@ export class Room {
     this.#persist();
   }
 
-  /** Drop the hang-ups older than the grace (nobody away then can still resume); returns what is left. */
+  /** Drop the hang-ups older than {@link HANG_UP_MEMORY_MS} (no token from before then still verifies); returns what is left. */
   #forgetOldHangUps(now: number): { id: string; at: number }[] {
-    return (this.#hungUp = this.#hungUp.filter((d) => now - d.at <= this.#graceMs));
+    return (this.#hungUp = this.#hungUp.filter((d) => now - d.at <= Math.max(this.#graceMs, HANG_UP_MEMORY_MS)));
   }
 
   /**
@@ -832,12 +856,15 @@ export class Room {
     if (this.knocking().length) send(next.socket, { type: 'knocks', peers: this.knocking() });
   }
 
-  /** The room emptied: it unlocks, its host key is void and nobody is left to admit the lobby. */
+  /**
+   * The room emptied: it unlocks, its host key is void and nobody is left to
+   * admit the lobby. Who hung up is kept, like the removed ids: the last to
+   * go may have been away, and come back under a new id to hear it.
+   */
   #reset(): void {
     this.#locked = false;
     this.#ring = null;
     this.#hostKey = null;
-    this.#hungUp = [];
     this.#ringEnds.clear();
     for (const knocker of [...this.#knockers.values()]) {
       this.#knockers.delete(knocker.socket);
@@ -926,7 +953,7 @@ export class Room {
         turnAway(knocker.socket);
         return;
       }
-      const admitted = this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl, session, heard: knocker.heard, sign: knocker.session });
+      const admitted = this.admit(knocker.socket, knocker.id, grant.iceServers, { iceTtl: grant.iceTtl, session, heard: knocker.heard, sign: knocker.session, replaces: knocker.replaces });
       if (admitted && knocker.replaces !== null) this.#remember(knocker.replaces, knocker.id);
     });
   }

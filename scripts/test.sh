@@ -255,7 +255,9 @@ npx vite build --mode npm --logLevel warn
 # no longer an error that takes a recovery step.
 # By 3 B to 25,224 B: a ring that names no caller is not taken for the
 # declined caller's (undefined equalled undefined: it was declined unseen).
-node scripts/size.mjs 25224
+# Back under a new id past the grace, the page is told who hung up meanwhile
+# and the lock or host change: +11 B.
+node scripts/size.mjs 25235
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -955,10 +955,10 @@ export class CallWidget extends LitElement {
         // Someone we are linked with already is no news (a resumed welcome).
         const present = message.peers[0];
         if (present && !this.#peers.links.has(present.id) && !this.#rejoining) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
-        // Back from away: the lock changed meanwhile (a room server that
-        // restarted without its storage forgot it), or the host left for
-        // good and the role is ours now.
-        if (sameIdentity && this.#intent === 'join') {
+        // Back from away (under our id, or a new one mid-call): the lock
+        // changed meanwhile (or a room server that restarted without its
+        // storage forgot it), or the host left for good and the role is ours now.
+        if ((sameIdentity || this.#rejoining) && this.#intent === 'join') {
           if (this.locked !== wasLocked) this.#announce(this.#t(this.locked ? 'roomLocked' : 'roomUnlocked'));
           if (this.isHost && !wasHost) this.#announce(this.#t('nowHost'));
         }

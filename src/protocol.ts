@@ -60,7 +60,7 @@ export const LIMITS = {
   candidateBytes: 1024,
   nameChars: 64,
   candidatesPerNegotiation: 100,
-  /** Ids in a resumed `welcome`'s `hungUp` (the most recent). */
+  /** Ids in a `welcome`'s `hungUp` (the most recent). */
   hungUpIds: 32,
 } as const;
 
@@ -427,7 +427,10 @@ export type RingState = (typeof RING_STATES)[number];
  *   grace period (`resumed: true`; `peers` are then all the others, and the
  *   client keeps the roles it had toward those it knew). A peer it knew and
  *   `peers` leaves out left while it was away; `hungUp` lists those of them
- *   that hung up (`peer-left` reason `hangup`), the others just went.
+ *   that hung up (`peer-left` reason `hangup`), the others just went. A page
+ *   away past the grace whose token is still good gets a new id (the others
+ *   saw it leave), `peers` as any newcomer, and `hungUp`: who hung up in the
+ *   last hour (the token's lifetime), for it to read the same way.
  *   `ringEnded`: the ring this peer made or was rung by ended while its
  *   socket was down (within the grace), `declined` or `missed`, as the `call`
  *   frame it missed would have said; the client then does not send that

@@ -466,13 +466,17 @@ export class SignalingController implements ReactiveController {
       this.#caller = message.peer?.id;
     }
     if (message.type === 'call' || (message.type === 'error' && message.code === 'no-call')) this.#declining = undefined;
-    // A held resume lists everyone the room kept for us: a peer it leaves
-    // out left while we were away (the others heard `peer-left` then),
-    // hanging up if `hungUp` says so. Handed on after the welcome, so that
-    // the roster says who is still here (a 1:1 call ends on a hang-up only
-    // if nobody is); the page may hang up on hearing it: then no more.
-    const resumed = message.type === 'welcome' && message.resumed && message.id === this.selfId ? message : null;
-    const departed = resumed ? [...this.roster.values()].filter((peer) => !resumed.peers.some((p) => p.id === peer.id)) : [];
+    // Back from away, a welcome lists who is here: everyone the room kept
+    // for us (a held resume), or everyone there now (a new id: we were away
+    // past the grace, or our token had expired). A peer we knew that it
+    // leaves out left while we were away (the others heard `peer-left`
+    // then), hanging up if `hungUp` says so. Handed on after the welcome, so
+    // that the roster says who is still here (a 1:1 call ends on a hang-up
+    // only if nobody is); the page may hang up on hearing it: then no more.
+    // Not after a restart that forgot us (same id, not resumed): who is not
+    // back yet may still come.
+    const back = message.type === 'welcome' && this.selfId !== null && (message.resumed || message.id !== this.selfId) ? message : null;
+    const departed = back ? [...this.roster.values()].filter((peer) => !back.peers.some((p) => p.id === peer.id)) : [];
     const previous =
       message.type === 'peer-updated'
         ? this.roster.get(message.peer.id)
@@ -584,7 +588,7 @@ export class SignalingController implements ReactiveController {
     const socket = this.#socket;
     for (const peer of departed) {
       if (this.#socket !== socket) return;
-      this.#receive({ type: 'peer-left', id: peer.id, reason: resumed?.hungUp?.includes(peer.id) ? 'hangup' : 'left' }, peer);
+      this.#receive({ type: 'peer-left', id: peer.id, reason: back?.hungUp?.includes(peer.id) ? 'hangup' : 'left' }, peer);
     }
   }
 

@@ -140,6 +140,46 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     await Promise.all([a.context().close(), b.context().close()]);
   });
 
+  test('B hangs up while A is cut off past the grace: A, back under a new id, hears it and of the lock that went with the emptied room; its call ends as a remote hang-up', async () => {
+    const [a, b] = await callAcross();
+    type Recorded = { type: string; reason?: string; peer?: { name: string } };
+    // A (the first in the room, its host) locks it.
+    await a.locator('call-widget [part~="lock-button"]').click();
+    await b.locator('call-widget [part~="lock-badge"]').waitFor({ timeout: 3000 });
+    hosts.cutOffA(true);
+    try {
+      await sleep(1000);
+      await b.locator('call-widget [part~="hangup-button"]').click();
+      await waitForState(b, 'ended', 3000);
+      // Past the room's grace (20 s from A's last frame, and its 250 ms
+      // tick): A is removed, the room empties and unlocks, and what A's page
+      // presents on its way back is a removed member's token.
+      await sleep(22_000);
+      assert.equal(await a.locator('call-widget').getAttribute('state'), 'reconnecting', 'A has heard nothing yet');
+      await a.evaluate(() => {
+        const w = window as unknown as { said: string[] };
+        w.said = [];
+        const region = document.querySelector('call-widget')!.shadowRoot!.querySelector('[aria-live]')!;
+        new MutationObserver(() => w.said.push(region.textContent!.trim())).observe(region, { subtree: true, childList: true, characterData: true });
+      });
+    } finally {
+      hosts.cutOffA(false);
+    }
+    const restoredAt = Date.now();
+    await waitForState(a, 'ended', 15_000);
+    console.log(`# B hung up while A was away past the grace: A's call ended ${Date.now() - restoredAt} ms after its network returned`);
+    const [seen, said] = await a.evaluate(() => {
+      const w = window as unknown as { callEvents: Recorded[]; said: string[] };
+      return [w.callEvents, w.said] as const;
+    });
+    assert.deepEqual(seen.filter((e) => e.type === 'call-peer-left').map((e) => [e.peer?.name, e.reason]), [['B', 'hangup']]);
+    assert.deepEqual(seen.filter((e) => e.type === 'call-ended').map((e) => e.reason), ['remote-hangup']);
+    assert.ok(said.some((text) => text.includes('Room unlocked')), `A was told: ${said.join(' | ')}`);
+    // (A name is said isolated: U+2068 … U+2069.)
+    assert.ok(said.some((text) => text.replace(/[\u2066-\u2069]/g, '').includes('B hung up')), `A was told: ${said.join(' | ')}`);
+    await Promise.all([a.context().close(), b.context().close()]);
+  });
+
   test('A vanishes without a FIN: B shows "connection lost" within 7 s and "peer left" within 20 s, then waits', async () => {
     const [a, b] = await callAcross();
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HEARTBEAT_TIMEOUT_MS, Room, SESSION_REISSUE_MS, networkOf, SNAPSHOT_REFRESH_MS, type RoomOptions, type RoomSnapshot } from '../../party/room.ts';
-import { SESSION_TTL_S } from '../../party/session.ts';
+import { SESSION_CLOCK_SKEW_S, SESSION_TTL_S } from '../../party/session.ts';
 import {
   CloseCode,
   RETRY_CLOSE_CODE,
@@ -1637,6 +1637,78 @@ describe('drops, resume and heartbeats', () => {
     assert.equal(welcome.id, CAROL);
   });
 
+
+  test('back under a new id past the grace: the welcome names who hung up while it was away, even once the room emptied (its 1:1 call must end, not wait)', async () => {
+    const { room, clock, a, b, session } = await callOfTwo();
+    room.drop(a);
+    clock.t += 1_000;
+    send(room, b, { type: 'leave' }); // Bob hangs up while Alice is away
+    clock.t += 21_000;
+    room.tick(); // Alice's grace runs out: the room empties
+    assert.equal(room.size, 0);
+    clock.t += 10 * 60_000; // her page comes back ten minutes on
+    const back = socket('back');
+    await room.arrive(back, CAROL, { resumeId: ALICE, session });
+    const [welcome] = back.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.id, CAROL);
+    assert.deepEqual(welcome.peers, []);
+    assert.deepEqual(welcome.hungUp, [BOB]);
+    // A newcomer with no token is told nothing of who hung up.
+    const fresh = socket('fresh');
+    await room.arrive(fresh, DAVE, { session });
+    const [other] = fresh.take();
+    assert.ok(other?.type === 'welcome');
+    assert.equal(other.hungUp, undefined);
+  });
+
+  test('a hang-up is remembered as long as a token verifies (65 min), no longer; one just gone is no hang-up', async () => {
+    const { room, clock, a, b, session } = await callOfTwo({ capacity: 3 });
+    const c = socket('c');
+    await room.arrive(c, CAROL, { session });
+    join(room, c, 'Carol');
+    room.drop(a);
+    send(room, b, { type: 'leave' });
+    send(room, c, { type: 'bye' }); // Carol closes her tab: not a hang-up
+    clock.t += (SESSION_TTL_S + SESSION_CLOCK_SKEW_S) * 1000;
+    room.tick();
+    const back = socket('back');
+    await room.arrive(back, DAVE, { resumeId: ALICE, session });
+    const [welcome] = back.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.deepEqual(welcome.hungUp, [BOB], 'at 65 min: still told');
+    send(room, back, { type: 'leave' });
+    clock.t += 1;
+    const late = socket('late');
+    await room.arrive(late, ERIN, { resumeId: DAVE, session });
+    const [again] = late.take();
+    assert.ok(again?.type === 'welcome');
+    assert.deepEqual(again.hungUp, [DAVE], "past 65 min Bob's hang-up is forgotten; Dave's own (his token's) is there");
+  });
+
+  test('in a locked room the removed member admitted under a new id is told who hung up meanwhile', async () => {
+    const { room, clock, a, b, session } = await callOfTwo({ capacity: 3 });
+    const c = socket('c');
+    await room.arrive(c, CAROL, { session });
+    join(room, c, 'Carol');
+    send(room, a, { type: 'lock', locked: true });
+    room.drop(a);
+    send(room, c, { type: 'leave' });
+    clock.t += 21_000;
+    send(room, b, { type: 'ping' });
+    room.tick();
+    b.take();
+    const knocker = socket('knocker');
+    await room.arrive(knocker, DAVE, { resumeId: ALICE, session });
+    assert.deepEqual(knocker.take(), [{ type: 'lobby' }]);
+    send(room, knocker, { type: 'join', name: 'Alice' });
+    send(room, b, { type: 'admit', id: DAVE });
+    await settle();
+    const [welcome] = knocker.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.equal(welcome.id, DAVE);
+    assert.deepEqual(welcome.hungUp, [CAROL]);
+  });
 
   test('a socket silent past the heartbeat timeout is closed and held; peer-left follows at the grace', async () => {
     const { room, clock, a, b } = await callOfTwo();

@@ -10,7 +10,7 @@ import { PACE, SignalingController, type RoomAddress, type SignalingSocket } fro
 import { CloseCode, PROTOCOL_VERSION, RATE_LIMIT, RETRY_CLOSE_CODE, VERSION_PARAM, type PeerInfo, type ServerMessage } from '../../src/protocol.ts';
 import { PEER_IDS } from './fake-socket.ts';
 
-const [SELF, ANN, BEN, OTHER_SELF] = PEER_IDS;
+const [SELF, ANN, BEN, OTHER_SELF, CAL] = PEER_IDS;
 
 /** A socket the test speaks for the server through. */
 class ScriptedSocket implements SignalingSocket {
@@ -220,12 +220,20 @@ describe('SignalingController: departures while we were away', () => {
     assert.deepEqual(log, ['welcome', `peer-left ${ANN} name of ${ANN} left`, `peer-left ${BEN} name of ${BEN} hangup`]);
   });
 
-  test('a welcome that is not a held resume (a restarted room server, or a new identity) hands on no departure', () => {
+  test('a welcome under our id that is not a held resume (a room server restarted without its storage) hands on no departure: the others may still come back', () => {
     const { log, welcome } = connect();
     welcome(SELF, [ANN, BEN]);
-    welcome(SELF, []); // restarted without its storage: the others may still come back
-    welcome(OTHER_SELF, [], true); // not us any more
-    assert.deepEqual(log, ['welcome', 'welcome', 'welcome']);
+    welcome(SELF, []);
+    assert.deepEqual(log, ['welcome', 'welcome']);
+  });
+
+  test('back under a new id (away past the grace): a peer we knew that the welcome leaves out left meanwhile, hanging up if hungUp says so', () => {
+    const { log, rosters, welcome } = connect();
+    welcome(SELF, [ANN, BEN, CAL]);
+    log.length = 0;
+    welcome(OTHER_SELF, [CAL], undefined, [BEN, 'gone-0123456789abcdefg']);
+    assert.deepEqual(log, ['welcome', `peer-left ${ANN} name of ${ANN} left`, `peer-left ${BEN} name of ${BEN} hangup`]);
+    assert.deepEqual(rosters, [[CAL], [CAL]], 'the roster says who is here now');
   });
 });
 
