@@ -257,7 +257,10 @@ npx vite build --mode npm --logLevel warn
 # declined caller's (undefined equalled undefined: it was declined unseen).
 # Back under a new id past the grace, the page is told who hung up meanwhile
 # and the lock or host change: +11 B.
-node scripts/size.mjs 25235
+# Text outside the catalog: the separator, and a lost device with nothing to
+# fall back on, are catalog strings; the call timer writes the language's
+# digits: +105 B.
+node scripts/size.mjs 25340
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -310,6 +310,8 @@ export class CallWidget extends LitElement {
   /** English: the entry's `en` and that of each lazy chunk loaded so far (see src/i18n/messages.ts). */
   #english: Partial<Messages> = en;
   #dir: 'ltr' | 'rtl' = 'ltr';
+  /** The digits of the language, for the call timer (`ar-EG`: ٠–٩). */
+  #digits = digitsOf('en');
   /** The latest catalog load; settles once it is in or has failed (the first render waits for it). */
   #catalogLoad: Promise<void> | undefined;
   /** When media first flowed in this call (`Date.now()`, ms), for the timer and `call-ended`. */
@@ -389,12 +391,8 @@ export class CallWidget extends LitElement {
     },
     onDeviceLost: (kind, label) => {
       const fallback = this.#media.stream?.getTracks().find((t) => t.kind === kind)?.label;
-      this.#announce(
-        format(this.#t('deviceLost'), {
-          device: label || this.#t(kind === 'audio' ? 'microphone' : 'camera'),
-          fallback: fallback || '—',
-        }),
-      );
+      const device = label || this.#t(kind === 'audio' ? 'microphone' : 'camera');
+      this.#announce(format(this.#t(fallback ? 'deviceLost' : 'deviceLostNone'), { device, fallback: fallback ?? '' }));
     },
   });
 
@@ -1245,6 +1243,7 @@ export class CallWidget extends LitElement {
     const dirAttribute = inheritedAttribute(this, 'dir');
     this.#dir = dirAttribute === 'rtl' || dirAttribute === 'ltr' ? dirAttribute : directionOf(lang);
     this.#lang = lang;
+    this.#digits = digitsOf(lang);
     const locale = localeFor(lang);
     if (locale !== this.#locale) {
       this.#locale = locale;
@@ -1404,12 +1403,12 @@ export class CallWidget extends LitElement {
         <div class="top">
           <div part="status-badge">
             ${this.#t(`state-${state}`)}${inCall && state === 'connected' && this.#signaling.status === 'reconnecting'
-              ? html`<span part="signaling-hint">${` · ${this.#t('roomReconnecting')}`}</span>`
+              ? html`<span part="signaling-hint">${this.#t('separator') + this.#t('roomReconnecting')}</span>`
               : nothing}
           </div>
           ${inCall && this.locked ? html`<span part="lock-badge">${this.#t('locked')}</span>` : nothing}
           ${this.#connectedAt !== null || (state === 'ended' && this.#duration)
-            ? html`<time part="call-timer">${clock(this.#connectedAt === null ? this.#duration : Date.now() - this.#connectedAt)}</time>`
+            ? html`<time part="call-timer">${clock(this.#connectedAt === null ? this.#duration : Date.now() - this.#connectedAt, this.#digits)}</time>`
             : nothing}
         </div>
         <div part="brand" class="brand"><slot name="brand"></slot></div>
@@ -1556,7 +1555,7 @@ export class CallWidget extends LitElement {
 
   /** A tile's name badge, which says when that microphone is off; the name keeps its own direction (`<bdi>`). */
   #label(name: string, audio: boolean): TemplateResult {
-    return html`<span part="name-label" class="label"><bdi>${name}</bdi>${audio ? nothing : ` · ${this.#t('micIsOff')}`}</span>`;
+    return html`<span part="name-label" class="label"><bdi>${name}</bdi>${audio ? nothing : this.#t('separator') + this.#t('micIsOff')}</span>`;
   }
 
   /**
@@ -1635,11 +1634,26 @@ function networkInformation(): EventTarget | undefined {
   return (globalThis.navigator as { connection?: EventTarget } | undefined)?.connection;
 }
 
-/** A call's length as `m:ss` or `h:mm:ss`. */
-function clock(ms: number): string {
+/**
+ * A call's length as `m:ss` or `h:mm:ss`, in the digits `digits` writes
+ * (CLDR's for the language and region: Latin for `ar` and `ar-MA`,
+ * Arabic-Indic for `ar-EG` and `ar-SA`, Persian for `fa`).
+ */
+function clock(ms: number, digits: Intl.NumberFormat): string {
   const s = Math.max(0, Math.floor(ms / 1000));
-  const mmss = `${Math.floor(s / 60) % 60}:${String(s % 60).padStart(2, '0')}`;
-  return s >= 3600 ? `${Math.floor(s / 3600)}:${mmss.padStart(5, '0')}` : mmss;
+  const n = (value: number, pad?: unknown) => (pad && value < 10 ? digits.format(0) : '') + digits.format(value);
+  const h = Math.floor(s / 3600);
+  const mmss = `${n(Math.floor(s / 60) % 60, h)}:${n(s % 60, 1)}`;
+  return h ? `${n(h)}:${mmss}` : mmss;
+}
+
+/** Integers in the digits of language `lang` (BCP 47); a tag Intl rejects (a page's `lang="x_y!"`) gets the browser's own. */
+function digitsOf(lang: string): Intl.NumberFormat {
+  try {
+    return new Intl.NumberFormat(lang, { useGrouping: false });
+  } catch {
+    return new Intl.NumberFormat(undefined, { useGrouping: false });
+  }
 }
 
 /** Up to two initials of a display name (whole code points), for a tile without video. */

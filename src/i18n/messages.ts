@@ -32,6 +32,8 @@ export const en = {
   guest: 'Guest',
   cameraIsOff: 'Camera off',
   micIsOff: 'Microphone off',
+  /** Between a name and its status, or a state and a hint (`Bob · Microphone off`). */
+  separator: ' · ',
   peerHere: '{name} is here',
   peerJoined: '{name} joined',
   peerLeft: '{name} left',
@@ -47,6 +49,8 @@ export const en = {
   camera: 'Camera',
   microphone: 'Microphone',
   deviceLost: '{device} was disconnected; using {fallback}',
+  /** No other device of that kind to fall back on. */
+  deviceLostNone: '{device} was disconnected',
   devices: 'Devices',
   /** The button that shows the secondary controls in a narrow widget. */
   more: 'More',

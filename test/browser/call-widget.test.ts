@@ -1577,7 +1577,7 @@ describe('<call-widget> group calls: the grid', () => {
     expect(local.querySelector('.label')!.textContent).to.equal(en.you);
     button(alice, 'mic-button').click();
     await alice.updateComplete;
-    expect(local.querySelector('.label')!.textContent).to.equal(`${en.you} · ${en.micIsOff}`);
+    expect(local.querySelector('.label')!.textContent).to.equal(`${en.you}${en.separator}${en.micIsOff}`);
     expect(getComputedStyle(part(alice, 'local-video')!).transform, 'the preview stays mirrored').to.not.equal('none');
     await expect(alice).to.be.accessible();
 
@@ -1823,6 +1823,22 @@ describe('<call-widget> call lifecycle: timer, call-ended, audio-only, video qua
     expect(Math.abs(ended.get(alice)!.durationMs - ended.get(bob)!.durationMs), 'both sides agree').to.be.below(1000);
     expect(textOf(alice, 'call-timer'), 'the ended view shows the length').to.match(/^0:0[1-9]$/);
     expect(textOf(bob, 'call-timer')).to.match(/^0:0[1-9]$/);
+  });
+
+  it('the timer writes the digits of the language and region (CLDR): Arabic-Indic for ar-EG, Latin for ar; a tag Intl rejects gets the browser\'s', async () => {
+    const { alice, bob } = await call();
+    const timer = () => textOf(alice, 'call-timer') ?? '';
+    alice.setAttribute('lang', 'ar-EG');
+    await until(() => /^٠:٠[٠-٩]$/.test(timer()), `Arabic-Indic digits (${timer()})`);
+    alice.setAttribute('lang', 'ar');
+    await until(() => /^0:0\d$/.test(timer()), `Latin digits (${timer()})`);
+    alice.setAttribute('lang', 'fa');
+    await until(() => /^۰:۰[۰-۹]$/.test(timer()), `Persian digits (${timer()})`);
+    alice.setAttribute('lang', 'x_y!');
+    await until(() => /^0:0\d$/.test(timer()), `the browser's digits (${timer()})`);
+    expect(alice.state).to.equal('connected');
+    alice.hangup();
+    bob.hangup();
   });
 
   it('a call that never connected ends with durationMs 0; a full room ends with reason room-full', async () => {
@@ -2370,6 +2386,11 @@ describe('<call-widget> pre-join lobby and devices', () => {
     const lost = alice.localStream!.getAudioTracks()[0]!;
     lost.dispatchEvent(new Event('ended'));
     await until(() => button(alice, 'mic-button').getAttribute('aria-pressed') === 'true', 'the mic shows off');
+    // Said as a sentence of the catalog, with no fallback to name.
+    const said = format(en.deviceLostNone, { device: lost.label || en.microphone });
+    const region = alice.shadowRoot!.querySelector('[aria-live]')!;
+    await until(() => region.textContent!.includes(said), `told: ${said}`);
+    expect(region.textContent, 'no fallback named').to.not.match(/using|—/);
     const sender = peerConnections.get(alice)!.at(-1)!.getTransceivers()[0]!.sender;
     await until(() => sender.track === null, 'nothing sent');
     await until(() => !!bob.shadowRoot!.querySelector('.label')?.textContent?.includes(en.micIsOff), 'Bob sees her mic off');

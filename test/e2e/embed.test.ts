@@ -241,8 +241,8 @@ describe('embedding under a strict CSP', () => {
     // Bob's tile of Alice says so, its words apart in the built widget (the
     // template minifier trims a text's spaces next to a tag: "Alice· Microphone off").
     const aliceOnBob = bob.page.locator('call-widget [part~="remote-tile"] .label');
-    await bob.page.waitForFunction((text) => document.querySelector('call-widget')!.shadowRoot!.querySelector('.label')?.textContent === text, `Alice · ${en.micIsOff}`);
-    assert.equal(await aliceOnBob.textContent(), `Alice · ${en.micIsOff}`);
+    await bob.page.waitForFunction((text) => document.querySelector('call-widget')!.shadowRoot!.querySelector('.label')?.textContent === text, `Alice${en.separator}${en.micIsOff}`);
+    assert.equal(await aliceOnBob.textContent(), `Alice${en.separator}${en.micIsOff}`);
     await alice.page.locator('call-widget [part~="devices-button"]').click();
     await alice.page.locator('call-widget [part~="devices"]').waitFor();
     assert.equal(

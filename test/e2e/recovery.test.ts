@@ -176,7 +176,7 @@ describe('self-healing calls (real partykit dev, real Chromium)', { timeout: 180
         assert.equal(await page.locator('call-widget [part~="signaling-hint"]').count(), 1);
         // Words apart in the built widget too (its template minifier trims a
         // text's spaces next to a tag: "Connected· reconnecting…").
-        assert.equal(await page.locator('call-widget [part~="status-badge"]').textContent(), `${en['state-connected']} · ${en.roomReconnecting}`);
+        assert.equal(await page.locator('call-widget [part~="status-badge"]').textContent(), `${en['state-connected']}${en.separator}${en.roomReconnecting}`);
         // Said too (the badge is no live region of its own). The recorder
         // takes every paragraph on each change, so this counts no repeats.
         const said = await announced(page);
