@@ -260,7 +260,9 @@ npx vite build --mode npm --logLevel warn
 # Text outside the catalog: the separator, and a lost device with nothing to
 # fall back on, are catalog strings; the call timer writes the language's
 # digits: +105 B.
-node scripts/size.mjs 25340
+# A link whose control channel was closed is rebuilt at its next recovery
+# step: +33 B.
+node scripts/size.mjs 25373
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -45,7 +45,8 @@ export type ReconnectCause = 'connect-timeout' | 'ice-disconnected' | 'ice-faile
  * - Steps are ICE restarts, except steps 3, 7 and 15 (doubling gaps:
  *   exponential backoff), which rebuild the peer connection from scratch
  *   (done by the impolite side; the polite side follows when an offer with a
- *   new DTLS fingerprint arrives).
+ *   new DTLS fingerprint arrives). A link whose control channel was closed
+ *   is rebuilt at its next step: an ICE restart does not reopen a channel.
  * - `maxSteps`: after this many steps (about 2 minutes) the link gives up
  *   (`onGiveUp`): a 1:1 call goes to `failed`, with a retry. In a group call
  *   the others go on, and this link keeps trying, a rebuild every
@@ -464,7 +465,7 @@ export class PeerController implements ReactiveController {
       // Closed by that (a 1:1 call failed), or gone meanwhile.
       if (this.links.get(peerId) !== link) return;
     }
-    if ((isRebuildStep(recovery.step) || recovery.step > RECOVERY.maxSteps) && !link.session.polite) {
+    if ((isRebuildStep(recovery.step) || recovery.step > RECOVERY.maxSteps || link.session.channelClosed) && !link.session.polite) {
       this.#options.onReconnect?.(peerId, recovery.step, 'rebuild');
       this.#open(peerId, false, true); // schedules the next step itself
     } else {

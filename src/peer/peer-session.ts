@@ -239,6 +239,15 @@ export class PeerSession {
     this.#channel = channel;
   }
 
+  /**
+   * True once the control data channel was closed (by the other side, or its
+   * SCTP association lost): nothing reopens it but a new connection.
+   */
+  get channelClosed(): boolean {
+    const state = this.#channel?.readyState;
+    return state === 'closed' || state === 'closing';
+  }
+
   /** True once the control data channel is open. */
   get channelOpen(): boolean {
     return this.#channel?.readyState === 'open';

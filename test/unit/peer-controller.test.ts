@@ -261,7 +261,7 @@ describe('PeerController recovery', () => {
     peers.closeAll();
   });
 
-  test('a control channel the other side closed is silence: the link, connected by ICE, is lost after HEARTBEAT.lostAfterMs and recovery starts', async () => {
+  test('a control channel the other side closed is silence: the link, connected by ICE, is lost after HEARTBEAT.lostAfterMs, and its first step is a rebuild (an ICE restart does not reopen a channel)', async () => {
     mock.timers.reset();
     mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
     const { peers, reported } = controller();
@@ -276,7 +276,9 @@ describe('PeerController recovery', () => {
     await run(HEARTBEAT.lostAfterMs);
     assert.equal(peers.links.get('bob')?.connectionState, 'disconnected');
     await run(RECOVERY.disconnectedGraceMs);
-    assert.deepEqual(reported, ['bob 1 ice-disconnected']);
+    assert.deepEqual(reported, ['bob 1 rebuild']);
+    assert.equal(StandInConnection.made.length, 2, 'a new connection');
+    assert.equal(bob.closed, true);
     peers.closeAll();
   });
 
