@@ -61,7 +61,9 @@ export const SESSION_REISSUE_MS = 15 * 60_000;
  * 65 min. A page away past the grace comes back with its token under a new
  * id, and is told who hung up meanwhile (`welcome.hungUp`): else its 1:1
  * call, whose other side hung up, would wait for it. At most
- * `LIMITS.hungUpIds` are kept.
+ * `LIMITS.hungUpIds` are kept, with the removed ids, in the snapshot even
+ * of an empty room (a Durable Object is evicted soon after it empties): see
+ * {@link Room.restore}.
  */
 const HANG_UP_MEMORY_MS = (SESSION_TTL_S + SESSION_CLOCK_SKEW_S) * 1000;
 
@@ -384,10 +386,18 @@ export class Room {
    * host is kept among those taken back), and a ring whose caller is not
    * taken back, or whose callee is not once it answered.
    *
-   * Ignored (returns false) unless the room is empty and the snapshot is
-   * valid, was saved within the grace plus {@link SNAPSHOT_REFRESH_MS} (an
-   * older one is of a room whose members are gone by now) and leaves a
-   * member to take back.
+   * A snapshot with no member to take back (an emptied room's, or one
+   * whose members' grace is over) restores only what the room remembers of
+   * who left (the removed ids, and the hang-ups of the last
+   * {@link HANG_UP_MEMORY_MS}), while it has a hang-up to tell: a page away
+   * past the grace, back after the room's server was evicted, still hears it.
+   *
+   * Ignored (returns false: the caller deletes it) unless the room is empty
+   * and the snapshot is valid, and either was saved within the grace plus
+   * {@link SNAPSHOT_REFRESH_MS} (an older one is of a room whose members are
+   * gone by now) and leaves a member to take back, or holds a hang-up of the
+   * last {@link HANG_UP_MEMORY_MS}. An emptied room nobody opens again keeps
+   * that record (ids only, no names) in storage until it is next opened.
    */
   restore(snapshot: unknown): boolean {
     if (this.#members.size || this.#knockers.size || this.#arriving.size) return false;
@@ -395,17 +405,21 @@ export class Room {
     if (!parsed.success) return false;
     const { savedAt, locked, hostKey, members, ring, hungUp, removed } = parsed.output;
     const now = this.#now();
-    if (now - savedAt > this.#graceMs + SNAPSHOT_REFRESH_MS || savedAt > now + SNAPSHOT_REFRESH_MS) return false;
+    if (savedAt > now + SNAPSHOT_REFRESH_MS) return false;
+    const fresh = now - savedAt <= this.#graceMs + SNAPSHOT_REFRESH_MS;
     const ids = new Set<string>();
-    const kept = members.filter((m) => m.heard && now - m.lastSeen <= this.#graceMs && !ids.has(m.id) && ids.add(m.id));
+    const kept = members.filter((m) => fresh && m.heard && now - m.lastSeen <= this.#graceMs && !ids.has(m.id) && ids.add(m.id));
     const host = kept.find((m) => m.host);
     const taken = kept.slice(0, this.capacity);
     if (host && !taken.includes(host)) taken[taken.length - 1] = host;
-    if (!taken.length) return false;
+    this.#hungUp = hungUp;
+    if (!taken.length && !this.#forgetOldHangUps(now).length) return false;
     // Members not taken back are removed: the others, resuming, find them
     // gone (their resumed welcome leaves them out), and close their links.
     for (const id of removed) this.#remember(id, null);
     for (const m of members) if (!taken.includes(m)) this.#remember(m.id, null);
+    // Only the memory of who left: the room stays empty, its record as stored.
+    if (!taken.length) return true;
     for (const m of taken) {
       this.#members.set(m.id, {
         id: m.id,
@@ -422,8 +436,6 @@ export class Room {
     }
     this.#locked = locked;
     this.#hostKey = hostKey;
-    this.#hungUp = hungUp;
-    this.#forgetOldHangUps(now);
     // The host's grace ran out while the server was down: the role passes on
     // as it would have at that tick (else a locked room has nobody to open it).
     this.#handOverHost();
@@ -484,7 +496,7 @@ export class Room {
       this.#arriving.add(socket);
       const [grant, session] = await Promise.all([this.#mintFor(held.id), arrival.session?.(held.id)]);
       if (!this.#arriving.delete(socket)) return;
-      if (this.#members.get(held.id) === held) this.#rebind(held, socket, grant, session, arrival.session);
+      if (this.#members.get(held.id) === held) this.#rebind(held, socket, grant, session, arrival.session, resumeId !== held.id ? resumeId : null);
       // Removed meanwhile (its grace ran out during the mint, or it hung up
       // on another socket): its token is now a removed member's, and gets
       // what a late token gets, a new id (or the lobby), not a final refusal.
@@ -532,12 +544,14 @@ export class Room {
   }
 
   /** A held member comes back on a new socket: same id and slot; the others notice nothing. */
-  #rebind(member: Member, socket: PeerSocket, grant: IceGrant, session: string | undefined, sign: Arrival['session']): void {
+  #rebind(member: Member, socket: PeerSocket, grant: IceGrant, session: string | undefined, sign: Arrival['session'], replaces: string | null): void {
     const old = member.socket;
     // It may have missed a `peer-left` while away: who hung up within the
-    // grace (the client makes nothing of one it heard, or one still here).
+    // grace (the client makes nothing of one it heard, or one still here);
+    // to a removed member's token let in since under a new id (its page may
+    // have lost that welcome), all it would have been told then.
     const now = this.#now();
-    const hungUp = this.#forgetOldHangUps(now).flatMap((d) => (now - d.at <= this.#graceMs ? [d.id] : []));
+    const hungUp = this.#forgetOldHangUps(now).flatMap((d) => (now - d.at <= this.#graceMs || replaces !== null ? [d.id] : []));
     if (old) {
       this.#bySocket.delete(old);
       safeClose(old, RETRY_CLOSE_CODE, 'replaced');
@@ -555,6 +569,7 @@ export class Room {
     welcome.resumed = true;
     welcome.peers = this.peers().filter((p) => p.id !== member.id);
     if (hungUp.length) welcome.hungUp = hungUp;
+    if (replaces !== null) welcome.replaces = replaces;
     // Its ring ended while it was away: it must not ring again on its own.
     const ended = this.#ringEnds.get(member.id);
     this.#ringEnds.delete(member.id);
@@ -644,6 +659,7 @@ export class Room {
     // makes nothing of those it did not know, or heard leave).
     const hungUp = options.replaces != null ? this.#forgetOldHangUps(this.#now()).map((d) => d.id) : [];
     if (hungUp.length) welcome.hungUp = hungUp;
+    if (options.replaces != null) welcome.replaces = options.replaces;
     send(socket, welcome);
     if (host && this.knocking().length) send(socket, { type: 'knocks', peers: this.knocking() });
     this.#broadcast(member, { type: 'peer-joined', peer: info(member) });
@@ -828,7 +844,8 @@ export class Room {
     };
     try {
       const snapshot = { savedAt, locked: this.#locked, hostKey: this.#hostKey, members, hungUp: this.#hungUp, ring, removed: [...this.#removed.keys()] };
-      this.#save(members.length ? snapshot : null, { refresh });
+      // Empty, it is kept while it has a hang-up to tell (see HANG_UP_MEMORY_MS).
+      this.#save(members.length || this.#forgetOldHangUps(savedAt).length ? snapshot : null, { refresh });
     } catch {
       // see above
     }

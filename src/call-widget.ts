@@ -390,9 +390,9 @@ export class CallWidget extends LitElement {
       this.#peers.setMediaState(this.#media.audioEnabled, this.#media.videoEnabled);
     },
     onDeviceLost: (kind, label) => {
-      const fallback = this.#media.stream?.getTracks().find((t) => t.kind === kind)?.label;
-      const device = label || this.#t(kind === 'audio' ? 'microphone' : 'camera');
-      this.#announce(format(this.#t(fallback ? 'deviceLost' : 'deviceLostNone'), { device, fallback: fallback ?? '' }));
+      const fallback = this.#media.stream?.getTracks().find((t) => t.kind === kind);
+      const generic = this.#t(kind === 'audio' ? 'microphone' : 'camera');
+      this.#announce(format(this.#t(fallback ? 'deviceLost' : 'deviceLostNone'), { device: label || generic, fallback: fallback?.label || generic }));
     },
   });
 

@@ -429,8 +429,12 @@ export type RingState = (typeof RING_STATES)[number];
  *   `peers` leaves out left while it was away; `hungUp` lists those of them
  *   that hung up (`peer-left` reason `hangup`), the others just went. A page
  *   away past the grace whose token is still good gets a new id (the others
- *   saw it leave), `peers` as any newcomer, and `hungUp`: who hung up in the
- *   last hour (the token's lifetime), for it to read the same way.
+ *   saw it leave), `peers` as any newcomer, `replaces`: the id its token
+ *   named, and `hungUp`: who hung up in the last 65 min (the token's
+ *   lifetime plus clock skew; at most {@link LIMITS.hungUpIds}), for it to
+ *   read the same way. A new id without `replaces` (the room could not read
+ *   the token: it expired, or the server's secret changed) is no return:
+ *   the others may be coming back too.
  *   `ringEnded`: the ring this peer made or was rung by ended while its
  *   socket was down (within the grace), `declined` or `missed`, as the `call`
  *   frame it missed would have said; the client then does not send that
@@ -478,6 +482,7 @@ export const ServerMessageSchema = v.variant('type', [
     session: v.optional(v.pipe(v.string(), v.regex(SESSION_PATTERN))),
     resumed: v.optional(v.boolean()),
     hungUp: v.optional(v.pipe(v.array(PeerIdSchema), v.maxLength(LIMITS.hungUpIds))),
+    replaces: v.optional(PeerIdSchema),
     ringEnded: v.optional(v.picklist(['declined', 'missed'])),
   }),
   v.object({ type: v.literal('pong') }),
@@ -635,6 +640,7 @@ export function parseServerFrame(frame: unknown): ServerMessage | null {
           optional(m.session, isString) &&
           optional(m.resumed, isBoolean) &&
           optional(m.hungUp, (ids) => arrayOf(ids, isString)) &&
+          optional(m.replaces, isString) &&
           optional(m.ringEnded, (state) => state === 'declined' || state === 'missed'));
       break;
     case 'pong':

@@ -467,15 +467,15 @@ export class SignalingController implements ReactiveController {
     }
     if (message.type === 'call' || (message.type === 'error' && message.code === 'no-call')) this.#declining = undefined;
     // Back from away, a welcome lists who is here: everyone the room kept
-    // for us (a held resume), or everyone there now (a new id: we were away
-    // past the grace, or our token had expired). A peer we knew that it
+    // for us (a held resume), or everyone there now (a new id that
+    // `replaces` ours: we were away past the grace). A peer we knew that it
     // leaves out left while we were away (the others heard `peer-left`
     // then), hanging up if `hungUp` says so. Handed on after the welcome, so
     // that the roster says who is still here (a 1:1 call ends on a hang-up
     // only if nobody is); the page may hang up on hearing it: then no more.
-    // Not after a restart that forgot us (same id, not resumed): who is not
-    // back yet may still come.
-    const back = message.type === 'welcome' && this.selfId !== null && (message.resumed || message.id !== this.selfId) ? message : null;
+    // Not after a restart that forgot us (our id, or a new one replacing
+    // none): who is not back yet may still come.
+    const back = message.type === 'welcome' && this.selfId !== null && (message.resumed || message.replaces === this.selfId) ? message : null;
     const departed = back ? [...this.roster.values()].filter((peer) => !back.peers.some((p) => p.id === peer.id)) : [];
     const previous =
       message.type === 'peer-updated'

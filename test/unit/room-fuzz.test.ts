@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DEFAULT_RATE_LIMIT, Room, type RateLimit } from '../../party/room.ts';
+import { SESSION_CLOCK_SKEW_S, SESSION_TTL_S } from '../../party/session.ts';
 import {
   CloseCode,
   SECRET_PATTERN,
@@ -738,9 +739,11 @@ function bump(stats: Map<string, number>, key: string): void {
   stats.set(key, (stats.get(key) ?? 0) + 1);
 }
 
-test('fuzz: restore takes up exactly the valid, fresh snapshots, never throws, and the room works either way', async () => {
+test('fuzz: restore takes up exactly the valid, fresh snapshots (members, or only a recent hang-up to tell), never throws, and the room works either way', async () => {
   const NOW = 1_000_000;
   const GRACE = 20_000;
+  /** How long the room remembers a hang-up (party/room.ts HANG_UP_MEMORY_MS): a session token's lifetime and skew. */
+  const HANG_UP_MEMORY = (SESSION_TTL_S + SESSION_CLOCK_SKEW_S) * 1000;
   const KEY = 'k'.repeat(22);
   const member = (id: string) =>
     fc.record({
@@ -772,13 +775,15 @@ test('fuzz: restore takes up exactly the valid, fresh snapshots, never throws, a
   // One field broken: the snapshot must be refused as a whole.
   const breakers: ((s: Snapshot) => unknown)[] = [
     (s) => ({ ...s, savedAt: 'now' }),
-    (s) => ({ ...s, savedAt: NOW - GRACE - 5_001 }),
+    // No member to take back, and no hang-up to tell:
+    (s) => ({ ...s, savedAt: NOW - GRACE - 5_001, hungUp: [] }),
     (s) => ({ ...s, savedAt: NOW + 5_001 }),
     (s) => ({ ...s, locked: 'yes' }),
     (s) => ({ ...s, hostKey: 'short' }),
-    (s) => ({ ...s, members: [] }),
-    (s) => ({ ...s, members: s.members.map((m) => ({ ...m, heard: false })) }),
-    (s) => ({ ...s, members: s.members.map((m) => ({ ...m, lastSeen: NOW - GRACE - 1 })) }),
+    (s) => ({ ...s, members: [], hungUp: [] }),
+    (s) => ({ ...s, members: s.members.map((m) => ({ ...m, heard: false })), hungUp: [] }),
+    (s) => ({ ...s, members: s.members.map((m) => ({ ...m, lastSeen: NOW - GRACE - 1 })), hungUp: [] }),
+    (s) => ({ ...s, members: [], hungUp: s.hungUp.map((d) => ({ ...d, at: NOW - HANG_UP_MEMORY - 1 })) }),
     (s) => ({ ...s, members: [{ ...s.members[0], id: 'bad id!' }] }),
     (s) => ({ ...s, members: [{ ...s.members[0], name: 42 }] }),
     (s) => ({ ...s, members: [{ ...s.members[0], host: 1 }] }),
@@ -789,8 +794,12 @@ test('fuzz: restore takes up exactly the valid, fresh snapshots, never throws, a
     (s) => JSON.stringify(s),
     () => null,
   ];
+  // An emptied room's (or one whose members' grace is over): taken only for
+  // the memory of who hung up, when it has one from the last 65 min.
+  const memoryOnly = valid.map((s) => ({ ...s, members: [], ring: null, locked: false, hostKey: null, savedAt: NOW - 30 * 60_000 }));
   const input = fc.oneof(
     valid.map((snapshot) => ({ snapshot: snapshot as unknown, ok: true })),
+    memoryOnly.map((snapshot) => ({ snapshot: snapshot as unknown, ok: snapshot.hungUp.length > 0 })),
     fc.tuple(valid, fc.integer({ min: 0, max: breakers.length - 1 })).map(([snapshot, i]) => ({ snapshot: breakers[i]!(snapshot), ok: false })),
     fc.anything().map((snapshot) => ({ snapshot, ok: false })),
   );
@@ -801,7 +810,7 @@ test('fuzz: restore takes up exactly the valid, fresh snapshots, never throws, a
       const room = new Room({ capacity: 3, now: () => clock.t });
       const restored = room.restore(structuredClone(snapshot));
       assert.equal(restored, ok, JSON.stringify(snapshot));
-      if (!restored) assert.deepEqual([room.size, room.locked], [0, false]);
+      if (!restored || (snapshot as Snapshot).members.length === 0) assert.deepEqual([room.size, room.locked], [0, false]);
       else {
         restoredCount++;
         const ids = room.peers().map((p) => p.id);
@@ -814,7 +823,7 @@ test('fuzz: restore takes up exactly the valid, fresh snapshots, never throws, a
       assert.ok(s.frames.every((f) => decodeServerMessage(f).ok));
       const first = s.received[0];
       const full = first?.type === 'error' && (first.code === 'room-full' || first.code === 'busy');
-      if (restored && (snapshot as Snapshot).locked) assert.equal(first?.type, 'lobby');
+      if (restored && room.locked) assert.equal(first?.type, 'lobby');
       else assert.ok(first?.type === 'welcome' || (restored && full), JSON.stringify(first));
       // Past everyone's grace, the room is empty and open again.
       clock.t += GRACE + 1;

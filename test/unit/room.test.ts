@@ -1652,6 +1652,7 @@ describe('drops, resume and heartbeats', () => {
     const [welcome] = back.take();
     assert.ok(welcome?.type === 'welcome');
     assert.equal(welcome.id, CAROL);
+    assert.equal(welcome.replaces, ALICE);
     assert.deepEqual(welcome.peers, []);
     assert.deepEqual(welcome.hungUp, [BOB]);
     // A newcomer with no token is told nothing of who hung up.
@@ -1659,7 +1660,29 @@ describe('drops, resume and heartbeats', () => {
     await room.arrive(fresh, DAVE, { session });
     const [other] = fresh.take();
     assert.ok(other?.type === 'welcome');
-    assert.equal(other.hungUp, undefined);
+    assert.deepEqual([other.hungUp, other.replaces], [undefined, undefined]);
+  });
+
+  test('a page that lost the welcome of its new id, back with its old token, resumes that id and is told all it would have been told then (not only the grace\'s hang-ups)', async () => {
+    const { room, clock, a, b, session } = await callOfTwo();
+    room.drop(a);
+    clock.t += 1_000;
+    send(room, b, { type: 'leave' });
+    clock.t += 21_000;
+    room.tick();
+    clock.t += 60_000;
+    const first = socket('first');
+    await room.arrive(first, CAROL, { resumeId: ALICE, session });
+    assert.equal(first.take()[0]?.type, 'welcome'); // lost with its socket
+    send(room, first, { type: 'ping' });
+    room.drop(first);
+    clock.t += 2_000;
+    const second = socket('second');
+    await room.arrive(second, DAVE, { resumeId: ALICE, session });
+    const [welcome] = second.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.deepEqual([welcome.id, welcome.resumed, welcome.replaces], [CAROL, true, ALICE]);
+    assert.deepEqual(welcome.hungUp, [BOB], 'a minute before: past the grace, still told');
   });
 
   test('a hang-up is remembered as long as a token verifies (65 min), no longer; one just gone is no hang-up', async () => {
@@ -1948,6 +1971,50 @@ describe('a restart of the room server (snapshot in room storage)', () => {
     await room.arrive(newcomer, CAROL);
     const [welcome] = newcomer.take();
     assert.ok(welcome?.type === 'welcome' && welcome.hostKey, 'an empty room: the first in is host');
+  });
+
+  test('an emptied room whose server is evicted still tells a page back past the grace who hung up meanwhile: the memory is saved while it has a hang-up (65 min), no longer', async () => {
+    const { clock, saved } = await lockedCall();
+    const { room, saved: afterRestart } = restart(clock, saved); // the members are held, away
+    const back = await comeBack(room, BOB, 'bob-back');
+    back.take();
+    send(room, back, { type: 'join', name: 'Bob' });
+    send(room, back, { type: 'leave' }); // Bob hangs up while Alice is away
+    clock.t += 21_000;
+    room.tick(); // Alice's grace is over: the room empties
+    assert.equal(room.size, 0);
+    clock.t += 10 * 60_000; // ten minutes on, the idle server was evicted: a new one, fed what storage holds
+    const { room: evicted, restored, saved: later } = restart(clock, afterRestart);
+    assert.equal(restored, true, 'the memory of who left is taken back');
+    assert.equal(evicted.size, 0);
+    const alice = await comeBack(evicted, ALICE, 'alice-back');
+    const [welcome] = alice.take();
+    assert.ok(welcome?.type === 'welcome');
+    assert.notEqual(welcome.id, ALICE, 'removed: a new id');
+    assert.equal(welcome.replaces, ALICE);
+    assert.deepEqual(welcome.hungUp, [BOB]);
+    assert.equal(later.at(-1)?.members.length, 1);
+  });
+
+  test('an emptied room with no hang-up to tell saves nothing; a memory past 65 min is not taken back', async () => {
+    const saves: (RoomSnapshot | null)[] = [];
+    const clock = { t: 1_000_000 };
+    const room = new Room({ rateLimit: NO_RATE_LIMIT, now: () => clock.t, save: (s) => saves.push(structuredClone(s)) });
+    const [a, b] = [socket('a'), socket('b')];
+    await room.arrive(a, ALICE);
+    await room.arrive(b, BOB);
+    send(room, a, { type: 'bye' });
+    send(room, b, { type: 'bye' });
+    assert.equal(saves.at(-1), null, 'gone, nobody hung up: nothing kept');
+    const c = socket('c');
+    await room.arrive(c, CAROL);
+    send(room, c, { type: 'leave' });
+    const memory = saves.at(-1);
+    assert.deepEqual(memory?.hungUp.map((d) => d.id), [CAROL]);
+    assert.deepEqual(memory?.members, []);
+    clock.t += (SESSION_TTL_S + SESSION_CLOCK_SKEW_S) * 1000 + 1;
+    const { restored } = restart(clock, [memory!]);
+    assert.equal(restored, false, 'past 65 min: nothing to tell (the caller deletes it)');
   });
 
   test('a snapshot older than the grace plus the refresh period is of a room long gone: ignored', async () => {

@@ -69,7 +69,7 @@ function connect(onLeft?: (controller: SignalingController) => void) {
   });
   controllers.push(controller);
   controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
-  const welcome = (id: string, peers: string[], resumed?: true, hungUp?: string[], version = PROTOCOL_VERSION) =>
+  const welcome = (id: string, peers: string[], resumed?: true, hungUp?: string[], version = PROTOCOL_VERSION, replaces?: string) =>
     socket.deliver({
       type: 'welcome',
       version,
@@ -80,6 +80,7 @@ function connect(onLeft?: (controller: SignalingController) => void) {
       locked: false,
       resumed,
       hungUp,
+      replaces,
     });
   const peerJoined = (id: string) => socket.deliver({ type: 'peer-joined', peer: { id, name: '', inCall: false } });
   /** The query the socket presents on its next (re)connection. */
@@ -231,9 +232,17 @@ describe('SignalingController: departures while we were away', () => {
     const { log, rosters, welcome } = connect();
     welcome(SELF, [ANN, BEN, CAL]);
     log.length = 0;
-    welcome(OTHER_SELF, [CAL], undefined, [BEN, 'gone-0123456789abcdefg']);
+    welcome(OTHER_SELF, [CAL], undefined, [BEN, 'gone-0123456789abcdefg'], PROTOCOL_VERSION, SELF);
     assert.deepEqual(log, ['welcome', `peer-left ${ANN} name of ${ANN} left`, `peer-left ${BEN} name of ${BEN} hangup`]);
     assert.deepEqual(rosters, [[CAL], [CAL]], 'the roster says who is here now');
+  });
+
+  test('a new id that replaces none of ours (the room could not read our token: it expired, or the server restarted under a new secret) is no return: the others may be coming back too, and none is handed on as gone', () => {
+    const { log, welcome } = connect();
+    welcome(SELF, [ANN, BEN]);
+    log.length = 0;
+    welcome(OTHER_SELF, [], undefined, [BEN]);
+    assert.deepEqual(log, ['welcome']);
   });
 });
 
