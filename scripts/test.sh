@@ -264,7 +264,9 @@ npx vite build --mode npm --logLevel warn
 # step: +33 B.
 # Review fixes: the client reads a new id as a return only when the welcome
 # replaces our old id: +10 B.
-node scripts/size.mjs 25383
+# 25,577 B: a hang-up with the room socket down waits for the room to hold us
+# again and tells it then (+194 B).
+node scripts/size.mjs 25577
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

@@ -760,7 +760,9 @@ export class CallWidget extends LitElement {
   /**
    * Leave the call: stop every local track, close the peer connections and
    * the room socket. In `mode="call"` a new socket opens at once, to hear
-   * the next ring (under a new identity).
+   * the next ring (under a new identity). Hung up while the room socket is
+   * down, the room is told as soon as it is back (within its 20 s resume
+   * grace): the others see a hang-up, not a dropped connection.
    */
   hangup(): void {
     if (this.#intent !== 'join') return;

@@ -21,6 +21,7 @@ import {
   CloseCode,
   PROTOCOL_VERSION,
   RATE_LIMIT,
+  RESUME_GRACE_MS,
   TERMINAL_CLOSE_CODES,
   VERSION_PARAM,
   encodeMessage,
@@ -206,6 +207,14 @@ export class SignalingController implements ReactiveController {
   #refilledAt = 0;
   /** When the last connection ended (dropped, reopened, closed), ms (`Date.now()`); 0 before any. */
   #droppedAt = 0;
+  /**
+   * A hang-up the room has not heard (see `leave`): the id it is for, whether
+   * the socket is wanted after it (`connect()` was called since), and when
+   * it is moot (the room's grace is over).
+   */
+  #unsaidLeave: { id: string; stay: boolean; timer: ReturnType<typeof setTimeout> } | null = null;
+  /** The room is closing the socket of the id we just left: what it still says is not for us. */
+  #leftOpen = false;
 
   constructor(host: ReactiveControllerHost, options: SignalingControllerOptions) {
     this.#host = host;
@@ -227,7 +236,10 @@ export class SignalingController implements ReactiveController {
 
   /** Open the room socket (no-op if already open to the same room). */
   connect(address: RoomAddress): void {
-    if (this.isAt(address)) return;
+    if (this.isAt(address)) {
+      if (this.#unsaidLeave) this.#unsaidLeave.stay = true;
+      return;
+    }
     this.disconnect();
     this.#address = address;
     this.closeCode = null;
@@ -317,12 +329,38 @@ export class SignalingController implements ReactiveController {
     this.#send({ type: 'ice-refresh' });
   }
 
-  /** Hang up: tell the room, then close the socket. */
+  /**
+   * Hang up: tell the room, then close the socket. With the socket down (a
+   * drop the room holds us through), the room would take the hang-up for a
+   * drop: the others would wait out the grace and hear that we left, and in
+   * a 1:1 call-mode room our held id would keep a listening socket out
+   * (`room-full`). So the socket stays, with our session token, until the
+   * room is back and holds us again: then `leave` goes (the others hear we
+   * hung up), and the socket closes, or, if `connect()` was called since
+   * (listening for rings, or a new join), carries on under a new identity.
+   * Once the room's grace is over ({@link RESUME_GRACE_MS}) there is nothing
+   * to tell it.
+   */
   leave(): void {
+    const entering = this.inCall || this.#enter;
     // At once, ahead of what waits for its turn (signals to peers we leave):
     // queued, it went with the queue when the socket closed, and the room took
     // a hang-up for a drop. The burst's spare frames (see PACE) cover it.
-    if (this.status === 'open' && (this.inCall || this.#enter)) this.#socket?.send(encodeMessage({ type: 'leave' }));
+    if (this.status === 'open' && entering) this.#socket?.send(encodeMessage({ type: 'leave' }));
+    else if (this.status === 'reconnecting' && entering && this.#session && this.selfId) {
+      const { selfId: id, hostKey } = this;
+      this.#forgetRoom();
+      // A held resume needs only the token; the host key stays for it all the same.
+      this.hostKey = hostKey;
+      const timer = setTimeout(() => {
+        const stay = this.#unsaidLeave?.stay;
+        this.#unsaidLeave = null;
+        this.#session = this.hostKey = null;
+        if (!stay) this.disconnect(false);
+      }, RESUME_GRACE_MS);
+      this.#unsaidLeave = { id, stay: false, timer };
+      return;
+    }
     this.disconnect(false);
   }
 
@@ -362,19 +400,27 @@ export class SignalingController implements ReactiveController {
     if (bye && (this.status === 'open' || this.status === 'knocking')) socket?.send(encodeMessage({ type: 'bye' }));
     this.#socket = null;
     this.#address = null;
-    this.#enter = null;
-    this.#declining = undefined;
-    this.#departed.clear();
     this.#session = null;
+    this.#leftOpen = false;
     clearInterval(this.#heartbeat);
-    this.#resetPace();
-    this.#reconnectAttempt = 0;
     if (socket) {
       socket.removeEventListener('message', this.#handleMessage);
       socket.removeEventListener('close', this.#handleClose);
       socket.close(1000, 'bye');
     }
     this.status = this.closeCode === null ? 'idle' : 'closed';
+    this.#forgetRoom();
+  }
+
+  /** Forget what we were in the room (the socket, its address and token aside). */
+  #forgetRoom(): void {
+    clearTimeout(this.#unsaidLeave?.timer);
+    this.#unsaidLeave = null;
+    this.#enter = null;
+    this.#declining = undefined;
+    this.#departed.clear();
+    this.#resetPace();
+    this.#reconnectAttempt = 0;
     clearTimeout(this.#iceRefreshTimer);
     this.selfId = null;
     this.inCall = false;
@@ -425,8 +471,10 @@ export class SignalingController implements ReactiveController {
     clearInterval(this.#heartbeat);
     this.#lastHeard = Date.now();
     this.#heartbeat = setInterval(() => {
-      if (this.status !== 'open' && this.status !== 'knocking') return;
+      // Waiting for the room to close the socket of the id we left: it may never, if the network went again.
+      if (this.status !== 'open' && this.status !== 'knocking' && !this.#leftOpen) return;
       if (Date.now() - this.#lastHeard > HEARTBEAT.deadAfterMs) {
+        this.#leftOpen = false;
         this.#lastHeard = Date.now();
         // What waits is for this connection (the reopened one starts anew),
         // even if the socket was closing and no `close` event follows.
@@ -440,6 +488,7 @@ export class SignalingController implements ReactiveController {
 
   #handleMessage = (event: Event): void => {
     this.#lastHeard = Date.now();
+    if (this.#leftOpen) return;
     const message = parseServerFrame((event as MessageEvent).data);
     if (message) this.#receive(message); // else a frame we do not understand: ignore it
   };
@@ -449,6 +498,20 @@ export class SignalingController implements ReactiveController {
     // A server of another protocol version (one that predates its check of
     // ours): nothing else it says is read.
     if (message.type === 'welcome' && message.version !== PROTOCOL_VERSION) return this.#closeFor(CloseCode.protocolMismatch, false);
+    // Back after a hang-up the room did not hear (see `leave`): it holds us
+    // again, and hears it now; it closes that socket, and the one we reopen
+    // is a new identity's. A room that forgot us (past its grace, or a
+    // restart) has nothing to hear: this is a new identity's welcome already.
+    const unsaid = this.#unsaidLeave;
+    if (unsaid && (message.type === 'welcome' || message.type === 'lobby')) {
+      clearTimeout(unsaid.timer);
+      this.#unsaidLeave = null;
+      this.#session = this.hostKey = null;
+      const held = message.type === 'welcome' && message.resumed === true && message.id === unsaid.id;
+      if (held) this.#socket?.send(encodeMessage({ type: 'leave' }));
+      if (!unsaid.stay) return this.disconnect(false);
+      if (held) return void (this.#leftOpen = true);
+    }
     // Gone already (it said so itself, see `depart`): the room's word on it
     // is no news, its own departure the last.
     const saidBye = this.#departed;
@@ -594,6 +657,12 @@ export class SignalingController implements ReactiveController {
 
   #handleClose = (event: Event): void => {
     const code = (event as CloseEvent).code;
+    // The room closing the socket of the id we left (see `leave`): the next is a new identity's, and no drop.
+    if (this.#leftOpen) {
+      this.#leftOpen = false;
+      this.status = 'reconnecting';
+      return;
+    }
     // `inCall` stands while the socket reopens: media may still be flowing,
     // and the resumed identity is still in the call.
     if (TERMINAL_CLOSE_CODES.has(code)) this.#closeFor(code);

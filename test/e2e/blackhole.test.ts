@@ -23,7 +23,7 @@ import {
 } from '../support/harness.ts';
 import { createTwoHosts, type TestHost, type TwoHosts } from '../support/netns.ts';
 import { firstFrameAfter, openInNamespace } from '../support/outage.ts';
-import { iceRestartedFrom, joinInTurn, localUfrag, restartIce, waitForState } from '../support/widget-page.ts';
+import { clickJoin, iceRestartedFrom, joinInTurn, localUfrag, restartIce, waitForState } from '../support/widget-page.ts';
 
 let hosts: TwoHosts;
 let party: PartyServer;
@@ -42,7 +42,8 @@ after(async () => {
   hosts?.remove();
 });
 
-const openIn = (host: TestHost, room: string, name: string) => openInNamespace(host, { party, web }, room, name, browsers);
+const openIn = (host: TestHost, room: string, name: string, extra?: Record<string, string>) =>
+  openInNamespace(host, { party, web }, room, name, browsers, extra);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -177,6 +178,49 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     assert.ok(said.some((text) => text.includes('Room unlocked')), `A was told: ${said.join(' | ')}`);
     // (A name is said isolated: U+2068 … U+2069.)
     assert.ok(said.some((text) => text.replace(/[\u2066-\u2069]/g, '').includes('B hung up')), `A was told: ${said.join(' | ')}`);
+    await Promise.all([a.context().close(), b.context().close()]);
+  });
+
+  test('A hangs up while cut off (mode="call"): back within the grace, the room hears it (B\'s call ends as a remote hang-up, not a drop), and A, listening under a new id, is rung again', async () => {
+    type Recorded = { type: string; reason?: string; cause?: string; peer?: { name: string } };
+    const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: Recorded[] }).callEvents);
+    const room = randomId();
+    const a = await openIn(hosts.a, room, 'A', { mode: 'call' });
+    const b = await openIn(hosts.b, room, 'B', { mode: 'call' });
+    // Both listening: A heard B arrive.
+    await a.waitForFunction(() => (window as unknown as { callEvents: Recorded[] }).callEvents.some((e) => e.type === 'call-peer-joined'));
+    await clickJoin(a);
+    await waitForState(b, 'incoming', 10_000);
+    await b.locator('call-widget [part~="accept-button"]').click();
+    await Promise.all([firstFrameAfter(a, Date.now(), 10_000), firstFrameAfter(b, Date.now(), 10_000)]);
+
+    hosts.cutOffA(true);
+    const cutAt = Date.now();
+    try {
+      // A's page finds its room socket dead (8 s of silence, checked every
+      // 3 s), and hangs up with it down; back 13 s after the cut, within the
+      // room's 20 s grace from A's last frame.
+      await a.waitForFunction(
+        () => (window as unknown as { callEvents: Recorded[] }).callEvents.some((e) => e.type === 'call-reconnect' && e.cause === 'signaling'),
+        undefined,
+        { timeout: 12_000, polling: 100 },
+      );
+      await a.locator('call-widget [part~="hangup-button"]').click();
+      await waitForState(a, 'ended', 2000);
+      await sleep(13_000 - (Date.now() - cutAt));
+      assert.equal(await b.locator('call-widget').getAttribute('state'), 'reconnecting', 'B has heard nothing yet');
+    } finally {
+      hosts.cutOffA(false);
+    }
+    const restoredAt = Date.now();
+    await waitForState(b, 'ended', 6000);
+    console.log(`# A hung up while cut off: B's call ended ${Date.now() - restoredAt} ms after A's network returned`);
+    const seen = await events(b);
+    assert.deepEqual(seen.filter((e) => e.type === 'call-peer-left').map((e) => [e.peer?.name, e.reason]), [['A', 'hangup']]);
+    assert.deepEqual(seen.filter((e) => e.type === 'call-ended').map((e) => e.reason), ['remote-hangup']);
+    // A listens again (the room's held A no longer keeps its socket out): B's ring reaches it.
+    await clickJoin(b);
+    await waitForState(a, 'incoming', 10_000);
     await Promise.all([a.context().close(), b.context().close()]);
   });
 

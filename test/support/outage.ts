@@ -11,7 +11,8 @@ import type { TestHost } from './netns.ts';
  * Open `test/e2e/pages/call.html` for `room` in a new Chromium inside `host`'s
  * namespace, reaching the servers through its gateway, and start recording
  * the time (`Date.now()`) of every decoded remote frame on `window.frameTimes`.
- * The browser is pushed onto `browsers` for the caller to close.
+ * The browser is pushed onto `browsers` for the caller to close; `extra`
+ * goes into the page's query (`mode`, `ring-timeout`: see its call.js).
  */
 export async function openInNamespace(
   host: TestHost,
@@ -19,6 +20,7 @@ export async function openInNamespace(
   room: string,
   name: string,
   browsers: Browser[],
+  extra: Record<string, string> = {},
 ): Promise<Page> {
   const origin = `http://${host.gateway}:${servers.web.port}`;
   const browser = await chromium.launch({
@@ -29,7 +31,7 @@ export async function openInNamespace(
   });
   browsers.push(browser);
   const page = await (await newContext(browser)).newPage();
-  const query = new URLSearchParams({ host: `${host.gateway}:${servers.party.port}`, room, name });
+  const query = new URLSearchParams({ host: `${host.gateway}:${servers.party.port}`, room, name, ...extra });
   await page.goto(`${origin}/test/e2e/pages/call.html?${query}`);
   await page.waitForFunction(() => customElements.get('call-widget') && document.querySelector('call-widget'));
   await recordFrameTimes(page);

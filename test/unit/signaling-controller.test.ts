@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, mock, test } from 'node:test';
 import { PACE, SignalingController, type RoomAddress, type SignalingSocket } from '../../src/controllers/signaling-controller.ts';
-import { CloseCode, PROTOCOL_VERSION, RATE_LIMIT, RETRY_CLOSE_CODE, VERSION_PARAM, type PeerInfo, type ServerMessage } from '../../src/protocol.ts';
+import { CloseCode, PROTOCOL_VERSION, RATE_LIMIT, RESUME_GRACE_MS, RETRY_CLOSE_CODE, VERSION_PARAM, type PeerInfo, type ServerMessage } from '../../src/protocol.ts';
 import { PEER_IDS } from './fake-socket.ts';
 
 const [SELF, ANN, BEN, OTHER_SELF, CAL] = PEER_IDS;
@@ -20,7 +20,11 @@ class ScriptedSocket implements SignalingSocket {
   send(frame: string): void {
     this.sent.push({ at: Date.now(), frame });
   }
-  close(): void {}
+  /** The client closed it. */
+  closed = false;
+  close(): void {
+    this.closed = true;
+  }
   addEventListener(type: string, listener: (event: Event) => void): void {
     if (!this.#listeners.has(type)) this.#listeners.set(type, new Set());
     this.#listeners.get(type)!.add(listener);
@@ -461,5 +465,103 @@ describe('SignalingController: what the room did not hear from us', () => {
     log.length = 0;
     controller.depart(ANN);
     assert.deepEqual(log, [`peer-left ${ANN}  hangup`], "its name unknown by now");
+  });
+});
+
+describe('SignalingController: a hang-up with the socket down', () => {
+  afterEach(() => mock.timers.reset());
+  const token = (id: string) => `${id}.${'1'.repeat(6)}.${'m'.repeat(43)}`;
+  /** In the call with Ann under SELF (token in hand); the socket drops, and we hang up. */
+  const hangUpWhileDown = () => {
+    mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_800_000_000_000 });
+    const c = connect();
+    c.socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION, id: SELF, capacity: 2, peers: [{ id: ANN, name: 'Ann', inCall: true }], iceServers: [], locked: false, session: token(SELF) });
+    c.controller.join('Me');
+    c.socket.deliver({ type: 'joined', peers: [{ id: ANN, name: 'Ann', inCall: true }] });
+    c.socket.closeWith(1006);
+    c.socket.sent.length = 0;
+    c.log.length = 0;
+    c.controller.leave();
+    return c;
+  };
+  const sentTypes = (socket: ScriptedSocket) => socket.sent.map(({ frame }) => JSON.parse(frame).type as string);
+  const resumed = (socket: ScriptedSocket, id = SELF) =>
+    socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION, id, capacity: 2, peers: [{ id: ANN, name: 'Ann', inCall: true }], iceServers: [], locked: false, resumed: true, session: token(id) });
+
+  test('the socket stays, presenting our token, and nothing of the room is ours any more; once the room holds us again, it hears the hang-up, and the socket closes', () => {
+    const { socket, controller, log, params } = hangUpWhileDown();
+    assert.equal(socket.closed, false, 'kept to say it');
+    assert.equal(params().session, token(SELF), 'the held id is ours to resume');
+    assert.equal(controller.selfId, null);
+    assert.equal(controller.inCall, false);
+    assert.equal(controller.roster.size, 0);
+    resumed(socket);
+    assert.deepEqual(sentTypes(socket), ['leave'], 'only the hang-up (no join sent again, no ping)');
+    assert.equal(socket.closed, true);
+    assert.equal(controller.status, 'idle');
+    assert.deepEqual(log, [], 'the welcome is not handed on');
+  });
+
+  test('listening after it (connect() again: mode="call"): the hang-up goes, what the room still says to that id is not ours, and the socket reopened after its close is a new identity\'s', () => {
+    const { socket, controller, log, params } = hangUpWhileDown();
+    controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    resumed(socket);
+    assert.deepEqual(sentTypes(socket), ['leave']);
+    assert.equal(socket.closed, false);
+    socket.deliver({ type: 'peer-left', id: ANN, reason: 'hangup' });
+    socket.deliver({ type: 'peer-joined', peer: { id: BEN, name: 'Ben', inCall: false } });
+    assert.deepEqual(log, [], 'nothing handed on until the room closes that socket');
+    socket.closeWith(1000, 'left');
+    assert.equal(controller.status, 'reconnecting');
+    assert.equal(params().session, undefined, 'no token: a new identity');
+    socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION, id: OTHER_SELF, capacity: 2, peers: [{ id: ANN, name: 'Ann', inCall: false }], iceServers: [], locked: false, session: token(OTHER_SELF) });
+    assert.deepEqual(log, ['welcome']);
+    assert.equal(controller.selfId, OTHER_SELF);
+    assert.equal(controller.status, 'open');
+    assert.deepEqual(sentTypes(socket), ['leave', 'ping'], 'a listener answers its welcome with a ping');
+  });
+
+  test('a room that forgot us meanwhile (a new id: past its grace, or restarted) hears nothing: the socket closes, or a listener carries on under the new id', () => {
+    const alone = hangUpWhileDown();
+    alone.socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION, id: OTHER_SELF, capacity: 2, peers: [], iceServers: [], locked: false, replaces: SELF, hungUp: [] });
+    assert.deepEqual(sentTypes(alone.socket), []);
+    assert.equal(alone.socket.closed, true);
+    assert.deepEqual(alone.log, []);
+    mock.timers.reset();
+    const listening = hangUpWhileDown();
+    listening.controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    listening.socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION, id: OTHER_SELF, capacity: 2, peers: [{ id: ANN, name: 'Ann', inCall: false }], iceServers: [], locked: false, replaces: SELF, hungUp: [] });
+    assert.deepEqual(sentTypes(listening.socket), ['ping']);
+    assert.deepEqual(listening.log, ['welcome'], 'no departure handed on: we left');
+    assert.equal(listening.controller.selfId, OTHER_SELF);
+  });
+
+  test('past the room\'s grace there is nothing to say: the socket closes, or a listener presents no token any more', () => {
+    const alone = hangUpWhileDown();
+    mock.timers.tick(RESUME_GRACE_MS);
+    assert.equal(alone.socket.closed, true);
+    assert.equal(alone.controller.status, 'idle');
+    mock.timers.reset();
+    const listening = hangUpWhileDown();
+    listening.controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    mock.timers.tick(RESUME_GRACE_MS - 1);
+    assert.equal(listening.params().session, token(SELF));
+    mock.timers.tick(1);
+    assert.equal(listening.params().session, undefined);
+    assert.equal(listening.socket.closed, false);
+  });
+
+  test('hung up while the socket was open, or gone (removed from the page) before the room was back: no socket kept, nothing more sent', () => {
+    const gone = hangUpWhileDown();
+    const open = connect();
+    open.welcome(SELF, [ANN]);
+    open.controller.join('Me');
+    open.controller.leave();
+    assert.equal(open.socket.closed, true);
+    gone.controller.disconnect();
+    assert.equal(gone.socket.closed, true);
+    resumed(gone.socket);
+    mock.timers.tick(RESUME_GRACE_MS);
+    assert.deepEqual(sentTypes(gone.socket), []);
   });
 });
