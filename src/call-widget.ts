@@ -957,11 +957,16 @@ export class CallWidget extends LitElement {
         if (present && !this.#peers.links.has(present.id) && !this.#rejoining) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
         // Back from away (under our id, or a new one mid-call): the lock
         // changed meanwhile (or a room server that restarted without its
-        // storage forgot it), or the host left for good and the role is ours now.
-        if ((sameIdentity || this.#rejoining) && this.#intent === 'join') {
-          if (this.locked !== wasLocked) this.#announce(this.#t(this.locked ? 'roomLocked' : 'roomUnlocked'));
-          if (this.isHost && !wasHost) this.#announce(this.#t('nowHost'));
-        }
+        // storage forgot it), or the host left for good and the role is ours
+        // now. Said after who left meanwhile (handed on after this welcome),
+        // which is why; not if that ended the call.
+        const [locked, host] = this.#was;
+        if (sameIdentity || this.#rejoining)
+          queueMicrotask(() => {
+            if (this.#intent !== 'join') return;
+            if (locked !== wasLocked) this.#announce(this.#t(locked ? 'roomLocked' : 'roomUnlocked'));
+            if (host && !wasHost) this.#announce(this.#t('nowHost'));
+          });
         return;
       }
       case 'joined':

@@ -430,6 +430,18 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     }
   });
 
+  it('a peer hung up and the lock changed while we were away: said in that order, and the lock not at all once the hang-up ended the call', async () => {
+    const CAROL = { id: PEERS[1]!, name: 'Carol', inCall: true };
+    const group = await resume({ peers: [CAROL], hungUp: [BOB.id], locked: true }, [BOB, CAROL]);
+    // What the live region showed, one snapshot after another: where each is first said.
+    const shown = group.said.join('\n');
+    const [hungUp, locked] = [shown.indexOf(format(en.peerHungUp, { name: 'Bob' })), shown.indexOf(en.roomLocked)];
+    expect(hungUp >= 0 && locked > hungUp, group.said.join(' | ')).to.equal(true);
+    const alone = await resume({ peers: [], hungUp: [BOB.id], locked: true });
+    expect(alone.state).to.equal('ended');
+    expect(alone.said.some((line) => line.includes(en.roomLocked)), alone.said.join(' | ')).to.equal(false);
+  });
+
   it('a peer the resumed welcome leaves out left while we were away: we are told, call-peer-left fires and its link closes at once', async () => {
     const { said, left, connections, state } = await resume({ peers: [] });
     expect(said.some((text) => text.includes(format(en.peerLeft, { name: 'Bob' }))), said.join(' | ')).to.equal(true);
