@@ -952,9 +952,10 @@ export class CallWidget extends LitElement {
         this.#identity = this.#signaling.selfId;
         // Our ring ended while we were away (declined, missed).
         if (message.ringEnded) this.#ringEnded(message.ringEnded);
-        // Someone we are linked with already is no news (a resumed welcome).
+        // Who is here, on arriving; back from away, who arrived meanwhile is
+        // handed on after this welcome (peer-joined).
         const present = message.peers[0];
-        if (present && !this.#peers.links.has(present.id) && !this.#rejoining) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
+        if (present && !sameIdentity && !this.#rejoining) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
         // Back from away (under our id, or a new one mid-call): the lock
         // changed meanwhile (or a room server that restarted without its
         // storage forgot it), or the host left for good and the role is ours
@@ -981,8 +982,10 @@ export class CallWidget extends LitElement {
         return;
       case 'peer-joined':
         // Only the page is here: who it is, we hear when they join the call.
-        // One coming back after a room-server restart never left.
+        // One coming back after a room-server restart never left. One in the
+        // call already joined it while we were away.
         if (!previous) this.dispatchEvent(new CallPeerJoinedEvent(message.peer));
+        if (message.peer.inCall && this.#intent === 'join') this.#announce(format(this.#t('peerJoined'), { name: this.#displayName(message.peer.name) }));
         return;
       case 'peer-updated':
         if (message.peer.inCall && !previous?.inCall && !this.#peers.links.has(message.peer.id)) {

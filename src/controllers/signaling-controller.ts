@@ -72,6 +72,9 @@ export interface SignalingControllerOptions {
    * back without it after a room-server restart): it is returning, not
    * arriving; for a `peer-left` that a resumed `welcome` implies (it is
    * handed on after that welcome, whose roster no longer has it), who it was.
+   * A `peer-joined` such a welcome implies (a peer new to us: it arrived
+   * while we were away) comes after its `peer-left`s, and says `inCall`
+   * true if that peer is in the call already (a room's never does).
    */
   onMessage: (message: ServerMessage, previous?: PeerInfo) => void;
   /** The socket closed for good with a terminal close code. */
@@ -537,9 +540,12 @@ export class SignalingController implements ReactiveController {
     // that the roster says who is still here (a 1:1 call ends on a hang-up
     // only if nobody is); the page may hang up on hearing it: then no more.
     // Not after a restart that forgot us (our id, or a new one replacing
-    // none): who is not back yet may still come.
+    // none): who is not back yet may still come. A peer it lists that we
+    // did not know arrived meanwhile: a `peer-joined` (already in the call,
+    // if it joined it), after the departures.
     const back = message.type === 'welcome' && this.selfId !== null && (message.resumed || message.replaces === this.selfId) ? message : null;
     const departed = back ? [...this.roster.values()].filter((peer) => !back.peers.some((p) => p.id === peer.id)) : [];
+    const arrived = back ? back.peers.filter((p) => !this.roster.has(p.id)) : [];
     const previous =
       message.type === 'peer-updated'
         ? this.roster.get(message.peer.id)
@@ -652,6 +658,10 @@ export class SignalingController implements ReactiveController {
     for (const peer of departed) {
       if (this.#socket !== socket) return;
       this.#receive({ type: 'peer-left', id: peer.id, reason: back?.hungUp?.includes(peer.id) ? 'hangup' : 'left' }, peer);
+    }
+    for (const peer of arrived) {
+      if (this.#socket !== socket || !this.roster.has(peer.id)) return;
+      this.#options.onMessage({ type: 'peer-joined', peer });
     }
   }
 

@@ -304,8 +304,10 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
       connections.push(pc);
       return pc;
     };
+    const joined: string[] = [];
     return scripted({ room: 'resumeroom1', skipLobby: true, createPeerConnection }, async (el, room) => {
       el.addEventListener('call-peer-left', (event) => left.push(event.peer.name));
+      el.addEventListener('call-peer-joined', (event) => joined.push(event.peer.name));
       await room.receive(welcome({ peers: others }));
       await el.join();
       await room.receive(JSON.stringify({ type: 'joined', peers: others }));
@@ -315,7 +317,7 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
       await room.drop();
       await room.receive(welcome({ resumed: true, ...back }));
       await sleep(0);
-      return { said: lines, left, connections: connections.map((pc) => pc.signalingState), state: el.state };
+      return { said: lines, left, joined, connections: connections.map((pc) => pc.signalingState), state: el.state };
     });
   }
 
@@ -440,6 +442,18 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     const alone = await resume({ peers: [], hungUp: [BOB.id], locked: true });
     expect(alone.state).to.equal('ended');
     expect(alone.said.some((line) => line.includes(en.roomLocked)), alone.said.join(' | ')).to.equal(false);
+  });
+
+  it('one the resumed welcome lists that we did not know joined the call while we were away: said after who left, as joined (not "is here"), and call-peer-joined fires', async () => {
+    const CAROL = { id: PEERS[1]!, name: 'Carol', inCall: true };
+    const { said, left, joined } = await resume({ peers: [CAROL] });
+    const shown = said.join('\n');
+    const [bobLeft, carolJoined] = [shown.indexOf(format(en.peerLeft, { name: 'Bob' })), shown.indexOf(format(en.peerJoined, { name: 'Carol' }))];
+    expect(bobLeft >= 0 && carolJoined > bobLeft, shown).to.equal(true);
+    expect(shown.includes(format(en.peerHere, { name: 'Carol' })), shown).to.equal(false);
+    expect([left, joined]).to.deep.equal([['Bob'], ['Carol']]);
+    const nobodyNew = await resume({ peers: [BOB] });
+    expect(nobodyNew.joined).to.deep.equal([]);
   });
 
   it('a peer the resumed welcome leaves out left while we were away: we are told, call-peer-left fires and its link closes at once', async () => {

@@ -51,7 +51,7 @@ afterEach(() => {
 /** A controller on a scripted socket, and what it handed on: each peer-joined's id and whether it came as known. */
 function connect(onLeft?: (controller: SignalingController) => void) {
   const socket = new ScriptedSocket();
-  const joined: [string, boolean][] = [];
+  const joined: ([string, boolean] | [string, boolean, true])[] = [];
   /** Every message handed on, by type (peer-left with its id and what the roster still said of it). */
   const log: string[] = [];
   /** The roster's ids as each peer-left was handed on. */
@@ -64,7 +64,7 @@ function connect(onLeft?: (controller: SignalingController) => void) {
       return socket;
     },
     onMessage: (message: ServerMessage, previous?: PeerInfo) => {
-      if (message.type === 'peer-joined') joined.push([message.peer.id, previous !== undefined]);
+      if (message.type === 'peer-joined') joined.push(message.peer.inCall ? [message.peer.id, previous !== undefined, true] : [message.peer.id, previous !== undefined]);
       const who = previous?.name ?? controller.roster.get(message.type === 'peer-left' ? message.id : '')?.name;
       log.push(message.type === 'peer-left' ? `peer-left ${message.id} ${who} ${message.reason}` : message.type);
       if (message.type === 'peer-left') rosters.push([...controller.roster.keys()]);
@@ -247,6 +247,46 @@ describe('SignalingController: departures while we were away', () => {
     log.length = 0;
     welcome(OTHER_SELF, [], undefined, [BEN]);
     assert.deepEqual(log, ['welcome']);
+  });
+});
+
+describe('SignalingController: arrivals while we were away', () => {
+  /** A welcome whose `peers` are in the call. */
+  const inCall = (socket: ScriptedSocket, id: string, peers: string[], extra: object) =>
+    socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION, id, capacity: 6, peers: peers.map((p) => ({ id: p, name: `name of ${p}`, inCall: true })), iceServers: [], locked: false, ...extra });
+
+  test('a peer a held resume lists that we did not know arrived meanwhile: a peer-joined after the welcome and its departures, in the call if it joined it', () => {
+    const { log, joined, socket, welcome } = connect();
+    welcome(SELF, [ANN]);
+    log.length = 0;
+    inCall(socket, SELF, [BEN], { resumed: true });
+    assert.deepEqual(log, ['welcome', `peer-left ${ANN} name of ${ANN} left`, 'peer-joined']);
+    assert.deepEqual(joined, [[BEN, false, true]], 'new to us (not returning), and in the call');
+  });
+
+  test('back under a new id: those new to us arrived; those we knew are no arrival', () => {
+    const { log, joined, socket, welcome } = connect();
+    welcome(SELF, [ANN]);
+    log.length = 0;
+    inCall(socket, OTHER_SELF, [ANN, CAL], { replaces: SELF });
+    assert.deepEqual(log, ['welcome', 'peer-joined']);
+    assert.deepEqual(joined, [[CAL, false, true]]);
+  });
+
+  test('a first welcome, or one after a restart that forgot us (our id not held, or a new id replacing none), hands on no arrival', () => {
+    const { log, socket } = connect();
+    inCall(socket, SELF, [ANN], {});
+    inCall(socket, SELF, [ANN, BEN], {});
+    inCall(socket, OTHER_SELF, [ANN, BEN, CAL], {});
+    assert.deepEqual(log, ['welcome', 'welcome', 'welcome']);
+  });
+
+  test('a page that hangs up on a departure hears of no arrival', () => {
+    const { log, socket, welcome } = connect((c) => c.disconnect());
+    welcome(SELF, [ANN]);
+    log.length = 0;
+    inCall(socket, SELF, [BEN], { resumed: true });
+    assert.deepEqual(log, ['welcome', `peer-left ${ANN} name of ${ANN} left`]);
   });
 });
 
