@@ -303,6 +303,8 @@ export class CallWidget extends LitElement {
    * `connecting`, as for a call begun anew).
    */
   #rejoining = false;
+  /** What changed while we were away, to say at the next update (see the `welcome` case of `#handleServerMessage`). */
+  #backNews: (() => void) | undefined;
   /** The language the widget speaks (BCP 47), its catalog and writing direction. */
   #lang = 'en';
   #locale: Locale = 'en';
@@ -832,6 +834,9 @@ export class CallWidget extends LitElement {
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
+    const news = this.#backNews;
+    this.#backNews = undefined;
+    if (this.#intent === 'join') news?.();
     // Another room: a call in another one is over, as if hung up; a socket
     // open elsewhere (waiting to be rung, in the lobby, after a call in
     // `mode="call"`) opens here instead, and a ring heard there is over. By
@@ -940,6 +945,8 @@ export class CallWidget extends LitElement {
         // not reappear. A new identity starts over: the others saw our old
         // one leave.
         const sameIdentity = this.#signaling.selfId === this.#identity;
+        // Back from away: under our id, or a new one that replaces it (we were away past the grace).
+        const back = sameIdentity || (!!message.replaces && message.replaces === this.#identity);
         if (!sameIdentity) {
           this.#rejoining = this.#intent === 'join' && this.#peers.links.size > 0;
           this.#peers.closeAll();
@@ -955,19 +962,19 @@ export class CallWidget extends LitElement {
         // Who is here, on arriving; back from away, who arrived meanwhile is
         // handed on after this welcome (peer-joined).
         const present = message.peers[0];
-        if (present && !sameIdentity && !this.#rejoining) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
-        // Back from away (under our id, or a new one mid-call): the lock
-        // changed meanwhile (or a room server that restarted without its
-        // storage forgot it), or the host left for good and the role is ours
-        // now. Said after who left meanwhile (handed on after this welcome),
-        // which is why; not if that ended the call.
+        if (present && !back && !this.#rejoining) this.#announce(format(this.#t('peerHere'), { name: this.#displayName(present.name) }));
+        // Back from away (or under a new id mid-call): the lock changed
+        // meanwhile (or a room server that restarted without its storage
+        // forgot it), or the host left for good and the role is ours now.
+        // Said at the next update, after who left meanwhile (handed on after
+        // this welcome; which is why) and in the same batch; not if that
+        // ended the call.
         const [locked, host] = this.#was;
-        if (sameIdentity || this.#rejoining)
-          queueMicrotask(() => {
-            if (this.#intent !== 'join') return;
+        if (back || this.#rejoining)
+          this.#backNews = () => {
             if (locked !== wasLocked) this.#announce(this.#t(locked ? 'roomLocked' : 'roomUnlocked'));
             if (host && !wasHost) this.#announce(this.#t('nowHost'));
-          });
+          };
         return;
       }
       case 'joined':
@@ -985,7 +992,7 @@ export class CallWidget extends LitElement {
         // One coming back after a room-server restart never left. One in the
         // call already joined it while we were away.
         if (!previous) this.dispatchEvent(new CallPeerJoinedEvent(message.peer));
-        if (message.peer.inCall && this.#intent === 'join') this.#announce(format(this.#t('peerJoined'), { name: this.#displayName(message.peer.name) }));
+        if (message.peer.inCall) this.#announce(format(this.#t('peerJoined'), { name: this.#displayName(message.peer.name) }));
         return;
       case 'peer-updated':
         if (message.peer.inCall && !previous?.inCall && !this.#peers.links.has(message.peer.id)) {

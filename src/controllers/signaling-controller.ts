@@ -514,6 +514,8 @@ export class SignalingController implements ReactiveController {
       if (held) this.#socket?.send(encodeMessage({ type: 'leave' }));
       if (!unsaid.stay) return this.disconnect(false);
       if (held) return void (this.#leftOpen = true);
+      // We left: a new id that replaces our old one is no return.
+      if (message.type === 'welcome') delete message.replaces;
     }
     // Gone already (it said so itself, see `depart`): the room's word on it
     // is no news, its own departure the last.
@@ -545,7 +547,7 @@ export class SignalingController implements ReactiveController {
     // if it joined it), after the departures.
     const back = message.type === 'welcome' && this.selfId !== null && (message.resumed || message.replaces === this.selfId) ? message : null;
     const departed = back ? [...this.roster.values()].filter((peer) => !back.peers.some((p) => p.id === peer.id)) : [];
-    const arrived = back ? back.peers.filter((p) => !this.roster.has(p.id)) : [];
+    const arrived = back ? back.peers.filter((p) => !this.roster.has(p.id) && !this.#known.has(p.id)) : [];
     const previous =
       message.type === 'peer-updated'
         ? this.roster.get(message.peer.id)

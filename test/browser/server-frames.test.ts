@@ -432,13 +432,15 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     }
   });
 
-  it('a peer hung up and the lock changed while we were away: said in that order, and the lock not at all once the hang-up ended the call', async () => {
+  it('a peer hung up and the lock changed while we were away (held, or past the grace under a new id): said in that order, together, and the lock not at all once the hang-up ended the call', async () => {
     const CAROL = { id: PEERS[1]!, name: 'Carol', inCall: true };
-    const group = await resume({ peers: [CAROL], hungUp: [BOB.id], locked: true }, [BOB, CAROL]);
-    // What the live region showed, one snapshot after another: where each is first said.
-    const shown = group.said.join('\n');
-    const [hungUp, locked] = [shown.indexOf(format(en.peerHungUp, { name: 'Bob' })), shown.indexOf(en.roomLocked)];
-    expect(hungUp >= 0 && locked > hungUp, group.said.join(' | ')).to.equal(true);
+    for (const how of [{}, { resumed: undefined, id: 'selfTTTTTTTTTTTT', replaces: SELF }]) {
+      const group = await resume({ peers: [CAROL], hungUp: [BOB.id], locked: true, ...how }, [BOB, CAROL]);
+      // What the live region shows last: one batch (a screen reader may read only the last text).
+      const shown = group.said.at(-1) ?? '';
+      const [hungUp, locked] = [shown.indexOf(format(en.peerHungUp, { name: 'Bob' })), shown.indexOf(en.roomLocked)];
+      expect(hungUp >= 0 && locked > hungUp, group.said.join(' | ')).to.equal(true);
+    }
     const alone = await resume({ peers: [], hungUp: [BOB.id], locked: true });
     expect(alone.state).to.equal('ended');
     expect(alone.said.some((line) => line.includes(en.roomLocked)), alone.said.join(' | ')).to.equal(false);
@@ -454,6 +456,11 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     expect([left, joined]).to.deep.equal([['Bob'], ['Carol']]);
     const nobodyNew = await resume({ peers: [BOB] });
     expect(nobodyNew.joined).to.deep.equal([]);
+    // Alone in the call (no link to rejoin), back past the grace under a new id: once, as joined.
+    const alone = await resume({ resumed: undefined, id: 'selfTTTTTTTTTTTT', replaces: SELF, peers: [CAROL] }, []);
+    const heard = alone.said.join('\n');
+    expect(heard.includes(format(en.peerJoined, { name: 'Carol' })) && !heard.includes(format(en.peerHere, { name: 'Carol' })), heard).to.equal(true);
+    expect(alone.joined).to.deep.equal(['Carol']);
   });
 
   it('a peer the resumed welcome leaves out left while we were away: we are told, call-peer-left fires and its link closes at once', async () => {

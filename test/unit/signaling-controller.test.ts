@@ -281,6 +281,14 @@ describe('SignalingController: arrivals while we were away', () => {
     assert.deepEqual(log, ['welcome', 'welcome', 'welcome']);
   });
 
+  test('one we knew but the roster lost (a room-server restart that forgot it: its link is kept for it) is no arrival when a held resume lists it', () => {
+    const { joined, welcome } = connect();
+    welcome(SELF, [ANN]);
+    welcome(SELF, []);
+    welcome(SELF, [ANN], true);
+    assert.deepEqual(joined, []);
+  });
+
   test('a page that hangs up on a departure hears of no arrival', () => {
     const { log, socket, welcome } = connect((c) => c.disconnect());
     welcome(SELF, [ANN]);
