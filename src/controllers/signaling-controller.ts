@@ -345,6 +345,12 @@ export class SignalingController implements ReactiveController {
    * to tell it.
    */
   leave(): void {
+    // Hung up again before the room heard the first time (a join meanwhile): that one still goes.
+    if (this.#unsaidLeave) {
+      this.#enter = null;
+      this.#unsaidLeave.stay = false;
+      return;
+    }
     const entering = this.inCall || this.#enter;
     // At once, ahead of what waits for its turn (signals to peers we leave):
     // queued, it went with the queue when the socket closed, and the room took
@@ -510,8 +516,12 @@ export class SignalingController implements ReactiveController {
       clearTimeout(unsaid.timer);
       this.#unsaidLeave = null;
       this.#session = this.hostKey = null;
-      const held = message.type === 'welcome' && message.resumed === true && message.id === unsaid.id;
-      if (held) this.#socket?.send(encodeMessage({ type: 'leave' }));
+      // Our id (held, or let in again by a room that restarted without its
+      // storage) hears the hang-up. Anything else, if the socket is not
+      // wanted, hears that we go: a member let in under a new id would be
+      // held for the grace (a place taken), a knock kept in the lobby.
+      const held = message.type === 'welcome' && message.id === unsaid.id;
+      if (held || !unsaid.stay) this.#socket?.send(encodeMessage({ type: held || message.type === 'lobby' ? 'leave' : 'bye' }));
       if (!unsaid.stay) return this.disconnect(false);
       if (held) return void (this.#leftOpen = true);
       // We left: a new id that replaces our old one is no return.
@@ -670,7 +680,7 @@ export class SignalingController implements ReactiveController {
   #handleClose = (event: Event): void => {
     const code = (event as CloseEvent).code;
     // The room closing the socket of the id we left (see `leave`): the next is a new identity's, and no drop.
-    if (this.#leftOpen) {
+    if (this.#leftOpen && !TERMINAL_CLOSE_CODES.has(code)) {
       this.#leftOpen = false;
       this.status = 'reconnecting';
       return;
@@ -689,8 +699,11 @@ export class SignalingController implements ReactiveController {
 
   /** The room said (or showed) we must not come back: stop (saying `bye` if `bye`), and report `code`. */
   #closeFor(code: number, bye = true): void {
-    this.closeCode = code;
+    // Nobody wants this socket any more (a hang-up waiting to be heard, see
+    // `leave`): a room that will not have us is no news, and no failure.
+    const news = !this.#unsaidLeave || this.#unsaidLeave.stay;
+    if (news) this.closeCode = code;
     this.disconnect(bye);
-    this.#options.onTerminalClose?.(code);
+    if (news) this.#options.onTerminalClose?.(code);
   }
 }

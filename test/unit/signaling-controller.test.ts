@@ -569,10 +569,10 @@ describe('SignalingController: a hang-up with the socket down', () => {
     assert.deepEqual(sentTypes(socket), ['leave', 'ping'], 'a listener answers its welcome with a ping');
   });
 
-  test('a room that forgot us meanwhile (a new id: past its grace, or restarted) hears nothing: the socket closes, or a listener carries on under the new id', () => {
+  test('a room that forgot us meanwhile (a new id: past its grace, or restarted) has no hang-up to hear: the new member says bye at once (else it would be held, a place taken), or a listener carries on under the new id', () => {
     const alone = hangUpWhileDown();
     alone.socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION, id: OTHER_SELF, capacity: 2, peers: [], iceServers: [], locked: false, replaces: SELF, hungUp: [] });
-    assert.deepEqual(sentTypes(alone.socket), []);
+    assert.deepEqual(sentTypes(alone.socket), ['bye']);
     assert.equal(alone.socket.closed, true);
     assert.deepEqual(alone.log, []);
     mock.timers.reset();
@@ -597,6 +597,52 @@ describe('SignalingController: a hang-up with the socket down', () => {
     mock.timers.tick(1);
     assert.equal(listening.params().session, undefined);
     assert.equal(listening.socket.closed, false);
+  });
+
+  test('our id let in again by a room that restarted without its storage (no resume) hears the hang-up too; a lobby that holds us instead hears us go', () => {
+    const restarted = hangUpWhileDown();
+    restarted.socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION, id: SELF, capacity: 2, peers: [], iceServers: [], locked: false });
+    assert.deepEqual(sentTypes(restarted.socket), ['leave']);
+    assert.equal(restarted.socket.closed, true);
+    mock.timers.reset();
+    const locked = hangUpWhileDown();
+    locked.socket.deliver({ type: 'lobby' });
+    assert.deepEqual(sentTypes(locked.socket), ['leave']);
+    assert.equal(locked.socket.closed, true);
+  });
+
+  test('a room that will not have us back (a final close, another protocol version) is no failure of a call already hung up: nothing reported, the controller idle', () => {
+    const refused = hangUpWhileDown();
+    refused.socket.closeWith(CloseCode.roomFull);
+    assert.deepEqual([refused.controller.status, refused.controller.closeCode], ['idle', null]);
+    mock.timers.reset();
+    const newer = hangUpWhileDown();
+    newer.socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION + 1, id: SELF });
+    assert.deepEqual([newer.controller.status, newer.controller.closeCode], ['idle', null]);
+    mock.timers.reset();
+    // A listener (the socket wanted) hears of it, as any listener would.
+    const listening = hangUpWhileDown();
+    listening.controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    listening.socket.closeWith(CloseCode.roomFull);
+    assert.deepEqual([listening.controller.status, listening.controller.closeCode], ['closed', CloseCode.roomFull]);
+  });
+
+  test('a final close while the room closes the id we left is final, not a reconnect that never comes', () => {
+    const { socket, controller } = hangUpWhileDown();
+    controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    resumed(socket);
+    socket.closeWith(CloseCode.roomUnavailable);
+    assert.deepEqual([controller.status, controller.closeCode], ['closed', CloseCode.roomUnavailable]);
+  });
+
+  test('hung up again (after joining meanwhile) before the room is back: the first hang-up still goes, and the socket then closes', () => {
+    const { socket, controller } = hangUpWhileDown();
+    controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    controller.join('Me');
+    controller.leave();
+    resumed(socket);
+    assert.deepEqual(sentTypes(socket), ['leave']);
+    assert.equal(socket.closed, true);
   });
 
   test('hung up while the socket was open, or gone (removed from the page) before the room was back: no socket kept, nothing more sent', () => {
