@@ -47,6 +47,11 @@ const openIn = (host: TestHost, room: string, name: string, extra?: Record<strin
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** An event the test page recorded (test/e2e/pages/call.js). */
+type Recorded = { type: string; state?: string; reason?: string; cause?: string; peer?: { id: string; name: string } };
+/** Every event the page's widget fired so far. */
+const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: Recorded[] }).callEvents);
+
 /** A in one namespace calls B in the other; resolves once both see frames. */
 async function callAcross(): Promise<[Page, Page]> {
   const room = randomId();
@@ -115,8 +120,6 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
 
   test('B hangs up while A is cut off: A, back within the grace, hears it from the resumed welcome and its call ends as a remote hang-up', async () => {
     const [a, b] = await callAcross();
-    type Recorded = { type: string; reason?: string; peer?: { name: string } };
-    const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: Recorded[] }).callEvents);
 
     // Past A's dead-socket timeout (8 s) and the room's heartbeat timeout
     // (10 s), so that the room's peer-left to A is lost with its old socket
@@ -143,7 +146,6 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
 
   test('B hangs up while A is cut off past the grace: A, back under a new id, hears it, and its call ends as a remote hang-up (the lock that went with the emptied room is no news then)', async () => {
     const [a, b] = await callAcross();
-    type Recorded = { type: string; reason?: string; peer?: { name: string } };
     // A (the first in the room, its host) locks it.
     await a.locator('call-widget [part~="lock-button"]').click();
     await b.locator('call-widget [part~="lock-badge"]').waitFor({ timeout: 3000 });
@@ -184,8 +186,6 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
   });
 
   test('A hangs up while cut off (mode="call"): back within the grace, the room hears it (B\'s call ends as a remote hang-up, not a drop), and A, listening under a new id, is rung again', async () => {
-    type Recorded = { type: string; reason?: string; cause?: string; peer?: { name: string } };
-    const events = (page: Page) => page.evaluate(() => (window as unknown as { callEvents: Recorded[] }).callEvents);
     const room = randomId();
     const a = await openIn(hosts.a, room, 'A', { mode: 'call' });
     const b = await openIn(hosts.b, room, 'B', { mode: 'call' });
@@ -266,7 +266,6 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     for (const [i, ms] of resumed.entries()) assert.ok(ms <= 5000, `${i ? 'B' : 'A'}: media back ${ms} ms after the network returned`);
     await Promise.all([waitForState(a, 'connected', 5000), waitForState(b, 'connected', 5000)]);
     // For A the call reconnected: not joined anew (joining, connecting), and B was there all along.
-    type Recorded = { type: string; state?: string; peer?: { id: string } };
     const [aStates, said] = await a.evaluate((n) => {
       const w = window as unknown as { said: string[]; callEvents: Recorded[] };
       return [w.callEvents.slice(n).filter((e) => e.type === 'call-state-change').map((e) => e.state), w.said];
@@ -274,7 +273,7 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     assert.deepEqual(aStates, ['connected'], `A went through ${aStates.join(' → ')}`);
     assert.ok(!said.some((text) => text.includes('is here')), `A was told: ${said.join(' | ')}`);
     // Someone new to B (a new id), on a new peer connection at A.
-    const seen = await b.evaluate(() => (window as unknown as { callEvents: Recorded[] }).callEvents);
+    const seen = await events(b);
     const left = seen.filter((e) => e.type === 'call-peer-left').map((e) => e.peer!.id);
     const joined = seen.filter((e) => e.type === 'call-peer-joined').map((e) => e.peer!.id);
     assert.equal(left.length, 1);
