@@ -32,7 +32,7 @@ export class CallErrorEvent extends Event {
   }
 }
 
-/** Fired when another peer's page enters the room; `peer.name` is '' and `peer.inCall` false until it joins the call. */
+/** Fired when another peer's page enters the room; `peer.name` is '' and `peer.inCall` false until it joins the call (unless it arrived while our socket was down: then it is told as it is now). */
 export class CallPeerJoinedEvent extends Event {
   static readonly eventName = 'call-peer-joined';
   constructor(readonly peer: PeerInfo) {
