@@ -272,7 +272,9 @@ npx vite build --mode npm --logLevel warn
 # after a return (+36 B).
 # 25,665 B: review fixes of 60bb836 and 8cbea7f (+31 B).
 # 25,708 B: review fixes of 3aade8a (+43 B).
-node scripts/size.mjs 25708
+# 25,762 B: a peer that joined the call while we were away is said as joined,
+# and its repeated join re-sends an unanswered offer at once (+54 B).
+node scripts/size.mjs 25762
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

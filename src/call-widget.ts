@@ -1006,6 +1006,14 @@ export class CallWidget extends LitElement {
         else if (this.#intent === 'join' && this.#signaling.inCall && !previous?.inCall) {
           this.#peers.prepare(message.peer.id, this.#signaling.isPolite(message.peer.id));
         }
+        // One in the call already: the room repeats it when it sends `join`
+        // again, its socket back. What went to it while it was away (our
+        // first offer: the room refused it, or it was lost with the old
+        // socket) is gone, so a link to it not connected takes its recovery
+        // step now, not at the connect watch (10 s; media came back 8.3 s
+        // after that peer's network did, when we were the impolite side and
+        // ignored its offer: test/e2e/blackhole.test.ts).
+        else if (this.#intent === 'join' && previous?.inCall) this.#peers.recover(message.peer.id);
         return;
       case 'peer-left': {
         this.#admitRefused = false;

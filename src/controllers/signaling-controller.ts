@@ -74,7 +74,9 @@ export interface SignalingControllerOptions {
    * handed on after that welcome, whose roster no longer has it), who it was.
    * A `peer-joined` such a welcome implies (a peer new to us: it arrived
    * while we were away) comes after its `peer-left`s, and says `inCall`
-   * true if that peer is in the call already (a room's never does).
+   * true if that peer is in the call already (a room's never does); so does
+   * a `peer-updated` it implies (a peer we knew joined the call meanwhile),
+   * with `previous`.
    */
   onMessage: (message: ServerMessage, previous?: PeerInfo) => void;
   /** The socket closed for good with a terminal close code. */
@@ -554,10 +556,16 @@ export class SignalingController implements ReactiveController {
     // Not after a restart that forgot us (our id, or a new one replacing
     // none): who is not back yet may still come. A peer it lists that we
     // did not know arrived meanwhile: a `peer-joined` (already in the call,
-    // if it joined it), after the departures.
+    // if it joined it); one we knew that joined the call meanwhile (the
+    // others heard `peer-updated` then), a `peer-updated`; after the
+    // departures, in the welcome's order. (A name comes with a join.)
     const back = message.type === 'welcome' && this.selfId !== null && (message.resumed || message.replaces === this.selfId) ? message : null;
     const departed = back ? [...this.roster.values()].filter((peer) => !back.peers.some((p) => p.id === peer.id)) : [];
-    const arrived = back ? back.peers.filter((p) => !this.roster.has(p.id) && !this.#known.has(p.id)) : [];
+    const news = (back?.peers ?? []).flatMap((peer): [PeerInfo, PeerInfo?][] => {
+      const was = this.roster.get(peer.id);
+      if (!was) return this.#known.has(peer.id) ? [] : [[peer]];
+      return was.inCall !== peer.inCall ? [[peer, was]] : [];
+    });
     const previous =
       message.type === 'peer-updated'
         ? this.roster.get(message.peer.id)
@@ -671,9 +679,9 @@ export class SignalingController implements ReactiveController {
       if (this.#socket !== socket) return;
       this.#receive({ type: 'peer-left', id: peer.id, reason: back?.hungUp?.includes(peer.id) ? 'hangup' : 'left' }, peer);
     }
-    for (const peer of arrived) {
+    for (const [peer, was] of news) {
       if (this.#socket !== socket || !this.roster.has(peer.id)) return;
-      this.#options.onMessage({ type: 'peer-joined', peer });
+      this.#options.onMessage({ type: was ? 'peer-updated' : 'peer-joined', peer }, was);
     }
   }
 

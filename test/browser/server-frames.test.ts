@@ -22,7 +22,7 @@ import type { SignalingSocket } from '../../src/controllers/signaling-controller
 import { en, format } from '../../src/i18n/messages.ts';
 import { CloseCode, PROTOCOL_VERSION, RING_STATES } from '../../src/protocol.ts';
 import { canvasGetUserMedia } from '../support/canvas-media.ts';
-import { sleep } from './helpers.ts';
+import { sleep, until } from './helpers.ts';
 
 /** States the widget may be left in: nothing is under way in them. */
 const RESTING: readonly CallState[] = ['idle', 'ended', 'declined', 'missed', 'busy', 'failed'];
@@ -461,6 +461,36 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     const heard = alone.said.join('\n');
     expect(heard.includes(format(en.peerJoined, { name: 'Carol' })) && !heard.includes(format(en.peerHere, { name: 'Carol' })), heard).to.equal(true);
     expect(alone.joined).to.deep.equal(['Carol']);
+  });
+
+  it('one we knew that joined the call while we were away: said as joined (call-peer-joined fired when it came into the room, not again)', async () => {
+    await scripted({ room: 'resumeroom12', skipLobby: true }, async (el, room) => {
+      const joined: string[] = [];
+      el.addEventListener('call-peer-joined', (event) => joined.push(event.peer.name));
+      await room.receive(welcome({ peers: [{ ...BOB, inCall: false }] }));
+      await el.join();
+      await room.receive(JSON.stringify({ type: 'joined', peers: [] }));
+      const region = el.shadowRoot!.querySelector('[aria-live]')!;
+      await room.drop();
+      await room.receive(welcome({ resumed: true }));
+      expect(region.textContent).to.include(format(en.peerJoined, { name: 'Bob' }));
+      expect(joined).to.deep.equal([]);
+    });
+  });
+
+  it('a peer in the call that the room repeats (its join sent again: its socket came back) while our offer to it is unanswered: the offer goes again at once, not at the 10 s connect watch (it went to nobody while that peer was away)', async () => {
+    await scripted({ room: 'resumeroom11', skipLobby: true }, async (el, room) => {
+      const causes: string[] = [];
+      el.addEventListener('call-reconnect', (event) => causes.push(event.cause));
+      const offers = () => room.sent.filter((frame) => frame.includes('"type":"offer"')).length;
+      await room.receive(welcome({}));
+      await el.join();
+      await room.receive(JSON.stringify({ type: 'joined', peers: [BOB] }));
+      await until(() => offers() === 1, 'our first offer to Bob');
+      await room.receive(JSON.stringify({ type: 'peer-updated', peer: BOB }));
+      await until(() => offers() === 2, 'the offer again', { timeoutMs: 2000 });
+      expect(causes).to.deep.equal(['signaling']);
+    });
   });
 
   it('a peer the resumed welcome leaves out left while we were away: we are told, call-peer-left fires and its link closes at once', async () => {

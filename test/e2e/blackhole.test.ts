@@ -8,7 +8,8 @@
  * 20 s (plus the room's 250 ms housekeeping tick); back after 14 s, within
  * the room's grace, media must return within 5 s of the network, and the
  * link's control channel must work again; and if the other hung up
- * meanwhile, the call must end as a remote hang-up once the network is back.
+ * meanwhile, the call must end as a remote hang-up once the network is back;
+ * if it joined the call meanwhile, media must flow within 5 s.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -224,6 +225,40 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     // A listens again (the room's held A no longer keeps its socket out): B's ring reaches it.
     await clickJoin(b);
     await waitForState(a, 'incoming', 10_000);
+    await Promise.all([a.context().close(), b.context().close()]);
+  });
+
+  test('B, in the room first, joins the call while A (alone in it) is cut off: back within the grace, A is told "B joined" and media flows within 5 s of its network returning', async () => {
+    const room = randomId();
+    const b = await openIn(hosts.b, room, 'B');
+    const a = await openIn(hosts.a, room, 'A');
+    await clickJoin(a);
+    await waitForState(a, 'waiting', 10_000);
+    await a.evaluate(() => {
+      const w = window as unknown as { said: string[] };
+      w.said = [];
+      const region = document.querySelector('call-widget')!.shadowRoot!.querySelector('[aria-live]')!;
+      new MutationObserver(() => w.said.push(region.textContent!.trim())).observe(region, { subtree: true, childList: true, characterData: true });
+    });
+    hosts.cutOffA(true);
+    try {
+      // B's offer (B joined after A: its to make) goes to A's dead socket, or
+      // is refused once the room has noticed it (10 s). A's page finds its
+      // socket dead 8-11 s after the cut, and is back within the grace.
+      await sleep(11_000);
+      await clickJoin(b);
+      await sleep(2000);
+    } finally {
+      hosts.cutOffA(false);
+    }
+    const restoredAt = Date.now();
+    const resumed = await Promise.all([a, b].map((page) => firstFrameAfter(page, restoredAt, 20_000)));
+    console.log(`# B joined while A was cut off: media after ${resumed.join(' / ')} ms (A / B)`);
+    // 8.3 s when B's offer waited for its 10 s connect watch (B, in the room
+    // first, is the impolite side: it ignored A's offer).
+    for (const [i, ms] of resumed.entries()) assert.ok(ms <= 5000, `${i ? 'B' : 'A'}: media ${ms} ms after A's network returned`);
+    const said = await a.evaluate(() => (window as unknown as { said: string[] }).said);
+    assert.ok(said.some((text) => text.replace(/[\u2066-\u2069]/g, '').includes('B joined')), `A was told: ${said.join(' | ')}`);
     await Promise.all([a.context().close(), b.context().close()]);
   });
 

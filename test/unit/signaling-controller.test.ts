@@ -52,6 +52,8 @@ afterEach(() => {
 function connect(onLeft?: (controller: SignalingController) => void) {
   const socket = new ScriptedSocket();
   const joined: ([string, boolean] | [string, boolean, true])[] = [];
+  /** Each peer-updated: its id, and its entry before and after (`name`, in the call or not). */
+  const updated: [string, string, string][] = [];
   /** Every message handed on, by type (peer-left with its id and what the roster still said of it). */
   const log: string[] = [];
   /** The roster's ids as each peer-left was handed on. */
@@ -64,6 +66,8 @@ function connect(onLeft?: (controller: SignalingController) => void) {
       return socket;
     },
     onMessage: (message: ServerMessage, previous?: PeerInfo) => {
+      const entry = (p?: PeerInfo) => (p ? `${p.name} ${p.inCall ? 'in' : 'out'}` : '?');
+      if (message.type === 'peer-updated') updated.push([message.peer.id, entry(previous), entry(message.peer)]);
       if (message.type === 'peer-joined') joined.push(message.peer.inCall ? [message.peer.id, previous !== undefined, true] : [message.peer.id, previous !== undefined]);
       const who = previous?.name ?? controller.roster.get(message.type === 'peer-left' ? message.id : '')?.name;
       log.push(message.type === 'peer-left' ? `peer-left ${message.id} ${who} ${message.reason}` : message.type);
@@ -89,7 +93,7 @@ function connect(onLeft?: (controller: SignalingController) => void) {
   const peerJoined = (id: string) => socket.deliver({ type: 'peer-joined', peer: { id, name: '', inCall: false } });
   /** The query the socket presents on its next (re)connection. */
   const params = () => addresses.at(-1)?.params?.() ?? {};
-  return { socket, joined, log, rosters, controller, welcome, peerJoined, params };
+  return { socket, joined, updated, log, rosters, controller, welcome, peerJoined, params };
 }
 
 describe('SignalingController: close codes', () => {
@@ -269,7 +273,7 @@ describe('SignalingController: arrivals while we were away', () => {
     welcome(SELF, [ANN]);
     log.length = 0;
     inCall(socket, OTHER_SELF, [ANN, CAL], { replaces: SELF });
-    assert.deepEqual(log, ['welcome', 'peer-joined']);
+    assert.deepEqual(log, ['welcome', 'peer-updated', 'peer-joined'], 'Ann joined the call meanwhile');
     assert.deepEqual(joined, [[CAL, false, true]]);
   });
 
@@ -287,6 +291,33 @@ describe('SignalingController: arrivals while we were away', () => {
     welcome(SELF, []);
     welcome(SELF, [ANN], true);
     assert.deepEqual(joined, []);
+  });
+
+  test('a peer we knew that joined the call meanwhile: a peer-updated with its old entry, after the departures, in the welcome\'s order; one still out of the call is no news', () => {
+    const { log, joined, updated, socket, welcome } = connect();
+    welcome(SELF, [ANN, BEN, CAL]);
+    log.length = 0;
+    const sameAgain = {
+      type: 'welcome',
+      version: PROTOCOL_VERSION,
+      id: SELF,
+      capacity: 6,
+      peers: [
+        { id: CAL, name: `name of ${CAL}`, inCall: false },
+        { id: OTHER_SELF, name: 'Dee', inCall: true },
+        { id: BEN, name: `name of ${BEN}`, inCall: true },
+      ],
+      iceServers: [],
+      locked: false,
+      resumed: true,
+    };
+    socket.deliver(sameAgain);
+    assert.deepEqual(log, ['welcome', `peer-left ${ANN} name of ${ANN} left`, 'peer-joined', 'peer-updated']);
+    assert.deepEqual(joined, [[OTHER_SELF, false, true]]);
+    assert.deepEqual(updated, [[BEN, `name of ${BEN} out`, `name of ${BEN} in`]]);
+    log.length = 0;
+    socket.deliver(sameAgain);
+    assert.deepEqual(log, ['welcome'], 'the same entries again: no news');
   });
 
   test('a page that hangs up on a departure hears of no arrival', () => {
