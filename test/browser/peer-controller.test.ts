@@ -37,6 +37,8 @@ async function pair() {
   const toBob = new Wire();
   const toAlice = new Wire();
   const errors: string[] = [];
+  /** Each bye Bob heard on a control channel, by sender. */
+  const byes: string[] = [];
   /** The SDP of every remote description Alice's connections applied, by connection. */
   const applied = new Map<RTCPeerConnection, string[]>();
   const alice = new PeerController(host, {
@@ -56,6 +58,7 @@ async function pair() {
   const bob = new PeerController(host, {
     onSignal: (_to, data) => toAlice.send(data),
     onError: (_peer, error) => errors.push(`bob: ${String(error)}`),
+    onBye: (peer) => byes.push(peer),
   });
   toBob.deliver = (data) => bob.handleSignal('alice', data, true);
   toAlice.deliver = (data) => alice.handleSignal('bob', data, false);
@@ -65,7 +68,7 @@ async function pair() {
     peers.setLocalStream(stream);
     controllers.push(peers);
   }
-  return { alice, bob, toBob, toAlice, errors, applied };
+  return { alice, bob, toBob, toAlice, errors, byes, applied };
 }
 
 const link = (peers: PeerController, id: string) => peers.links.get(id)!;
@@ -77,6 +80,16 @@ afterEach(() => {
 });
 
 describe('PeerController', () => {
+  it('bye() then closeAll() in the same task (a hang-up): the other side hears the bye on the control channel', async () => {
+    const { alice, bob, byes } = await pair();
+    alice.connect('bob', false);
+    await until(() => link(alice, 'bob')?.lastHeard > 0 && link(bob, 'alice')?.lastHeard > 0, 'control channel open, heard both ways');
+    alice.bye();
+    alice.closeAll();
+    await until(() => byes.length > 0, 'Bob heard the bye', { timeoutMs: 3000 });
+    expect(byes).to.deep.equal(['alice']);
+  });
+
   it('a rebuild while the old connection\'s answer to an ICE restart is on its way: that answer is not applied to the new connection, which connects', async () => {
     const { alice, bob, toAlice, errors, applied } = await pair();
     alice.connect('bob', false);
