@@ -839,12 +839,14 @@ export class CallWidget extends LitElement {
     if (this.#intent === 'join') news?.();
     // Another room: a call in another one is over, as if hung up; a socket
     // open elsewhere (waiting to be rung, in the lobby, after a call in
-    // `mode="call"`) opens here instead, and a ring heard there is over. By
-    // the address the socket has, not by what changed: a join() right after
-    // the change (or before the first update) is in this room already.
+    // `mode="call"`) opens here instead, and a ring heard there is over (one
+    // kept only for a hang-up the old room has not heard yet is no socket we
+    // want: it tells that room, and closes). By the address the socket has,
+    // not by what changed: a join() right after the change (or before the
+    // first update) is in this room already.
     if ((changed.has('host') || changed.has('party') || changed.has('room')) && !this.#signaling.isAt(this.#address())) {
       if (this.#intent === 'join') this.hangup();
-      else if (this.#intent === 'idle' || this.#signaling.status !== 'idle') {
+      else if (this.#intent === 'idle' || (this.#signaling.status !== 'idle' && !this.#signaling.leaving)) {
         this.#ring = 'none';
         this.#connectSignaling();
       }

@@ -239,6 +239,11 @@ export class SignalingController implements ReactiveController {
     return !!this.#socket && at?.host === address.host && at.party === address.party && at.room === address.room;
   }
 
+  /** The socket is kept only for a hang-up the room has not heard yet (see `leave`): nothing else wants it. */
+  get leaving(): boolean {
+    return this.#unsaidLeave?.stay === false;
+  }
+
   /** Open the room socket (no-op if already open to the same room). */
   connect(address: RoomAddress): void {
     if (this.isAt(address)) {

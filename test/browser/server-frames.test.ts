@@ -493,6 +493,33 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     });
   });
 
+  it('hung up with the room socket down, then moved to another room (mode="room"): no socket opens there; the one kept for the hang-up tells the old room once it holds us again, and closes', async () => {
+    await scripted({ room: 'resumeroom13', skipLobby: true }, async (el, room) => {
+      const token = `${SELF}.1.${'a'.repeat(22)}`;
+      const opened: string[] = [];
+      const factory = el.createSocket!;
+      el.createSocket = (address) => {
+        opened.push(address.room);
+        return factory(address);
+      };
+      await room.receive(welcome({ session: token }));
+      await el.join();
+      await room.receive(JSON.stringify({ type: 'joined', peers: [BOB] }));
+      await room.drop();
+      el.hangup();
+      await el.updateComplete;
+      expect(el.state).to.equal('ended');
+      el.room = 'elsewhere01';
+      await el.updateComplete;
+      expect(opened, 'no socket in the new room').to.deep.equal([]);
+      const before = room.sent.length;
+      await room.receive(welcome({ resumed: true, session: token }));
+      expect(room.sent.slice(before).map((frame) => (JSON.parse(frame) as { type: string }).type)).to.deep.equal(['leave']);
+      expect(opened).to.deep.equal([]);
+      expect(el.state).to.equal('ended');
+    });
+  });
+
   it('a peer the resumed welcome leaves out left while we were away: we are told, call-peer-left fires and its link closes at once', async () => {
     const { said, left, connections, state } = await resume({ peers: [] });
     expect(said.some((text) => text.includes(format(en.peerLeft, { name: 'Bob' }))), said.join(' | ')).to.equal(true);
