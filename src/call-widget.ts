@@ -161,7 +161,8 @@ const INVITE_COPIED_MS = 3_000;
  * @csspart receive-only-button - after `device-not-found`, `permission-denied` or `permission-policy-blocked`: join without camera or microphone, to see and hear the others.
  * @csspart dismiss-button - puts the error (and the invite link's note) away: leaves the `failed` state for `idle` without retrying; in a call, hides the message.
  * @csspart invite-button - the copy-invite-link button (it says "Invite link copied" for 3 s after a copy).
- * @csspart notice - (in a call, over the video) the message of a device action that failed, and the invite link when the clipboard refused it.
+ * @csspart notice - (in a call, over the video) the message of a device action that failed, the invite link when the clipboard refused it, and the sound button.
+ * @csspart sound-button - (in a call, in the notice) shown while the browser keeps the others' sound off (its autoplay policy: no click or key press on the page yet, and no camera or microphone captured, e.g. a receive-only `join()` called on load): their video plays muted until it is pressed.
  * @csspart connection-lost - the "connection lost" note over a remote tile whose media path is down.
  * @csspart signaling-hint - the discreet "reconnecting to the room" note shown while media still flows.
  * @csspart lock-button - (host only) the lock-room toggle.
@@ -1394,6 +1395,7 @@ export class CallWidget extends LitElement {
       }
     }
     const devices = this.#devicesOpen ? this.#lobby : null;
+    const soundHeldBack = this.#soundHeldBack();
     const invite = html`<button part="button invite-button" @click=${this.#handleInvite}>
       ${this.#t(this.#copied ? 'inviteCopied' : 'copyInvite')}
     </button>`;
@@ -1439,8 +1441,11 @@ export class CallWidget extends LitElement {
             : nothing}
         </div>
         <div part="brand" class="brand"><slot name="brand"></slot></div>
-        ${links.length && (this.#error || this.#inviteFallback)
-          ? html`<div part="notice" class="notice">${this.#renderNotes()}</div>`
+        ${links.length && (this.#error || this.#inviteFallback || soundHeldBack)
+          ? html`<div part="notice" class="notice">
+              ${soundHeldBack ? html`<button part="button sound-button" @click=${this.#handleSound}>${this.#t('playSound')}</button>` : nothing}
+              ${this.#renderNotes()}
+            </div>`
           : nothing}
         ${devices ? devices.renderDevices() : nothing}
       </div>
@@ -1546,8 +1551,12 @@ export class CallWidget extends LitElement {
     // property on every render, and each `srcObject` assignment runs the
     // media element load algorithm again (HTML §4.8.11.5), which restarted
     // the preview and cost up to 7 ms of main thread per render (bench/ttff).
+    // A stream with no track (joined with neither camera nor microphone) is
+    // none: a media element given one never gets data, and holds back its
+    // document's load event for good (Chromium, measured).
     const preview = this.renderRoot.querySelector<HTMLVideoElement>('[part=local-video]');
-    if (preview && preview.srcObject !== this.#media.stream) preview.srcObject = this.#media.stream;
+    const stream = this.#media.stream?.getTracks().length ? this.#media.stream : null;
+    if (preview && preview.srcObject !== stream) preview.srcObject = stream;
     const target = this.#focusNext;
     const wanted = target && this.renderRoot.querySelector<HTMLElement>(`[part~="${target}"]`);
     if (wanted) {
@@ -1598,7 +1607,10 @@ export class CallWidget extends LitElement {
       video.autoplay = video.playsInline = true;
       this.#videos.set(link.id, video);
     }
-    if (video.srcObject !== link.stream) video.srcObject = link.stream;
+    if (video.srcObject !== link.stream) {
+      video.srcObject = link.stream;
+      if (link.stream) this.#play(video);
+    }
     // The chosen speaker, at once (Audio Output Devices API). One that cannot
     // be used (gone, or not allowed) falls back to the default, once: not
     // retried on every render, and said once, not by every tile.
@@ -1613,6 +1625,37 @@ export class CallWidget extends LitElement {
     video.setAttribute('aria-label', label);
     return video;
   }
+
+  /**
+   * Play a remote video. Where the browser will not start it with sound
+   * (its autoplay policy: no user activation on the page yet, HTML
+   * §6.4.1 "sticky activation"; `play()` rejects with `NotAllowedError`), it
+   * plays muted, so the picture shows, and the sound button asks for the
+   * click the browser wants; said once.
+   */
+  #play(video: HTMLVideoElement): void {
+    video.play().catch((error: unknown) => {
+      if (video.muted || (error as Error).name !== 'NotAllowedError') return;
+      if (!this.#soundHeldBack()) this.#announce(format(this.#t('soundBlocked'), { button: this.#t('playSound') }));
+      video.muted = true;
+      void video.play().catch(() => {});
+      this.requestUpdate();
+    });
+  }
+
+  /** Some remote video plays muted: the browser held its sound back (see `#play`). */
+  #soundHeldBack(): boolean {
+    return [...this.#videos.values()].some((video) => video.muted);
+  }
+
+  /** The sound button was pressed: the user activation the browser wanted. */
+  #handleSound = (): void => {
+    for (const video of this.#videos.values()) {
+      video.muted = false;
+      this.#play(video);
+    }
+    this.requestUpdate();
+  };
 
   #renderPlaceholder(): TemplateResult {
     const ring = this.#state === 'incoming' || this.#state === 'ringing';

@@ -59,6 +59,8 @@ const messages: Messages = {
   peerHungUp: 'أنهى {name} المكالمة',
   roomReconnecting: 'جارٍ إعادة الاتصال بالغرفة',
   connectionLost: 'انقطع الاتصال، جارٍ إعادة الاتصال…',
+  playSound: 'تشغيل الصوت',
+  soundBlocked: 'الصوت متوقف حتى تضغط على {button}',
   lockRoom: 'قفل الغرفة',
   locked: 'مقفلة',
   nowHost: 'أصبحت إدارة الغرفة لك الآن',

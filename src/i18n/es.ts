@@ -57,6 +57,8 @@ const messages: Messages = {
   peerHungUp: '{name} colgó',
   roomReconnecting: 'reconectando con la sala',
   connectionLost: 'Conexión perdida. Reconectando…',
+  playSound: 'Activar el sonido',
+  soundBlocked: 'No hay sonido hasta que pulses {button}',
   lockRoom: 'Bloquear sala',
   locked: 'Bloqueada',
   nowHost: 'Ahora tienes el control de la sala',

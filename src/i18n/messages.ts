@@ -40,6 +40,10 @@ export const en = {
   peerHungUp: '{name} hung up',
   roomReconnecting: 'reconnecting to the room',
   connectionLost: 'Connection lost, reconnecting…',
+  /** Shown while the browser keeps the others' sound off (its autoplay policy). */
+  playSound: 'Turn on sound',
+  /** Said when it appears; `{button}` is `playSound`. */
+  soundBlocked: 'Sound is off until you press {button}',
   lockRoom: 'Lock room',
   locked: 'Locked',
   nowHost: 'You are the host now',

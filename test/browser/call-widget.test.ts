@@ -194,6 +194,16 @@ async function call(rooms = new InMemoryRooms()) {
   return { root, room, alice, bob, aliceLog, bobLog, aliceMedia, bobMedia };
 }
 
+/** Alice's and Bob's idle widgets in one room, mounted; `region` is Alice's live region. */
+async function idlePair() {
+  const rooms = new InMemoryRooms();
+  const room = newRoomId();
+  const alice = widget({ rooms, room, name: 'Alice', getUserMedia: recordingMedia().getUserMedia });
+  const bob = widget({ rooms, room, name: 'Bob', getUserMedia: recordingMedia().getUserMedia });
+  await mount(alice, bob);
+  return { alice, bob, region: alice.shadowRoot!.querySelector('[aria-live]')! };
+}
+
 /** A 1:1 room that Alice's and Bob's idle widgets fill (a third gets room-full). */
 async function fullRoom() {
   const rooms = new InMemoryRooms();
@@ -1383,12 +1393,7 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
   });
 
   it('the live region says who joined the call and who hung up, together with the state that follows', async () => {
-    const rooms = new InMemoryRooms();
-    const room = newRoomId();
-    const alice = widget({ rooms, room, name: 'Alice', getUserMedia: recordingMedia().getUserMedia });
-    const bob = widget({ rooms, room, name: 'Bob', getUserMedia: recordingMedia().getUserMedia });
-    await mount(alice, bob);
-    const region = alice.shadowRoot!.querySelector('[aria-live]')!;
+    const { alice, bob, region } = await idlePair();
     const said: string[][] = [];
     const lines = () => [...region.querySelectorAll('p')].map((p) => p.textContent!.trim());
     new MutationObserver(() => said.push(lines())).observe(region, { childList: true, subtree: true, characterData: true });
@@ -1412,6 +1417,46 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     // region would have them read out twice.
     const live = [...alice.shadowRoot!.querySelectorAll('[aria-live],[role=status],[role=log],[role=alert]')];
     expect(live.length === 1 && live[0] === region, 'one live region').to.equal(true);
+  });
+
+  it('where the browser will not start the others\' sound (autoplay policy: no click on the page yet), their video plays muted, the sound button says so, and pressing it turns the sound on', async () => {
+    const play = HTMLMediaElement.prototype.play;
+    // The browser's answer to play() with sound: refused until `allowed`.
+    let allowed = false;
+    HTMLMediaElement.prototype.play = function (this: HTMLMediaElement) {
+      return allowed || this.muted ? play.call(this) : Promise.reject(new DOMException('not allowed to play', 'NotAllowedError'));
+    };
+    try {
+      const { alice, bob, region } = await idlePair();
+      const said: string[] = [];
+      new MutationObserver(() => said.push(region.textContent!)).observe(region, { childList: true, subtree: true, characterData: true });
+      button(alice, 'join-button').click();
+      await reach(alice, 'waiting');
+      button(bob, 'join-button').click();
+      await reach(alice, 'connected');
+      await until(() => part(alice, 'sound-button') !== null, 'the sound button');
+      const told = format(en.soundBlocked, { button: en.playSound });
+      expect(said.filter((text) => text.includes(told)).length, said.join(' | ')).to.be.greaterThan(0);
+      expect(remoteVideo(alice).muted).to.equal(true);
+      expect(await videoFrames(remoteVideo(alice), 3), 'the picture shows').to.have.length(3);
+      await expect(alice).to.be.accessible();
+      // Still refused (no activation after all): muted still, the button stays.
+      button(alice, 'sound-button').click();
+      await sleep(50);
+      await alice.updateComplete;
+      expect([remoteVideo(alice).muted, part(alice, 'sound-button') !== null]).to.deep.equal([true, true]);
+      allowed = true;
+      button(alice, 'sound-button').focus();
+      button(alice, 'sound-button').click();
+      await alice.updateComplete;
+      expect(part(alice, 'sound-button')).to.equal(null);
+      expect([remoteVideo(alice).muted, remoteVideo(alice).paused]).to.deep.equal([false, false]);
+      expect(alice.shadowRoot!.activeElement?.getAttribute('part'), 'focus stays in the widget').to.include('mic-button');
+      // Bob's widget is another: its sound is still off until pressed there.
+      expect([part(bob, 'sound-button') !== null, remoteVideo(bob).muted]).to.deep.equal([true, true]);
+    } finally {
+      HTMLMediaElement.prototype.play = play;
+    }
   });
 
   it('the room-reconnecting hint is said when it appears: the room socket dropped while the call was reconnecting, and the call came back', async () => {

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { randomId } from '../../src/random-id.ts';
-import { newContext, widgetServers } from '../support/harness.ts';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, newContext, widgetServers } from '../support/harness.ts';
 import { clickJoin, openWidgetPage, recordCapturedTracks, remoteFrames, waitForState } from '../support/widget-page.ts';
 
 const servers = widgetServers();
@@ -82,6 +83,40 @@ describe('1:1 call through partykit dev', () => {
       assert.ok(states && states.length >= 2 && states.every((s) => s === 'ended'), `tracks: ${states}`);
     }
     await closeAll(alice, bob);
+  });
+
+  test('a browser that will not start sound without a click (its own autoplay policy, not the tests\' flag): a receive-only join from the page\'s script lets the page load, plays the other\'s video muted, and the sound button turns the sound on', { timeout: 60_000 }, async () => {
+    // Chromium lets a page that captures camera or microphone play sound
+    // without a click (measured); one that captures nothing, it does not.
+    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS.filter((arg) => !arg.startsWith('--autoplay-policy')) });
+    try {
+      const room = randomId(16);
+      const alice = await (await newContext(browser)).newPage();
+      // Not read until her call is up: nothing gives her page a user activation.
+      const connected = new Promise<void>((resolve) => alice.on('console', (message) => message.text() === 'call-state connected' && resolve()));
+      const query = new URLSearchParams({ host: servers.party.host, room, name: 'Alice', join: 'receive-only' });
+      // (Its load event too: a receive-only join's empty preview stream held it back for good.)
+      await alice.goto(`${servers.web.origin}/test/e2e/pages/call.html?${query}`);
+      const bob = await openWidgetPage(browser, servers, room, 'Bob');
+      await clickJoin(bob);
+      await connected;
+      const sound = alice.locator('call-widget [part~="sound-button"]');
+      const audible = () =>
+        alice.locator('call-widget').evaluate((w) => {
+          const video = w.shadowRoot!.querySelector<HTMLVideoElement>('[part~="remote-video"]')!;
+          return { muted: video.muted, paused: video.paused };
+        });
+      await sound.waitFor({ timeout: 5000 });
+      assert.deepEqual(await audible(), { muted: true, paused: false });
+      const seen = await remoteFrames(alice);
+      assert.ok(seen.frames >= 5, `the picture shows while muted: ${JSON.stringify(seen)}`);
+      await sound.click();
+      await sound.waitFor({ state: 'detached', timeout: 2000 });
+      assert.deepEqual(await audible(), { muted: false, paused: false });
+      await closeAll(alice, bob);
+    } finally {
+      await browser.close();
+    }
   });
 
   test('a third peer gets room-full and does not reconnect in a loop', { timeout: 30_000 }, async () => {

@@ -1,5 +1,5 @@
 // Creates one <call-widget> from the query string: ?host=…&room=…&name=…
-// (and optionally &mode=call&ring-timeout=s) and records its events on
+// (and optionally &mode=call&ring-timeout=s, &join=receive-only) and records its events on
 // window.callEvents for the test to read.
 const params = new URLSearchParams(location.search);
 const widget = document.createElement('call-widget');
@@ -33,3 +33,11 @@ for (const type of ['call-state-change', 'call-error', 'call-peer-joined', 'call
   });
 }
 document.body.append(widget);
+// &join=receive-only: join at once from the page's own script, with neither
+// camera nor microphone (no click: the page has no user activation, and
+// captures nothing), saying each state on the console: a test that read the
+// page would give it an activation (Playwright evaluates as a user gesture).
+if (params.get('join') === 'receive-only') {
+  widget.addEventListener('call-state-change', (event) => console.log(`call-state ${event.state}`));
+  widget.join({ audio: false, video: false });
+}
