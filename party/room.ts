@@ -1109,18 +1109,24 @@ export class Room {
     }
   }
 
-  /** `member` takes part in the call as `name`: `joined` (with whom to offer to) and `peer-updated`. */
+  /**
+   * `member` takes part in the call as `name`: `joined` (with whom to offer
+   * to) and `peer-updated`. The others hear a repeat too (its `join` sent
+   * again: its socket came back, and a first offer they sent it meanwhile
+   * went nowhere; the client sends it again), but not a callee already in
+   * the call that a ring accepts at once: nothing of it came back.
+   */
   #enterCall(member: Member, name: string, ringChanged = false): void {
     // A repeat (a resend after a reconnect, or a client flooding within its
     // rate) changes nothing to save: each save is a storage write that holds
     // the room's frames until it is confirmed.
-    const changed = ringChanged || !member.inCall || member.name !== name;
+    const repeat = member.inCall && member.name === name;
     member.name = name;
     member.inCall = true;
-    if (changed) this.#persist();
+    if (ringChanged || !repeat) this.#persist();
     const inCall = [...this.#members.values()].filter((m) => m !== member && m.inCall).map(info);
     if (member.socket) send(member.socket, { type: 'joined', peers: inCall });
-    this.#broadcast(member, { type: 'peer-updated', peer: info(member) });
+    if (!(ringChanged && repeat)) this.#broadcast(member, { type: 'peer-updated', peer: info(member) });
   }
 
   /**

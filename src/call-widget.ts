@@ -1010,13 +1010,11 @@ export class CallWidget extends LitElement {
           this.#peers.prepare(message.peer.id, this.#signaling.isPolite(message.peer.id));
         }
         // One in the call already: the room repeats it when it sends `join`
-        // again, its socket back. What went to it while it was away (our
-        // first offer: the room refused it, or it was lost with the old
-        // socket) is gone, so a link to it not connected takes its recovery
-        // step now, not at the connect watch (10 s; media came back 8.3 s
-        // after that peer's network did, when we were the impolite side and
-        // ignored its offer: test/e2e/blackhole.test.ts).
-        else if (this.#intent === 'join' && previous?.inCall) this.#peers.recover(message.peer.id);
+        // again, its socket back. Our first offer to it went to nobody while
+        // it was away: it goes again now, not at the connect watch (10 s;
+        // media came back 8.3 s after that peer's network did, when we were
+        // the impolite side and ignored its offer: test/e2e/blackhole.test.ts).
+        else if (this.#intent === 'join' && previous?.inCall) this.#peers.offerAgain(message.peer.id);
         return;
       case 'peer-left': {
         this.#admitRefused = false;

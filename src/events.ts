@@ -75,8 +75,7 @@ export class CallKnockEvent extends Event {
  * scheduled steps after its first say `ice-failed` whatever started the
  * outage; a network change says `network-change` at any step, a rebuild
  * `rebuild`, and the step a link takes when the room socket is back under
- * the same identity, or when the peer's own is (the room repeats its join),
- * `signaling`. `peerId` names the peer whose link recovers;
+ * the same identity `signaling`. `peerId` names the peer whose link recovers;
  * it is null only for the room socket's own steps (`signaling`, where
  * `attempt` counts the socket's reconnects).
  */

@@ -274,6 +274,18 @@ export class PeerController implements ReactiveController {
     if (this.links.get(peerId)?.connectionState !== 'connected' && this.#recovery.get(peerId)?.timer === undefined) this.#step(peerId, 'signaling');
   }
 
+  /**
+   * `peerId` is back in the room (the room repeated its join: its socket
+   * came back). A first offer of ours still unanswered went to nobody while
+   * it was away (the room refused it, or it was lost with the old socket):
+   * it goes again now, not at the connect watch ({@link RECOVERY.connectMs}).
+   * Nothing else: an answered link is left to ICE, and no recovery step is
+   * taken or counted (the returning side steps its own links, see `resume`).
+   */
+  offerAgain(peerId: string): void {
+    this.links.get(peerId)?.session.offerAgain();
+  }
+
   /** Send `track` (or nothing) on every session, without renegotiating. */
   replaceTrack(kind: MediaKind, track: MediaStreamTrack | null): void {
     for (const link of this.links.values()) void link.session.replaceTrack(kind, track);

@@ -75,8 +75,8 @@ export interface SignalingControllerOptions {
    * A `peer-joined` such a welcome implies (a peer new to us: it arrived
    * while we were away) comes after its `peer-left`s, and says `inCall`
    * true if that peer is in the call already (a room's never does); so does
-   * a `peer-updated` it implies (a peer we knew joined the call meanwhile),
-   * with `previous`.
+   * a `peer-updated` it implies (a peer we knew whose `inCall` changed
+   * meanwhile: it joined the call, or a ring it made ended), with `previous`.
    */
   onMessage: (message: ServerMessage, previous?: PeerInfo) => void;
   /** The socket closed for good with a terminal close code. */
@@ -561,9 +561,10 @@ export class SignalingController implements ReactiveController {
     // Not after a restart that forgot us (our id, or a new one replacing
     // none): who is not back yet may still come. A peer it lists that we
     // did not know arrived meanwhile: a `peer-joined` (already in the call,
-    // if it joined it); one we knew that joined the call meanwhile (the
-    // others heard `peer-updated` then), a `peer-updated`; after the
-    // departures, in the welcome's order. (A name comes with a join.)
+    // if it joined it); one we knew whose `inCall` changed meanwhile (it
+    // joined the call, or a ring it made ended: the others heard
+    // `peer-updated` then), a `peer-updated`; after the departures, in the
+    // welcome's order. (A name comes with a join.)
     const back = message.type === 'welcome' && this.selfId !== null && (message.resumed || message.replaces === this.selfId) ? message : null;
     const departed = back ? [...this.roster.values()].filter((peer) => !back.peers.some((p) => p.id === peer.id)) : [];
     const news = (back?.peers ?? []).flatMap((peer): [PeerInfo, PeerInfo?][] => {

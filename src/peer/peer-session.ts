@@ -204,6 +204,20 @@ export class PeerSession {
       .catch((error) => this.#fail(error));
   }
 
+  /**
+   * Send our first offer again if it is still unanswered (the other side
+   * was away when it went: see `PeerController.offerAgain`); anything else
+   * (answered, an offer being made, none of ours) is left as it is.
+   */
+  offerAgain(): void {
+    this.#queue = this.#queue
+      .then(() => {
+        const pc = this.pc;
+        if (!this.#closed && pc.signalingState === 'have-local-offer' && !this.#makingOffer && !pc.currentRemoteDescription) this.#sendLocalDescription();
+      })
+      .catch((error) => this.#fail(error));
+  }
+
   /** Send a message on the control data channel; false when it is not open. */
   send(data: string): boolean {
     if (this.#channel?.readyState !== 'open') return false;

@@ -408,18 +408,20 @@ function expectedFor(h: Harness, sender: Peer, frame: Frame): { out: Map<FakeSoc
   const message = decoded.message;
   const others = h.members.filter((m) => m !== sender);
   const push = (to: Peer, m: ServerMessage) => out.set(to.socket, [...(out.get(to.socket) ?? []), m]);
-  const enterCall = (p: Peer, name: string) => {
+  /** A ring that changes (`ringChanged`) does not tell the others of one in the call as `name` already. */
+  const enterCall = (p: Peer, name: string, ringChanged = false) => {
+    const repeat = p.inCall && p.name === name;
     p.name = name;
     p.inCall = true;
     push(p, { type: 'joined', peers: h.members.filter((m) => m !== p && m.inCall).map(info) });
-    for (const o of h.members) if (o !== p) push(o, { type: 'peer-updated', peer: info(p) });
+    if (!(ringChanged && repeat)) for (const o of h.members) if (o !== p) push(o, { type: 'peer-updated', peer: info(p) });
   };
   const accept = (p: Peer, name: string) => {
     const ring = h.ring;
     if (!ring || ring.callee !== p) return push(p, ringMessage('missed', null));
     if (ring.accepted) return enterCall(p, name);
     ring.accepted = true;
-    enterCall(p, name);
+    enterCall(p, name, true);
     push(ring.caller, ringMessage('accepted', p));
     push(p, ringMessage('accepted', ring.caller));
   };
@@ -453,7 +455,7 @@ function expectedFor(h: Harness, sender: Peer, frame: Frame): { out: Map<FakeSoc
       } else {
         const callee = others[0] ?? null;
         h.ring = { caller: sender, callee, accepted: false };
-        enterCall(sender, message.name);
+        enterCall(sender, message.name, true);
         push(sender, ringMessage('ringing', callee));
         if (callee?.inCall) accept(callee, callee.name);
         else if (callee) push(callee, ringMessage('incoming', sender));

@@ -2265,6 +2265,22 @@ describe('ring flow (mode="call")', () => {
     ]);
   });
 
+  test('a ring to one in the call already, accepted at once: the caller hears no peer-updated for it (nothing of it changed or came back: a repeat makes the caller send its first offer again); a join sent again is told to the others', () => {
+    const { room, a, b } = pair();
+    join(room, b, 'Bob');
+    a.take();
+    b.take();
+    ring(room, a, 'Alice');
+    assert.deepEqual(
+      a.take().map((m) => (m.type === 'call' ? `call ${m.state}` : m.type)),
+      ['joined', 'call ringing', 'call accepted'],
+    );
+    assert.deepEqual(b.take().map((m) => (m.type === 'call' ? `call ${m.state}` : m.type)), ['peer-updated', 'joined', 'call accepted']);
+    // Bob's socket came back: his join again is a repeat that Alice hears.
+    join(room, b, 'Bob');
+    assert.deepEqual(a.take(), [{ type: 'peer-updated', peer: { id: BOB, name: 'Bob', inCall: true } }]);
+  });
+
   test('before accept nothing is relayed either way: no SDP, no ICE candidate reaches the caller', () => {
     const { room, a, b } = pair();
     ring(room, a);
