@@ -143,9 +143,14 @@ function mutate(message: Record<string, Json>, mutations: Mutation[]): string {
     const target = objects[m.at % objects.length]!;
     const keys = Object.keys(target);
     const existing = keys.length ? keys[m.at % keys.length]! : m.key;
-    if (m.op === 'set') define(target, existing, m.value);
+    // A copy of the value: the generated one, put in as it is, was changed in
+    // place by later mutations (and shared between fast-check's runs): while
+    // shrinking, one ended up inside itself, and the test died on a
+    // circular structure instead of showing the counterexample.
+    const value = JSON.parse(JSON.stringify(m.value)) as Json;
+    if (m.op === 'set') define(target, existing, value);
     else if (m.op === 'delete') delete target[existing];
-    else define(target, m.key, m.value);
+    else define(target, m.key, value);
   }
   return JSON.stringify(copy);
 }
