@@ -21,6 +21,7 @@ import {
   silentSocketFactory,
   widgetIn,
   widgetsIn,
+  withSoundBlocked,
   type Loaded,
   type WidgetArgs,
   type WidgetOptions,
@@ -119,6 +120,25 @@ export const Connected: Story = {
     const widgets = widgetsIn(canvasElement);
     for (const widget of widgets) await press(widget, 'join-button');
     for (const widget of widgets) await expectState(widget, 'connected');
+  },
+};
+
+/**
+ * A call where the browser will not start the others' sound before a click
+ * (its autoplay policy: a page that captures nothing and had no click yet,
+ * made so here for Ada): their video plays muted, and Turn on sound asks
+ * for the click. Pressing it (a real click) turns the sound on.
+ */
+export const SoundBlocked: Story = {
+  render: (args, context) => {
+    const rooms = roomsOf(context);
+    return sideBySide(withSoundBlocked(createWidget({ ...args, rooms, hue: 210 })), createWidget({ ...args, name: 'Grace', rooms, hue: 330 }));
+  },
+  play: async ({ canvasElement }) => {
+    const widgets = widgetsIn(canvasElement);
+    for (const widget of widgets) await press(widget, 'join-button');
+    for (const widget of widgets) await expectState(widget, 'connected');
+    await waitFor(() => expect(widgets[0]!.shadowRoot?.querySelector('[part~="sound-button"]')).toBeTruthy());
   },
 };
 

@@ -64,6 +64,31 @@ export function sideBySide(...widgets: CallWidget[]): HTMLElement {
   return row;
 }
 
+let soundPolicy = false;
+
+/**
+ * Make `widget` meet a browser that will not start sound before a click (its
+ * autoplay policy, as Chromium's for a page that captures nothing and had no
+ * click: Storybook's own canvas media is no capture, so a browser may do so
+ * by itself; the test browsers are told not to). Inside it, `play()` with
+ * sound rejects with `NotAllowedError` unless a click is under way
+ * (`navigator.userActivation.isActive`); muted, it plays.
+ */
+export function withSoundBlocked(widget: CallWidget): CallWidget {
+  widget.toggleAttribute('data-sound-blocked', true);
+  if (!soundPolicy) {
+    soundPolicy = true;
+    const play = HTMLMediaElement.prototype.play;
+    HTMLMediaElement.prototype.play = function (this: HTMLMediaElement) {
+      const host = (this.getRootNode() as Partial<ShadowRoot>).host;
+      return !this.muted && host?.hasAttribute('data-sound-blocked') && !navigator.userActivation?.isActive
+        ? Promise.reject(new DOMException('play() with sound needs a click first (story)', 'NotAllowedError'))
+        : play.call(this);
+    };
+  }
+  return widget;
+}
+
 /** A getUserMedia whose permission prompt is never answered. */
 export const pendingGetUserMedia: GetUserMedia = () => new Promise<MediaStream>(() => {});
 

@@ -68,6 +68,7 @@ describe('Storybook: every story plays without camera or server', () => {
       'waiting',
       'connecting',
       'connected',
+      'sound-blocked',
       'group-of-four',
       'phone-width',
       'reconnecting',
