@@ -162,7 +162,7 @@ const INVITE_COPIED_MS = 3_000;
  * @csspart dismiss-button - puts the error (and the invite link's note) away: leaves the `failed` state for `idle` without retrying; in a call, hides the message.
  * @csspart invite-button - the copy-invite-link button (it says "Invite link copied" for 3 s after a copy).
  * @csspart notice - (in a call, over the video) the message of a device action that failed, the invite link when the clipboard refused it, and the sound button.
- * @csspart sound-button - (in a call, in the notice) shown while the browser keeps the others' sound off (its autoplay policy: no click or key press on the page yet, and no camera or microphone captured, e.g. a receive-only `join()` called on load): their video plays muted until it is pressed.
+ * @csspart sound-button - (in a call, in the notice) shown when the browser would not start the others' sound (its autoplay policy: no click or key press on the page yet, and no camera or microphone captured, e.g. a receive-only `join()` called on load): their video plays muted until it is pressed.
  * @csspart connection-lost - the "connection lost" note over a remote tile whose media path is down.
  * @csspart signaling-hint - the discreet "reconnecting to the room" note shown while media still flows.
  * @csspart lock-button - (host only) the lock-room toggle.

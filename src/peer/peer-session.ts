@@ -64,7 +64,7 @@ export const CANDIDATE_BATCH_MS = 50;
 export class PeerSession {
   readonly pc: RTCPeerConnection;
   readonly polite: boolean;
-  /** The remote peer's media, one stream for both kinds. */
+  /** The remote peer's media, one stream for both kinds; its video track from its first frame on. */
   readonly remoteStream: MediaStream;
   #channel: RTCDataChannel | null = null;
   #options: PeerSessionOptions;
@@ -100,8 +100,18 @@ export class PeerSession {
       this.#batchTimer ??= setTimeout(() => this.#sendCandidates(), Math.min(CANDIDATE_BATCH_MS, this.#lastBatch + CANDIDATE_BATCH_MS - Date.now()));
     };
     this.pc.ontrack = ({ track }) => {
-      if (!this.remoteStream.getTracks().includes(track)) this.remoteStream.addTrack(track);
-      this.#options.onRemoteStream?.(this.remoteStream);
+      const add = () => {
+        if (this.#closed) return;
+        if (!this.remoteStream.getTracks().includes(track)) this.remoteStream.addTrack(track);
+        this.#options.onRemoteStream?.(this.remoteStream);
+      };
+      // A video track joins the stream with its first frame (`unmute`): a
+      // media element given one that never gets a frame (the other side's
+      // camera off from the start) stays at HAVE_NOTHING and holds back its
+      // document's load event for good (Chromium, measured); audio alone
+      // does not.
+      if (track.kind === 'video' && track.muted) track.addEventListener('unmute', add, { once: true });
+      else add();
     };
     this.pc.onconnectionstatechange = () => this.#options.onStateChange?.(this.pc.connectionState);
 
