@@ -765,7 +765,8 @@ export class CallWidget extends LitElement {
    * the room socket. In `mode="call"` a new socket opens at once, to hear
    * the next ring (under a new identity). Hung up while the room socket is
    * down, the room is told as soon as it is back (within its 20 s resume
-   * grace): the others see a hang-up, not a dropped connection.
+   * grace): the others see a hang-up, not a dropped connection; a socket
+   * wanted in another room meanwhile (`room` changed) opens after that.
    */
   hangup(): void {
     if (this.#intent !== 'join') return;

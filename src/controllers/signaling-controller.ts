@@ -218,6 +218,8 @@ export class SignalingController implements ReactiveController {
    * it is moot (the room's grace is over).
    */
   #unsaidLeave: { id: string; stay: boolean; timer: ReturnType<typeof setTimeout> } | null = null;
+  /** Another room the socket is wanted in once that hang-up is told (or moot): `connect()` to it meanwhile. */
+  #next: RoomAddress | null = null;
   /** The room is closing the socket of the id we just left: what it still says is not for us. */
   #leftOpen = false;
 
@@ -241,13 +243,24 @@ export class SignalingController implements ReactiveController {
 
   /** The socket is kept only for a hang-up the room has not heard yet (see `leave`): nothing else wants it. */
   get leaving(): boolean {
-    return this.#unsaidLeave?.stay === false;
+    return this.#unsaidLeave?.stay === false && !this.#next;
   }
 
-  /** Open the room socket (no-op if already open to the same room). */
+  /**
+   * Open the room socket (no-op if already open to the same room). While a
+   * hang-up waits for the room we are in to hear it (see `leave`), another
+   * room's socket opens once it has (or the room's grace is over): its
+   * people would otherwise hear a drop, and wait out the grace.
+   */
   connect(address: RoomAddress): void {
     if (this.isAt(address)) {
       if (this.#unsaidLeave) this.#unsaidLeave.stay = true;
+      this.#next = null;
+      return;
+    }
+    if (this.#unsaidLeave) {
+      this.#unsaidLeave.stay = false;
+      this.#next = address;
       return;
     }
     this.disconnect();
@@ -356,6 +369,7 @@ export class SignalingController implements ReactiveController {
     if (this.#unsaidLeave) {
       this.#enter = null;
       this.#unsaidLeave.stay = false;
+      this.#next = null;
       return;
     }
     const entering = this.inCall || this.#enter;
@@ -372,7 +386,7 @@ export class SignalingController implements ReactiveController {
         const stay = this.#unsaidLeave?.stay;
         this.#unsaidLeave = null;
         this.#session = this.hostKey = null;
-        if (!stay) this.disconnect(false);
+        if (!stay) this.#moveOn();
       }, RESUME_GRACE_MS);
       this.#unsaidLeave = { id, stay: false, timer };
       return;
@@ -413,6 +427,7 @@ export class SignalingController implements ReactiveController {
    */
   disconnect(bye = true): void {
     const socket = this.#socket;
+    this.#next = null;
     if (bye && (this.status === 'open' || this.status === 'knocking')) socket?.send(encodeMessage({ type: 'bye' }));
     this.#socket = null;
     this.#address = null;
@@ -529,7 +544,7 @@ export class SignalingController implements ReactiveController {
       // held for the grace (a place taken), a knock kept in the lobby.
       const held = message.type === 'welcome' && message.id === unsaid.id;
       if (held || !unsaid.stay) this.#socket?.send(encodeMessage({ type: held || message.type === 'lobby' ? 'leave' : 'bye' }));
-      if (!unsaid.stay) return this.disconnect(false);
+      if (!unsaid.stay) return this.#moveOn();
       if (held) return void (this.#leftOpen = true);
       // We left: a new id that replaces our old one is no return.
       if (message.type === 'welcome') delete message.replaces;
@@ -716,8 +731,19 @@ export class SignalingController implements ReactiveController {
     // Nobody wants this socket any more (a hang-up waiting to be heard, see
     // `leave`): a room that will not have us is no news, and no failure.
     const news = !this.#unsaidLeave || this.#unsaidLeave.stay;
-    if (news) this.closeCode = code;
+    if (!news) return this.#moveOn(bye);
+    this.closeCode = code;
     this.disconnect(bye);
-    if (news) this.#options.onTerminalClose?.(code);
+    this.#options.onTerminalClose?.(code);
+  }
+
+  /** The hang-up is told, or moot: close the socket, and open the one wanted in another room, if any. */
+  #moveOn(bye = false): void {
+    const [next, enter] = [this.#next, this.#enter];
+    this.disconnect(bye);
+    if (!next) return;
+    this.connect(next);
+    // A join (or ring) made meanwhile is for that room.
+    this.#enter = enter;
   }
 }

@@ -573,3 +573,66 @@ describe('<call-widget> back in the room after a socket drop (a resumed welcome)
     expect(state).to.equal('waiting');
   });
 });
+
+describe('<call-widget> moved to another room while the old one has not heard its hang-up', () => {
+  const BOB = { id: PEERS[0]!, name: 'Bob', inCall: true };
+  const TOKEN = `${SELF}.1.${'a'.repeat(22)}`;
+  const frame = (message: object) => new MessageEvent('message', { data: JSON.stringify(message) });
+  const welcome = (extra: Record<string, unknown>) => frame({ type: 'welcome', version: PROTOCOL_VERSION, id: SELF, capacity: 2, peers: [BOB], iceServers: [], locked: false, session: TOKEN, ...extra });
+  const types = (socket: ScriptedSocket) => socket.sent.map((sent) => (JSON.parse(sent) as { type: string }).type);
+
+  /** A widget in a call in `oldroom0001` whose socket dropped, hung up, then moved to `newroom0001`; the sockets it opened, by room. */
+  async function hungUpAndMoved(mode: 'room' | 'call', whileWaiting?: (el: CallWidget) => Promise<void>) {
+    const sockets: [string, ScriptedSocket][] = [];
+    const el = document.createElement('call-widget');
+    Object.assign(el, { name: 'Ann', host: 'fuzz.invalid', room: 'oldroom0001', mode, skipLobby: true });
+    el.createSocket = (address) => {
+      const socket = new ScriptedSocket();
+      sockets.push([address.room, socket]);
+      return socket;
+    };
+    el.getUserMedia = canvasGetUserMedia({ width: 64, height: 48 });
+    document.body.append(el);
+    await el.updateComplete;
+    const old = sockets[0]![1];
+    old.emit(new Event('open'));
+    old.emit(welcome({}));
+    await el.join();
+    old.emit(frame({ type: 'joined', peers: [BOB] }));
+    if (mode === 'call') old.emit(frame({ type: 'call', state: 'accepted', peer: BOB }));
+    await el.updateComplete;
+    old.emit(new CloseEvent('close', { code: 1006 }));
+    await el.updateComplete;
+    el.hangup();
+    await el.updateComplete;
+    el.room = 'newroom0001';
+    await el.updateComplete;
+    await whileWaiting?.(el);
+    const opened = sockets.map(([room]) => room);
+    // The old room is back and holds us: it hears the hang-up, and then the new room's socket opens.
+    old.emit(new Event('open'));
+    old.emit(welcome({ resumed: true }));
+    await el.updateComplete;
+    return { el, old, opened, sockets };
+  }
+
+  for (const mode of ['call', 'room'] as const) {
+    it(`mode="${mode}"${mode === 'room' ? ', joining there meanwhile' : ' (listening for rings)'}: the old room hears the hang-up first, then the new room's socket opens${mode === 'room' ? ' and joins' : ''}`, async () => {
+      const { el, old, opened, sockets } = await hungUpAndMoved(mode, mode === 'room' ? (widget) => widget.join() : undefined);
+      try {
+        expect(opened, 'nothing opened in the new room while the hang-up waited').to.deep.equal(['oldroom0001']);
+        expect(types(old).at(-1)).to.equal('leave');
+        expect(old.closed).to.equal(true);
+        expect(sockets.map(([room]) => room)).to.deep.equal(['oldroom0001', 'newroom0001']);
+        const fresh = sockets[1]![1];
+        fresh.emit(new Event('open'));
+        fresh.emit(welcome({ id: 'selfTTTTTTTTTTTT', peers: [], session: undefined }));
+        await el.updateComplete;
+        await sleep(50);
+        expect(types(fresh)).to.deep.equal([mode === 'room' ? 'join' : 'ping']);
+      } finally {
+        el.remove();
+      }
+    });
+  }
+});

@@ -39,7 +39,8 @@ class ScriptedSocket implements SignalingSocket {
   /** The server closes the socket with `code`. */
   closeWith(code: number, reason = ''): void {
     const event = Object.assign(new Event('close'), { code, reason });
-    for (const listener of this.#listeners.get('close') ?? []) listener(event);
+    // Those listening now: a connection opened by a listener is another one.
+    for (const listener of [...(this.#listeners.get('close') ?? [])]) listener(event);
   }
 }
 
@@ -93,7 +94,7 @@ function connect(onLeft?: (controller: SignalingController) => void) {
   const peerJoined = (id: string) => socket.deliver({ type: 'peer-joined', peer: { id, name: '', inCall: false } });
   /** The query the socket presents on its next (re)connection. */
   const params = () => addresses.at(-1)?.params?.() ?? {};
-  return { socket, joined, updated, log, rosters, controller, welcome, peerJoined, params };
+  return { socket, joined, updated, log, rosters, controller, welcome, peerJoined, params, addresses };
 }
 
 describe('SignalingController: close codes', () => {
@@ -579,6 +580,33 @@ describe('SignalingController: a hang-up with the socket down', () => {
     assert.equal(socket.closed, true);
     assert.equal(controller.status, 'idle');
     assert.deepEqual(log, [], 'the welcome is not handed on');
+  });
+
+  test('wanted in another room meanwhile (connect() to it): that socket opens once the old room has heard the hang-up, or once its grace is over, or at once on a final close of the old socket; wanted back in the old room, none opens', () => {
+    const elsewhere = { host: 'rooms.invalid', party: 'main', room: 'room-elsewhere01' };
+    const rooms = (addresses: RoomAddress[]) => addresses.map((a) => a.room);
+    // The old room never comes back: the grace ends it.
+    const quiet = hangUpWhileDown();
+    quiet.controller.connect(elsewhere);
+    assert.deepEqual([rooms(quiet.addresses), quiet.socket.closed, quiet.controller.leaving], [['room-0123456789'], false, false]);
+    mock.timers.tick(RESUME_GRACE_MS);
+    assert.deepEqual(rooms(quiet.addresses), ['room-0123456789', 'room-elsewhere01']);
+    assert.equal(quiet.controller.status, 'connecting');
+    mock.timers.reset();
+    // A final close of the old socket: no news (the call is over), and the other room's socket opens.
+    const refused = hangUpWhileDown();
+    refused.controller.connect(elsewhere);
+    refused.socket.closeWith(CloseCode.roomUnavailable);
+    assert.deepEqual(rooms(refused.addresses), ['room-0123456789', 'room-elsewhere01']);
+    assert.equal(refused.controller.closeCode, null);
+    mock.timers.reset();
+    // Back to the old room before it heard: it stays there, and hears the hang-up.
+    const back = hangUpWhileDown();
+    back.controller.connect(elsewhere);
+    back.controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    resumed(back.socket);
+    assert.deepEqual(sentTypes(back.socket), ['leave']);
+    assert.deepEqual(rooms(back.addresses), ['room-0123456789']);
   });
 
   test('listening after it (connect() again: mode="call"): the hang-up goes, what the room still says to that id is not ours, and the socket reopened after its close is a new identity\'s', () => {
