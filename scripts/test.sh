@@ -286,7 +286,9 @@ npx vite build --mode npm --logLevel warn
 # B).
 # 26,128 B: a socket wanted in another room opens after the old room has
 # heard an unheard hang-up (+54 B).
-node scripts/size.mjs 26128
+# 26,165 B: review of 9cc8739: the room wanted next counts as where the
+# socket is (+37 B).
+node scripts/size.mjs 26165
 npx tsc -p tsconfig.build.json
 
 step 'browser tests (web-test-runner, Chromium)'

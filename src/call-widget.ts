@@ -932,7 +932,9 @@ export class CallWidget extends LitElement {
       if (this.#state !== 'joining') return;
       // Not while the permission prompt is open (the user is not kept
       // waiting by the room then): it counts again from the next check.
-      if (this.#media.status === 'acquiring') this.#startJoinTimer();
+      // Nor while the socket waits for the room we left to hear our hang-up
+      // (its grace: 20 s at most) before it opens in this one.
+      if (this.#media.status === 'acquiring' || this.#signaling.moving) this.#startJoinTimer();
       else this.#fail(new CallError('room-unreachable', `no answer from the room server in ${JOIN_TIMEOUT_MS} ms`));
     }, JOIN_TIMEOUT_MS);
   }

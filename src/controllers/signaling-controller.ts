@@ -57,6 +57,9 @@ export interface RoomAddress {
   params?: () => Record<string, string>;
 }
 
+/** `a` and `b` are the same room (null: none). */
+const sameRoom = (a: RoomAddress | null, b: RoomAddress): boolean => a?.host === b.host && a.party === b.party && a.room === b.room;
+
 /** Opens the room socket; injectable so stories and unit tests need no server. */
 export type SocketFactory = (address: RoomAddress) => SignalingSocket;
 
@@ -214,7 +217,7 @@ export class SignalingController implements ReactiveController {
   #droppedAt = 0;
   /**
    * A hang-up the room has not heard (see `leave`): the id it is for, whether
-   * the socket is wanted after it (`connect()` was called since), and when
+   * the socket is wanted after it (`connect()` to this room was called since), and when
    * it is moot (the room's grace is over).
    */
   #unsaidLeave: { id: string; stay: boolean; timer: ReturnType<typeof setTimeout> } | null = null;
@@ -236,9 +239,14 @@ export class SignalingController implements ReactiveController {
   }
 
   /** True while our socket is open (or reopening) to `address`. */
+  /** True while our socket is open (or reopening) to `address`, or wanted there next (see `connect`). */
   isAt(address: RoomAddress): boolean {
-    const at = this.#address;
-    return !!this.#socket && at?.host === address.host && at.party === address.party && at.room === address.room;
+    return sameRoom(this.#next ?? (this.#socket ? this.#address : null), address);
+  }
+
+  /** A hang-up waits for the room we are in to hear it; then the socket opens in another room (see `connect`). */
+  get moving(): boolean {
+    return !!this.#next;
   }
 
   /** The socket is kept only for a hang-up the room has not heard yet (see `leave`): nothing else wants it. */
@@ -253,7 +261,7 @@ export class SignalingController implements ReactiveController {
    * people would otherwise hear a drop, and wait out the grace.
    */
   connect(address: RoomAddress): void {
-    if (this.isAt(address)) {
+    if (this.#socket && sameRoom(this.#address, address)) {
       if (this.#unsaidLeave) this.#unsaidLeave.stay = true;
       this.#next = null;
       return;
@@ -359,8 +367,9 @@ export class SignalingController implements ReactiveController {
    * a 1:1 call-mode room our held id would keep a listening socket out
    * (`room-full`). So the socket stays, with our session token, until the
    * room is back and holds us again: then `leave` goes (the others hear we
-   * hung up), and the socket closes, or, if `connect()` was called since
-   * (listening for rings, or a new join), carries on under a new identity.
+   * hung up), and the socket closes, or, if `connect()` to that room was
+   * called since (listening for rings, or a new join), carries on under a
+   * new identity; `connect()` to another room opens a socket there then.
    * Once the room's grace is over ({@link RESUME_GRACE_MS}) there is nothing
    * to tell it.
    */
@@ -721,7 +730,8 @@ export class SignalingController implements ReactiveController {
       this.status = 'reconnecting';
       this.#resetPace();
       this.knocking = [];
-      this.#options.onReconnecting?.(++this.#reconnectAttempt);
+      // (Not the old room's, which only a hang-up still wants, on the way to another.)
+      if (!this.#next) this.#options.onReconnecting?.(++this.#reconnectAttempt);
     }
     this.#host.requestUpdate();
   };

@@ -609,6 +609,21 @@ describe('SignalingController: a hang-up with the socket down', () => {
     assert.deepEqual(rooms(back.addresses), ['room-0123456789']);
   });
 
+  test('listening after it (mode="call"), moved to another room and back before the old room heard: wanted in the old room again, listening there once it has, and nothing opens elsewhere', () => {
+    const old = { host: 'rooms.invalid', party: 'main', room: 'room-0123456789' };
+    const elsewhere = { host: 'rooms.invalid', party: 'main', room: 'room-elsewhere01' };
+    const { socket, controller, addresses } = hangUpWhileDown();
+    controller.connect(old);
+    controller.connect(elsewhere);
+    assert.deepEqual([controller.isAt(old), controller.isAt(elsewhere), controller.moving], [false, true, true], 'wanted elsewhere next');
+    controller.connect(old);
+    assert.deepEqual([controller.isAt(old), controller.isAt(elsewhere), controller.moving], [true, false, false]);
+    resumed(socket);
+    assert.deepEqual(sentTypes(socket), ['leave']);
+    assert.equal(socket.closed, false, 'kept: listening here');
+    assert.deepEqual(addresses.map((a) => a.room), ['room-0123456789']);
+  });
+
   test('listening after it (connect() again: mode="call"): the hang-up goes, what the room still says to that id is not ours, and the socket reopened after its close is a new identity\'s', () => {
     const { socket, controller, log, params } = hangUpWhileDown();
     controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
