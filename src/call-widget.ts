@@ -843,8 +843,8 @@ export class CallWidget extends LitElement {
     // open elsewhere (waiting to be rung, in the lobby, after a call in
     // `mode="call"`) opens here instead, and a ring heard there is over (one
     // kept only for a hang-up the old room has not heard yet is no socket we
-    // want: it tells that room, and closes). By the address the socket has,
-    // not by what changed: a join() right after the change (or before the
+    // want: it tells that room, and closes). By the room the socket is in
+    // (or wanted in next), not by what changed: a join() right after the change (or before the
     // first update) is in this room already.
     if ((changed.has('host') || changed.has('party') || changed.has('room')) && !this.#signaling.isAt(this.#address())) {
       if (this.#intent === 'join') this.hangup();
@@ -1630,7 +1630,8 @@ export class CallWidget extends LitElement {
   /**
    * Play a remote video. Where the browser will not start it with sound
    * (its autoplay policy: no user activation on the page yet, HTML
-   * §6.4.1 "sticky activation"; `play()` rejects with `NotAllowedError`), it
+   * §6.4.1 "sticky activation", and, in Chromium, no camera or microphone
+   * captured; `play()` rejects with `NotAllowedError`), it
    * plays muted, so the picture shows, and the sound button asks for the
    * click the browser wants; said once.
    */

@@ -217,8 +217,8 @@ export class SignalingController implements ReactiveController {
   #droppedAt = 0;
   /**
    * A hang-up the room has not heard (see `leave`): the id it is for, whether
-   * the socket is wanted after it (`connect()` to this room was called since), and when
-   * it is moot (the room's grace is over).
+   * the socket is wanted after it (`connect()` to this room was called
+   * since), and when it is moot (the room's grace is over).
    */
   #unsaidLeave: { id: string; stay: boolean; timer: ReturnType<typeof setTimeout> } | null = null;
   /** Another room the socket is wanted in once that hang-up is told (or moot): `connect()` to it meanwhile. */
@@ -238,7 +238,6 @@ export class SignalingController implements ReactiveController {
     this.disconnect();
   }
 
-  /** True while our socket is open (or reopening) to `address`. */
   /** True while our socket is open (or reopening) to `address`, or wanted there next (see `connect`). */
   isAt(address: RoomAddress): boolean {
     return sameRoom(this.#next ?? (this.#socket ? this.#address : null), address);
