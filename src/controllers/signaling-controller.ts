@@ -156,6 +156,17 @@ function socketProtocol(host: string): 'ws' | 'wss' {
 /** The messages that put a peer in the call. */
 type EnterMessage = Extract<ClientMessage, { type: 'join' | 'ring' | 'accept' }>;
 
+/**
+ * A hang-up the room has not heard (see `SignalingController.leave`): the id
+ * it is for, whether the socket is wanted after it (`connect()` to this room
+ * was called since), and when it is moot (the room's grace is over).
+ */
+interface UnsaidLeave {
+  id: string;
+  stay: boolean;
+  timer: ReturnType<typeof setTimeout>;
+}
+
 /** Ring states that end a ring without a call. */
 const RING_ENDS: ReadonlySet<RingState> = new Set<RingState>(['declined', 'missed', 'busy']);
 
@@ -215,12 +226,8 @@ export class SignalingController implements ReactiveController {
   #refilledAt = 0;
   /** When the last connection ended (dropped, reopened, closed), ms (`Date.now()`); 0 before any. */
   #droppedAt = 0;
-  /**
-   * A hang-up the room has not heard (see `leave`): the id it is for, whether
-   * the socket is wanted after it (`connect()` to this room was called
-   * since), and when it is moot (the room's grace is over).
-   */
-  #unsaidLeave: { id: string; stay: boolean; timer: ReturnType<typeof setTimeout> } | null = null;
+  /** A hang-up the room has not heard (see `leave`), until it has (its close of that socket), or it is moot. */
+  #unsaidLeave: UnsaidLeave | null = null;
   /** Another room the socket is wanted in once that hang-up is told (or moot): `connect()` to it meanwhile. */
   #next: RoomAddress | null = null;
   /** The room is closing the socket of the id we just left: what it still says is not for us. */
@@ -368,7 +375,9 @@ export class SignalingController implements ReactiveController {
    * room is back and holds us again: then `leave` goes (the others hear we
    * hung up), and the socket closes, or, if `connect()` to that room was
    * called since (listening for rings, or a new join), carries on under a
-   * new identity; `connect()` to another room opens a socket there then.
+   * new identity once the room has closed the old one's (the token is kept
+   * until then: a drop first says it again); `connect()` to another room
+   * opens a socket there then.
    * Once the room's grace is over ({@link RESUME_GRACE_MS}) there is nothing
    * to tell it.
    */
@@ -390,13 +399,12 @@ export class SignalingController implements ReactiveController {
       this.#forgetRoom();
       // A held resume needs only the token; the host key stays for it all the same.
       this.hostKey = hostKey;
-      const timer = setTimeout(() => {
-        const stay = this.#unsaidLeave?.stay;
-        this.#unsaidLeave = null;
-        this.#session = this.hostKey = null;
-        if (!stay) this.#moveOn();
-      }, RESUME_GRACE_MS);
-      this.#unsaidLeave = { id, stay: false, timer };
+      const moot = (): void => {
+        this.#heard(unsaid);
+        if (!unsaid.stay) this.#moveOn();
+      };
+      const unsaid: UnsaidLeave = { id, stay: false, timer: setTimeout(moot, RESUME_GRACE_MS) };
+      this.#unsaidLeave = unsaid;
       return;
     }
     this.disconnect(false);
@@ -543,17 +551,19 @@ export class SignalingController implements ReactiveController {
     // restart) has nothing to hear: this is a new identity's welcome already.
     const unsaid = this.#unsaidLeave;
     if (unsaid && (message.type === 'welcome' || message.type === 'lobby')) {
-      clearTimeout(unsaid.timer);
-      this.#unsaidLeave = null;
-      this.#session = this.hostKey = null;
       // Our id (held, or let in again by a room that restarted without its
       // storage) hears the hang-up. Anything else, if the socket is not
       // wanted, hears that we go: a member let in under a new id would be
       // held for the grace (a place taken), a knock kept in the lobby.
       const held = message.type === 'welcome' && message.id === unsaid.id;
       if (held || !unsaid.stay) this.#socket?.send(encodeMessage({ type: held || message.type === 'lobby' ? 'leave' : 'bye' }));
+      // Wanted after it: the room closes this socket once it has heard (see
+      // `#handleClose`). Until then the token stays ours: a drop first may
+      // have lost the hang-up, and the socket reopened without it would be
+      // a new member while our id is held (a 1:1 room: `room-full`).
+      if (held && unsaid.stay) return void (this.#leftOpen = true);
+      this.#heard(unsaid);
       if (!unsaid.stay) return this.#moveOn();
-      if (held) return void (this.#leftOpen = true);
       // We left: a new id that replaces our old one is no return.
       if (message.type === 'welcome') delete message.replaces;
     }
@@ -720,6 +730,14 @@ export class SignalingController implements ReactiveController {
     if (this.#leftOpen && !TERMINAL_CLOSE_CODES.has(code)) {
       this.#leftOpen = false;
       this.status = 'reconnecting';
+      // It heard the hang-up: the room closes that socket with 1000 (party/room.ts).
+      // Anything else is a drop that may have lost it: the token stays, and
+      // the socket reopened is held again, to say it again, or gets a new
+      // id (it was heard).
+      const unsaid = this.#unsaidLeave;
+      if (code !== 1000 || !unsaid) return;
+      this.#heard(unsaid);
+      if (!unsaid.stay) this.#moveOn();
       return;
     }
     // `inCall` stands while the socket reopens: media may still be flowing,
@@ -734,6 +752,13 @@ export class SignalingController implements ReactiveController {
     }
     this.#host.requestUpdate();
   };
+
+  /** The room heard the hang-up `unsaid` (or has nothing to hear): the token that held our id is spent. */
+  #heard(unsaid: UnsaidLeave): void {
+    clearTimeout(unsaid.timer);
+    if (this.#unsaidLeave === unsaid) this.#unsaidLeave = null;
+    this.#session = this.hostKey = null;
+  }
 
   /** The room said (or showed) we must not come back: stop (saying `bye` if `bye`), and report `code`. */
   #closeFor(code: number, bye = true): void {

@@ -643,6 +643,54 @@ describe('SignalingController: a hang-up with the socket down', () => {
     assert.deepEqual(sentTypes(socket), ['leave', 'ping'], 'a listener answers its welcome with a ping');
   });
 
+  test('listening after it, the socket drops before the room closed the id we left (the hang-up may be lost with it): the socket reopens with our token; held again, the room hears it again; under a new id replacing ours (it had heard), a listener carries on', () => {
+    for (const heard of [false, true]) {
+      const { socket, controller, log, params } = hangUpWhileDown();
+      controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+      resumed(socket);
+      socket.closeWith(1006);
+      assert.equal(params().session, token(SELF), 'still ours: the room may hold our id yet');
+      if (!heard) {
+        resumed(socket);
+        assert.deepEqual(sentTypes(socket), ['leave', 'leave'], 'said again');
+        socket.closeWith(1000, 'left');
+        assert.equal(params().session, undefined, 'heard: no token');
+      }
+      socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION, id: OTHER_SELF, capacity: 2, peers: [{ id: ANN, name: 'Ann', inCall: false }], iceServers: [], locked: false, session: token(OTHER_SELF), ...(heard ? { replaces: SELF, hungUp: [] } : {}) });
+      assert.deepEqual(log, ['welcome'], 'no departure handed on: we left');
+      assert.deepEqual([controller.selfId, controller.status, params().session], [OTHER_SELF, 'open', token(OTHER_SELF)]);
+      assert.deepEqual(sentTypes(socket).slice(-1), ['ping'], 'a listener answers its welcome with a ping');
+      mock.timers.reset();
+    }
+  });
+
+  test('hung up again (or moved to another room) while the room closes the id we left: its close ends the socket (or opens the other room\'s); a drop first, the room hears the hang-up on our return, and the socket closes', () => {
+    const elsewhere = { host: 'rooms.invalid', party: 'main', room: 'room-elsewhere01' };
+    const again = hangUpWhileDown();
+    again.controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    resumed(again.socket);
+    again.controller.leave();
+    again.socket.closeWith(1000, 'left');
+    assert.deepEqual([again.socket.closed, again.controller.status], [true, 'idle']);
+    mock.timers.reset();
+    const moved = hangUpWhileDown();
+    moved.controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    resumed(moved.socket);
+    moved.controller.connect(elsewhere);
+    moved.socket.closeWith(1000, 'left');
+    assert.deepEqual(moved.addresses.map((a) => a.room), ['room-0123456789', 'room-elsewhere01']);
+    assert.equal(moved.params().session, undefined, 'a new member there');
+    mock.timers.reset();
+    const dropped = hangUpWhileDown();
+    dropped.controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    resumed(dropped.socket);
+    dropped.controller.leave();
+    dropped.socket.closeWith(1006);
+    resumed(dropped.socket);
+    assert.deepEqual(sentTypes(dropped.socket), ['leave', 'leave']);
+    assert.equal(dropped.socket.closed, true);
+  });
+
   test('a room that forgot us meanwhile (a new id: past its grace, or restarted) has no hang-up to hear: the new member says bye at once (else it would be held, a place taken), or a listener carries on under the new id', () => {
     const alone = hangUpWhileDown();
     alone.socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION, id: OTHER_SELF, capacity: 2, peers: [], iceServers: [], locked: false, replaces: SELF, hungUp: [] });
