@@ -162,7 +162,7 @@ const INVITE_COPIED_MS = 3_000;
  * @csspart dismiss-button - puts the error (and the invite link's note) away: leaves the `failed` state for `idle` without retrying; in a call, hides the message.
  * @csspart invite-button - the copy-invite-link button (it says "Invite link copied" for 3 s after a copy).
  * @csspart notice - (in a call, over the video) the message of a device action that failed, the invite link when the clipboard refused it, and the sound button.
- * @csspart sound-button - (in a call, in the notice) shown when the browser would not start the others' sound (its autoplay policy: no click or key press on the page yet, and no camera or microphone captured, e.g. a receive-only `join()` called on load): their video plays muted until it is pressed.
+ * @csspart sound-button - (in a call, in the notice) shown when the browser would not start the others' sound (its autoplay policy: no click or key press on the page yet, and no camera or microphone captured, e.g. a receive-only `join()` called on load) and a peer sends sound: their video plays muted until it, or anything else in the widget, is clicked.
  * @csspart connection-lost - the "connection lost" note over a remote tile whose media path is down.
  * @csspart signaling-hint - the discreet "reconnecting to the room" note shown while media still flows.
  * @csspart lock-button - (host only) the lock-room toggle.
@@ -289,6 +289,8 @@ export class CallWidget extends LitElement {
   #announcements: string[] = [];
   /** The announcements have been rendered: the next one starts a new list. */
   #announced = false;
+  /** The sound button was said (see `#soundHeldBack`): not again until a video plays with sound. */
+  #soundSaid = false;
   /**
    * Counts the lists of announcements: each is rendered afresh (see
    * `render`), so a sentence said again ("Guest wants to join" for a second
@@ -448,6 +450,8 @@ export class CallWidget extends LitElement {
     this.ringTimeout = RING_TIMEOUT_MS.default / 1000;
     this.speakerId = '';
     this.messages = undefined;
+    // The sound button's press, or any other click in the widget (see `#handleSound`).
+    this.addEventListener('click', this.#handleSound);
   }
 
   /** The call's state (read-only, reflected to the `state` attribute). */
@@ -836,6 +840,11 @@ export class CallWidget extends LitElement {
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
+    // The sound button, said once as it first appears, until sound plays.
+    if (!this.#soundSaid && this.#soundHeldBack()) {
+      this.#soundSaid = true;
+      this.#announce(format(this.#t('soundBlocked'), { button: this.#t('playSound') }));
+    }
     const news = this.#backNews;
     this.#backNews = undefined;
     if (this.#intent === 'join') news?.();
@@ -1444,7 +1453,7 @@ export class CallWidget extends LitElement {
         <div part="brand" class="brand"><slot name="brand"></slot></div>
         ${links.length && (this.#error || this.#inviteFallback || soundHeldBack)
           ? html`<div part="notice" class="notice">
-              ${soundHeldBack ? html`<button part="button sound-button" @click=${this.#handleSound}>${this.#t('playSound')}</button>` : nothing}
+              ${soundHeldBack ? html`<button part="button sound-button">${this.#t('playSound')}</button>` : nothing}
               ${this.#renderNotes()}
             </div>`
           : nothing}
@@ -1636,22 +1645,36 @@ export class CallWidget extends LitElement {
    * click the browser wants; said once.
    */
   #play(video: HTMLVideoElement): void {
-    video.play().catch((error: unknown) => {
+    const played = (): void => {
+      if (!video.muted) this.#soundSaid = false;
+    };
+    video.play().then(played, (error: unknown) => {
       if (video.muted || (error as Error).name !== 'NotAllowedError') return;
-      if (!this.#soundHeldBack()) this.#announce(format(this.#t('soundBlocked'), { button: this.#t('playSound') }));
       video.muted = true;
       void video.play().catch(() => {});
       this.requestUpdate();
     });
   }
 
-  /** Some remote video plays muted: the browser held its sound back (see `#play`). */
+  /**
+   * Some remote video plays muted (see `#play`) while its peer sends sound:
+   * a remote audio track is `muted` until its first RTP packet, and stays so
+   * for a peer that sends none (W3C Media Capture and Streams §4.3.1).
+   */
   #soundHeldBack(): boolean {
-    return [...this.#videos.values()].some((video) => video.muted);
+    return [...this.#videos.values()].some(
+      (video) => video.muted && (video.srcObject as MediaStream | null)?.getAudioTracks().some((track) => !track.muted),
+    );
   }
 
-  /** The sound button was pressed: the user activation the browser wanted. */
+  /**
+   * The sound button was pressed, or anything else in the widget clicked:
+   * the user activation the browser wanted (HTML §6.4.1). Without one (a
+   * click the page's script made outside a user's), the videos are muted
+   * again (see `#play`).
+   */
   #handleSound = (): void => {
+    if (![...this.#videos.values()].some((video) => video.muted)) return;
     for (const video of this.#videos.values()) {
       video.muted = false;
       this.#play(video);

@@ -112,6 +112,9 @@ export class PeerSession {
       // does not.
       if (track.kind === 'video' && track.muted) track.addEventListener('unmute', add, { once: true });
       else add();
+      // An audio track's first sound (`unmute`) is news too: a video the
+      // browser started muted asks for a click only for a peer heard.
+      if (track.kind === 'audio' && track.muted) track.addEventListener('unmute', add, { once: true });
     };
     this.pc.onconnectionstatechange = () => this.#options.onStateChange?.(this.pc.connectionState);
 

@@ -1459,6 +1459,40 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     }
   });
 
+  it('a peer that sends no sound brings no sound button (its video plays muted all the same) until its first sound; then a click anywhere in the widget turns the sound on', async () => {
+    const play = HTMLMediaElement.prototype.play;
+    let allowed = false;
+    HTMLMediaElement.prototype.play = function (this: HTMLMediaElement) {
+      return allowed || this.muted ? play.call(this) : Promise.reject(new DOMException('not allowed to play', 'NotAllowedError'));
+    };
+    try {
+      const { alice, bob, region } = await idlePair();
+      const said: string[] = [];
+      new MutationObserver(() => said.push(region.textContent!)).observe(region, { childList: true, subtree: true, characterData: true });
+      const told = format(en.soundBlocked, { button: en.playSound });
+      button(alice, 'join-button').click();
+      await reach(alice, 'waiting');
+      await bob.join({ audio: false }); // the camera only
+      await reach(alice, 'connected');
+      await until(() => part<HTMLVideoElement>(alice, 'remote-video')?.muted === true, 'the video muted');
+      expect(await videoFrames(remoteVideo(alice), 3), 'the picture shows').to.have.length(3);
+      await sleep(300);
+      await alice.updateComplete;
+      expect([part(alice, 'sound-button'), said.some((text) => text.includes(told))], 'nothing to hear: no button').to.deep.equal([null, false]);
+      // Bob turns his microphone on: his first sound brings the button, said.
+      button(bob, 'mic-button').click();
+      await until(() => part(alice, 'sound-button') !== null, 'the sound button');
+      await until(() => said.some((text) => text.includes(told)), 'said');
+      allowed = true;
+      remoteVideo(alice).click();
+      await until(() => !remoteVideo(alice).muted, 'the sound on');
+      await alice.updateComplete;
+      expect([part(alice, 'sound-button'), remoteVideo(alice).paused]).to.deep.equal([null, false]);
+    } finally {
+      HTMLMediaElement.prototype.play = play;
+    }
+  });
+
   it('the room-reconnecting hint is said when it appears: the room socket dropped while the call was reconnecting, and the call came back', async () => {
     const rooms = new InMemoryRooms();
     const room = newRoomId();
