@@ -204,6 +204,28 @@ async function idlePair() {
   return { alice, bob, region: alice.shadowRoot!.querySelector('[aria-live]')! };
 }
 
+/**
+ * The browser's answer to `play()` with sound, as its autoplay policy gives
+ * it before a click: refused (`NotAllowedError`) until `allowed`; muted play
+ * is never refused. `restore()` puts the real `play()` back.
+ */
+function refuseSoundUntilAllowed() {
+  const play = HTMLMediaElement.prototype.play;
+  const policy = { allowed: false, restore: () => void (HTMLMediaElement.prototype.play = play) };
+  HTMLMediaElement.prototype.play = function (this: HTMLMediaElement) {
+    return policy.allowed || this.muted ? play.call(this) : Promise.reject(new DOMException('not allowed to play', 'NotAllowedError'));
+  };
+  return policy;
+}
+
+/** {@link idlePair}, and every text Alice's live region has held, in order. */
+async function soundPair() {
+  const pair = await idlePair();
+  const said: string[] = [];
+  new MutationObserver(() => said.push(pair.region.textContent!)).observe(pair.region, { childList: true, subtree: true, characterData: true });
+  return { ...pair, said };
+}
+
 /** A 1:1 room that Alice's and Bob's idle widgets fill (a third gets room-full). */
 async function fullRoom() {
   const rooms = new InMemoryRooms();
@@ -1420,16 +1442,9 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
   });
 
   it('where the browser will not start the others\' sound (autoplay policy: no click on the page yet), their video plays muted, the sound button says so, and pressing it turns the sound on', async () => {
-    const play = HTMLMediaElement.prototype.play;
-    // The browser's answer to play() with sound: refused until `allowed`.
-    let allowed = false;
-    HTMLMediaElement.prototype.play = function (this: HTMLMediaElement) {
-      return allowed || this.muted ? play.call(this) : Promise.reject(new DOMException('not allowed to play', 'NotAllowedError'));
-    };
+    const policy = refuseSoundUntilAllowed();
     try {
-      const { alice, bob, region } = await idlePair();
-      const said: string[] = [];
-      new MutationObserver(() => said.push(region.textContent!)).observe(region, { childList: true, subtree: true, characterData: true });
+      const { alice, bob, said } = await soundPair();
       button(alice, 'join-button').click();
       await reach(alice, 'waiting');
       button(bob, 'join-button').click();
@@ -1445,7 +1460,7 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
       await sleep(50);
       await alice.updateComplete;
       expect([remoteVideo(alice).muted, part(alice, 'sound-button') !== null]).to.deep.equal([true, true]);
-      allowed = true;
+      policy.allowed = true;
       button(alice, 'sound-button').focus();
       button(alice, 'sound-button').click();
       await alice.updateComplete;
@@ -1455,20 +1470,14 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
       // Bob's widget is another: its sound is still off until pressed there.
       expect([part(bob, 'sound-button') !== null, remoteVideo(bob).muted]).to.deep.equal([true, true]);
     } finally {
-      HTMLMediaElement.prototype.play = play;
+      policy.restore();
     }
   });
 
   it('a peer that sends no sound brings no sound button (its video plays muted all the same) until its first sound; then a click anywhere in the widget turns the sound on', async () => {
-    const play = HTMLMediaElement.prototype.play;
-    let allowed = false;
-    HTMLMediaElement.prototype.play = function (this: HTMLMediaElement) {
-      return allowed || this.muted ? play.call(this) : Promise.reject(new DOMException('not allowed to play', 'NotAllowedError'));
-    };
+    const policy = refuseSoundUntilAllowed();
     try {
-      const { alice, bob, region } = await idlePair();
-      const said: string[] = [];
-      new MutationObserver(() => said.push(region.textContent!)).observe(region, { childList: true, subtree: true, characterData: true });
+      const { alice, bob, said } = await soundPair();
       const told = format(en.soundBlocked, { button: en.playSound });
       button(alice, 'join-button').click();
       await reach(alice, 'waiting');
@@ -1483,13 +1492,13 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
       button(bob, 'mic-button').click();
       await until(() => part(alice, 'sound-button') !== null, 'the sound button');
       await until(() => said.some((text) => text.includes(told)), 'said');
-      allowed = true;
+      policy.allowed = true;
       remoteVideo(alice).click();
       await until(() => !remoteVideo(alice).muted, 'the sound on');
       await alice.updateComplete;
       expect([part(alice, 'sound-button'), remoteVideo(alice).paused]).to.deep.equal([null, false]);
     } finally {
-      HTMLMediaElement.prototype.play = play;
+      policy.restore();
     }
   });
 
