@@ -1204,8 +1204,10 @@ export class CallWidget extends LitElement {
   }
 
   #end(): void {
-    // What a device action said during the call goes with it.
+    // What a device action said during the call goes with it; the sound button
+    // of the next call is said anew.
     this.#error = null;
+    this.#soundSaid = false;
     this.#ring = 'none';
     this.#rungOnly = false;
     this.#closeLobby();
@@ -1220,6 +1222,7 @@ export class CallWidget extends LitElement {
     // (reason `left`) and waits for us to come back; retry reconnects.
     this.#endReason = error.code === 'room-full' ? 'room-full' : 'failed';
     this.#ring = 'none';
+    this.#soundSaid = false;
     this.#signaling.disconnect();
     this.#closeLobby();
     this.#peers.closeAll();
@@ -1659,11 +1662,13 @@ export class CallWidget extends LitElement {
   /**
    * Some remote video plays muted (see `#play`) while its peer sends sound:
    * a remote audio track is `muted` until its first RTP packet, and stays so
-   * for a peer that sends none (W3C Media Capture and Streams §4.3.1).
+   * for a peer that sends none (W3C Media Capture and Streams §4.3.1). Not
+   * a video whose link is gone (the render drops it; `willUpdate` comes first).
    */
   #soundHeldBack(): boolean {
-    return [...this.#videos.values()].some(
-      (video) => video.muted && (video.srcObject as MediaStream | null)?.getAudioTracks().some((track) => !track.muted),
+    return [...this.#videos].some(
+      ([id, video]) =>
+        this.#peers.links.has(id) && video.muted && (video.srcObject as MediaStream | null)?.getAudioTracks().some((track) => !track.muted),
     );
   }
 

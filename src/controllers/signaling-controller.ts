@@ -164,7 +164,9 @@ type EnterMessage = Extract<ClientMessage, { type: 'join' | 'ring' | 'accept' }>
 interface UnsaidLeave {
   id: string;
   stay: boolean;
-  timer: ReturnType<typeof setTimeout>;
+  /** The room's grace is over: nothing to say. */
+  moot: () => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** Ring states that end a ring without a call. */
@@ -399,11 +401,16 @@ export class SignalingController implements ReactiveController {
       this.#forgetRoom();
       // A held resume needs only the token; the host key stays for it all the same.
       this.hostKey = hostKey;
-      const moot = (): void => {
-        this.#heard(unsaid);
-        if (!unsaid.stay) this.#moveOn();
+      const unsaid: UnsaidLeave = {
+        id,
+        stay: false,
+        moot: () => {
+          this.#heard(unsaid);
+          if (!unsaid.stay) this.#moveOn();
+        },
+        timer: undefined,
       };
-      const unsaid: UnsaidLeave = { id, stay: false, timer: setTimeout(moot, RESUME_GRACE_MS) };
+      unsaid.timer = setTimeout(unsaid.moot, RESUME_GRACE_MS);
       this.#unsaidLeave = unsaid;
       return;
     }
@@ -561,7 +568,12 @@ export class SignalingController implements ReactiveController {
       // `#handleClose`). Until then the token stays ours: a drop first may
       // have lost the hang-up, and the socket reopened without it would be
       // a new member while our id is held (a 1:1 room: `room-full`).
-      if (held && unsaid.stay) return void (this.#leftOpen = true);
+      // The room counts its grace anew from that welcome (party/room.ts, `lastSeen`): so do we.
+      if (held && unsaid.stay) {
+        clearTimeout(unsaid.timer);
+        unsaid.timer = setTimeout(unsaid.moot, RESUME_GRACE_MS);
+        return void (this.#leftOpen = true);
+      }
       this.#heard(unsaid);
       if (!unsaid.stay) return this.#moveOn();
       // We left: a new id that replaces our old one is no return.
@@ -730,12 +742,13 @@ export class SignalingController implements ReactiveController {
     if (this.#leftOpen && !TERMINAL_CLOSE_CODES.has(code)) {
       this.#leftOpen = false;
       this.status = 'reconnecting';
-      // It heard the hang-up: the room closes that socket with 1000 (party/room.ts).
-      // Anything else is a drop that may have lost it: the token stays, and
-      // the socket reopened is held again, to say it again, or gets a new
-      // id (it was heard).
+      // It heard the hang-up: the room closes that socket with 1000 'left'
+      // (party/room.ts; partysocket reports its own errors as 1000 too, with
+      // no reason). Anything else is a drop that may have lost it: the token
+      // stays, and the socket reopened is held again, to say it again, or
+      // gets a new id (it was heard).
       const unsaid = this.#unsaidLeave;
-      if (code !== 1000 || !unsaid) return;
+      if (code !== 1000 || (event as CloseEvent).reason !== 'left' || !unsaid) return;
       this.#heard(unsaid);
       if (!unsaid.stay) this.#moveOn();
       return;

@@ -1474,6 +1474,30 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     }
   });
 
+  it('the sound button is said again in a later call where the browser still holds the sound back', async () => {
+    const policy = refuseSoundUntilAllowed();
+    try {
+      const { alice, bob, said } = await soundPair();
+      const told = format(en.soundBlocked, { button: en.playSound });
+      for (const call of ['first', 'second']) {
+        const before = said.length;
+        button(alice, 'join-button').click();
+        await reach(alice, 'waiting');
+        button(bob, 'join-button').click();
+        await reach(alice, 'connected');
+        await until(() => part(alice, 'sound-button') !== null, `the sound button, ${call} call`);
+        await until(() => said.slice(before).some((text) => text.includes(told)), `said, ${call} call`);
+        bob.hangup();
+        await reach(alice, 'ended');
+        await sleep(100);
+        await alice.updateComplete;
+        expect(said.at(-1), 'not said once the call is over').not.to.include(told);
+      }
+    } finally {
+      policy.restore();
+    }
+  });
+
   it('a peer that sends no sound brings no sound button (its video plays muted all the same) until its first sound; then a click anywhere in the widget turns the sound on', async () => {
     const policy = refuseSoundUntilAllowed();
     try {

@@ -691,6 +691,24 @@ describe('SignalingController: a hang-up with the socket down', () => {
     assert.equal(dropped.socket.closed, true);
   });
 
+  test('listening after it, held again late in the grace, the socket drops before the room closed the id we left: the room holds that id for a grace counted from its held welcome, and so keeps the token; a close of partysocket\'s own (1000, no reason) is a drop too', () => {
+    const late = hangUpWhileDown();
+    late.controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    mock.timers.tick(15_000);
+    resumed(late.socket); // the room holds SELF again: its grace restarts (party/room.ts, lastSeen)
+    late.socket.closeWith(1006);
+    mock.timers.tick(RESUME_GRACE_MS - 15_000);
+    assert.equal(late.params().session, token(SELF), 'the room holds SELF for 15 s yet: without the token, a 1:1 room says room-full');
+    mock.timers.tick(15_000);
+    assert.equal(late.params().session, undefined, 'its grace over: nothing to say');
+    mock.timers.reset();
+    const errored = hangUpWhileDown();
+    errored.controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
+    resumed(errored.socket);
+    errored.socket.closeWith(1000);
+    assert.equal(errored.params().session, token(SELF));
+  });
+
   test('a room that forgot us meanwhile (a new id: past its grace, or restarted) has no hang-up to hear: the new member says bye at once (else it would be held, a place taken), or a listener carries on under the new id', () => {
     const alone = hangUpWhileDown();
     alone.socket.deliver({ type: 'welcome', version: PROTOCOL_VERSION, id: OTHER_SELF, capacity: 2, peers: [], iceServers: [], locked: false, replaces: SELF, hungUp: [] });
