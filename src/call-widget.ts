@@ -157,6 +157,7 @@ const INVITE_COPIED_MS = 3_000;
  * @csspart accept-button - (state `incoming`) answers the call.
  * @csspart decline-button - (state `incoming`) turns the call down.
  * @csspart ring-note - who is calling (`incoming`) or being called (`ringing`).
+ * @csspart end-note - (state `ended`) who ended the call by hanging up, when the other side did.
  * @csspart audio-only-button - after `device-not-found`: join without the camera.
  * @csspart receive-only-button - after `device-not-found`, `permission-denied` or `permission-policy-blocked`: join without camera or microphone, to see and hear the others.
  * @csspart dismiss-button - puts the error (and the invite link's note) away: leaves the `failed` state for `idle` without retrying; in a call, hides the message.
@@ -324,6 +325,8 @@ export class CallWidget extends LitElement {
   /** The call's length once it ended, ms. */
   #duration = 0;
   #endReason: CallEndReason = 'hangup';
+  /** Who ended the call by hanging up (`remote-hangup`), as shown in the ended view. */
+  #hungUpBy = '';
   #ticker: ReturnType<typeof setInterval> | undefined;
   /** The room was locked, and we were its host, as of the last server message. */
   #was: [locked: boolean, host: boolean] = [false, false];
@@ -1043,6 +1046,7 @@ export class CallWidget extends LitElement {
         const othersInCall = [...this.#signaling.roster.values()].some((p) => p.id !== message.id && p.inCall);
         if (message.reason === 'hangup' && this.#intent === 'join' && !othersInCall) {
           this.#endReason = 'remote-hangup';
+          this.#hungUpBy = peer.name;
           this.#signaling.disconnect();
           this.#end();
           this.#listen();
@@ -1699,7 +1703,9 @@ export class CallWidget extends LitElement {
                 ? format(this.#t('ringingPeer'), { name: peerName })
                 : this.#t(this.#ringPeer ? 'ringingAnonymous' : 'ringingNobody')}
           </p>`
-        : nothing}
+        : this.#state === 'ended' && this.#endReason === 'remote-hangup'
+          ? html`<p part="end-note" class="ring">${format(this.#t('peerHungUp'), { name: this.#displayName(this.#hungUpBy) })}</p>`
+          : nothing}
       ${this.#renderNotes()}
     </div>`;
   }

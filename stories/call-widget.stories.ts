@@ -237,6 +237,18 @@ export const Ended: Story = {
   },
 };
 
+/** In a call, then the other side hung up: the ended view says who did. */
+export const EndedByPeer: Story = {
+  render: renderPair,
+  play: async (context) => {
+    await Connected.play!(context);
+    const [ada, grace] = widgetsIn(context.canvasElement);
+    await press(grace!, 'hangup-button');
+    await expectState(ada!, 'ended');
+    await waitFor(() => expect(ada!.shadowRoot?.querySelector('[part~="end-note"]')).toBeTruthy());
+  },
+};
+
 /** A story in which getUserMedia fails with the `DOMException` `name`, shown as `code`. */
 function failedWith(name: string, code: CallErrorCode): Story {
   return {

@@ -600,8 +600,16 @@ describe('<call-widget>', () => {
       'Bob’s tracks stopped',
     ).to.equal(true);
     expect(transitions(bobLog.states).at(-1)).to.equal('connected→ended');
+    // Who ended it, shown (not only said): the one who hung up has nothing to be told.
+    await bob.updateComplete;
+    expect(part(bob, 'end-note')?.textContent).to.equal(format(en.peerHungUp, { name: 'Alice' }));
+    expect(part(alice, 'end-note')).to.equal(null);
     await expect(alice).to.be.accessible();
     await expect(bob).to.be.accessible();
+    // A new call: the note goes.
+    button(bob, 'join-button').click();
+    await reach(bob, 'waiting');
+    expect(part(bob, 'end-note')).to.equal(null);
   });
 
   it('a hang-up while the room socket is down reaches the other side at once over the data channel, as a hang-up', async () => {

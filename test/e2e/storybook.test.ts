@@ -73,6 +73,7 @@ describe('Storybook: every story plays without camera or server', () => {
       'phone-width',
       'reconnecting',
       'ended',
+      'ended-by-peer',
       'knocking',
       'failed-permission-denied',
       'failed-device-not-found',
