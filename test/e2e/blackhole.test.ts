@@ -24,7 +24,7 @@ import {
 } from '../support/harness.ts';
 import { createTwoHosts, type TestHost, type TwoHosts } from '../support/netns.ts';
 import { firstFrameAfter, openInNamespace } from '../support/outage.ts';
-import { clickJoin, iceRestartedFrom, joinInTurn, localUfrag, restartIce, waitForState } from '../support/widget-page.ts';
+import { clickJoin, iceRestartedFrom, joinInTurn, localUfrag, recordSaid, restartIce, saidOn, waitForState } from '../support/widget-page.ts';
 
 let hosts: TwoHosts;
 let party: PartyServer;
@@ -160,26 +160,18 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
       // presents on its way back is a removed member's token.
       await sleep(22_000);
       assert.equal(await a.locator('call-widget').getAttribute('state'), 'reconnecting', 'A has heard nothing yet');
-      await a.evaluate(() => {
-        const w = window as unknown as { said: string[] };
-        w.said = [];
-        const region = document.querySelector('call-widget')!.shadowRoot!.querySelector('[aria-live]')!;
-        new MutationObserver(() => w.said.push(region.textContent!.trim())).observe(region, { subtree: true, childList: true, characterData: true });
-      });
+      await recordSaid(a);
     } finally {
       hosts.cutOffA(false);
     }
     const restoredAt = Date.now();
     await waitForState(a, 'ended', 15_000);
     console.log(`# B hung up while A was away past the grace: A's call ended ${Date.now() - restoredAt} ms after its network returned`);
-    const [seen, said] = await a.evaluate(() => {
-      const w = window as unknown as { callEvents: Recorded[]; said: string[] };
-      return [w.callEvents, w.said] as const;
-    });
+    const [seen, said] = await Promise.all([events(a), saidOn(a)]);
     assert.deepEqual(seen.filter((e) => e.type === 'call-peer-left').map((e) => [e.peer?.name, e.reason]), [['B', 'hangup']]);
     assert.deepEqual(seen.filter((e) => e.type === 'call-ended').map((e) => e.reason), ['remote-hangup']);
     // (A name is said isolated: U+2068 … U+2069.)
-    assert.ok(said.some((text) => text.replace(/[\u2066-\u2069]/g, '').includes('B hung up')), `A was told: ${said.join(' | ')}`);
+    assert.ok(said.some((text) => text.includes('B hung up')), `A was told: ${said.join(' | ')}`);
     // The room that emptied unlocked: news for a call that goes on (said
     // after who left), not for one that ended on it.
     assert.ok(!said.some((text) => text.includes('Room unlocked')), `A was told: ${said.join(' | ')}`);
@@ -234,12 +226,7 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     const a = await openIn(hosts.a, room, 'A');
     await clickJoin(a);
     await waitForState(a, 'waiting', 10_000);
-    await a.evaluate(() => {
-      const w = window as unknown as { said: string[] };
-      w.said = [];
-      const region = document.querySelector('call-widget')!.shadowRoot!.querySelector('[aria-live]')!;
-      new MutationObserver(() => w.said.push(region.textContent!.trim())).observe(region, { subtree: true, childList: true, characterData: true });
-    });
+    await recordSaid(a);
     hosts.cutOffA(true);
     try {
       // B's offer (B joined after A: its to make) goes to A's dead socket, or
@@ -257,8 +244,8 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     // 8.3 s when B's offer waited for its 10 s connect watch (B, in the room
     // first, is the impolite side: it ignored A's offer).
     for (const [i, ms] of resumed.entries()) assert.ok(ms <= 5000, `${i ? 'B' : 'A'}: media ${ms} ms after A's network returned`);
-    const said = await a.evaluate(() => (window as unknown as { said: string[] }).said);
-    assert.ok(said.some((text) => text.replace(/[\u2066-\u2069]/g, '').includes('B joined')), `A was told: ${said.join(' | ')}`);
+    const said = await saidOn(a);
+    assert.ok(said.some((text) => text.includes('B joined')), `A was told: ${said.join(' | ')}`);
     await Promise.all([a.context().close(), b.context().close()]);
   });
 
@@ -287,13 +274,8 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     // first in the room, the side that answered: kept, its old role made
     // both sides impolite, and each ignored the other's offers).
     // What A's live region says from now on, and how many events it had.
-    const eventsBefore = await a.evaluate(() => {
-      const w = window as unknown as { said: string[]; callEvents: unknown[] };
-      w.said = [];
-      const region = document.querySelector('call-widget')!.shadowRoot!.querySelector('[aria-live]')!;
-      new MutationObserver(() => w.said.push(region.textContent!.trim())).observe(region, { subtree: true, childList: true, characterData: true });
-      return w.callEvents.length;
-    });
+    await recordSaid(a);
+    const eventsBefore = (await events(a)).length;
     const restoredAt = Date.now();
     const connectionsBefore = await a.evaluate(() => (window as unknown as { peerConnections: unknown[] }).peerConnections.length);
     const resumed = await Promise.all([a, b].map((page) => firstFrameAfter(page, restoredAt, 20_000)));
@@ -301,10 +283,8 @@ describe('media path cut between two network namespaces', { timeout: 300_000 }, 
     for (const [i, ms] of resumed.entries()) assert.ok(ms <= 5000, `${i ? 'B' : 'A'}: media back ${ms} ms after the network returned`);
     await Promise.all([waitForState(a, 'connected', 5000), waitForState(b, 'connected', 5000)]);
     // For A the call reconnected: not joined anew (joining, connecting), and B was there all along.
-    const [aStates, said] = await a.evaluate((n) => {
-      const w = window as unknown as { said: string[]; callEvents: Recorded[] };
-      return [w.callEvents.slice(n).filter((e) => e.type === 'call-state-change').map((e) => e.state), w.said];
-    }, eventsBefore);
+    const [seenByA, said] = await Promise.all([events(a), saidOn(a)]);
+    const aStates = seenByA.slice(eventsBefore).flatMap((e) => (e.type === 'call-state-change' ? [e.state] : []));
     assert.deepEqual(aStates, ['connected'], `A went through ${aStates.join(' → ')}`);
     assert.ok(!said.some((text) => text.includes('is here')), `A was told: ${said.join(' | ')}`);
     // Someone new to B (a new id), on a new peer connection at A.

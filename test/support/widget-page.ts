@@ -131,3 +131,18 @@ export async function iceRestartedFrom(page: Page, ufrag: string | undefined, ti
     { timeout: timeoutMs },
   );
 }
+
+/** From now on, record what the page's widget says through its live region (read with {@link saidOn}). */
+export async function recordSaid(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { said: string[] };
+    w.said = [];
+    const region = document.querySelector('call-widget')!.shadowRoot!.querySelector('[aria-live]')!;
+    new MutationObserver(() => w.said.push(region.textContent!.trim())).observe(region, { subtree: true, childList: true, characterData: true });
+  });
+}
+
+/** What the live region held at each change since {@link recordSaid}, its names' isolates (U+2066–U+2069) removed. */
+export function saidOn(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { said: string[] }).said.map((text) => text.replace(/[\u2066-\u2069]/g, '')));
+}
