@@ -290,7 +290,7 @@ export class CallWidget extends LitElement {
   #announcements: string[] = [];
   /** The announcements have been rendered: the next one starts a new list. */
   #announced = false;
-  /** The sound button was said (see `#soundHeldBack`): not again until a video plays with sound. */
+  /** The sound button was said (see `#soundHeldBack`): not again in this call until a video plays with sound. */
   #soundSaid = false;
   /**
    * Counts the lists of announcements: each is rendered afresh (see
@@ -616,6 +616,11 @@ export class CallWidget extends LitElement {
     this.#permissionWatch?.abort();
     this.#closeLobby();
     this.#intent = 'join';
+    // A new call: its sound button is said anew, and until an outcome says
+    // otherwise an end is a failure (a refused camera's state change comes
+    // before `#fail`, and `call-ended` must not carry the last call's reason).
+    this.#soundSaid = false;
+    this.#endReason = 'failed';
     this.#error = null;
     this.#connectedAt = null;
     this.#connectSignaling();
@@ -684,6 +689,7 @@ export class CallWidget extends LitElement {
   async openLobby(): Promise<void> {
     if (this.#intent === 'join' || this.#intent === 'lobby' || !this.isConnected || !this.#supported()) return;
     this.#intent = 'lobby';
+    this.#endReason = 'failed'; // as for join()
     this.#error = null;
     this.#hurry('lobby');
     this.#media.videoEnabled = this.video !== 'off';
@@ -1208,10 +1214,8 @@ export class CallWidget extends LitElement {
   }
 
   #end(): void {
-    // What a device action said during the call goes with it; the sound button
-    // of the next call is said anew.
+    // What a device action said during the call goes with it.
     this.#error = null;
-    this.#soundSaid = false;
     this.#ring = 'none';
     this.#rungOnly = false;
     this.#closeLobby();
@@ -1226,7 +1230,6 @@ export class CallWidget extends LitElement {
     // (reason `left`) and waits for us to come back; retry reconnects.
     this.#endReason = error.code === 'room-full' ? 'room-full' : 'failed';
     this.#ring = 'none';
-    this.#soundSaid = false;
     this.#signaling.disconnect();
     this.#closeLobby();
     this.#peers.closeAll();

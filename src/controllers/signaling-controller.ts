@@ -169,6 +169,16 @@ interface UnsaidLeave {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
+/**
+ * How long a hang-up the room has not heard waits for it (see
+ * `SignalingController.leave`), ms: the room's grace ({@link RESUME_GRACE_MS}),
+ * and a second, as the room frees a held id only at its next housekeeping
+ * tick after the grace (250 ms, party/index.ts). A token presented after
+ * that only gets a new id that `replaces` ours; one dropped before it meets
+ * our id still held (a 1:1 room: `room-full`).
+ */
+export const UNSAID_LEAVE_MS = RESUME_GRACE_MS + 1000;
+
 /** Ring states that end a ring without a call. */
 const RING_ENDS: ReadonlySet<RingState> = new Set<RingState>(['declined', 'missed', 'busy']);
 
@@ -380,7 +390,7 @@ export class SignalingController implements ReactiveController {
    * new identity once the room has closed the old one's (the token is kept
    * until then: a drop first says it again); `connect()` to another room
    * opens a socket there then.
-   * Once the room's grace is over ({@link RESUME_GRACE_MS}) there is nothing
+   * Once the room's grace is over ({@link UNSAID_LEAVE_MS}) there is nothing
    * to tell it.
    */
   leave(): void {
@@ -410,7 +420,7 @@ export class SignalingController implements ReactiveController {
         },
         timer: undefined,
       };
-      unsaid.timer = setTimeout(unsaid.moot, RESUME_GRACE_MS);
+      unsaid.timer = setTimeout(unsaid.moot, UNSAID_LEAVE_MS);
       this.#unsaidLeave = unsaid;
       return;
     }
@@ -571,7 +581,7 @@ export class SignalingController implements ReactiveController {
       // The room counts its grace anew from that welcome (party/room.ts, `lastSeen`): so do we.
       if (held && unsaid.stay) {
         clearTimeout(unsaid.timer);
-        unsaid.timer = setTimeout(unsaid.moot, RESUME_GRACE_MS);
+        unsaid.timer = setTimeout(unsaid.moot, UNSAID_LEAVE_MS);
         return void (this.#leftOpen = true);
       }
       this.#heard(unsaid);
@@ -743,10 +753,11 @@ export class SignalingController implements ReactiveController {
       this.#leftOpen = false;
       this.status = 'reconnecting';
       // It heard the hang-up: the room closes that socket with 1000 'left'
-      // (party/room.ts; partysocket reports its own errors as 1000 too, with
-      // no reason). Anything else is a drop that may have lost it: the token
-      // stays, and the socket reopened is held again, to say it again, or
-      // gets a new id (it was heard).
+      // (party/room.ts). Anything else is a drop that may have lost it (a
+      // partysocket error close is no 1000 'left' either: in a browser its
+      // code is the string 'close', in Node its reason 'unknown reason'):
+      // the token stays, and the socket reopened is held again, to say it
+      // again, or gets a new id (it was heard).
       const unsaid = this.#unsaidLeave;
       if (code !== 1000 || (event as CloseEvent).reason !== 'left' || !unsaid) return;
       this.#heard(unsaid);

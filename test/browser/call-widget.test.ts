@@ -218,6 +218,14 @@ function refuseSoundUntilAllowed() {
   return policy;
 }
 
+/** Alice joins and waits, then Bob joins; resolves once Alice is connected. */
+async function callIn(alice: CallWidget, bob: CallWidget): Promise<void> {
+  button(alice, 'join-button').click();
+  await reach(alice, 'waiting');
+  button(bob, 'join-button').click();
+  await reach(alice, 'connected');
+}
+
 /** {@link idlePair}, and every text Alice's live region has held, in order. */
 async function soundPair() {
   const pair = await idlePair();
@@ -609,6 +617,23 @@ describe('<call-widget>', () => {
     // A new call: the note goes.
     button(bob, 'join-button').click();
     await reach(bob, 'waiting');
+    expect(part(bob, 'end-note')).to.equal(null);
+  });
+
+  it('the ended view\'s note follows lang; a next attempt that fails ends as failed, not as the last call did', async () => {
+    const { alice, bob } = await call();
+    button(alice, 'hangup-button').click();
+    await reach(bob, 'ended');
+    bob.setAttribute('lang', 'es');
+    await until(() => part(bob, 'end-note')?.textContent === format(es.peerHungUp, { name: 'Alice' }), 'in Spanish');
+    const reasons: string[] = [];
+    bob.addEventListener('call-ended', (e) => reasons.push(e.reason));
+    bob.getUserMedia = recordingMedia({ error: new DOMException('Permission denied', 'NotAllowedError') }).getUserMedia;
+    button(bob, 'join-button').click();
+    await reach(bob, 'failed');
+    await sleep(50);
+    // The refused camera's state change comes before the failure is reported.
+    expect(reasons).to.deep.equal(['failed']);
     expect(part(bob, 'end-note')).to.equal(null);
   });
 
@@ -1453,10 +1478,7 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
     const policy = refuseSoundUntilAllowed();
     try {
       const { alice, bob, said } = await soundPair();
-      button(alice, 'join-button').click();
-      await reach(alice, 'waiting');
-      button(bob, 'join-button').click();
-      await reach(alice, 'connected');
+      await callIn(alice, bob);
       await until(() => part(alice, 'sound-button') !== null, 'the sound button');
       const told = format(en.soundBlocked, { button: en.playSound });
       expect(said.filter((text) => text.includes(told)).length, said.join(' | ')).to.be.greaterThan(0);
@@ -1489,10 +1511,7 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
       const told = format(en.soundBlocked, { button: en.playSound });
       for (const call of ['first', 'second']) {
         const before = said.length;
-        button(alice, 'join-button').click();
-        await reach(alice, 'waiting');
-        button(bob, 'join-button').click();
-        await reach(alice, 'connected');
+        await callIn(alice, bob);
         await until(() => part(alice, 'sound-button') !== null, `the sound button, ${call} call`);
         await until(() => said.slice(before).some((text) => text.includes(told)), `said, ${call} call`);
         bob.hangup();
@@ -1501,6 +1520,28 @@ describe('<call-widget> embedding: languages, direction, theme, slots, accessibi
         await alice.updateComplete;
         expect(said.at(-1), 'not said once the call is over').not.to.include(told);
       }
+    } finally {
+      policy.restore();
+    }
+  });
+
+  it('moved in the page mid-call (the call ends), the next call\'s sound button is said too', async () => {
+    const policy = refuseSoundUntilAllowed();
+    try {
+      const { alice, bob, said } = await soundPair();
+      const told = format(en.soundBlocked, { button: en.playSound });
+      await callIn(alice, bob);
+      await until(() => said.some((text) => text.includes(told)), 'said, first call');
+      const parent = alice.parentElement!;
+      alice.remove();
+      parent.append(alice);
+      await reach(alice, 'ended');
+      const region = alice.shadowRoot!.querySelector('[aria-live]')!;
+      const saidNext: string[] = [];
+      new MutationObserver(() => saidNext.push(region.textContent!)).observe(region, { childList: true, subtree: true, characterData: true });
+      button(alice, 'join-button').click();
+      await reach(alice, 'connected');
+      await until(() => saidNext.some((text) => text.includes(told)), 'said, next call');
     } finally {
       policy.restore();
     }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, mock, test } from 'node:test';
-import { PACE, SignalingController, type RoomAddress, type SignalingSocket } from '../../src/controllers/signaling-controller.ts';
+import { PACE, SignalingController, UNSAID_LEAVE_MS, type RoomAddress, type SignalingSocket } from '../../src/controllers/signaling-controller.ts';
 import { CloseCode, PROTOCOL_VERSION, RATE_LIMIT, RESUME_GRACE_MS, RETRY_CLOSE_CODE, VERSION_PARAM, type PeerInfo, type ServerMessage } from '../../src/protocol.ts';
 import { PEER_IDS } from './fake-socket.ts';
 
@@ -589,7 +589,7 @@ describe('SignalingController: a hang-up with the socket down', () => {
     const quiet = hangUpWhileDown();
     quiet.controller.connect(elsewhere);
     assert.deepEqual([rooms(quiet.addresses), quiet.socket.closed, quiet.controller.leaving], [['room-0123456789'], false, false]);
-    mock.timers.tick(RESUME_GRACE_MS);
+    mock.timers.tick(UNSAID_LEAVE_MS);
     assert.deepEqual(rooms(quiet.addresses), ['room-0123456789', 'room-elsewhere01']);
     assert.equal(quiet.controller.status, 'connecting');
     mock.timers.reset();
@@ -691,7 +691,7 @@ describe('SignalingController: a hang-up with the socket down', () => {
     assert.equal(dropped.socket.closed, true);
   });
 
-  test('listening after it, held again late in the grace, the socket drops before the room closed the id we left: the room holds that id for a grace counted from its held welcome, and so keeps the token; a close of partysocket\'s own (1000, no reason) is a drop too', () => {
+  test('listening after it, held again late in the grace, the socket drops before the room closed the id we left: the room holds that id for a grace counted from its held welcome, and so keeps the token; a close of partysocket\'s own is a drop too', () => {
     const late = hangUpWhileDown();
     late.controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
     mock.timers.tick(15_000);
@@ -699,13 +699,15 @@ describe('SignalingController: a hang-up with the socket down', () => {
     late.socket.closeWith(1006);
     mock.timers.tick(RESUME_GRACE_MS - 15_000);
     assert.equal(late.params().session, token(SELF), 'the room holds SELF for 15 s yet: without the token, a 1:1 room says room-full');
-    mock.timers.tick(15_000);
+    mock.timers.tick(UNSAID_LEAVE_MS - RESUME_GRACE_MS + 15_000 - 1);
+    assert.equal(late.params().session, token(SELF), 'until the room\'s tick after its grace');
+    mock.timers.tick(1);
     assert.equal(late.params().session, undefined, 'its grace over: nothing to say');
     mock.timers.reset();
     const errored = hangUpWhileDown();
     errored.controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
     resumed(errored.socket);
-    errored.socket.closeWith(1000);
+    errored.socket.closeWith(1000, 'unknown reason'); // partysocket's error close in Node
     assert.equal(errored.params().session, token(SELF));
   });
 
@@ -726,13 +728,13 @@ describe('SignalingController: a hang-up with the socket down', () => {
 
   test('past the room\'s grace there is nothing to say: the socket closes, or a listener presents no token any more', () => {
     const alone = hangUpWhileDown();
-    mock.timers.tick(RESUME_GRACE_MS);
+    mock.timers.tick(UNSAID_LEAVE_MS);
     assert.equal(alone.socket.closed, true);
     assert.equal(alone.controller.status, 'idle');
     mock.timers.reset();
     const listening = hangUpWhileDown();
     listening.controller.connect({ host: 'rooms.invalid', party: 'main', room: 'room-0123456789' });
-    mock.timers.tick(RESUME_GRACE_MS - 1);
+    mock.timers.tick(UNSAID_LEAVE_MS - 1);
     assert.equal(listening.params().session, token(SELF));
     mock.timers.tick(1);
     assert.equal(listening.params().session, undefined);
@@ -795,7 +797,7 @@ describe('SignalingController: a hang-up with the socket down', () => {
     gone.controller.disconnect();
     assert.equal(gone.socket.closed, true);
     resumed(gone.socket);
-    mock.timers.tick(RESUME_GRACE_MS);
+    mock.timers.tick(UNSAID_LEAVE_MS);
     assert.deepEqual(sentTypes(gone.socket), []);
   });
 });
