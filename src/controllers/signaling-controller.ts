@@ -164,9 +164,7 @@ type EnterMessage = Extract<ClientMessage, { type: 'join' | 'ring' | 'accept' }>
 interface UnsaidLeave {
   id: string;
   stay: boolean;
-  /** The room's grace is over: nothing to say. */
-  moot: () => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 /**
@@ -411,17 +409,7 @@ export class SignalingController implements ReactiveController {
       this.#forgetRoom();
       // A held resume needs only the token; the host key stays for it all the same.
       this.hostKey = hostKey;
-      const unsaid: UnsaidLeave = {
-        id,
-        stay: false,
-        moot: () => {
-          this.#heard(unsaid);
-          if (!unsaid.stay) this.#moveOn();
-        },
-        timer: undefined,
-      };
-      unsaid.timer = setTimeout(unsaid.moot, UNSAID_LEAVE_MS);
-      this.#unsaidLeave = unsaid;
+      this.#awaitHeard((this.#unsaidLeave = { id, stay: false }));
       return;
     }
     this.disconnect(false);
@@ -578,10 +566,10 @@ export class SignalingController implements ReactiveController {
       // `#handleClose`). Until then the token stays ours: a drop first may
       // have lost the hang-up, and the socket reopened without it would be
       // a new member while our id is held (a 1:1 room: `room-full`).
-      // The room counts its grace anew from that welcome (party/room.ts, `lastSeen`): so do we.
+      // The room counts its grace anew from that welcome (party/room.ts,
+      // `lastSeen`): so do we.
       if (held && unsaid.stay) {
-        clearTimeout(unsaid.timer);
-        unsaid.timer = setTimeout(unsaid.moot, UNSAID_LEAVE_MS);
+        this.#awaitHeard(unsaid);
         return void (this.#leftOpen = true);
       }
       this.#heard(unsaid);
@@ -776,6 +764,15 @@ export class SignalingController implements ReactiveController {
     }
     this.#host.requestUpdate();
   };
+
+  /** (Re)start the wait of `unsaid` for the room to hear it: past {@link UNSAID_LEAVE_MS}, there is nothing to tell it. */
+  #awaitHeard(unsaid: UnsaidLeave): void {
+    clearTimeout(unsaid.timer);
+    unsaid.timer = setTimeout(() => {
+      this.#heard(unsaid);
+      if (!unsaid.stay) this.#moveOn();
+    }, UNSAID_LEAVE_MS);
+  }
 
   /** The room heard the hang-up `unsaid` (or has nothing to hear): the token that held our id is spent. */
   #heard(unsaid: UnsaidLeave): void {
